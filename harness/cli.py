@@ -1,0 +1,182 @@
+"""The ``harness`` command line."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .errors import HarnessError
+from .model import Model, get_model, get_models
+from .plugins import get_plugins, registered_name
+from .store import Store, default_store_path
+from .task import SOURCES, get_task, get_tasks
+
+
+def _split_names(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _store_option(f):
+    return click.option(
+        "--store",
+        "store_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help=f"Results store (SQLite). Default: $HARNESS_STORE or ./{default_store_path().name}",
+    )(f)
+
+
+class HarnessGroup(click.Group):
+    """A click group that shows :class:`HarnessError` as a one-line ``Error: ...``."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except HarnessError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=HarnessGroup)
+@click.version_option(package_name="harness")
+def cli():
+    """Evaluate encoders and LLMs on low-abstraction NLP tasks (NER, sentiment, ...)."""
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def tasks(as_json):
+    """List the registered tasks."""
+    seen = {}
+    for name, reg in get_tasks().items():
+        task = reg.obj
+        seen.setdefault(task.name, {**task.describe(), "aliases": list(reg.aliases), "plugin": reg.plugin})
+    rows = sorted(seen.values(), key=lambda r: r["name"])
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        aliases = f" (aliases: {', '.join(row['aliases'])})" if row["aliases"] else ""
+        click.echo(
+            f"{row['name']}{aliases}\n  kind: {row['kind']}  dataset: {row['dataset']}  "
+            f"splits: {', '.join(row['splits'])} (default {row['default_split']})  plugin: {row['plugin']}"
+        )
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def models(as_json):
+    """List the registered models and model families (name, kinds, plugin)."""
+    seen = {}
+    for name, reg in get_models().items():
+        obj = reg.obj
+        primary = registered_name(obj)
+        shown = primary + f"<{obj.argument}>" if primary.endswith(":") else primary
+        seen.setdefault(
+            shown,
+            {"name": shown, "kinds": sorted(obj.kinds), "plugin": reg.plugin, "aliases": list(reg.aliases), "description": obj.description},
+        )
+    rows = sorted(seen.values(), key=lambda r: r["name"])
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        aliases = f" (aliases: {', '.join(row['aliases'])})" if row["aliases"] else ""
+        click.echo(f"{row['name']}{aliases}\n  kinds: {', '.join(row['kinds'])}  plugin: {row['plugin']}\n  {row['description']}")
+
+
+@cli.command()
+@click.option("--all", "show_all", is_flag=True, help="Include built-in plugins.")
+def plugins(show_all):
+    """List installed plugins as JSON."""
+    click.echo(json.dumps(get_plugins(all=show_all), indent=2))
+
+
+def _default_models() -> list[str]:
+    """Every fixed (non-family) model: the offline baselines out of the box."""
+    return sorted({reg.obj.name for reg in get_models().values() if isinstance(reg.obj, Model)})
+
+
+@cli.command()
+@click.option("--tasks", "task_names", required=True, help="Comma-separated task names, e.g. ner,sentiment.")
+@click.option("--models", "model_names", default=None, help="Comma-separated model names. Default: every built-in baseline.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="HARNESS_DATA_DIR", default=None,
+              help="Folder with datasets in their published formats ($HARNESS_DATA_DIR).")
+@click.option("--source", type=click.Choice(SOURCES), default="auto", show_default=True,
+              help="Where data comes from: auto = --data-dir, else the Hub, else the built-in demo.")
+@click.option("--split", default=None, help="Split to evaluate. Default: each task's test split.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Evaluate only the first N examples.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for bootstrap CIs and any sampling.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print metrics as JSON on stdout.")
+@click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+@_store_option
+def run(task_names, model_names, data_dir, source, split, limit, seed, batch_size, as_json, no_progress, store_path):
+    """Evaluate every model on every task and store the results."""
+    from .runner import run_matrix
+
+    task_list = [get_task(name) for name in _split_names(task_names)]
+    names = _split_names(model_names) if model_names else _default_models()
+    model_list = [get_model(name) for name in names]
+    store = Store(store_path)
+    summary = run_matrix(
+        task_list, model_list, store, split=split, data_dir=data_dir, source=source, limit=limit,
+        seed=seed, batch_size=batch_size, progress=not no_progress,
+    )
+    if as_json:
+        out = []
+        for r in summary.results:
+            out.append({
+                "run_id": r.run_id, "task": r.task, "model": r.model, "split": r.split, "data_source": r.data_source,
+                "n": r.n, "computed": r.computed, "examples_per_s": r.examples_per_s, "headline": r.scores.headline,
+                "metrics": [m.to_json() for m in r.scores.metrics],
+            })
+        click.echo(json.dumps({"results": out, "skipped": [s.__dict__ for s in summary.skipped]}, indent=2))
+        return
+    for r in summary.results:
+        m = r.scores.get(r.scores.headline)
+        speed = f"{r.examples_per_s:.1f} ex/s" if r.examples_per_s else "-"
+        demo = " [demo data]" if r.data_source == "demo" else ""
+        click.echo(
+            f"{r.task:<14} {r.model:<24} {r.split:<10} n={r.n:<6} {r.scores.headline}={m.value:.4f} "
+            f"[{m.ci_low:.4f}, {m.ci_high:.4f}]  {speed}  (computed {r.computed}, cached {r.n - r.computed}){demo}"
+        )
+    click.echo(f"Stored in {store.path}", err=True)
+
+
+@cli.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/latest"),
+              show_default=True, help="Folder to write the static site to.")
+@click.option("--title", default="harness leaderboard", show_default=True)
+@_store_option
+def report(out_dir, title, store_path):
+    """Render a static HTML leaderboard from the store."""
+    from .report import render_report
+
+    index = render_report(Store(store_path), out_dir, title=title)
+    click.echo(f"Wrote {index}")
+
+
+@cli.command()
+@click.option("--what", type=click.Choice(["metrics", "predictions"]), default="metrics", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--run", "run_ids", type=int, multiple=True, help="Run id(s) to export (repeatable). Default: all runs.")
+@click.option("--task", default=None, help="Only runs of this task.")
+@click.option("--model", default=None, help="Only runs of this model.")
+@click.option("--latest", is_flag=True, help="Only the newest run of each task x model.")
+@click.option("-o", "--output", type=click.File("w"), default="-", help="Output file (default: stdout).")
+@_store_option
+def export(what, fmt, run_ids, task, model, latest, output, store_path):
+    """Export metrics or per-example predictions as JSONL or CSV."""
+    from .export import export_rows, write_rows
+
+    if store_path is not None and not store_path.exists():
+        raise HarnessError(f"{store_path}: no such results store")
+    rows = export_rows(Store(store_path), what, run_ids=run_ids or None, task=task, model=model, latest=latest)
+    count = write_rows(rows, fmt, output)
+    click.echo(f"Exported {count} {what} rows", err=True)
+
+
+def main() -> None:
+    """Entry point of the ``harness`` console script."""
+    cli()

@@ -1,0 +1,157 @@
+"""Metrics per task kind, computed with seqeval / scikit-learn, each with a bootstrap CI.
+
+Point estimates come from the reference libraries (seqeval for entity-level NER scores,
+scikit-learn for accuracy and F1: the implementations ``evaluate``'s metrics wrap).
+Intervals come from :func:`harness.stats.bootstrap_ci` on the same counts.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from .errors import HarnessError
+from .stats import bootstrap_ci, safe_ratio
+
+if TYPE_CHECKING:
+    from .model import Prediction
+    from .task import Example, Task
+
+
+@dataclass
+class Metric:
+    """One number: ``breakdown`` names a slice ('' = whole set, 'type=PER', ...)."""
+
+    name: str
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int | None = None
+    breakdown: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return asdict(self)
+
+
+@dataclass
+class Scores:
+    """All metrics of one run; ``headline`` names the leaderboard metric."""
+
+    headline: str
+    metrics: list[Metric] = field(default_factory=list)
+
+    def get(self, name: str, breakdown: str = "") -> Metric:
+        """The metric with this name and breakdown."""
+        for metric in self.metrics:
+            if metric.name == name and metric.breakdown == breakdown:
+                return metric
+        raise KeyError((name, breakdown))
+
+
+def score(task: Task, examples: Sequence[Example], predictions: Sequence[Prediction], seed: int = 0) -> Scores:
+    """Score predictions by the task's kind."""
+    if len(examples) != len(predictions):
+        raise HarnessError(f"{len(predictions)} predictions for {len(examples)} examples")
+    if task.kind == "tagging":
+        return score_tagging(
+            [e.reference for e in examples], [p.output for p in predictions], [e.id for e in examples], seed=seed
+        )
+    if task.kind == "classification":
+        return score_classification(
+            [e.reference for e in examples], [p.output for p in predictions], list(task.labels), seed=seed
+        )
+    raise HarnessError(f"Task {task.name!r}: no default scoring for kind {task.kind!r}; override Task.score")
+
+
+def _f1(tp: np.ndarray, pred: np.ndarray, gold: np.ndarray) -> np.ndarray:
+    return safe_ratio(2 * tp, pred + gold)
+
+
+def score_tagging(
+    references: Sequence[Sequence[str]],
+    predictions: Sequence[Sequence[str]],
+    ids: Sequence[str] | None = None,
+    seed: int = 0,
+) -> Scores:
+    """Entity-level micro P/R/F1 (seqeval, conlleval-compatible default mode) and per-type scores."""
+    from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    ids = ids or [str(i) for i in range(len(references))]
+    for ex_id, ref, pred in zip(ids, references, predictions):
+        if not isinstance(pred, (list, tuple)) or len(pred) != len(ref):
+            got = len(pred) if isinstance(pred, (list, tuple)) else type(pred).__name__
+            raise HarnessError(f"Example {ex_id}: expected {len(ref)} tags, the model returned {got}")
+    refs = [list(r) for r in references]
+    preds = [list(p) for p in predictions]
+    gold_sets = [set(get_entities(r)) for r in refs]
+    pred_sets = [set(get_entities(p)) for p in preds]
+    types = sorted({t for s in gold_sets for t, _, _ in s} | {t for s in pred_sets for t, _, _ in s})
+
+    # Per sentence: [tp, pred, gold] overall, then the same triple per entity type.
+    stats = np.zeros((len(refs), 3 * (1 + len(types))))
+    for i, (g, p) in enumerate(zip(gold_sets, pred_sets)):
+        stats[i, 0:3] = (len(g & p), len(p), len(g))
+        for j, t in enumerate(types, start=1):
+            gt = {e for e in g if e[0] == t}
+            pt = {e for e in p if e[0] == t}
+            stats[i, 3 * j : 3 * j + 3] = (len(gt & pt), len(pt), len(gt))
+
+    def all_metrics(sums: np.ndarray) -> np.ndarray:
+        tp, pr, go = sums[..., 0::3], sums[..., 1::3], sums[..., 2::3]
+        return np.concatenate([safe_ratio(tp[..., :1], pr[..., :1]), safe_ratio(tp[..., :1], go[..., :1]), _f1(tp, pr, go)], axis=-1)
+
+    low, high = bootstrap_ci(stats, all_metrics, seed=seed)
+    n = len(refs)
+    metrics = [
+        Metric("f1", float(f1_score(refs, preds)), float(low[2]), float(high[2]), n),
+        Metric("precision", float(precision_score(refs, preds)), float(low[0]), float(high[0]), n),
+        Metric("recall", float(recall_score(refs, preds)), float(low[1]), float(high[1]), n),
+    ]
+    report = classification_report(refs, preds, output_dict=True, zero_division=0)
+    for j, t in enumerate(types, start=1):
+        row = report.get(t, {"precision": 0.0, "recall": 0.0, "f1-score": 0.0, "support": 0})
+        breakdown = f"type={t}"
+        metrics += [
+            Metric("f1", float(row["f1-score"]), float(low[2 + j]), float(high[2 + j]), int(row["support"]), breakdown),
+            Metric("precision", float(row["precision"]), None, None, int(row["support"]), breakdown),
+            Metric("recall", float(row["recall"]), None, None, int(row["support"]), breakdown),
+        ]
+    return Scores("f1", metrics)
+
+
+def score_classification(
+    references: Sequence[str], predictions: Sequence[Any], labels: Sequence[str], seed: int = 0
+) -> Scores:
+    """Accuracy and macro-F1 over ``labels`` (scikit-learn); outputs outside ``labels`` count as wrong."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    labels = list(labels)
+    refs = [str(r) for r in references]
+    preds = [p if isinstance(p, str) else str(p) for p in predictions]
+    invalid = np.array([p not in labels for p in preds], dtype=float)
+    n = len(refs)
+    stats = np.zeros((n, 1 + 3 * len(labels)))
+    for i, (r, p) in enumerate(zip(refs, preds)):
+        stats[i, 0] = r == p
+        for j, label in enumerate(labels):
+            stats[i, 1 + 3 * j : 4 + 3 * j] = ((r == label) and (p == label), p == label, r == label)
+
+    def all_metrics(sums: np.ndarray) -> np.ndarray:
+        acc = sums[..., :1] / n
+        per_class = _f1(sums[..., 1::3], sums[..., 2::3], sums[..., 3::3])
+        return np.concatenate([acc, per_class.mean(axis=-1, keepdims=True), per_class], axis=-1)
+
+    low, high = bootstrap_ci(stats, all_metrics, seed=seed)
+    per_class_f1 = f1_score(refs, preds, labels=labels, average=None, zero_division=0)
+    metrics = [
+        Metric("accuracy", float(accuracy_score(refs, preds)), float(low[0]), float(high[0]), n),
+        Metric("macro_f1", float(f1_score(refs, preds, labels=labels, average="macro", zero_division=0)), float(low[1]), float(high[1]), n),
+        Metric("invalid_rate", float(invalid.mean()) if n else 0.0, None, None, n),
+    ]
+    for j, label in enumerate(labels):
+        support = int(sum(r == label for r in refs))
+        metrics.append(Metric("f1", float(per_class_f1[j]), float(low[2 + j]), float(high[2 + j]), support, f"label={label}"))
+    return Scores("accuracy", metrics)

@@ -1,0 +1,92 @@
+"""Model base classes, predictions, and resolving a model name to a model."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
+
+from .plugins import Registration, collect, unknown
+
+if TYPE_CHECKING:
+    from .task import Example, Task
+
+
+@dataclass
+class Prediction:
+    """A model's answer to one example.
+
+    ``output`` has the task kind's shape (a label; a list of tags). ``scores`` holds
+    per-label probabilities where the model has them; ``raw`` the model's own text.
+    """
+
+    output: Any
+    scores: dict[str, float] | None = None
+    raw: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able dict (what the cache and store keep)."""
+        return {"output": self.output, "scores": self.scores, "raw": self.raw}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Prediction:
+        """Inverse of :meth:`to_json`."""
+        return cls(data["output"], data.get("scores"), data.get("raw"))
+
+
+class Model:
+    """Base class for model plugins.
+
+    Subclasses set ``name``, ``kinds`` and ``description`` and implement :meth:`predict`.
+    """
+
+    name: str = ""
+    description: str = ""
+    #: task kinds this model can answer
+    kinds: frozenset[str] = frozenset()
+
+    def supports(self, task: Task) -> str | None:
+        """None if the model can run ``task``, else the reason it cannot (shown as a skip)."""
+        if task.kind not in self.kinds:
+            return f"{self.name} answers {', '.join(sorted(self.kinds)) or 'no'} tasks, not {task.kind}"
+        return None
+
+    def identity(self) -> dict[str, Any]:
+        """What makes predictions reproducible: part of the cache key. Include versions/revisions."""
+        return {"name": self.name}
+
+    def provenance(self) -> dict[str, Any]:
+        """Extra facts recorded with each run (model revision, label mapping...)."""
+        return dict(self.identity())
+
+    def predict(self, task: Task, examples: Sequence[Example], *, batch_size: int = 32) -> list[Prediction]:
+        """Answer a batch of examples, one :class:`Prediction` per example, in order."""
+        raise NotImplementedError
+
+
+class ModelFamily:
+    """A parametrised model: claims every name ``prefix:argument``."""
+
+    prefix: str = ""
+    argument: str = "arg"
+    description: str = ""
+    kinds: frozenset[str] = frozenset()
+
+    def create(self, argument: str) -> Model:
+        """Build the model for ``prefix:argument`` (cheaply: load weights in ``predict``)."""
+        raise NotImplementedError
+
+
+def get_models() -> dict[str, Registration]:
+    """Every registered model and model family, by name (``prefix:`` for families) and alias."""
+    return collect("harness_register_models", (Model, ModelFamily), "model")
+
+
+def get_model(name: str) -> Model:
+    """Resolve a model name (``vader``, ``hf:./my-model``) to a model; a clear error otherwise."""
+    models = get_models()
+    if name in models and isinstance(models[name].obj, Model):
+        return models[name].obj
+    prefix, sep, argument = name.partition(":")
+    family = models.get(prefix + ":")
+    if sep and argument and family is not None:
+        return family.obj.create(argument)
+    raise unknown("model", name, models)

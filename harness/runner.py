@@ -1,0 +1,194 @@
+"""Run the tasks x models matrix: load data, predict in cached batches, score, store."""
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from tqdm.auto import tqdm
+
+from .errors import HarnessError
+from .metrics import Scores
+from .model import Model, Prediction
+from .store import Store, cache_key
+from .task import Task
+
+#: Examples handed to a model per call: big enough for length-sorted batching inside
+#: the model, small enough that a killed run loses little (each chunk is committed).
+CHUNK_BATCHES = 8
+PACKAGES = ("harness", "torch", "transformers", "datasets", "seqeval", "scikit-learn", "spacy", "vaderSentiment", "numpy")
+
+
+@dataclass
+class RunResult:
+    """One finished (task, model) cell."""
+
+    run_id: int
+    task: str
+    model: str
+    split: str
+    data_source: str
+    n: int
+    computed: int
+    scores: Scores
+    examples_per_s: float | None
+
+
+@dataclass
+class Skipped:
+    """A (task, model) pair the model cannot answer."""
+
+    task: str
+    model: str
+    reason: str
+
+
+@dataclass
+class RunSummary:
+    """Everything one ``harness run`` did."""
+
+    results: list[RunResult] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape results."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def hardware() -> dict[str, Any]:
+    """The machine a run ran on (GPU only if torch is already imported: no import cost)."""
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+    }
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        info["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def run_matrix(
+    tasks: Sequence[Task],
+    models: Sequence[Model],
+    store: Store,
+    *,
+    split: str | None = None,
+    data_dir: str | Path | None = None,
+    source: str = "auto",
+    limit: int | None = None,
+    seed: int = 0,
+    batch_size: int = 32,
+    progress: bool = True,
+    log: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
+) -> RunSummary:
+    """Evaluate every model on every task it supports and store the results.
+
+    Predictions are cached per example as they are computed, so a killed run resumes
+    where it stopped and a rerun computes nothing.
+    """
+    if batch_size < 1:
+        raise HarnessError(f"--batch-size must be at least 1, got {batch_size}")
+    summary = RunSummary()
+    for task in tasks:
+        supported = []
+        for model in models:
+            reason = model.supports(task)
+            if reason:
+                summary.skipped.append(Skipped(task.name, model.name, reason))
+                log(f"skip {task.name} x {model.name}: {reason}")
+            else:
+                supported.append(model)
+        if not supported:
+            continue
+        loaded = task.load(split, data_dir=data_dir, source=source)
+        examples = loaded.examples[:limit] if limit else loaded.examples
+        if not examples:
+            raise HarnessError(f"Task {task.name!r}: split {loaded.split!r} from {loaded.location} has no examples")
+        if loaded.source == "demo":
+            log(f"{task.name}: using the built-in demo {loaded.split} split ({len(examples)} examples); pass --data-dir for real data")
+        for model in supported:
+            summary.results.append(
+                _run_one(task, model, loaded, examples, store, seed=seed, batch_size=batch_size, progress=progress)
+            )
+    return summary
+
+
+def _run_one(task, model, loaded, examples, store: Store, *, seed: int, batch_size: int, progress: bool) -> RunResult:
+    started = time.perf_counter()
+    settings = {"seed": seed}
+    key = cache_key(model.identity(), task.name, task.version, settings)
+    cached = store.cached(key, (e.key for e in examples))
+    todo = [e for e in examples if e.key not in cached]
+    fresh: dict[str, tuple[Prediction, float]] = {}
+    chunk = batch_size * CHUNK_BATCHES
+    with tqdm(
+        total=len(examples),
+        initial=len(examples) - len(todo),
+        desc=f"{task.name} x {model.name}",
+        unit="ex",
+        disable=not progress,
+        leave=False,
+    ) as bar:
+        for start in range(0, len(todo), chunk):
+            batch = todo[start : start + chunk]
+            t0 = time.perf_counter()
+            predictions = model.predict(task, batch, batch_size=batch_size)
+            seconds = time.perf_counter() - t0
+            if len(predictions) != len(batch):
+                raise HarnessError(f"Model {model.name!r} returned {len(predictions)} predictions for {len(batch)} examples")
+            store.put_cached(key, batch, predictions, seconds)
+            for e, p in zip(batch, predictions):
+                fresh[e.key] = (p, seconds / len(batch))
+            bar.update(len(batch))
+    both = {**cached, **fresh}
+    predictions = [both[e.key][0] for e in examples]
+    compute_time = sum(both[e.key][1] for e in examples)
+    scores = task.score(examples, predictions, seed=seed)
+    correct = [task.is_correct(e, p) for e, p in zip(examples, predictions)]
+    wall = time.perf_counter() - started
+    run = {
+        "task": task.name,
+        "task_version": task.version,
+        "kind": task.kind,
+        "dataset": task.dataset,
+        "split": loaded.split,
+        "data_source": loaded.source,
+        "data_location": loaded.location,
+        "model": model.name,
+        "model_identity": model.identity(),
+        "settings": settings,
+        "cache_key": key,
+        "n": len(examples),
+        "seed": seed,
+        "wall_time_s": wall,
+        "compute_time_s": compute_time,
+        "examples_per_s": len(examples) / compute_time if compute_time > 0 else None,
+        "cached": len(examples) - len(todo),
+        "provenance": {
+            "packages": package_versions(),
+            "hardware": hardware(),
+            "model": model.provenance(),
+            "task": task.describe(),
+            "batch_size": batch_size,
+        },
+    }
+    run_id = store.save_run(run, scores, examples, predictions, correct)
+    return RunResult(
+        run_id, task.name, model.name, loaded.split, loaded.source, len(examples), len(todo), scores, run["examples_per_s"]
+    )

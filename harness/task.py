@@ -1,0 +1,194 @@
+"""Task base class, examples, and where a split's data comes from."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from .errors import HarnessError
+from .plugins import Registration, collect, unknown
+
+if TYPE_CHECKING:
+    from .metrics import Scores
+    from .model import Prediction
+
+KINDS = ("classification", "tagging", "correction", "choice")
+SOURCES = ("auto", "local", "hub", "demo")
+
+
+@cache
+def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face Hub answers at all (checked once per process).
+
+    Honours ``HF_HUB_OFFLINE`` / ``HF_DATASETS_OFFLINE``; spares an offline user
+    ``datasets``' retries (about half a minute per task) before the demo fallback.
+    """
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "") or os.environ.get("HF_DATASETS_OFFLINE", "0") not in ("0", ""):
+        return False
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class Example:
+    """One item to evaluate: ``input`` is text (classification) or tokens (tagging)."""
+
+    id: str
+    input: Any
+    reference: Any
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def key(self) -> str:
+        """Stable cache key: the example's id plus a digest of its input."""
+        digest = hashlib.sha1(json.dumps(self.input, ensure_ascii=False).encode()).hexdigest()[:12]
+        return f"{self.id}:{digest}"
+
+
+@dataclass
+class LoadedSplit:
+    """The examples of one split and where they came from (for provenance)."""
+
+    examples: list[Example]
+    split: str
+    source: str  # "local", "hub" or "demo"
+    location: str
+
+
+class Task:
+    """Base class for task plugins.
+
+    Subclasses set the class attributes and implement :meth:`read_file` (the
+    dataset's published format) and :meth:`from_hub` (the Hub's ``datasets`` form).
+    Scoring is shared per kind (see :mod:`harness.metrics`) unless overridden.
+    """
+
+    name: str = ""
+    kind: str = ""
+    version: str = "1"
+    dataset: str = ""
+    description: str = ""
+    #: classification: the class labels; tagging: the entity types
+    labels: tuple[str, ...] = ()
+    default_split: str = "test"
+    #: split -> path relative to ``--data-dir`` in the dataset's own format
+    local_files: dict[str, str] = {}
+    #: split -> file in the package's ``harness/tasks/demo`` folder
+    demo_files: dict[str, str] = {}
+    hub_id: str | None = None
+    hub_config: str | None = None
+    #: our split name -> the Hub's split name
+    hub_splits: dict[str, str] = {}
+
+    @property
+    def splits(self) -> list[str]:
+        """Every split name this task knows."""
+        return list(dict.fromkeys([*self.local_files, *self.hub_splits, *self.demo_files]))
+
+    def read_file(self, path: Path, split: str) -> list[Example]:
+        """Parse one local file in the dataset's published format."""
+        raise NotImplementedError
+
+    def from_hub(self, split: str) -> list[Example]:
+        """Load a split from the Hugging Face Hub through ``datasets``."""
+        raise NotImplementedError
+
+    def load(self, split: str | None = None, data_dir: str | Path | None = None, source: str = "auto") -> LoadedSplit:
+        """Load a split: from ``data_dir`` if given, else the Hub, else the built-in demo.
+
+        ``source`` forces one of ``local``, ``hub`` or ``demo``; ``auto`` picks in that order
+        (``data_dir`` defaults to ``$HARNESS_DATA_DIR``).
+        """
+        split = split or self.default_split
+        if source not in SOURCES:
+            raise HarnessError(f"Unknown data source {source!r}; expected one of {', '.join(SOURCES)}")
+        if split not in self.splits:
+            raise HarnessError(f"Task {self.name!r} has no split {split!r}; it has: {', '.join(self.splits)}")
+        data_dir = data_dir or os.environ.get("HARNESS_DATA_DIR") or None
+        if source == "local" or (source == "auto" and data_dir):
+            return self._load_local(split, data_dir)
+        if source == "demo":
+            return self._load_demo(split)
+        if source == "auto" and split in self.demo_files and not hub_reachable():
+            return self._load_demo(split)
+        try:
+            examples = self.from_hub(split)
+            return LoadedSplit(examples, split, "hub", f"{self.hub_id}" + (f"/{self.hub_config}" if self.hub_config else ""))
+        except Exception as exc:
+            if source == "hub":
+                raise HarnessError(
+                    f"Task {self.name!r}: could not load {self.hub_id!r} split {split!r} from the Hugging Face Hub "
+                    f"({type(exc).__name__}); pass --data-dir DIR with {self.local_files.get(split, 'the files')} in it"
+                ) from exc
+            if split not in self.demo_files:
+                raise HarnessError(
+                    f"Task {self.name!r}: the Hub is unreachable ({type(exc).__name__}) and there is no demo "
+                    f"{split!r} split; pass --data-dir DIR with {self.local_files.get(split, 'the files')} in it"
+                ) from exc
+            return self._load_demo(split)
+
+    def _load_local(self, split: str, data_dir: str | Path | None) -> LoadedSplit:
+        if not data_dir:
+            raise HarnessError(f"Task {self.name!r}: --data-dir is needed to load local files")
+        if split not in self.local_files:
+            raise HarnessError(f"Task {self.name!r} has no local file for split {split!r}")
+        path = Path(data_dir) / self.local_files[split]
+        if not path.is_file():
+            raise HarnessError(
+                f"Task {self.name!r}: {path} not found (expected {self.local_files[split]} under {data_dir})"
+            )
+        return LoadedSplit(self.read_file(path, split), split, "local", str(path))
+
+    def _load_demo(self, split: str) -> LoadedSplit:
+        if split not in self.demo_files:
+            raise HarnessError(f"Task {self.name!r} has no demo {split!r} split")
+        ref = resources.files("harness.tasks").joinpath("demo", self.demo_files[split])
+        with resources.as_file(ref) as path:
+            return LoadedSplit(self.read_file(Path(path), split), split, "demo", f"built-in demo ({ref.name})")
+
+    def score(self, examples: Sequence[Example], predictions: Sequence[Prediction], seed: int = 0) -> Scores:
+        """Compute every metric with a bootstrap CI; the default dispatches on ``kind``."""
+        from . import metrics
+
+        return metrics.score(self, examples, predictions, seed=seed)
+
+    def is_correct(self, example: Example, prediction: Prediction) -> bool:
+        """Whether one prediction is exactly right (used by the report's error lists)."""
+        return prediction.output == example.reference
+
+    def describe(self) -> dict[str, Any]:
+        """Facts about the task for listings and provenance."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "version": self.version,
+            "dataset": self.dataset,
+            "default_split": self.default_split,
+            "splits": self.splits,
+            "labels": list(self.labels),
+        }
+
+
+def get_tasks() -> dict[str, Registration]:
+    """Every registered task, by name and alias."""
+    return collect("harness_register_tasks", Task, "task")
+
+
+def get_task(name: str) -> Task:
+    """The task registered under ``name`` (or an alias); a clear error otherwise."""
+    tasks = get_tasks()
+    if name not in tasks:
+        raise unknown("task", name, tasks)
+    task = tasks[name].obj
+    if task.kind not in KINDS:
+        raise HarnessError(f"Task {task.name!r} has kind {task.kind!r}; expected one of {', '.join(KINDS)}")
+    return task

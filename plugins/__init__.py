@@ -1,0 +1,1 @@
+"""Built-in model plugins (installed as ``harness.models``)."""

@@ -1,0 +1,62 @@
+"""Binary sentiment: SST-2 (GLUE), kind ``classification``."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from harness import Example, Task, hookimpl
+from harness.errors import DataError
+
+
+class SST2(Task):
+    """Stanford Sentiment Treebank, binary (GLUE SST-2); ``validation`` is the usual test set."""
+
+    name = "sentiment"
+    kind = "classification"
+    version = "1"
+    dataset = "SST-2"
+    description = "Movie-review sentence polarity (negative / positive)"
+    labels = ("negative", "positive")
+    default_split = "validation"
+    local_files = {
+        "train": "sentiment/sst2/train.tsv",
+        "dev": "sentiment/sst2/dev.tsv",
+        "validation": "sentiment/sst2/validation.tsv",
+    }
+    demo_files = {"validation": "sst2-demo.tsv", "train": "sst2-demo.tsv"}
+    hub_id = "stanfordnlp/sst2"
+    hub_splits = {"train": "train", "validation": "validation"}
+
+    def read_file(self, path: Path, split: str) -> list[Example]:
+        """Read a TSV with header ``sentence<TAB>label`` and labels 0 (negative) / 1 (positive)."""
+        examples = []
+        with open(path, encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+            header = next(reader, None)
+            if header is None or [h.strip() for h in header[:2]] != ["sentence", "label"]:
+                raise DataError(path, 1, f"expected the header 'sentence<TAB>label', got {header!r}")
+            for row in reader:
+                number = reader.line_num
+                if not row or not "".join(row).strip():
+                    continue
+                if len(row) != 2:
+                    raise DataError(path, number, f"expected 2 tab-separated fields (sentence, label), got {len(row)}")
+                sentence, label = row
+                if label.strip() not in ("0", "1"):
+                    raise DataError(path, number, f"expected label 0 or 1 in field 'label', got {label!r}")
+                examples.append(
+                    Example(f"{split}-{len(examples)}", sentence.strip(), self.labels[int(label)], {"line": number})
+                )
+        return examples
+
+    def from_hub(self, split: str) -> list[Example]:
+        """Load the split from the Hub (``sentence`` + ``label`` columns)."""
+        import datasets
+
+        ds = datasets.load_dataset(self.hub_id, split=self.hub_splits[split])
+        return [Example(f"{split}-{i}", row["sentence"].strip(), self.labels[row["label"]]) for i, row in enumerate(ds)]
+
+
+@hookimpl
+def harness_register_tasks(register):
+    register(SST2(), aliases=("sentiment:sst2", "sst2"))
