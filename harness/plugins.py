@@ -95,7 +95,7 @@ def check_plugins() -> None:
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"Plugin {exc.plugin_name!r}: {str(exc).splitlines()[0]}") from exc
+        raise PluginError(f"Plugin {pm.get_name(exc.plugin)!r}: {str(exc).splitlines()[0]}") from exc
 
 
 def get_plugins(all: bool = False) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import socket
+import sys
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -82,7 +83,7 @@ class Task:
     default_split: str = "test"
     #: split -> path relative to ``--data-dir`` in the dataset's own format
     local_files: dict[str, str] = {}
-    #: split -> file in the package's ``harness/tasks/demo`` folder
+    #: split -> file in the ``demo/`` folder next to the task's module
     demo_files: dict[str, str] = {}
     hub_id: str | None = None
     hub_config: str | None = None
@@ -148,10 +149,16 @@ class Task:
             )
         return LoadedSplit(self.read_file(path, split), split, "local", str(path))
 
+    @property
+    def demo_package(self) -> str:
+        """The package whose ``demo/`` folder holds this task's demo files: the task module's own."""
+        module = sys.modules[type(self).__module__]
+        return module.__name__ if hasattr(module, "__path__") else module.__name__.rpartition(".")[0]
+
     def _load_demo(self, split: str) -> LoadedSplit:
         if split not in self.demo_files:
             raise HarnessError(f"Task {self.name!r} has no demo {split!r} split")
-        ref = resources.files("harness.tasks").joinpath("demo", self.demo_files[split])
+        ref = resources.files(self.demo_package).joinpath("demo", self.demo_files[split])
         with resources.as_file(ref) as path:
             return LoadedSplit(self.read_file(Path(path), split), split, "demo", f"built-in demo ({ref.name})")
 

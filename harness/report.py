@@ -1,0 +1,144 @@
+"""Render the static leaderboard site (jinja2, autoescaped) from the results store."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .store import Store
+
+#: Incorrect examples shown per model on a task page.
+ERRORS_SHOWN = 5
+
+
+@dataclass
+class Column:
+    """One leaderboard column: a task on one split from one data source."""
+
+    task: str
+    split: str
+    source: str
+    kind: str
+    dataset: str
+    headline: str
+    page: str
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """Column heading."""
+        return f"{self.task} ({self.split})"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "task"
+
+
+def environment() -> jinja2.Environment:
+    """The jinja2 environment: package templates, autoescaping on for every template."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("harness", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["num"] = lambda v, digits=4: "–" if v is None or v != v else f"{v:.{digits}f}"
+    return env
+
+
+def _entities(tags: list[str], tokens: list[str]) -> list[str]:
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    return [f"{t}: {' '.join(tokens[s : e + 1])}" for t, s, e in get_entities(list(tags))]
+
+
+def _error_rows(store: Store, run_id: int, kind: str) -> list[dict[str, Any]]:
+    preds = store.predictions([run_id])
+    wrong = preds[preds["correct"] == 0].head(ERRORS_SHOWN)
+    rows = []
+    for _, row in wrong.iterrows():
+        output = row["prediction"]["output"]
+        if kind == "tagging" and isinstance(output, list):
+            rows.append({
+                "id": row["example_id"],
+                "input": " ".join(row["input"]),
+                "reference": "; ".join(_entities(row["reference"], row["input"])) or "(none)",
+                "prediction": "; ".join(_entities(output, row["input"])) or "(none)",
+            })
+        else:
+            rows.append({
+                "id": row["example_id"],
+                "input": str(row["input"]),
+                "reference": str(row["reference"]),
+                "prediction": str(row["prediction"].get("raw") or output),
+            })
+    return rows
+
+
+def build_context(store: Store) -> dict[str, Any]:
+    """Everything the templates need, read from the store through pandas."""
+    runs = store.latest_runs()
+    columns: dict[tuple[str, str, str], Column] = {}
+    models: list[str] = []
+    if runs.empty:
+        return {"columns": [], "models": [], "cells": {}}
+    metrics = store.metrics([int(i) for i in runs["id"]])
+    for _, run in runs.iterrows():
+        key = (run["task"], run["split"], run["data_source"])
+        if key not in columns:
+            page = f"task-{_slug(run['task'])}-{_slug(run['split'])}" + ("-demo" if run["data_source"] == "demo" else "") + ".html"
+            columns[key] = Column(run["task"], run["split"], run["data_source"], run["kind"], run["dataset"], run["headline"], page)
+        if run["model"] not in models:
+            models.append(run["model"])
+        run_metrics = metrics[metrics["run_id"] == run["id"]]
+        overall = run_metrics[run_metrics["breakdown"] == ""]
+        breakdown = run_metrics[run_metrics["breakdown"] != ""]
+        headline = overall[overall["name"] == run["headline"]].iloc[0]
+        provenance = run["provenance"]
+        columns[key].runs.append({
+            "id": int(run["id"]),
+            "model": run["model"],
+            "created_at": run["created_at"],
+            "n": int(run["n"]),
+            "seed": int(run["seed"]),
+            "headline": {"value": headline["value"], "low": headline["ci_low"], "high": headline["ci_high"]},
+            "metrics": overall.to_dict("records"),
+            "breakdown": breakdown.to_dict("records"),
+            "wall_time_s": run["wall_time_s"],
+            "examples_per_s": run["examples_per_s"],
+            "data_location": run["data_location"],
+            "task_version": run["task_version"],
+            "model_identity": run["model_identity"],
+            "packages": provenance.get("packages", {}),
+            "hardware": provenance.get("hardware", {}),
+            "finetuned": (provenance.get("model") or {}).get("finetuned"),
+            "errors": _error_rows(store, int(run["id"]), run["kind"]),
+        })
+    cells = {(col.task, col.split, col.source, r["model"]): r for col in columns.values() for r in col.runs}
+    ordered = sorted(columns.values(), key=lambda c: (c.task, c.split, c.source))
+    for col in ordered:
+        col.runs.sort(key=lambda r: -(r["headline"]["value"] or 0))
+        names = sorted({(m["name"]) for r in col.runs for m in r["metrics"]}, key=lambda n: (n != col.headline, n))
+        col.metric_names = names  # type: ignore[attr-defined]
+        slices = sorted({m["breakdown"] for r in col.runs for m in r["breakdown"] if m["name"] == "f1"})
+        col.slices = slices  # type: ignore[attr-defined]
+        col.slice_f1 = {  # type: ignore[attr-defined]
+            (r["model"], m["breakdown"]): m for r in col.runs for m in r["breakdown"] if m["name"] == "f1"
+        }
+    return {"columns": ordered, "models": models, "cells": cells}
+
+
+def render_report(store: Store, out_dir: str | Path, *, title: str = "harness leaderboard") -> Path:
+    """Write ``index.html`` and one page per task column to ``out_dir``; returns the index path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    env = environment()
+    context = {**build_context(store), "title": title, "store": str(store.path)}
+    index = out / "index.html"
+    index.write_text(env.get_template("index.html").render(**context), encoding="utf-8")
+    for column in context["columns"]:
+        page = env.get_template("task.html").render(**context, column=column)
+        (out / column.page).write_text(page, encoding="utf-8")
+    return index

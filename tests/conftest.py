@@ -1,0 +1,167 @@
+"""Shared fixtures: small hand-written datasets in ../shared/data's layout, tiny encoders, plugins."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PROJECT = Path(__file__).parent.parent
+
+
+def pytest_configure(config):
+    # Keep installed third-party plugins out of core tests (as llm and datasette do).
+    sys._called_from_test = True
+
+
+def pytest_unconfigure(config):
+    if hasattr(sys, "_called_from_test"):
+        del sys._called_from_test
+
+
+CONLL_SENTENCES = [
+    [("EU", "B-ORG"), ("rejects", "O"), ("German", "B-MISC"), ("call", "O"), ("to", "O"), ("boycott", "O"), ("British", "B-MISC"), ("lamb", "O"), (".", "O")],
+    [("Peter", "B-PER"), ("Blackburn", "I-PER")],
+    [("BRUSSELS", "B-LOC"), ("1996-08-22", "O")],
+    [("The", "O"), ("European", "B-ORG"), ("Commission", "I-ORG"), ("said", "O"), ("on", "O"), ("Thursday", "O"), ("it", "O"), ("disagreed", "O"), (".", "O")],
+    [("Germany", "B-LOC"), ("'s", "O"), ("representative", "O"), ("Werner", "B-PER"), ("Zwingmann", "I-PER"), ("said", "O"), ("so", "O"), (".", "O")],
+    [("Fischler", "B-PER"), ("proposed", "O"), ("EU-wide", "B-MISC"), ("measures", "O"), ("after", "O"), ("reports", "O"), ("from", "O"), ("Britain", "B-LOC"), (".", "O")],
+]
+
+
+def conll_text(sentences, *, columns: int = 4, docstart: bool = True) -> str:
+    """Sentences as CoNLL text (4 space-separated columns, or token<TAB>tag)."""
+    out = ["-DOCSTART- -X- -X- O", ""] if docstart else []
+    for sentence in sentences:
+        for token, tag in sentence:
+            out.append(f"{token} NNP I-NP {tag}" if columns == 4 else f"{token}\t{tag}")
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+SST2_ROWS = [
+    ("a gorgeous , witty , seductive movie .", 1),
+    ("the story is too predictable and the acting is flat .", 0),
+    ("an enjoyable and often hilarious comedy .", 1),
+    ("it 's a bad , bad , bad movie .", 0),
+    ("one of the year 's best films .", 1),
+    ("boring and pointless .", 0),
+    ("a thoughtful , moving and beautifully made picture .", 1),
+    ("nothing here is funny or interesting .", 0),
+]
+
+
+def write_data_dir(root: Path, conll_sentences=CONLL_SENTENCES) -> Path:
+    """A data folder with the layout of ../shared/data, holding small fixtures."""
+    conll = root / "ner" / "conll2003"
+    conll.mkdir(parents=True)
+    for split in ("train", "dev", "test"):
+        (conll / f"{split}.txt").write_text(conll_text(conll_sentences))
+    wnut = root / "ner" / "wnut17"
+    wnut.mkdir(parents=True)
+    wnut_sentences = [
+        [("@bob", "O"), ("loves", "O"), ("Spotify", "B-corporation"), ("and", "O"), ("Taylor", "B-person"), ("Swift", "I-person")],
+        [("flying", "O"), ("to", "O"), ("New", "B-location"), ("York", "I-location"), ("tmrw", "O")],
+        [("watching", "O"), ("Breaking", "B-creative-work"), ("Bad", "I-creative-work"), ("again", "O")],
+    ]
+    for split in ("train", "dev", "test"):
+        (wnut / f"{split}.conll").write_text(conll_text(wnut_sentences, columns=2, docstart=False))
+    sst = root / "sentiment" / "sst2"
+    sst.mkdir(parents=True)
+    body = "sentence\tlabel\n" + "".join(f"{s} \t{label}\n" for s, label in SST2_ROWS)
+    for split in ("train", "dev", "validation"):
+        (sst / f"{split}.tsv").write_text(body)
+    return root
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    """A small data folder in ../shared/data's layout."""
+    return write_data_dir(tmp_path / "data")
+
+
+@pytest.fixture
+def store_path(tmp_path) -> Path:
+    """A fresh results store path."""
+    return tmp_path / "results.sqlite"
+
+
+@pytest.fixture
+def register_plugin():
+    """Register plugin objects for one test, unregistering them afterwards."""
+    from harness.plugins import pm
+
+    names = []
+
+    def register(plugin, name):
+        pm.register(plugin, name=name)
+        names.append(name)
+        return plugin
+
+    yield register
+    for name in names:
+        pm.unregister(name=name)
+
+
+def harness_subprocess(args, *, env=None, cwd=None, timeout=300) -> subprocess.CompletedProcess:
+    """Run the installed ``harness`` command in a fresh process."""
+    exe = shutil.which("harness", path=str(Path(sys.executable).parent)) or "harness"
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([exe, *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout)
+
+
+def _tiny_tokenizer(folder: Path):
+    from transformers import BertTokenizerFast
+
+    words = set()
+    for sentence in CONLL_SENTENCES:
+        words.update(token.lower() for token, _ in sentence)
+    for text, _ in SST2_ROWS:
+        words.update(text.split())
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(words), "bl", "##ack", "##burn", "##s", "##ing"]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
+    return BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+
+
+def build_tiny_encoder(folder: Path, head: str, labels: list[str], seed: int = 0) -> Path:
+    """A randomly initialised 2-layer BERT with a classification head, saved with its tokenizer."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertForTokenClassification
+
+    tokenizer = _tiny_tokenizer(folder)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
+    torch.manual_seed(seed)
+    cls = BertForTokenClassification if head == "token" else BertForSequenceClassification
+    model = cls(config)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+CONLL_TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+
+
+@pytest.fixture(scope="session")
+def tiny_ner_encoder(tmp_path_factory) -> Path:
+    """A tiny token-classification encoder with CoNLL labels."""
+    return build_tiny_encoder(tmp_path_factory.mktemp("tiny-ner"), "token", CONLL_TAGS)
+
+
+@pytest.fixture(scope="session")
+def tiny_sentiment_encoder(tmp_path_factory) -> Path:
+    """A tiny sequence-classification encoder with NEGATIVE/POSITIVE labels."""
+    return build_tiny_encoder(tmp_path_factory.mktemp("tiny-sst"), "sequence", ["NEGATIVE", "POSITIVE"])

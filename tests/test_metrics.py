@@ -1,0 +1,115 @@
+"""Metrics agree with independent reference implementations; CIs are seeded and sane."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from conlleval import evaluate as conlleval_evaluate
+
+from harness.metrics import score_classification, score_tagging
+from harness.stats import bootstrap_ci
+
+GOLD = [
+    ["B-PER", "I-PER", "O", "B-ORG", "O"],
+    ["B-LOC", "O", "B-MISC", "I-MISC", "I-MISC"],
+    ["O", "O", "B-PER"],
+    ["B-ORG", "I-ORG", "I-ORG", "O"],
+]
+PRED = [
+    ["B-PER", "I-PER", "O", "B-LOC", "O"],  # PER right, ORG typed as LOC
+    ["I-LOC", "O", "B-MISC", "I-MISC", "O"],  # I- start counts as a chunk (conlleval); MISC too short
+    ["O", "O", "B-PER"],
+    ["B-ORG", "I-ORG", "B-ORG", "O"],  # ORG split in two
+]
+
+
+def conlleval_f1(gold, pred):
+    lines = []
+    for g_sent, p_sent in zip(gold, pred):
+        lines += [f"tok {g} {p}" for g, p in zip(g_sent, p_sent)] + [""]
+    result = conlleval_evaluate(lines)
+    return result["overall"]["chunks"]["evals"], {k: v["evals"] for k, v in result["slots"]["chunks"].items()}
+
+
+def test_ner_f1_matches_conlleval_on_hand_made_fixture():
+    scores = score_tagging(GOLD, PRED)
+    overall, per_type = conlleval_f1(GOLD, PRED)
+    # Hand count: gold 6 entities, predicted 7, correct 3 (PER, LOC, PER) -> P 3/7, R 3/6, F1 6/13.
+    assert scores.get("precision").value == pytest.approx(3 / 7, abs=1e-12)
+    assert scores.get("recall").value == pytest.approx(1 / 2, abs=1e-12)
+    assert scores.get("f1").value == pytest.approx(6 / 13, abs=1e-12)
+    for name, key in (("f1", "f1"), ("precision", "prec"), ("recall", "rec")):
+        assert scores.get(name).value == pytest.approx(overall[key], abs=1e-4)
+    for entity_type, evals in per_type.items():
+        assert scores.get("f1", f"type={entity_type}").value == pytest.approx(evals["f1"], abs=1e-4)
+
+
+def test_ner_f1_matches_conlleval_on_random_taggings():
+    rng = random.Random(7)
+    tags = ["O", "O", "O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
+    gold = [[rng.choice(tags) for _ in range(rng.randint(1, 15))] for _ in range(300)]
+    pred = [[t if rng.random() < 0.7 else rng.choice(tags) for t in sentence] for sentence in gold]
+    overall, _ = conlleval_f1(gold, pred)
+    assert score_tagging(gold, pred).get("f1").value == pytest.approx(overall["f1"], abs=1e-4)
+
+
+def test_ner_ci_brackets_the_point_estimate_and_is_seeded():
+    rng = random.Random(3)
+    tags = ["O", "B-PER", "I-PER", "B-LOC"]
+    gold = [[rng.choice(tags) for _ in range(8)] for _ in range(200)]
+    pred = [[t if rng.random() < 0.8 else "O" for t in s] for s in gold]
+    a, b, c = score_tagging(gold, pred, seed=1), score_tagging(gold, pred, seed=1), score_tagging(gold, pred, seed=2)
+    f1 = a.get("f1")
+    assert f1.ci_low < f1.value < f1.ci_high
+    assert (f1.ci_low, f1.ci_high) == (b.get("f1").ci_low, b.get("f1").ci_high)
+    assert (f1.ci_low, f1.ci_high) != (c.get("f1").ci_low, c.get("f1").ci_high)
+    assert f1.ci_high - f1.ci_low < 0.2
+
+
+def test_tagging_rejects_wrong_length_predictions():
+    from harness import HarnessError
+
+    with pytest.raises(HarnessError, match="Example 0: expected 5 tags, the model returned 4"):
+        score_tagging([GOLD[0]], [GOLD[0][:4]])
+
+
+def test_classification_matches_sklearn_and_counts_invalid_outputs():
+    from sklearn.metrics import accuracy_score, f1_score
+
+    refs = ["positive", "negative", "positive", "positive", "negative", "negative"]
+    preds = ["positive", "positive", "positive", "negative", "negative", "<script>"]
+    scores = score_classification(refs, preds, ["negative", "positive"])
+    assert scores.get("accuracy").value == pytest.approx(accuracy_score(refs, preds)) == pytest.approx(3 / 6)
+    # Hand count: negative P=1/2 R=1/3 F1=0.4; positive P=2/3 R=2/3 F1=2/3 -> macro 8/15.
+    assert scores.get("macro_f1").value == pytest.approx(8 / 15)
+    assert scores.get("macro_f1").value == pytest.approx(
+        f1_score(refs, preds, labels=["negative", "positive"], average="macro", zero_division=0)
+    )
+    assert scores.get("invalid_rate").value == pytest.approx(1 / 6)
+    assert scores.get("f1", "label=negative").value == pytest.approx(0.4)
+
+
+def test_bootstrap_matches_a_direct_resampling_loop():
+    """The vectorised bootstrap equals resampling examples one replicate at a time."""
+    rng = np.random.default_rng(0)
+    stats = rng.integers(0, 3, size=(50, 3)).astype(float)
+
+    def f1(sums):
+        return 2 * sums[..., 0] / (sums[..., 1] + sums[..., 2])
+
+    low, high = bootstrap_ci(stats, f1, resamples=200, seed=5)
+    direct_rng = np.random.default_rng(5)
+    idx = direct_rng.integers(0, 50, size=(200, 50))
+    values = [f1(stats[row].sum(axis=0)) for row in idx]
+    assert low == pytest.approx(np.percentile(values, 2.5))
+    assert high == pytest.approx(np.percentile(values, 97.5))
+
+
+def test_accuracy_ci_is_close_to_the_normal_approximation():
+    refs = ["positive"] * 1000
+    preds = ["positive"] * 800 + ["negative"] * 200
+    acc = score_classification(refs, preds, ["negative", "positive"]).get("accuracy")
+    half_width = 1.96 * (0.8 * 0.2 / 1000) ** 0.5
+    assert acc.ci_low == pytest.approx(0.8 - half_width, abs=0.005)
+    assert acc.ci_high == pytest.approx(0.8 + half_width, abs=0.005)

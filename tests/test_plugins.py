@@ -1,0 +1,208 @@
+"""The plugin core: discovery, listing, and one-line errors for bad plugins and names."""
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pluggy
+import pytest
+from click.testing import CliRunner
+
+from harness import HarnessError, Model, Task, UnknownNameError, get_model, get_task, hookimpl
+from harness import hookspecs
+from harness.cli import cli
+from harness.errors import PluginError
+from harness.plugins import check_plugins, get_plugins, pm
+
+from .conftest import harness_subprocess
+
+
+class Echo(Model):
+    name = "echo"
+    kinds = frozenset({"classification"})
+
+
+def test_builtins_are_registered():
+    assert {"ner", "ner:wnut17", "sentiment"} <= set(json.loads(CliRunner().invoke(cli, ["tasks", "--json"]).output)[i]["name"] for i in range(3))
+    models = {m["name"]: m for m in json.loads(CliRunner().invoke(cli, ["models", "--json"]).output)}
+    assert models["vader"]["kinds"] == ["classification"]
+    assert models["spacy-en-sm"]["plugin"] == "harness.models.spacy_ner"
+    assert models["hf:<hub-id-or-path>"]["kinds"] == ["classification", "tagging"]
+
+
+def test_plugins_listing_hides_builtins_unless_all():
+    assert get_plugins() == []
+    names = {p["name"] for p in get_plugins(all=True)}
+    assert "harness.tasks.ner" in names and "harness.models.vader" in names
+    result = CliRunner().invoke(cli, ["plugins", "--all"])
+    assert {"name": "harness.models.vader", "hooks": ["harness_register_models"]} in json.loads(result.output)
+
+
+def test_registered_test_plugin_is_listed(register_plugin):
+    class EchoPlugin:
+        @hookimpl
+        def harness_register_models(self, register):
+            register(Echo(), aliases=("parrot",))
+
+    register_plugin(EchoPlugin(), "echo-plugin")
+    assert get_model("echo").name == "echo"
+    assert get_model("parrot").name == "echo"
+    assert {"name": "echo-plugin", "hooks": ["harness_register_models"]} in get_plugins()
+
+
+def test_unknown_task_lists_available():
+    with pytest.raises(UnknownNameError) as info:
+        get_task("nre")
+    assert str(info.value) == "Unknown task 'nre'. Available: ner, ner:wnut17, sentiment"
+
+
+def test_unknown_model_lists_available():
+    with pytest.raises(UnknownNameError) as info:
+        get_model("bert-large")
+    assert str(info.value) == "Unknown model 'bert-large'. Available: hf:<hub-id-or-path>, spacy-en-sm, vader"
+
+
+def test_unknown_names_are_one_line_cli_errors(data_dir):
+    for args, expected in [
+        (["run", "--tasks", "nre"], "Error: Unknown task 'nre'. Available: ner, ner:wnut17, sentiment"),
+        (["run", "--tasks", "ner", "--models", "nope"], "Error: Unknown model 'nope'. Available: hf:<hub-id-or-path>, spacy-en-sm, vader"),
+    ]:
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 1
+        assert result.output.strip() == expected
+
+
+def test_duplicate_task_name_names_both_plugins(register_plugin):
+    class Clash(Task):
+        name = "ner"
+        kind = "tagging"
+
+    class ClashPlugin:
+        @hookimpl
+        def harness_register_tasks(self, register):
+            register(Clash())
+
+    register_plugin(ClashPlugin(), "clash")
+    with pytest.raises(PluginError) as info:
+        get_task("sentiment")
+    message = str(info.value)
+    assert "'ner'" in message and "'harness.tasks.ner'" in message and "'clash'" in message
+    assert "\n" not in message
+
+
+def test_duplicate_alias_is_an_error(register_plugin):
+    class Other(Task):
+        name = "sentiment-other"
+        kind = "classification"
+
+    class AliasPlugin:
+        @hookimpl
+        def harness_register_tasks(self, register):
+            register(Other(), aliases=("sst2",))
+
+    register_plugin(AliasPlugin(), "alias-clash")
+    with pytest.raises(PluginError, match="'sst2' is registered by both plugin 'harness.tasks.sentiment' and plugin 'alias-clash'"):
+        get_task("ner")
+
+
+def test_registering_a_non_task_is_an_error(register_plugin):
+    class Wrong:
+        @hookimpl
+        def harness_register_tasks(self, register):
+            register(object())
+
+    register_plugin(Wrong(), "wrong-type")
+    with pytest.raises(PluginError, match="Plugin 'wrong-type' registered object, which is not a harness Task"):
+        get_task("ner")
+
+
+def test_misspelt_hook_is_reported(register_plugin):
+    class Misspelt:
+        @hookimpl
+        def harness_register_task(self, register):  # missing "s"
+            pass
+
+    register_plugin(Misspelt(), "misspelt")
+    with pytest.raises(PluginError) as info:
+        check_plugins()
+    assert str(info.value) == "Plugin 'misspelt': unknown hook 'harness_register_task' in plugin " + repr(pm.get_plugin("misspelt"))
+
+
+def test_wrong_hook_arguments_fail_at_registration():
+    class BadArgs:
+        @hookimpl
+        def harness_register_tasks(self, register, extra):
+            pass
+
+    with pytest.raises(pluggy.PluginValidationError):
+        pm.register(BadArgs(), name="bad-args")
+    assert pm.get_plugin("bad-args") is None
+
+
+@pytest.mark.parametrize("hook", [name for name in dir(hookspecs) if name.startswith("harness_")])
+def test_every_hook_is_documented_and_tested(hook):
+    spec = getattr(hookspecs, hook)
+    assert spec.__doc__ and ":param register:" in spec.__doc__
+    readme = (__import__("pathlib").Path(__file__).parent.parent / "README.md").read_text()
+    assert f"{hook}(register)" in readme
+    assert hook in open(__file__).read().replace(f'"{hook}"', "")
+
+
+def _fake_distribution(root, dist, version, module, source, ep_name=None):
+    """Write an installed-looking distribution (dist-info + module) under ``root``."""
+    info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[harness]\n{ep_name or module} = {module}\n")
+    (root / f"{module}.py").write_text(textwrap.dedent(source))
+
+
+def test_third_party_plugin_that_fails_to_import_is_named(tmp_path):
+    _fake_distribution(tmp_path, "harness-broken", "0.3", "harness_broken", "import nonexistent_dependency_xyz\n")
+    result = harness_subprocess(["tasks"], env={"PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: Could not load plugin 'harness_broken' (harness-broken 0.3): ModuleNotFoundError: ")
+    assert "nonexistent_dependency_xyz" in lines[0]
+    # The escape hatch skips third-party plugins.
+    ok = harness_subprocess(["tasks"], env={"PYTHONPATH": str(tmp_path), "HARNESS_LOAD_PLUGINS": ""})
+    assert ok.returncode == 0 and "sentiment" in ok.stdout
+
+
+def test_two_distributions_with_one_entry_point_name_is_an_error(tmp_path):
+    source = "from harness import hookimpl\n"
+    _fake_distribution(tmp_path / "a", "harness-one", "1.0", "harness_one", source, ep_name="shared")
+    _fake_distribution(tmp_path / "b", "harness-two", "2.0", "harness_two", source, ep_name="shared")
+    result = harness_subprocess(["tasks"], env={"PYTHONPATH": f"{tmp_path / 'a'}:{tmp_path / 'b'}"})
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "Error: Plugin entry point 'shared' is declared by both harness-one 1.0 and harness-two 2.0; uninstall one of them"
+    )
+
+
+def test_load_plugins_env_selects_distributions(tmp_path):
+    plugin = """
+        from harness import Model, Prediction, hookimpl
+
+        class Constant(Model):
+            name = "constant-positive"
+            kinds = frozenset({"classification"})
+            def predict(self, task, examples, *, batch_size=32):
+                return [Prediction("positive") for _ in examples]
+
+        @hookimpl
+        def harness_register_models(register):
+            register(Constant())
+    """
+    _fake_distribution(tmp_path, "harness-constant", "0.1", "harness_constant", plugin)
+    env = {"PYTHONPATH": str(tmp_path)}
+    listed = harness_subprocess(["plugins"], env=env)
+    assert json.loads(listed.stdout) == [{"name": "harness-constant", "hooks": ["harness_register_models"], "version": "0.1"}]
+    assert "constant-positive" in harness_subprocess(["models"], env={**env, "HARNESS_LOAD_PLUGINS": "harness-constant"}).stdout
+    assert "constant-positive" not in harness_subprocess(["models"], env={**env, "HARNESS_LOAD_PLUGINS": "other"}).stdout
+
+
+def test_harness_error_is_not_swallowed_for_bad_source():
+    with pytest.raises(HarnessError, match="Unknown data source 'web'"):
+        get_task("ner").load(source="web")
