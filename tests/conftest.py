@@ -115,17 +115,18 @@ def harness_subprocess(args, *, env=None, cwd=None, timeout=300) -> subprocess.C
 
 
 def _tiny_tokenizer(folder: Path):
-    from transformers import BertTokenizerFast
+    from transformers import BertTokenizer
 
     words = set()
     for sentence in CONLL_SENTENCES:
         words.update(token.lower() for token, _ in sentence)
     for text, _ in SST2_ROWS:
         words.update(text.split())
+    words.discard("blackburn")  # so that it splits into sub-words: bl ##ack ##burn
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(words), "bl", "##ack", "##burn", "##s", "##ing"]
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
-    return BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    return BertTokenizer.from_pretrained(folder)  # a fast (tokenizers-backed) WordPiece tokenizer
 
 
 def build_tiny_encoder(folder: Path, head: str, labels: list[str], seed: int = 0) -> Path:

@@ -1,0 +1,111 @@
+"""The static report, opened in a real headless Chromium (Debian's ``chromium``)."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from harness import Model, Prediction, hookimpl
+from harness.cli import cli
+
+from . import slow_plugin
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run",
+]
+PAYLOAD = "<script>document.body.setAttribute('data-pwned','1')</script>"
+
+
+def chromium_dom(path, profile) -> str:
+    """The DOM of a local page after its scripts ran, as serialised by headless Chromium."""
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert binary, "Chromium is needed for the report tests: apt-get install -y chromium"
+    result = subprocess.run(
+        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", path.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+class Hostile(Model):
+    """A model whose name and output carry markup."""
+
+    name = "evil<b>model</b>"
+    kinds = frozenset({"classification"})
+
+    def predict(self, task, examples, *, batch_size=32):
+        return [Prediction(PAYLOAD, raw=PAYLOAD) for _ in examples]
+
+
+class HostilePlugin:
+    @hookimpl
+    def harness_register_models(self, register):
+        register(Hostile())
+
+
+def leaderboard_rows(dom: str) -> list[str]:
+    table = dom[dom.index('<table id="leaderboard"') : dom.index("</table>", dom.index('<table id="leaderboard"'))]
+    return re.findall(r'<tr class="model-row">\s*<td data-value="([^"]*)"', table)
+
+
+@pytest.fixture
+def report_dir(tmp_path, data_dir, register_plugin):
+    register_plugin(HostilePlugin(), "hostile")
+    register_plugin(slow_plugin, "slow-plugin")
+    store = tmp_path / "r.sqlite"
+    run = CliRunner().invoke(cli, [
+        "run", "--tasks", "ner,sentiment", "--models", "spacy-en-sm,vader,capital-tagger,evil<b>model</b>",
+        "--data-dir", str(data_dir), "--store", str(store), "--no-progress",
+    ])
+    assert run.exit_code == 0, run.output
+    # A demo-data run too: its column must be labelled "demo".
+    demo = CliRunner().invoke(cli, ["run", "--tasks", "ner:wnut17", "--models", "spacy-en-sm", "--source", "demo",
+                                    "--store", str(store), "--no-progress"])
+    assert demo.exit_code == 0, demo.output
+    out = tmp_path / "site"
+    result = CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_leaderboard_has_one_row_per_model(report_dir, tmp_path):
+    dom = chromium_dom(report_dir / "index.html", tmp_path / "profile")
+    assert sorted(leaderboard_rows(dom)) == sorted(["spacy-en-sm", "vader", "capital-tagger", "evil&lt;b&gt;model&lt;/b&gt;"])
+    assert 'task-ner-test.html' in dom and 'task-sentiment-validation.html' in dom
+    assert re.search(r'ner:wnut17 \(test\)</a>.*?<span class="demo">demo</span>', dom, re.S)
+
+
+def test_markup_in_model_names_and_outputs_is_inert(report_dir, tmp_path):
+    page = report_dir / "task-sentiment-validation.html"
+    dom = chromium_dom(page, tmp_path / "profile")
+    assert "data-pwned" not in dom.split("<body", 1)[1].split(">", 1)[0]  # the payload never ran
+    assert "<b>model</b>" not in dom and "evil&lt;b&gt;model&lt;/b&gt;" in dom
+    assert "&lt;script&gt;document.body.setAttribute('data-pwned','1')&lt;/script&gt;" in dom
+    assert "<script>document.body" not in page.read_text()
+
+
+def test_task_page_shows_metrics_per_type_table_and_provenance(report_dir, tmp_path):
+    dom = chromium_dom(report_dir / "task-ner-test.html", tmp_path / "profile")
+    for heading in ("Metrics", "F1 by entity type", "Provenance"):
+        assert f"<h2>{heading}</h2>" in dom
+    breakdown = dom[dom.index('<table id="breakdown"') :]
+    for entity_type in ("LOC", "MISC", "ORG", "PER"):
+        assert f'<td data-value="type={entity_type}">{entity_type}</td>' in breakdown
+    assert "seqeval" in dom and "cpu_count" in dom
+
+
+def test_demo_pages_are_labelled(report_dir, tmp_path):
+    dom = chromium_dom(report_dir / "task-ner-wnut17-test-demo.html", tmp_path / "profile")
+    assert "These scores are on the small built-in demo split, not the real dataset." in dom
+
+
+def test_empty_store_renders_a_hint(tmp_path):
+    result = CliRunner().invoke(cli, ["report", "--store", str(tmp_path / "empty.sqlite"), "--out", str(tmp_path / "site")])
+    assert result.exit_code == 0
+    dom = chromium_dom(tmp_path / "site" / "index.html", tmp_path / "profile")
+    assert '<p id="empty">' in dom
