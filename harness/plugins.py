@@ -146,9 +146,9 @@ def collect(hook_name: str, base: type | tuple[type, ...], what: str) -> dict[st
             reg = Registration(obj, _plugin, tuple(aliases))
             for name in (registered_name(obj), *aliases):
                 if name in found:
+                    first, second = sorted([found[name].plugin, _plugin])
                     raise PluginError(
-                        f"{what.capitalize()} name {name!r} is registered by both plugin "
-                        f"{found[name].plugin!r} and plugin {_plugin!r}"
+                        f"{what.capitalize()} name {name!r} is registered by both plugin {first!r} and plugin {second!r}"
                     )
                 found[name] = reg
 

@@ -101,7 +101,7 @@ def test_duplicate_alias_is_an_error(register_plugin):
             register(Other(), aliases=("sst2",))
 
     register_plugin(AliasPlugin(), "alias-clash")
-    with pytest.raises(PluginError, match="'sst2' is registered by both plugin 'harness.tasks.sentiment' and plugin 'alias-clash'"):
+    with pytest.raises(PluginError, match="Task name 'sst2' is registered by both plugin 'alias-clash' and plugin 'harness.tasks.sentiment'"):
         get_task("ner")
 
 

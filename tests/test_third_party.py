@@ -1,0 +1,38 @@
+"""A third-party task package, pip-installed, runs through ``harness run`` with no core change."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import PROJECT, harness_subprocess
+
+
+def test_pip_installed_task_plugin_runs(tmp_path):
+    target = tmp_path / "site"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(PROJECT / "examples" / "harness-reviews")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert install.returncode == 0, install.stderr
+    env = {"PYTHONPATH": str(target)}
+
+    plugins = json.loads(harness_subprocess(["plugins"], env=env).stdout)
+    assert plugins == [{"name": "harness-reviews", "hooks": ["harness_register_tasks"], "version": "0.1.0"}]
+
+    store = tmp_path / "third.sqlite"
+    result = harness_subprocess(["run", "--tasks", "reviews", "--models", "vader", "--source", "demo",
+                                 "--store", str(store), "--json", "--no-progress"], env=env)
+    assert result.returncode == 0, result.stderr
+    [cell] = json.loads(result.stdout)["results"]
+    assert (cell["task"], cell["model"], cell["n"], cell["data_source"]) == ("reviews", "vader", 8, "demo")
+    accuracy = next(m for m in cell["metrics"] if m["name"] == "accuracy")
+    assert accuracy["value"] >= 0.75  # VADER reads these clear-cut reviews correctly
+
+    # Its own tests pass against the installed package, through the public API.
+    own = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          str(PROJECT / "examples" / "harness-reviews" / "tests")],
+                         capture_output=True, text=True, env={**__import__("os").environ, **env}, cwd=tmp_path, timeout=300)
+    assert own.returncode == 0, own.stdout + own.stderr
