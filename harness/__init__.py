@@ -6,7 +6,7 @@ from .errors import DataError, HarnessError, PluginError, UnknownNameError
 from .hookspecs import hookimpl
 from .model import Model, ModelFamily, Prediction, get_model, get_models
 from .plugins import get_plugins
-from .task import Example, LoadedSplit, Task, get_task, get_tasks
+from .task import Example, LoadedSplit, Task, TaskGroup, get_task, get_tasks, resolve_tasks
 
 __all__ = [
     "DataError",
@@ -18,6 +18,7 @@ __all__ = [
     "PluginError",
     "Prediction",
     "Task",
+    "TaskGroup",
     "UnknownNameError",
     "get_model",
     "get_models",
@@ -25,4 +26,5 @@ __all__ = [
     "get_task",
     "get_tasks",
     "hookimpl",
+    "resolve_tasks",
 ]

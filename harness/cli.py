@@ -10,7 +10,7 @@ from .errors import HarnessError
 from .model import Model, get_model, get_models
 from .plugins import get_plugins, registered_name
 from .store import Store, default_store_path
-from .task import SOURCES, get_task, get_tasks
+from .task import SOURCES, TaskGroup, get_tasks, resolve_tasks
 
 
 def _split_names(value: str) -> list[str]:
@@ -49,13 +49,20 @@ def tasks(as_json):
     """List the registered tasks."""
     seen = {}
     for name, reg in get_tasks().items():
-        task = reg.obj
-        seen.setdefault(task.name, {**task.describe(), "aliases": list(reg.aliases), "plugin": reg.plugin})
+        obj = reg.obj
+        if isinstance(obj, TaskGroup):
+            info = {"name": obj.name, "group": list(obj.tasks), "description": obj.description}
+        else:
+            info = obj.describe()
+        seen.setdefault(obj.name, {**info, "aliases": list(reg.aliases), "plugin": reg.plugin})
     rows = sorted(seen.values(), key=lambda r: r["name"])
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
+        if "group" in row:
+            click.echo(f"{row['name']}\n  group of: {', '.join(row['group'])}  plugin: {row['plugin']}")
+            continue
         aliases = f" (aliases: {', '.join(row['aliases'])})" if row["aliases"] else ""
         click.echo(
             f"{row['name']}{aliases}\n  kind: {row['kind']}  dataset: {row['dataset']}  "
@@ -98,29 +105,31 @@ def _default_models() -> list[str]:
 
 
 @cli.command()
-@click.option("--tasks", "task_names", required=True, help="Comma-separated task names, e.g. ner,sentiment.")
+@click.option("--tasks", "task_names", required=True, help="Comma-separated task or group names, e.g. ner,sentiment,spelling.")
 @click.option("--models", "model_names", default=None, help="Comma-separated model names. Default: every built-in baseline.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="HARNESS_DATA_DIR", default=None,
               help="Folder with datasets in their published formats ($HARNESS_DATA_DIR).")
 @click.option("--source", type=click.Choice(SOURCES), default="auto", show_default=True,
-              help="Where data comes from: auto = --data-dir, else the Hub, else the built-in demo.")
+              help="Where data comes from: auto = --data-dir, else data shipped in a package, else the Hub, else the built-in demo.")
 @click.option("--split", default=None, help="Split to evaluate. Default: each task's test split.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Evaluate only the first N examples.")
+@click.option("--sample", type=click.IntRange(min=1), default=None,
+              help="Evaluate a random N examples (seeded by --seed; file order kept).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for bootstrap CIs and any sampling.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print metrics as JSON on stdout.")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @_store_option
-def run(task_names, model_names, data_dir, source, split, limit, seed, batch_size, as_json, no_progress, store_path):
+def run(task_names, model_names, data_dir, source, split, limit, sample, seed, batch_size, as_json, no_progress, store_path):
     """Evaluate every model on every task and store the results."""
     from .runner import run_matrix
 
-    task_list = [get_task(name) for name in _split_names(task_names)]
+    task_list = resolve_tasks(_split_names(task_names))
     names = _split_names(model_names) if model_names else _default_models()
     model_list = [get_model(name) for name in names]
     store = Store(store_path)
     summary = run_matrix(
-        task_list, model_list, store, split=split, data_dir=data_dir, source=source, limit=limit,
+        task_list, model_list, store, split=split, data_dir=data_dir, source=source, limit=limit, sample=sample,
         seed=seed, batch_size=batch_size, progress=not no_progress,
     )
     if as_json:

@@ -62,6 +62,10 @@ def score(task: Task, examples: Sequence[Example], predictions: Sequence[Predict
         return score_classification(
             [e.reference for e in examples], [p.output for p in predictions], list(task.labels), seed=seed
         )
+    if task.kind == "correction":
+        return score_correction(examples, predictions, seed=seed)
+    if task.kind == "choice":
+        return score_choice([e.reference for e in examples], [p.output for p in predictions], seed=seed)
     raise HarnessError(f"Task {task.name!r}: no default scoring for kind {task.kind!r}; override Task.score")
 
 
@@ -155,3 +159,69 @@ def score_classification(
         support = int(sum(r == label for r in refs))
         metrics.append(Metric("f1", float(per_class_f1[j]), float(low[2 + j]), float(high[2 + j]), support, f"label={label}"))
     return Scores("accuracy", metrics)
+
+
+def normalise_text(text: Any) -> str:
+    """How corrections are compared: surrounding and repeated whitespace collapsed, case folded."""
+    return " ".join(str(text).split()).casefold()
+
+
+def is_correct(kind: str, example: Example, prediction: Prediction) -> bool:
+    """Whether one prediction is exactly right, by task kind (corrections compare normalised)."""
+    if kind == "correction":
+        return normalise_text(prediction.output) in {normalise_text(r) for r in example.reference}
+    return prediction.output == example.reference
+
+
+def is_clean(example: Example) -> bool:
+    """A correction example whose input is already correct (it must be left unchanged)."""
+    return normalise_text(example.input) in {normalise_text(r) for r in example.reference}
+
+
+TOP_K = 5
+
+
+def score_correction(examples: Sequence[Example], predictions: Sequence[Prediction], seed: int = 0) -> Scores:
+    """Spelling correction: top-1 accuracy on misspelt inputs, over-correction rate on clean ones,
+    and top-5 accuracy where the model returned ranked candidates.
+
+    Inputs and references are compared after :func:`normalise_text` (case-insensitive,
+    whitespace-normalised). An example is *clean* when its input is one of its references.
+    """
+    stats = np.zeros((len(examples), 5))
+    has_candidates = any(p.candidates for p in predictions)
+    for i, (example, prediction) in enumerate(zip(examples, predictions)):
+        refs = {normalise_text(r) for r in example.reference}
+        clean = normalise_text(example.input) in refs
+        # The output first, then the model's ranked candidates; the first TOP_K distinct ones.
+        ranked = [prediction.output, *(prediction.candidates or [])]
+        top_k = list(dict.fromkeys(normalise_text(c) for c in ranked if c is not None))[:TOP_K]
+        in_top_k = bool(refs.intersection(top_k))
+        right = normalise_text(prediction.output) in refs
+        changed = normalise_text(prediction.output) != normalise_text(example.input)
+        stats[i] = (not clean, (not clean) and right, clean, clean and changed, (not clean) and in_top_k)
+
+    def all_metrics(sums: np.ndarray) -> np.ndarray:
+        return np.stack(
+            [safe_ratio(sums[..., 1], sums[..., 0]), safe_ratio(sums[..., 3], sums[..., 2]), safe_ratio(sums[..., 4], sums[..., 0])],
+            axis=-1,
+        )
+
+    low, high = bootstrap_ci(stats, all_metrics, seed=seed)
+    totals = stats.sum(axis=0)
+    point = all_metrics(totals)
+    n_misspelt, n_clean = int(totals[0]), int(totals[2])
+    metrics = [Metric("accuracy", float(point[0]), float(low[0]), float(high[0]), n_misspelt)]
+    if n_clean:
+        metrics.append(Metric("over_correction_rate", float(point[1]), float(low[1]), float(high[1]), n_clean))
+    if has_candidates:
+        metrics.append(Metric(f"top_{TOP_K}_accuracy", float(point[2]), float(low[2]), float(high[2]), n_misspelt))
+    return Scores("accuracy", metrics)
+
+
+def score_choice(references: Sequence[Any], predictions: Sequence[Any], seed: int = 0) -> Scores:
+    """Accuracy of picking the right candidate (``None`` = none of them)."""
+    stats = np.array([[r == p] for r, p in zip(references, predictions)], dtype=float).reshape(-1, 1)
+    low, high = bootstrap_ci(stats, lambda sums: sums / len(stats), seed=seed)
+    value = float(stats.mean()) if len(stats) else 0.0
+    return Scores("accuracy", [Metric("accuracy", value, float(low[0]), float(high[0]), len(stats))])

@@ -14,22 +14,28 @@ if TYPE_CHECKING:
 class Prediction:
     """A model's answer to one example.
 
-    ``output`` has the task kind's shape (a label; a list of tags). ``scores`` holds
-    per-label probabilities where the model has them; ``raw`` the model's own text.
+    ``output`` has the task kind's shape (a label; a list of tags; a corrected string; a
+    candidate index). ``scores`` holds per-label probabilities where the model has them;
+    ``raw`` the model's own text; ``candidates`` a ranked list of alternatives (best first)
+    for models that propose several (spelling correctors).
     """
 
     output: Any
     scores: dict[str, float] | None = None
     raw: str | None = None
+    candidates: list[Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict (what the cache and store keep)."""
-        return {"output": self.output, "scores": self.scores, "raw": self.raw}
+        data = {"output": self.output, "scores": self.scores, "raw": self.raw}
+        if self.candidates is not None:
+            data["candidates"] = self.candidates
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Prediction:
         """Inverse of :meth:`to_json`."""
-        return cls(data["output"], data.get("scores"), data.get("raw"))
+        return cls(data["output"], data.get("scores"), data.get("raw"), data.get("candidates"))
 
 
 class Model:

@@ -16,9 +16,11 @@ from .errors import PluginError, UnknownNameError
 DEFAULT_PLUGINS = (
     "harness.tasks.ner",
     "harness.tasks.sentiment",
+    "harness.tasks.spelling",
     "harness.models.hf_encoder",
     "harness.models.spacy_ner",
     "harness.models.vader",
+    "harness.models.spelling_baselines",
 )
 ENTRY_POINT_GROUP = "harness"
 

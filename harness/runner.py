@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
+import random
 import sys
 import time
 from dataclasses import dataclass, field
@@ -92,6 +93,7 @@ def run_matrix(
     data_dir: str | Path | None = None,
     source: str = "auto",
     limit: int | None = None,
+    sample: int | None = None,
     seed: int = 0,
     batch_size: int = 32,
     progress: bool = True,
@@ -100,7 +102,8 @@ def run_matrix(
     """Evaluate every model on every task it supports and store the results.
 
     Predictions are cached per example as they are computed, so a killed run resumes
-    where it stopped and a rerun computes nothing.
+    where it stopped and a rerun computes nothing. ``limit`` keeps the first N examples;
+    ``sample`` a random N (seeded by ``seed``, file order kept).
     """
     if batch_size < 1:
         raise HarnessError(f"--batch-size must be at least 1, got {batch_size}")
@@ -117,19 +120,31 @@ def run_matrix(
         if not supported:
             continue
         loaded = task.load(split, data_dir=data_dir, source=source)
-        examples = loaded.examples[:limit] if limit else loaded.examples
+        examples = select_examples(loaded.examples, limit=limit, sample=sample, seed=seed)
         if not examples:
             raise HarnessError(f"Task {task.name!r}: split {loaded.split!r} from {loaded.location} has no examples")
         if loaded.source == "demo":
             log(f"{task.name}: using the built-in demo {loaded.split} split ({len(examples)} examples); pass --data-dir for real data")
         for model in supported:
+            selection = {"limit": limit, "sample": sample, "of": len(loaded.examples)}
             summary.results.append(
-                _run_one(task, model, loaded, examples, store, seed=seed, batch_size=batch_size, progress=progress)
+                _run_one(task, model, loaded, examples, store, seed=seed, batch_size=batch_size, progress=progress,
+                         selection=selection)
             )
     return summary
 
 
-def _run_one(task, model, loaded, examples, store: Store, *, seed: int, batch_size: int, progress: bool) -> RunResult:
+def select_examples(examples: list, *, limit: int | None, sample: int | None, seed: int) -> list:
+    """The first ``limit`` examples, or a seeded random ``sample`` of them in their original order."""
+    if sample is not None and sample < len(examples):
+        keep = sorted(random.Random(seed).sample(range(len(examples)), sample))
+        examples = [examples[i] for i in keep]
+    return examples[:limit] if limit else examples
+
+
+def _run_one(
+    task, model, loaded, examples, store: Store, *, seed: int, batch_size: int, progress: bool, selection: dict
+) -> RunResult:
     started = time.perf_counter()
     settings = {"seed": seed}
     key = cache_key(model.identity(), task.name, task.version, settings)
@@ -186,6 +201,7 @@ def _run_one(task, model, loaded, examples, store: Store, *, seed: int, batch_si
             "model": model.provenance(),
             "task": task.describe(),
             "batch_size": batch_size,
+            "selection": selection,
         },
     }
     run_id = store.save_run(run, scores, examples, predictions, correct)

