@@ -17,10 +17,12 @@ DEFAULT_PLUGINS = (
     "harness.tasks.ner",
     "harness.tasks.sentiment",
     "harness.tasks.spelling",
+    "harness.tasks.coref",
     "harness.models.hf_encoder",
     "harness.models.spacy_ner",
     "harness.models.vader",
     "harness.models.spelling_baselines",
+    "harness.models.coref_heuristics",
 )
 ENTRY_POINT_GROUP = "harness"
 

@@ -54,26 +54,39 @@ def _entities(tags: list[str], tokens: list[str]) -> list[str]:
     return [f"{t}: {' '.join(tokens[s : e + 1])}" for t, s, e in get_entities(list(tags))]
 
 
+def _choice_label(data: dict[str, Any], index: Any) -> str:
+    if index is None:
+        return "(none of them)"
+    candidates = data.get("candidates", [])
+    return candidates[index]["text"] if isinstance(index, int) and 0 <= index < len(candidates) else str(index)
+
+
+def _describe(kind: str, data: Any, reference: Any, output: Any, raw: str | None) -> dict[str, str]:
+    """Human-readable input, gold and predicted answer of one example, by task kind."""
+    if kind == "tagging" and isinstance(output, list):
+        return {
+            "input": " ".join(data),
+            "reference": "; ".join(_entities(reference, data)) or "(none)",
+            "prediction": "; ".join(_entities(output, data)) or "(none)",
+        }
+    if kind == "choice" and isinstance(data, dict):
+        return {
+            "input": f"{data['text']} [pronoun: {data['pronoun']!r} at {data['pronoun_offset']}]",
+            "reference": _choice_label(data, reference),
+            "prediction": raw or _choice_label(data, output),
+        }
+    if kind == "correction":
+        return {"input": str(data), "reference": " / ".join(map(str, reference)), "prediction": str(raw or output)}
+    return {"input": str(data), "reference": str(reference), "prediction": str(raw or output)}
+
+
 def _error_rows(store: Store, run_id: int, kind: str) -> list[dict[str, Any]]:
     preds = store.predictions([run_id])
     wrong = preds[preds["correct"] == 0].head(ERRORS_SHOWN)
     rows = []
     for _, row in wrong.iterrows():
         output = row["prediction"]["output"]
-        if kind == "tagging" and isinstance(output, list):
-            rows.append({
-                "id": row["example_id"],
-                "input": " ".join(row["input"]),
-                "reference": "; ".join(_entities(row["reference"], row["input"])) or "(none)",
-                "prediction": "; ".join(_entities(output, row["input"])) or "(none)",
-            })
-        else:
-            rows.append({
-                "id": row["example_id"],
-                "input": str(row["input"]),
-                "reference": str(row["reference"]),
-                "prediction": str(row["prediction"].get("raw") or output),
-            })
+        rows.append({"id": row["example_id"], **_describe(kind, row["input"], row["reference"], output, row["prediction"].get("raw"))})
     return rows
 
 
@@ -122,10 +135,13 @@ def build_context(store: Store) -> dict[str, Any]:
         col.runs.sort(key=lambda r: -(r["headline"]["value"] or 0))
         names = sorted({(m["name"]) for r in col.runs for m in r["metrics"]}, key=lambda n: (n != col.headline, n))
         col.metric_names = names  # type: ignore[attr-defined]
-        slices = sorted({m["breakdown"] for r in col.runs for m in r["breakdown"] if m["name"] == "f1"})
-        col.slices = slices  # type: ignore[attr-defined]
-        col.slice_f1 = {  # type: ignore[attr-defined]
-            (r["model"], m["breakdown"]): m for r in col.runs for m in r["breakdown"] if m["name"] == "f1"
+        # Breakdown rows: one per (slice, metric), e.g. ("type=PER", "f1") or ("gender=F", "f1").
+        rows = sorted({(m["breakdown"], m["name"]) for r in col.runs for m in r["breakdown"]},
+                      key=lambda row: (row[0], row[1] != col.headline, row[1]))
+        col.breakdown_rows = rows  # type: ignore[attr-defined]
+        col.breakdown_by = ", ".join(sorted({b.split("=", 1)[0] for b, _ in rows}))  # type: ignore[attr-defined]
+        col.breakdown_cells = {  # type: ignore[attr-defined]
+            (r["model"], m["breakdown"], m["name"]): m for r in col.runs for m in r["breakdown"]
         }
     return {"columns": ordered, "models": models, "cells": cells}
 

@@ -91,7 +91,7 @@ def test_markup_in_model_names_and_outputs_is_inert(report_dir, tmp_path):
 
 def test_task_page_shows_metrics_per_type_table_and_provenance(report_dir, tmp_path):
     dom = chromium_dom(report_dir / "task-ner-test.html", tmp_path / "profile")
-    for heading in ("Metrics", "F1 by entity type", "Provenance"):
+    for heading in ("Metrics", "By type", "Provenance"):
         assert f"<h2>{heading}</h2>" in dom
     breakdown = dom[dom.index('<table id="breakdown"') :]
     for entity_type in ("LOC", "MISC", "ORG", "PER"):
