@@ -103,6 +103,7 @@ def build_context(store: Store) -> dict[str, Any]:
         if key not in columns:
             page = f"task-{_slug(run['task'])}-{_slug(run['split'])}" + ("-demo" if run["data_source"] == "demo" else "") + ".html"
             columns[key] = Column(run["task"], run["split"], run["data_source"], run["kind"], run["dataset"], run["headline"], page)
+            columns[key].published = run["provenance"].get("task", {}).get("published", [])  # type: ignore[attr-defined]
         if run["model"] not in models:
             models.append(run["model"])
         run_metrics = metrics[metrics["run_id"] == run["id"]]

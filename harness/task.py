@@ -91,6 +91,8 @@ class Task:
     hub_config: str | None = None
     #: our split name -> the Hub's split name
     hub_splits: dict[str, str] = {}
+    #: published scores shown beside ours in the report: (system and source, metric, value)
+    published: tuple[tuple[str, str, float], ...] = ()
 
     @property
     def splits(self) -> list[str]:
@@ -202,6 +204,7 @@ class Task:
             "default_split": self.default_split,
             "splits": self.splits,
             "labels": list(self.labels),
+            "published": [list(p) for p in self.published],
         }
 
 

@@ -68,6 +68,7 @@ class WSC273(CorefTask):
     demo_files = {"test": "wsc-demo.xml"}
     hub_id = "ErnestSDavis/winograd_wsc"
     hub_config = "wsc273"
+    published = (("BERT-large + WSCR (Kocijan et al. 2019)", "accuracy", 0.714), ("RoBERTa-large (Liu et al. 2019)", "accuracy", 0.901))
     hub_splits = {"test": "test"}
     size = 273
 
@@ -119,6 +120,10 @@ class GAP(CorefTask):
     local_files = {"test": "coref/gap/gap-test.tsv", "dev": "coref/gap/gap-development.tsv", "validation": "coref/gap/gap-validation.tsv"}
     demo_files = {"test": "gap-demo.tsv"}
     hub_id = "google-research-datasets/gap_coreference"
+    published = (
+        ("Syntactic parallelism baseline (Webster et al. 2018)", "f1", 0.669),
+        ("Syntactic parallelism baseline (Webster et al. 2018)", "bias_f_over_m", 0.93),
+    )
     hub_splits = {"test": "test", "dev": "train", "validation": "validation"}
 
     def read_file(self, path: Path, split: str) -> list[Example]:

@@ -99,6 +99,7 @@ class CoNLL2003(NERTask):
     local_files = {"train": "ner/conll2003/train.txt", "dev": "ner/conll2003/dev.txt", "test": "ner/conll2003/test.txt"}
     demo_files = {"test": "conll2003-demo.txt", "train": "conll2003-demo.txt"}
     hub_id = "eriktks/conll2003"
+    published = (("BERT-base, CoNLL-2003 test (Devlin et al. 2019)", "f1", 0.924), ("BERT-large, CoNLL-2003 test (Devlin et al. 2019)", "f1", 0.928))
     hub_splits = {"train": "train", "dev": "validation", "test": "test"}
 
 
@@ -114,6 +115,7 @@ class WNUT17(NERTask):
     local_files = {"train": "ner/wnut17/train.conll", "dev": "ner/wnut17/dev.conll", "test": "ner/wnut17/test.conll"}
     demo_files = {"test": "wnut17-demo.conll", "train": "wnut17-demo.conll"}
     hub_id = "leondz/wnut_17"
+    published = (("BERTweet (Nguyen et al. 2020)", "f1", 0.565),)
     hub_splits = {"train": "train", "dev": "validation", "test": "test"}
 
 

@@ -25,6 +25,7 @@ class SST2(Task):
     }
     demo_files = {"validation": "sst2-demo.tsv", "train": "sst2-demo.tsv"}
     hub_id = "stanfordnlp/sst2"
+    published = (("BERT-base (Devlin et al. 2019)", "accuracy", 0.93), ("BERT-large (Devlin et al. 2019)", "accuracy", 0.949))
     hub_splits = {"train": "train", "validation": "validation"}
 
     def read_file(self, path: Path, split: str) -> list[Example]:

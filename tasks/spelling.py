@@ -79,6 +79,7 @@ class Norvig(SpellingTask):
         self.description = f"Norvig's spell-testset{number} ({'270' if number == 1 else '400'} misspellings)"
         self.local_files = {"test": f"spelling/norvig/spell-testset{number}.txt"}
         self.demo_files = {"test": "norvig-demo.txt"}
+        self.published = (("Norvig's corrector (Norvig 2007)", "accuracy", 0.75 if number == 1 else 0.68),)
 
     def read_file(self, path: Path, split: str) -> list[Example]:
         """Parse the dict literal."""

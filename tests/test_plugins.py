@@ -17,13 +17,28 @@ from harness.plugins import check_plugins, get_plugins, pm
 from .conftest import harness_subprocess
 
 
+TASKS = (
+    "coref, coref:gap, coref:winogender, coref:wsc273, ner, ner:wnut17, sentiment, spelling, spelling:birkbeck, "
+    "spelling:codespell, spelling:norvig1, spelling:norvig2, spelling:toefl"
+)
+MODELS = (
+    "autocorrect, coref-first, coref-nearest, hf:<hub-id-or-path>, identity, pyspellchecker, spacy-en-sm, "
+    "symspell, textblob, vader"
+)
+
+
 class Echo(Model):
     name = "echo"
     kinds = frozenset({"classification"})
 
 
 def test_builtins_are_registered():
-    assert {"ner", "ner:wnut17", "sentiment"} <= set(json.loads(CliRunner().invoke(cli, ["tasks", "--json"]).output)[i]["name"] for i in range(3))
+    tasks = {t["name"]: t for t in json.loads(CliRunner().invoke(cli, ["tasks", "--json"]).output)}
+    assert {"ner", "ner:wnut17", "sentiment", "spelling:norvig1", "coref:gap"} <= set(tasks)
+    assert tasks["spelling"]["group"] == [
+        "spelling:norvig1", "spelling:norvig2", "spelling:birkbeck", "spelling:toefl", "spelling:codespell"
+    ]
+    assert tasks["coref:wsc273"]["kind"] == "choice" and tasks["coref:wsc273"]["aliases"] == ["wsc273"]
     models = {m["name"]: m for m in json.loads(CliRunner().invoke(cli, ["models", "--json"]).output)}
     assert models["vader"]["kinds"] == ["classification"]
     assert models["spacy-en-sm"]["plugin"] == "harness.models.spacy_ner"
@@ -53,19 +68,19 @@ def test_registered_test_plugin_is_listed(register_plugin):
 def test_unknown_task_lists_available():
     with pytest.raises(UnknownNameError) as info:
         get_task("nre")
-    assert str(info.value) == "Unknown task 'nre'. Available: ner, ner:wnut17, sentiment"
+    assert str(info.value) == "Unknown task 'nre'. Available: " + TASKS
 
 
 def test_unknown_model_lists_available():
     with pytest.raises(UnknownNameError) as info:
         get_model("bert-large")
-    assert str(info.value) == "Unknown model 'bert-large'. Available: hf:<hub-id-or-path>, spacy-en-sm, vader"
+    assert str(info.value) == "Unknown model 'bert-large'. Available: " + MODELS
 
 
 def test_unknown_names_are_one_line_cli_errors(data_dir):
     for args, expected in [
-        (["run", "--tasks", "nre"], "Error: Unknown task 'nre'. Available: ner, ner:wnut17, sentiment"),
-        (["run", "--tasks", "ner", "--models", "nope"], "Error: Unknown model 'nope'. Available: hf:<hub-id-or-path>, spacy-en-sm, vader"),
+        (["run", "--tasks", "nre"], "Error: Unknown task 'nre'. Available: " + TASKS),
+        (["run", "--tasks", "ner", "--models", "nope"], "Error: Unknown model 'nope'. Available: " + MODELS),
     ]:
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 1

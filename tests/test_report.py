@@ -53,10 +53,25 @@ def leaderboard_rows(dom: str) -> list[str]:
     return re.findall(r'<tr class="model-row">\s*<td data-value="([^"]*)"', table)
 
 
-@pytest.fixture
-def report_dir(tmp_path, data_dir, register_plugin):
-    register_plugin(HostilePlugin(), "hostile")
-    register_plugin(slow_plugin, "slow-plugin")
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory):
+    """One store with runs of every kind (and hostile output), rendered once for all tests here."""
+    from harness.plugins import pm
+
+    from .conftest import write_data_dir
+
+    tmp_path = tmp_path_factory.mktemp("report")
+    data_dir = write_data_dir(tmp_path / "data")
+    pm.register(HostilePlugin(), name="hostile")
+    pm.register(slow_plugin, name="slow-plugin")
+    try:
+        yield _build_report(tmp_path, data_dir)
+    finally:
+        pm.unregister(name="hostile")
+        pm.unregister(name="slow-plugin")
+
+
+def _build_report(tmp_path, data_dir):
     store = tmp_path / "r.sqlite"
     run = CliRunner().invoke(cli, [
         "run", "--tasks", "ner,sentiment", "--models", "spacy-en-sm,vader,capital-tagger,evil<b>model</b>",
@@ -67,6 +82,9 @@ def report_dir(tmp_path, data_dir, register_plugin):
     demo = CliRunner().invoke(cli, ["run", "--tasks", "ner:wnut17", "--models", "spacy-en-sm", "--source", "demo",
                                     "--store", str(store), "--no-progress"])
     assert demo.exit_code == 0, demo.output
+    more = CliRunner().invoke(cli, ["run", "--tasks", "spelling:norvig1,coref", "--models", "symspell,identity,coref-nearest,coref-first",
+                                    "--source", "demo", "--store", str(store), "--no-progress"])
+    assert more.exit_code == 0, more.output
     out = tmp_path / "site"
     result = CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -75,7 +93,9 @@ def report_dir(tmp_path, data_dir, register_plugin):
 
 def test_leaderboard_has_one_row_per_model(report_dir, tmp_path):
     dom = chromium_dom(report_dir / "index.html", tmp_path / "profile")
-    assert sorted(leaderboard_rows(dom)) == sorted(["spacy-en-sm", "vader", "capital-tagger", "evil&lt;b&gt;model&lt;/b&gt;"])
+    assert sorted(leaderboard_rows(dom)) == sorted([
+        "spacy-en-sm", "vader", "capital-tagger", "evil&lt;b&gt;model&lt;/b&gt;", "symspell", "identity", "coref-nearest", "coref-first",
+    ])
     assert 'task-ner-test.html' in dom and 'task-sentiment-validation.html' in dom
     assert re.search(r'ner:wnut17 \(test\)</a>.*?<span class="demo">demo</span>', dom, re.S)
 
@@ -109,3 +129,28 @@ def test_empty_store_renders_a_hint(tmp_path):
     assert result.exit_code == 0
     dom = chromium_dom(tmp_path / "site" / "index.html", tmp_path / "profile")
     assert '<p id="empty">' in dom
+
+
+def test_spelling_page_shows_over_correction_and_norvigs_published_score(report_dir, tmp_path):
+    dom = chromium_dom(report_dir / "task-spelling-norvig1-test-demo.html", tmp_path / "profile")
+    metrics = dom[dom.index('<table id="metrics"') : dom.index("</table>", dom.index('<table id="metrics"'))]
+    for name in ("accuracy", "over_correction_rate", "top_5_accuracy"):
+        assert f">{name}</th>" in metrics
+    assert sorted(re.findall(r'<tr class="model-row">\s*<td data-value="([^"]*)"', metrics)) == ["identity", "symspell"]
+    published = dom[dom.index('<table id="published"') :]
+    assert "Norvig's corrector (Norvig 2007)" in published and "0.750" in published
+
+
+def test_coref_pages_show_gap_gender_table_and_winogender_disagreement(report_dir, tmp_path):
+    gap = chromium_dom(report_dir / "task-coref-gap-test-demo.html", tmp_path / "profile")
+    assert "<h2>By gender</h2>" in gap and ">bias_f_over_m</th>" in gap
+    breakdown = gap[gap.index('<table id="breakdown"') :]
+    assert '<td data-value="gender=F">F</td>' in breakdown and '<td data-value="gender=M">M</td>' in breakdown
+    wino = chromium_dom(report_dir / "task-coref-winogender-test-demo.html", tmp_path / "profile")
+    assert ">male_female_disagreement</th>" in wino
+    for gender in ("male", "female", "neutral"):
+        assert f'<td data-value="gender={gender}">{gender}</td>' in wino
+    index = chromium_dom(report_dir / "index.html", tmp_path / "profile")
+    assert sorted(leaderboard_rows(index)) == sorted([
+        "spacy-en-sm", "vader", "capital-tagger", "evil&lt;b&gt;model&lt;/b&gt;", "symspell", "identity", "coref-nearest", "coref-first",
+    ])
