@@ -22,8 +22,9 @@ def harness_register_tasks(register: Register) -> None:
     """Register evaluation tasks.
 
     Call ``register(task, aliases=())`` once per task, where ``task`` is an
-    instance of :class:`harness.Task`. ``task.name`` (and each alias) is what
-    ``harness run --tasks`` accepts. Constructors must be cheap: load data lazily.
+    instance of :class:`harness.Task`, or a :class:`harness.TaskGroup` (a name that
+    runs several tasks). ``task.name`` (and each alias) is what ``harness run --tasks``
+    accepts. Constructors must be cheap: load data lazily.
 
     :param register: callback that records a task under its name and aliases
     """
