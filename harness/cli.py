@@ -154,6 +154,38 @@ def run(task_names, model_names, data_dir, source, split, limit, sample, seed, b
 
 
 @cli.command()
+@click.option("--task", "task_name", required=True, help="Task whose train split to fine-tune on (tagging or classification).")
+@click.option("--base", required=True, help="Encoder: a registered base (minilm-l6), a local folder, or a Hub id.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to save the model to.")
+@click.option("--train-limit", type=click.IntRange(min=1), default=None, help="Train on k examples (a seeded random sample).")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=3.0, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=5e-5, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop training after this long (the best checkpoint so far is kept).")
+@click.option("--max-length", type=click.IntRange(min=8), default=128, show_default=True, help="Sub-word tokens per example.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="HARNESS_DATA_DIR", default=None)
+@click.option("--source", type=click.Choice(SOURCES), default="auto", show_default=True)
+@click.option("--dev-split", default=None, help="Split to pick the best epoch on. Default: dev (or validation).")
+@click.option("--dev-limit", type=click.IntRange(min=1), default=None, help="Score only the first N dev examples each epoch.")
+@click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+def finetune(task_name, base, out_dir, train_limit, epochs, lr, batch_size, seed, max_minutes, max_length, data_dir, source,
+             dev_split, dev_limit, no_progress):
+    """Fine-tune an encoder on a task's train split and save it for `harness run --models hf:DIR`."""
+    from .finetune import FinetuneConfig
+    from .finetune import finetune as run_finetune
+
+    config = FinetuneConfig(
+        task=task_name, base=base, out=str(out_dir), train_limit=train_limit, epochs=epochs, lr=lr, batch_size=batch_size,
+        seed=seed, max_minutes=max_minutes, max_length=max_length, data_dir=str(data_dir) if data_dir else None,
+        source=source, dev_split=dev_split, dev_limit=dev_limit,
+    )
+    card = run_finetune(config, progress=not no_progress)
+    click.echo(json.dumps(card, indent=2))
+
+
+@cli.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/latest"),
               show_default=True, help="Folder to write the static site to.")
 @click.option("--title", default="harness leaderboard", show_default=True)

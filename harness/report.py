@@ -90,13 +90,54 @@ def _error_rows(store: Store, run_id: int, kind: str) -> list[dict[str, Any]]:
     return rows
 
 
+CURVE_WIDTH, CURVE_HEIGHT, CURVE_PAD = 560, 260, 44
+
+
+def learning_curves(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fine-tuned models of one task column grouped by base, as SVG-ready points (x: log k, y: score)."""
+    import math
+
+    by_base: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        card = run.get("finetuned")
+        if card and card.get("k") and run["headline"]["value"] is not None:
+            by_base.setdefault(card["base"], []).append({"k": int(card["k"]), "label": card.get("k_label", ""), **run["headline"], "model": run["model"]})
+    curves = []
+    for base, points in sorted(by_base.items()):
+        points.sort(key=lambda p: p["k"])
+        ks = [math.log10(p["k"]) for p in points]
+        lo_k, hi_k = min(ks), max(ks)
+        span = (hi_k - lo_k) or 1.0
+
+        def x(k: float) -> float:
+            return CURVE_PAD + (math.log10(k) - lo_k) / span * (CURVE_WIDTH - 2 * CURVE_PAD)
+
+        def y(v: float) -> float:
+            return CURVE_HEIGHT - CURVE_PAD - v * (CURVE_HEIGHT - 2 * CURVE_PAD)
+
+        for p in points:
+            p.update(x=x(p["k"]), y=y(p["value"]), y_low=y(p["low"] if p["low"] == p["low"] else p["value"]),
+                     y_high=y(p["high"] if p["high"] == p["high"] else p["value"]))
+        curves.append({
+            "base": base,
+            "points": points,
+            "path": " ".join(f"{p['x']:.1f},{p['y']:.1f}" for p in points),
+            "ticks": [{"y": y(v), "label": f"{v:.1f}"} for v in (0.0, 0.25, 0.5, 0.75, 1.0)],
+            "width": CURVE_WIDTH,
+            "height": CURVE_HEIGHT,
+            "pad": CURVE_PAD,
+        })
+    return curves
+
+
 def build_context(store: Store) -> dict[str, Any]:
     """Everything the templates need, read from the store through pandas."""
     runs = store.latest_runs()
     columns: dict[tuple[str, str, str], Column] = {}
     models: list[str] = []
+    labels: dict[str, str] = {}
     if runs.empty:
-        return {"columns": [], "models": [], "cells": {}}
+        return {"columns": [], "models": [], "cells": {}, "model_labels": {}}
     metrics = store.metrics([int(i) for i in runs["id"]])
     for _, run in runs.iterrows():
         key = (run["task"], run["split"], run["data_source"])
@@ -106,6 +147,9 @@ def build_context(store: Store) -> dict[str, Any]:
             columns[key].published = run["provenance"].get("task", {}).get("published", [])  # type: ignore[attr-defined]
         if run["model"] not in models:
             models.append(run["model"])
+        finetuned = (run["provenance"].get("model") or {}).get("finetuned")
+        if finetuned:
+            labels[run["model"]] = finetuned.get("label", "fine-tuned")
         run_metrics = metrics[metrics["run_id"] == run["id"]]
         overall = run_metrics[run_metrics["breakdown"] == ""]
         breakdown = run_metrics[run_metrics["breakdown"] != ""]
@@ -136,6 +180,7 @@ def build_context(store: Store) -> dict[str, Any]:
         col.runs.sort(key=lambda r: -(r["headline"]["value"] or 0))
         names = sorted({(m["name"]) for r in col.runs for m in r["metrics"]}, key=lambda n: (n != col.headline, n))
         col.metric_names = names  # type: ignore[attr-defined]
+        col.curves = learning_curves(col.runs)  # type: ignore[attr-defined]
         # Breakdown rows: one per (slice, metric), e.g. ("type=PER", "f1") or ("gender=F", "f1").
         rows = sorted({(m["breakdown"], m["name"]) for r in col.runs for m in r["breakdown"]},
                       key=lambda row: (row[0], row[1] != col.headline, row[1]))
@@ -144,7 +189,7 @@ def build_context(store: Store) -> dict[str, Any]:
         col.breakdown_cells = {  # type: ignore[attr-defined]
             (r["model"], m["breakdown"], m["name"]): m for r in col.runs for m in r["breakdown"]
         }
-    return {"columns": ordered, "models": models, "cells": cells}
+    return {"columns": ordered, "models": models, "cells": cells, "model_labels": labels}
 
 
 def render_report(store: Store, out_dir: str | Path, *, title: str = "harness leaderboard") -> Path:

