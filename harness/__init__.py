@@ -6,7 +6,7 @@ from .errors import DataError, HarnessError, PluginError, UnknownNameError
 from .hookspecs import hookimpl
 from .model import Model, ModelFamily, Prediction, get_model, get_models
 from .plugins import get_plugins
-from .task import Example, LoadedSplit, Task, TaskGroup, get_task, get_tasks, resolve_tasks
+from .task import Example, LoadedSplit, Task, TaskGroup, get_task, get_tasks, resolve_tasks, tsv_rows
 
 __all__ = [
     "DataError",
@@ -27,4 +27,5 @@ __all__ = [
     "get_tasks",
     "hookimpl",
     "resolve_tasks",
+    "tsv_rows",
 ]

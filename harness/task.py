@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from .errors import HarnessError
+from .errors import DataError, HarnessError
 from .plugins import Registration, collect, unknown
 
 if TYPE_CHECKING:
@@ -21,6 +21,27 @@ if TYPE_CHECKING:
 
 KINDS = ("classification", "tagging", "correction", "choice")
 SOURCES = ("auto", "local", "package", "hub", "demo")
+
+
+def tsv_rows(path: Path, header: Sequence[str]) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) for each non-blank row of a TSV file with exactly this header.
+
+    Quotes are data (``QUOTE_NONE``): published NLP TSVs use them inside text. A wrong
+    header or a row with the wrong number of fields is a :class:`DataError` naming the line.
+    """
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        found = next(reader, None)
+        if found is None or [h.strip() for h in found] != list(header):
+            raise DataError(path, 1, f"expected the header {'<TAB>'.join(header)!r}, got {found!r}")
+        for row in reader:
+            if not row or not "".join(row).strip():
+                continue
+            if len(row) != len(header):
+                raise DataError(path, reader.line_num, f"expected {len(header)} tab-separated fields ({', '.join(header)}), got {len(row)}")
+            yield reader.line_num, row
 
 
 @cache

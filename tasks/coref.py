@@ -7,7 +7,6 @@ neither name). The reference is the index of the antecedent, or None for "neithe
 """
 from __future__ import annotations
 
-import csv
 import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
@@ -19,6 +18,7 @@ import numpy as np
 from harness import DataError, Example, Task, TaskGroup, hookimpl
 from harness.metrics import Metric, Scores, score_choice
 from harness.stats import bootstrap_ci, safe_ratio
+from harness.task import tsv_rows
 
 GAP_HEADER = ["ID", "Text", "Pronoun", "Pronoun-offset", "A", "A-offset", "A-coref", "B", "B-offset", "B-coref", "URL"]
 GAP_GENDER = {"he": "M", "him": "M", "his": "M", "himself": "M", "she": "F", "her": "F", "hers": "F", "herself": "F"}
@@ -128,17 +128,9 @@ class GAP(CorefTask):
 
     def read_file(self, path: Path, split: str) -> list[Example]:
         """Parse GAP's TSV (header ``ID Text Pronoun Pronoun-offset A A-offset A-coref B B-offset B-coref URL``)."""
-        with open(path, encoding="utf-8", newline="") as handle:
-            reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-            header = next(reader, None)
-            if header != GAP_HEADER:
-                raise DataError(path, 1, f"expected GAP's header {' '.join(GAP_HEADER)!r}, got {header!r}")
-            return [self._example(dict(zip(GAP_HEADER, row)), split, path, reader.line_num, len(row))
-                    for row in reader if row]
+        return [self._example(dict(zip(GAP_HEADER, row)), split, path, number) for number, row in tsv_rows(path, GAP_HEADER)]
 
-    def _example(self, row: dict[str, Any], split: str, path: Path | str, line: int | None, width: int = 11) -> Example:
-        if width != len(GAP_HEADER):
-            raise DataError(path, line, f"expected {len(GAP_HEADER)} tab-separated fields, got {width}")
+    def _example(self, row: dict[str, Any], split: str, path: Path | str, line: int | None) -> Example:
         flags = []
         for field in ("A-coref", "B-coref"):
             value = str(row[field]).upper()
@@ -223,29 +215,18 @@ class Winogender(CorefTask):
     def read_file(self, path: Path, split: str) -> list[Example]:
         """TSV ``sentid<TAB>sentence``; sentid is ``occupation.participant.answer.gender.txt``."""
         examples = []
-        with open(path, encoding="utf-8", newline="") as handle:
-            reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-            header = next(reader, None)
-            if header != ["sentid", "sentence"]:
-                raise DataError(path, 1, f"expected the header 'sentid<TAB>sentence', got {header!r}")
-            for row in reader:
-                if not row:
-                    continue
-                line = reader.line_num
-                if len(row) != 2:
-                    raise DataError(path, line, f"expected 2 tab-separated fields (sentid, sentence), got {len(row)}")
-                sentid, sentence = row
-                parts = sentid.split(".")
-                if len(parts) != 5 or parts[4] != "txt" or parts[2] not in ("0", "1") or parts[3] not in WINOGENDER_PRONOUNS:
-                    raise DataError(path, line, f"expected sentid 'occupation.participant.answer(0|1).gender(male|female|neutral).txt', got {sentid!r}")
-                occupation, participant, answer, gender = parts[:4]
-                pronoun = re.search(rf"\b({'|'.join(WINOGENDER_PRONOUNS[gender])})\b", sentence, flags=re.I)
-                if pronoun is None:
-                    raise DataError(path, line, f"expected a {gender} pronoun ({', '.join(WINOGENDER_PRONOUNS[gender])}) in the sentence")
-                candidates = [(mention, find_mention(sentence, mention)) for mention in (occupation, participant)]
-                data = choice_input(sentence, pronoun.group(0), pronoun.start(), candidates)
-                meta = {"gender": gender, "pair": f"{occupation}.{participant}.{answer}", "line": line}
-                examples.append(Example(sentid, data, int(answer), meta))
+        for line, (sentid, sentence) in tsv_rows(path, ["sentid", "sentence"]):
+            parts = sentid.split(".")
+            if len(parts) != 5 or parts[4] != "txt" or parts[2] not in ("0", "1") or parts[3] not in WINOGENDER_PRONOUNS:
+                raise DataError(path, line, f"expected sentid 'occupation.participant.answer(0|1).gender(male|female|neutral).txt', got {sentid!r}")
+            occupation, participant, answer, gender = parts[:4]
+            pronoun = re.search(rf"\b({'|'.join(WINOGENDER_PRONOUNS[gender])})\b", sentence, flags=re.I)
+            if pronoun is None:
+                raise DataError(path, line, f"expected a {gender} pronoun ({', '.join(WINOGENDER_PRONOUNS[gender])}) in the sentence")
+            candidates = [(mention, find_mention(sentence, mention)) for mention in (occupation, participant)]
+            data = choice_input(sentence, pronoun.group(0), pronoun.start(), candidates)
+            meta = {"gender": gender, "pair": f"{occupation}.{participant}.{answer}", "line": line}
+            examples.append(Example(sentid, data, int(answer), meta))
         return examples
 
     def from_hub(self, split: str) -> list[Example]:

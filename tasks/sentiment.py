@@ -1,11 +1,11 @@
 """Binary sentiment: SST-2 (GLUE), kind ``classification``."""
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from harness import Example, Task, hookimpl
 from harness.errors import DataError
+from harness.task import tsv_rows
 
 
 class SST2(Task):
@@ -31,23 +31,10 @@ class SST2(Task):
     def read_file(self, path: Path, split: str) -> list[Example]:
         """Read a TSV with header ``sentence<TAB>label`` and labels 0 (negative) / 1 (positive)."""
         examples = []
-        with open(path, encoding="utf-8", newline="") as handle:
-            reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-            header = next(reader, None)
-            if header is None or [h.strip() for h in header[:2]] != ["sentence", "label"]:
-                raise DataError(path, 1, f"expected the header 'sentence<TAB>label', got {header!r}")
-            for row in reader:
-                number = reader.line_num
-                if not row or not "".join(row).strip():
-                    continue
-                if len(row) != 2:
-                    raise DataError(path, number, f"expected 2 tab-separated fields (sentence, label), got {len(row)}")
-                sentence, label = row
-                if label.strip() not in ("0", "1"):
-                    raise DataError(path, number, f"expected label 0 or 1 in field 'label', got {label!r}")
-                examples.append(
-                    Example(f"{split}-{len(examples)}", sentence.strip(), self.labels[int(label)], {"line": number})
-                )
+        for number, (sentence, label) in tsv_rows(path, ["sentence", "label"]):
+            if label.strip() not in ("0", "1"):
+                raise DataError(path, number, f"expected label 0 or 1 in field 'label', got {label!r}")
+            examples.append(Example(f"{split}-{len(examples)}", sentence.strip(), self.labels[int(label)], {"line": number}))
         return examples
 
     def from_hub(self, split: str) -> list[Example]:

@@ -9,12 +9,12 @@ Comparison is case-insensitive and whitespace-normalised (:func:`harness.metrics
 from __future__ import annotations
 
 import ast
-import csv
 from pathlib import Path
 from typing import Iterable
 
 from harness import DataError, Example, Task, TaskGroup, hookimpl
 from harness.metrics import normalise_text
+from harness.task import tsv_rows
 
 
 def build_examples(pairs: Iterable[tuple[str, list[str], int]], split: str) -> list[Example]:
@@ -128,20 +128,11 @@ class ToeflSpell(SpellingTask):
     def read_file(self, path: Path, split: str) -> list[Example]:
         """TSV with header ``Filename OffsetSpan Misspelling Type Correction``; rows of type M."""
         pairs = []
-        with open(path, encoding="utf-8", newline="") as handle:
-            reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-            header = next(reader, None)
-            if header != self.header:
-                raise DataError(path, 1, f"expected the header {' '.join(self.header)!r} (tab-separated), got {header!r}")
-            for row in reader:
-                if not row:
-                    continue
-                if len(row) != 5:
-                    raise DataError(path, reader.line_num, f"expected 5 tab-separated fields, got {len(row)}")
-                if row[3] == "M":
-                    if not row[2].strip() or not row[4].strip():
-                        raise DataError(path, reader.line_num, "expected non-empty fields 'Misspelling' and 'Correction'")
-                    pairs.append((row[2], [row[4]], reader.line_num))
+        for number, (_, _, wrong, kind, correction) in tsv_rows(path, self.header):
+            if kind == "M":
+                if not wrong.strip() or not correction.strip():
+                    raise DataError(path, number, "expected non-empty fields 'Misspelling' and 'Correction'")
+                pairs.append((wrong, [correction], number))
         return build_examples(pairs, split)
 
 

@@ -159,7 +159,7 @@ def test_winogender_loader_and_metrics(tmp_path):
 @pytest.mark.parametrize(
     "task, relative, content, line, message",
     [
-        ("coref:gap", "coref/gap/gap-test.tsv", "ID\tText\n", 1, "expected GAP's header"),
+        ("coref:gap", "coref/gap/gap-test.tsv", "ID\tText\n", 1, "expected the header 'ID<TAB>Text<TAB>Pronoun<TAB>Pronoun-offset<TAB>A<TAB>A-offset<TAB>A-coref<TAB>B<TAB>B-offset<TAB>B-coref<TAB>URL', got ['ID', 'Text']"),
         ("coref:gap", "coref/gap/gap-test.tsv", GAP_HEADER + "x\tHe ran.\the\t0\tA\t0\tMAYBE\tB\t1\tFALSE\tu\n", 2,
          "expected TRUE or FALSE in field 'A-coref', got 'MAYBE'"),
         ("coref:gap", "coref/gap/gap-test.tsv", GAP_HEADER + "x\tHe ran.\the\tzero\tA\t0\tTRUE\tB\t1\tFALSE\tu\n", 2,
@@ -168,8 +168,8 @@ def test_winogender_loader_and_metrics(tmp_path):
          "expected a gendered pronoun in field 'Pronoun', got 'they'"),
         ("coref:gap", "coref/gap/gap-test.tsv", GAP_HEADER + "x\tHe ran.\the\t0\tA\t0\tTRUE\tB\t1\tTRUE\tu\n", 2,
          "expected at most one of A-coref and B-coref to be TRUE"),
-        ("coref:gap", "coref/gap/gap-test.tsv", GAP_HEADER + "x\tHe ran.\the\t0\n", 2, "expected 11 tab-separated fields, got 4"),
-        ("coref:winogender", "coref/winogender/all_sentences.tsv", "id\ttext\n", 1, "expected the header 'sentid<TAB>sentence'"),
+        ("coref:gap", "coref/gap/gap-test.tsv", GAP_HEADER + "x\tHe ran.\the\t0\n", 2, "expected 11 tab-separated fields (ID, Text, Pronoun, Pronoun-offset, A, A-offset, A-coref, B, B-offset, B-coref, URL), got 4"),
+        ("coref:winogender", "coref/winogender/all_sentences.tsv", "id\ttext\n", 1, "expected the header 'sentid<TAB>sentence', got ['id', 'text']"),
         ("coref:winogender", "coref/winogender/all_sentences.tsv", "sentid\tsentence\nnurse.patient.male.txt\tThe nurse left.\n", 2,
          "expected sentid 'occupation.participant.answer(0|1).gender(male|female|neutral).txt', got 'nurse.patient.male.txt'"),
         ("coref:winogender", "coref/winogender/all_sentences.tsv",

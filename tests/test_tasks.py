@@ -44,7 +44,7 @@ def test_sst2_loader(data_dir):
          "expected an IOB2 tag O, B-X or I-X with X in {LOC, MISC, ORG, PER}, got 'B-FOO'"),
         ("ner", "ner/conll2003/test.txt", "EU NNP I-NP ORG\n", 1, "expected an IOB2 tag"),
         ("ner:wnut17", "ner/wnut17/test.conll", "hi\tO\nParis B-location\n", 2, "expected 2 tab-separated columns, got 1"),
-        ("sentiment", "sentiment/sst2/validation.tsv", "text\tlabel\n", 1, "expected the header 'sentence<TAB>label'"),
+        ("sentiment", "sentiment/sst2/validation.tsv", "text\tlabel\n", 1, "expected the header 'sentence<TAB>label', got ['text', 'label']"),
         ("sentiment", "sentiment/sst2/validation.tsv", "sentence\tlabel\ngood film\t1\nbad film\tneg\n", 3,
          "expected label 0 or 1 in field 'label', got 'neg'"),
         ("sentiment", "sentiment/sst2/validation.tsv", "sentence\tlabel\ngood\tfilm\t1\n", 2,
