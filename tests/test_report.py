@@ -20,12 +20,12 @@ CHROMIUM_FLAGS = [
 PAYLOAD = "<script>document.body.setAttribute('data-pwned','1')</script>"
 
 
-def chromium_dom(path, profile) -> str:
+def chromium_dom(path, profile, fragment: str = "") -> str:
     """The DOM of a local page after its scripts ran, as serialised by headless Chromium."""
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     assert binary, "Chromium is needed for the report tests: apt-get install -y chromium"
     result = subprocess.run(
-        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", path.as_uri()],
+        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", path.as_uri() + fragment],
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -155,3 +155,19 @@ def test_coref_pages_show_gap_gender_table_and_winogender_disagreement(report_di
     assert sorted(leaderboard_rows(index)) == sorted([
         "spacy-en-sm", "vader", "capital-tagger", "evil&lt;b&gt;model&lt;/b&gt;", "symspell", "identity", "coref-nearest", "coref-first",
     ])
+
+
+def test_leaderboard_sorts_by_a_column_from_the_url(report_dir, tmp_path):
+    """The sorting script runs in Chromium: #sort=leaderboard:1:asc orders rows by the first task column."""
+    def first_column_values(dom):
+        table = dom[dom.index('<table id="leaderboard"') : dom.index("</table>", dom.index('<table id="leaderboard"'))]
+        rows = re.findall(r'<tr class="model-row">.*?</tr>', table, re.S)
+        return [re.findall(r'<td class="num" data-value="([^"]*)"', row)[0] for row in rows]
+
+    def as_numbers(values):
+        return [float(v) if v else float("-inf") for v in values]
+
+    ascending = as_numbers(first_column_values(chromium_dom(report_dir / "index.html", tmp_path / "p1", "#sort=leaderboard:1:asc")))
+    descending = as_numbers(first_column_values(chromium_dom(report_dir / "index.html", tmp_path / "p2", "#sort=leaderboard:1:desc")))
+    assert ascending == sorted(ascending) and descending == sorted(descending, reverse=True)
+    assert len(set(ascending)) > 2  # a real ordering, not a constant column
