@@ -19,6 +19,7 @@ DEFAULT_PLUGINS = (
     "harness.tasks.spelling",
     "harness.tasks.coref",
     "harness.models.hf_encoder",
+    "harness.models.hf_decoder",
     "harness.models.spacy_ner",
     "harness.models.vader",
     "harness.models.spelling_baselines",

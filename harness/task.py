@@ -112,6 +112,9 @@ class Task:
     hub_config: str | None = None
     #: our split name -> the Hub's split name
     hub_splits: dict[str, str] = {}
+    #: decoder LMs: jinja2 prompt (``input``, ``example``) and label -> continuation scored after it
+    prompt_template: str = ""
+    verbalizers: dict[str, str] = {}
     #: published scores shown beside ours in the report: (system and source, metric, value)
     published: tuple[tuple[str, str, float], ...] = ()
 

@@ -18,6 +18,9 @@ class SST2(Task):
     description = "Movie-review sentence polarity (negative / positive)"
     labels = ("negative", "positive")
     default_split = "validation"
+    # The question and answer options of lm-evaluation-harness's (GLUE) sst2 task.
+    prompt_template = "{{ input }}\nQuestion: Is this sentence positive or negative?\nAnswer:"
+    verbalizers = {"negative": " negative", "positive": " positive"}
     local_files = {
         "train": "sentiment/sst2/train.tsv",
         "dev": "sentiment/sst2/dev.tsv",

@@ -22,7 +22,8 @@ TASKS = (
     "spelling:codespell, spelling:norvig1, spelling:norvig2, spelling:toefl"
 )
 MODELS = (
-    "autocorrect, coref-first, coref-nearest, hf:<hub-id-or-path>, identity, pyspellchecker, spacy-en-sm, "
+    "autocorrect, coref-first, coref-nearest, hf-causal:<hub-id-or-path>, hf:<hub-id-or-path>, identity, pyspellchecker, "
+    "spacy-en-sm, "
     "symspell, textblob, vader"
 )
 

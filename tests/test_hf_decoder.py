@@ -1,0 +1,108 @@
+"""The ``hf-causal:`` backend: efficient option scoring equals brute force; prompts; cache."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from harness import Example, get_model, get_task
+from harness.cli import cli
+from harness.prompts import lm_requests, render_prompt, substitution_requests
+
+from .conftest import _tiny_tokenizer
+
+
+@pytest.fixture(scope="module")
+def tiny_decoder(tmp_path_factory):
+    """A randomly initialised 2-layer Llama with a small WordPiece vocabulary, saved to disk."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    tokenizer = _tiny_tokenizer(folder)
+    known = set((folder / "vocab.txt").read_text().split())
+    extra = [w for w in ("question", "is", "this", "sentence", "positive", "or", "negative", "answer", "cat", "mouse") if w not in known]
+    with open(folder / "vocab.txt", "a") as handle:
+        handle.write("".join(f"{w}\n" for w in extra))
+    tokenizer = type(tokenizer).from_pretrained(folder)
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, pad_token_id=0)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def brute_force(folder, context_ids, continuation_ids):
+    """Sum of log-probabilities of the continuation from the full logits of one unpadded sequence."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    ids = torch.tensor([context_ids + continuation_ids])
+    with torch.no_grad():
+        logprobs = torch.log_softmax(model(ids).logits[0].float(), -1)
+    return sum(float(logprobs[len(context_ids) - 1 + j, t]) for j, t in enumerate(continuation_ids))
+
+
+def test_batched_scoring_equals_brute_force(tiny_decoder):
+    model = get_model(f"hf-causal:{tiny_decoder}")
+    requests = [
+        ("the story is too predictable", " and the acting is flat ."),
+        ("a gorgeous , witty", " movie ."),
+        ("boring", " and pointless ."),
+        ("one of the year 's best films", " ."),
+    ]
+    fast = model.score_requests(requests, batch_size=3)  # padded, length-sorted batches
+    for (context, continuation), score in zip(requests, fast):
+        expected = brute_force(tiny_decoder, model.encode(context), model.encode(continuation))
+        assert score == pytest.approx(expected, abs=1e-5)
+
+
+def test_single_token_path_equals_brute_force(tiny_decoder):
+    model = get_model(f"hf-causal:{tiny_decoder}")
+    context = "it 's a bad , bad , bad movie .\nQuestion: Is this sentence positive or negative?\nAnswer:"
+    tokens = [model.encode(" negative")[0], model.encode(" positive")[0]]
+    fast = model.score_single_token_options(context, tokens)
+    for token, score in zip(tokens, fast):
+        assert score == pytest.approx(brute_force(tiny_decoder, model.encode(context), [token]), abs=1e-5)
+
+
+def test_classification_predictions_pick_the_likeliest_label(tiny_decoder, data_dir):
+    task = get_task("sentiment")
+    examples = task.load(data_dir=data_dir).examples
+    model = get_model(f"hf-causal:{tiny_decoder}")
+    for example, prediction in zip(examples, model.predict(task, examples)):
+        scores = [brute_force(tiny_decoder, model.encode(c), model.encode(x)) for c, x in lm_requests(task, example)]
+        assert prediction.output == task.labels[scores.index(max(scores))]
+        assert sum(prediction.scores.values()) == pytest.approx(1.0)
+
+
+def test_choice_predictions_use_substitution(tiny_decoder):
+    task = get_task("coref:wsc273")
+    examples = task.load(source="demo").examples
+    model = get_model(f"hf-causal:{tiny_decoder}")
+    for example, prediction in zip(examples, model.predict(task, examples)):
+        scores = [brute_force(tiny_decoder, model.encode(c), model.encode(x)) for c, x in substitution_requests(example)]
+        assert prediction.output == scores.index(max(scores))
+
+
+def test_sst2_prompt_and_substitution_requests():
+    task = get_task("sentiment")
+    example = Example("0", "a gorgeous movie .", "positive")
+    assert render_prompt(task, example) == "a gorgeous movie .\nQuestion: Is this sentence positive or negative?\nAnswer:"
+    assert [c for _, c in lm_requests(task, example)] == [" negative", " positive"]
+    wsc = get_task("coref:wsc273").load(source="demo").examples[2]  # "The cat could not catch the mouse because it was too slow."
+    assert substitution_requests(wsc) == [
+        ("The cat could not catch the mouse because the cat", " was too slow."),
+        ("The cat could not catch the mouse because the mouse", " was too slow."),
+    ]
+
+
+def test_rerun_is_served_from_the_cache(tiny_decoder, data_dir, tmp_path):
+    args = ["run", "--tasks", "sentiment", "--models", f"hf-causal:{tiny_decoder}", "--data-dir", str(data_dir),
+            "--store", str(tmp_path / "s.sqlite"), "--json", "--no-progress"]
+    first = json.loads(CliRunner().invoke(cli, args).stdout)["results"][0]
+    second = json.loads(CliRunner().invoke(cli, args).stdout)["results"][0]
+    assert first["computed"] == 8 and second["computed"] == 0
+    assert first["metrics"] == second["metrics"]
