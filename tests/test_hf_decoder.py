@@ -61,11 +61,16 @@ def test_batched_scoring_equals_brute_force(tiny_decoder):
 
 def test_single_token_path_equals_brute_force(tiny_decoder):
     model = get_model(f"hf-causal:{tiny_decoder}")
-    context = "it 's a bad , bad , bad movie .\nQuestion: Is this sentence positive or negative?\nAnswer:"
+    contexts = [
+        "it 's a bad , bad , bad movie .\nQuestion: Is this sentence positive or negative?\nAnswer:",
+        "boring .\nAnswer:",
+        "a gorgeous , witty , seductive movie . one of the year 's best films .",
+    ]
     tokens = [model.encode(" negative")[0], model.encode(" positive")[0]]
-    fast = model.score_single_token_options(context, tokens)
-    for token, score in zip(tokens, fast):
-        assert score == pytest.approx(brute_force(tiny_decoder, model.encode(context), [token]), abs=1e-5)
+    fast = model.score_single_token_options(contexts, tokens, batch_size=2)  # padded batches of different lengths
+    for context, scores in zip(contexts, fast):
+        for token, score in zip(tokens, scores):
+            assert score == pytest.approx(brute_force(tiny_decoder, model.encode(context), [token]), abs=1e-5)
 
 
 def test_classification_predictions_pick_the_likeliest_label(tiny_decoder, data_dir):
