@@ -23,8 +23,7 @@ TASKS = (
 )
 MODELS = (
     "autocorrect, coref-first, coref-nearest, hf-causal:<hub-id-or-path>, hf:<hub-id-or-path>, identity, pyspellchecker, "
-    "spacy-en-sm, "
-    "symspell, textblob, vader"
+    "smollm2-135m, spacy-en-sm, symspell, textblob, vader"
 )
 
 
