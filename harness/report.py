@@ -122,7 +122,7 @@ def learning_curves(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "base": base,
             "points": points,
             "path": " ".join(f"{p['x']:.1f},{p['y']:.1f}" for p in points),
-            "ticks": [{"y": y(v), "label": f"{v:.1f}"} for v in (0.0, 0.25, 0.5, 0.75, 1.0)],
+            "ticks": [{"y": y(v), "label": f"{v:.2f}"} for v in (0.0, 0.25, 0.5, 0.75, 1.0)],
             "width": CURVE_WIDTH,
             "height": CURVE_HEIGHT,
             "pad": CURVE_PAD,
