@@ -48,7 +48,7 @@ def cli():
 def tasks(as_json):
     """List the registered tasks."""
     seen = {}
-    for name, reg in get_tasks().items():
+    for reg in get_tasks().values():
         obj = reg.obj
         if isinstance(obj, TaskGroup):
             info = {"name": obj.name, "group": list(obj.tasks), "description": obj.description}
@@ -75,7 +75,7 @@ def tasks(as_json):
 def models(as_json):
     """List the registered models and model families (name, kinds, plugin)."""
     seen = {}
-    for name, reg in get_models().items():
+    for reg in get_models().values():
         obj = reg.obj
         primary = registered_name(obj)
         shown = primary + f"<{obj.argument}>" if primary.endswith(":") else primary

@@ -127,26 +127,24 @@ def _dev_scorer(task: Task, labels: list[str], seed: int):
     return compute
 
 
-class _TimeLimit:
-    """A TrainerCallback that stops training (after evaluating and saving) when time is up."""
+def time_limit_callback(minutes: float):
+    """A TrainerCallback that stops training (after evaluating and saving) once ``minutes`` have passed."""
+    from transformers import TrainerCallback
 
-    def __new__(cls, minutes: float):
-        from transformers import TrainerCallback
+    class TimeLimit(TrainerCallback):
+        def __init__(self) -> None:
+            self.deadline = time.monotonic() + minutes * 60
+            self.hit = False
 
-        class TimeLimit(TrainerCallback):
-            def __init__(self):
-                self.deadline = time.monotonic() + minutes * 60
-                self.hit = False
+        def on_step_end(self, args, state, control, **kwargs):
+            if time.monotonic() > self.deadline and not self.hit:
+                self.hit = True
+                control.should_training_stop = True
+                control.should_evaluate = True
+                control.should_save = True
+            return control
 
-            def on_step_end(self, args, state, control, **kwargs):
-                if time.monotonic() > self.deadline and not self.hit:
-                    self.hit = True
-                    control.should_training_stop = True
-                    control.should_evaluate = True
-                    control.should_save = True
-                return control
-
-        return TimeLimit()
+    return TimeLimit()
 
 
 def finetune(config: FinetuneConfig, *, progress: bool = True, log=lambda m: print(m, file=sys.stderr)) -> dict[str, Any]:
@@ -228,7 +226,7 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=lambda m: pri
         use_cpu=not torch.cuda.is_available(),
         **_length_grouping(),
     )
-    callbacks = [_TimeLimit(config.max_minutes)] if config.max_minutes else []
+    callbacks = [time_limit_callback(config.max_minutes)] if config.max_minutes else []
     trainer = Trainer(
         model=model,
         args=args,

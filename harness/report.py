@@ -109,7 +109,7 @@ def learning_curves(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         lo_k, hi_k = min(ks), max(ks)
         span = (hi_k - lo_k) or 1.0
 
-        def x(k: float) -> float:
+        def x(k: float, lo_k: float = lo_k, span: float = span) -> float:
             return CURVE_PAD + (math.log10(k) - lo_k) / span * (CURVE_WIDTH - 2 * CURVE_PAD)
 
         def y(v: float) -> float:

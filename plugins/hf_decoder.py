@@ -159,7 +159,7 @@ class HFCausal(Model):
             for (i, _), score in zip(pending, flat):
                 results[i].append(score)
         predictions = []
-        for example, requests, scores in zip(examples, per_example, results):
+        for requests, scores in zip(per_example, results):
             top = max(scores)
             probs = [math.exp(s - top) for s in scores]
             total = sum(probs)

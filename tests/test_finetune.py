@@ -31,8 +31,8 @@ def test_tag_label_set():
 
 
 def _finetune(tmp_path, base, data_dir, name, task="ner", **overrides):
-    config = FinetuneConfig(task=task, base=str(base), out=str(tmp_path / name), epochs=2, batch_size=2,
-                            data_dir=str(data_dir), seed=7, **overrides)
+    settings = {"epochs": 2, "batch_size": 2, "seed": 7, **overrides}
+    config = FinetuneConfig(task=task, base=str(base), out=str(tmp_path / name), data_dir=str(data_dir), **settings)
     return finetune(config, progress=False)
 
 
@@ -73,7 +73,7 @@ def test_same_seed_gives_identical_models(tmp_path, base_encoder, data_dir):
     wa, wb = load_file(tmp_path / "a" / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
     assert a["dev_f1"] == b["dev_f1"]
-    c = _finetune(tmp_path, base_encoder, data_dir, "c", lr=1e-3)
+    _finetune(tmp_path, base_encoder, data_dir, "c", lr=1e-3)
     wc = load_file(tmp_path / "c" / "model.safetensors")
     assert not torch.equal(wa["classifier.weight"], wc["classifier.weight"])
 
@@ -132,3 +132,10 @@ def test_learning_curve_is_drawn_in_the_report(tmp_path, base_encoder, data_dir)
     assert points.count('<circle class="point"') == 3
     table = dom[dom.index('<table class="curve-points">') :]
     assert __import__("re").findall(r'<td class="num">(\d+(?: \(all\))?)</td>', table) == ["2", "4", "6 (all)"]
+
+
+def test_time_limit_stops_training_and_keeps_a_checkpoint(tmp_path, base_encoder, data_dir):
+    card = _finetune(tmp_path, base_encoder, data_dir, "timed", epochs=500, max_minutes=0.0005)
+    assert card["stopped_by_time_limit"] is True
+    assert card["hyperparameters"]["epochs_completed"] < 500
+    assert (tmp_path / "timed" / "model.safetensors").is_file()
