@@ -100,13 +100,13 @@ def plugins(show_all):
 
 
 def _default_models() -> list[str]:
-    """Every fixed (non-family) model: the offline baselines out of the box."""
-    return sorted({reg.obj.name for reg in get_models().values() if isinstance(reg.obj, Model)})
+    """The offline baselines (models with ``baseline = True``): what runs out of the box."""
+    return sorted({reg.obj.name for reg in get_models().values() if isinstance(reg.obj, Model) and reg.obj.baseline})
 
 
 @cli.command()
 @click.option("--tasks", "task_names", required=True, help="Comma-separated task or group names, e.g. ner,sentiment,spelling.")
-@click.option("--models", "model_names", default=None, help="Comma-separated model names. Default: every built-in baseline.")
+@click.option("--models", "model_names", default=None, help="Comma-separated model names. Default: every offline baseline.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="HARNESS_DATA_DIR", default=None,
               help="Folder with datasets in their published formats ($HARNESS_DATA_DIR).")
 @click.option("--source", type=click.Choice(SOURCES), default="auto", show_default=True,

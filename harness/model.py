@@ -48,6 +48,8 @@ class Model:
     description: str = ""
     #: task kinds this model can answer
     kinds: frozenset[str] = frozenset()
+    #: run when ``harness run`` gets no ``--models``: cheap, offline, always installed
+    baseline: bool = False
 
     def supports(self, task: Task) -> str | None:
         """None if the model can run ``task``, else the reason it cannot (shown as a skip)."""

@@ -36,6 +36,7 @@ class Heuristic(Model):
     """A coreference heuristic over candidate offsets."""
 
     kinds = frozenset({"choice"})
+    baseline = True
 
     def __init__(self, name: str, rule, description: str):
         self.name = name

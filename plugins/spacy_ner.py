@@ -52,6 +52,7 @@ class SpacyNER(Model):
     name = "spacy-en-sm"
     description = "spaCy en_core_web_sm 3.8 NER (OntoNotes labels mapped to the task's types)"
     kinds = frozenset({"tagging"})
+    baseline = True
 
     def __init__(self) -> None:
         self._nlp = None

@@ -17,6 +17,7 @@ class SpellingModel(Model):
     """A corrector defined by a function from a word to its ranked corrections (best first)."""
 
     kinds = frozenset({"correction"})
+    baseline = True
     package = ""
 
     def __init__(self) -> None:
@@ -118,6 +119,7 @@ class Identity(Model):
     name = "identity"
     description = "returns its input unchanged (the floor)"
     kinds = frozenset({"correction"})
+    baseline = True
 
     def predict(self, task, examples, *, batch_size=32):
         """Echo every input."""

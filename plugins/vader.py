@@ -12,6 +12,7 @@ class Vader(Model):
     name = "vader"
     description = "VADER lexicon sentiment (vaderSentiment), compound >= 0 -> positive"
     kinds = frozenset({"classification"})
+    baseline = True
 
     def __init__(self) -> None:
         self._analyzer = None

@@ -166,3 +166,13 @@ def test_a_file_that_is_not_a_store_is_an_error(tmp_path, data_dir):
     bad.write_text("just some notes\n" * 100)
     result = CliRunner().invoke(cli, ["run", "--tasks", "sentiment", "--models", "vader", "--data-dir", str(data_dir), "--store", str(bad)])
     assert result.exit_code == 1 and result.output.strip().startswith(f"Error: {bad}: not a harness results store")
+
+
+def test_without_models_only_the_offline_baselines_run(tmp_path):
+    result = CliRunner().invoke(cli, ["run", "--tasks", "ner,sentiment", "--source", "demo", "--store", str(tmp_path / "d.sqlite"),
+                                      "--no-progress", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert {(r["task"], r["model"]) for r in payload["results"]} == {("ner", "spacy-en-sm"), ("sentiment", "vader")}
+    skipped_models = {s["model"] for s in payload["skipped"]}
+    assert "smollm2-135m" not in skipped_models and "identity" in skipped_models
