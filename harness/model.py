@@ -61,6 +61,11 @@ class Model:
         """What makes predictions reproducible: part of the cache key. Include versions/revisions."""
         return {"name": self.name}
 
+    def task_settings(self, task: Task) -> dict[str, Any]:
+        """Per-task facts that change this model's predictions (e.g. the prompt it is given):
+        part of the cache key, so editing a prompt never serves stale predictions."""
+        return {}
+
     def provenance(self) -> dict[str, Any]:
         """Extra facts recorded with each run (model revision, label mapping...)."""
         return dict(self.identity())

@@ -146,7 +146,7 @@ def _run_one(
     task, model, loaded, examples, store: Store, *, seed: int, batch_size: int, progress: bool, selection: dict
 ) -> RunResult:
     started = time.perf_counter()
-    settings = {"seed": seed}
+    settings = {"seed": seed, **model.task_settings(task)}
     key = cache_key(model.identity(), task.name, task.version, settings)
     cached = store.cached(key, (e.key for e in examples))
     todo = [e for e in examples if e.key not in cached]

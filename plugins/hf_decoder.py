@@ -49,6 +49,12 @@ class HFCausal(Model):
         revision = _digest_local(path) if path.is_dir() else getattr(self.config, "_commit_hash", None)
         return {"name": self.name, "revision": revision, "scoring": "loglikelihood", "normalisation": self.normalisation}
 
+    def task_settings(self, task) -> dict[str, Any]:
+        """The prompt and verbalisers this task gives decoders (edits invalidate the cache)."""
+        if task.kind == "classification":
+            return {"prompt_template": task.prompt_template, "verbalizers": dict(task.verbalizers)}
+        return {"requests": "substitution-v1"}
+
     def load(self):
         """Model (eval mode, on GPU when there is one) and tokenizer, loaded once."""
         if self._model is None:

@@ -111,3 +111,12 @@ def test_rerun_is_served_from_the_cache(tiny_decoder, data_dir, tmp_path):
     second = json.loads(CliRunner().invoke(cli, args).stdout)["results"][0]
     assert first["computed"] == 8 and second["computed"] == 0
     assert first["metrics"] == second["metrics"]
+
+
+def test_editing_the_prompt_invalidates_the_cache(tiny_decoder, data_dir, tmp_path, monkeypatch):
+    args = ["run", "--tasks", "sentiment", "--models", f"hf-causal:{tiny_decoder}", "--data-dir", str(data_dir),
+            "--store", str(tmp_path / "p.sqlite"), "--json", "--no-progress"]
+    assert json.loads(CliRunner().invoke(cli, args).stdout)["results"][0]["computed"] == 8
+    task = get_task("sentiment")
+    monkeypatch.setattr(type(task), "prompt_template", "Review: {{ input }}\nSentiment:")
+    assert json.loads(CliRunner().invoke(cli, args).stdout)["results"][0]["computed"] == 8
