@@ -115,12 +115,14 @@ def _default_models() -> list[str]:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Evaluate only the first N examples.")
 @click.option("--sample", type=click.IntRange(min=1), default=None,
               help="Evaluate a random N examples (seeded by --seed; file order kept).")
+@click.option("--shots", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Solved train examples shown to few-shot models (drawn with --seed); other models are skipped.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for bootstrap CIs and any sampling.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print metrics as JSON on stdout.")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @_store_option
-def run(task_names, model_names, data_dir, source, split, limit, sample, seed, batch_size, as_json, no_progress, store_path):
+def run(task_names, model_names, data_dir, source, split, limit, sample, shots, seed, batch_size, as_json, no_progress, store_path):
     """Evaluate every model on every task and store the results."""
     from .runner import run_matrix
 
@@ -129,7 +131,7 @@ def run(task_names, model_names, data_dir, source, split, limit, sample, seed, b
     model_list = [get_model(name) for name in names]
     store = Store(store_path)
     summary = run_matrix(
-        task_list, model_list, store, split=split, data_dir=data_dir, source=source, limit=limit, sample=sample,
+        task_list, model_list, store, split=split, data_dir=data_dir, source=source, limit=limit, sample=sample, shots=shots,
         seed=seed, batch_size=batch_size, progress=not no_progress,
     )
     if as_json:

@@ -50,6 +50,8 @@ class Model:
     kinds: frozenset[str] = frozenset()
     #: run when ``harness run`` gets no ``--models``: cheap, offline, always installed
     baseline: bool = False
+    #: takes solved examples (``harness run --shots K``) through ``predict(..., shots=...)``
+    few_shot: bool = False
 
     def supports(self, task: Task) -> str | None:
         """None if the model can run ``task``, else the reason it cannot (shown as a skip)."""
@@ -71,7 +73,10 @@ class Model:
         return dict(self.identity())
 
     def predict(self, task: Task, examples: Sequence[Example], *, batch_size: int = 32) -> list[Prediction]:
-        """Answer a batch of examples, one :class:`Prediction` per example, in order."""
+        """Answer a batch of examples, one :class:`Prediction` per example, in order.
+
+        Models with ``few_shot = True`` also take ``shots``: solved train examples to show first.
+        """
         raise NotImplementedError
 
 

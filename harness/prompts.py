@@ -9,7 +9,7 @@ text after the pronoun is scored given that context ("partial scoring").
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import jinja2
 
@@ -49,11 +49,33 @@ def substitution_requests(example: Example) -> list[Request]:
     return requests
 
 
-def lm_requests(task: Task, example: Example) -> list[Request]:
-    """One (context, continuation) pair per answer option, in option order."""
+def verbalise(task: Task, label: str) -> str:
+    """The continuation that stands for ``label`` (its verbaliser, else a space and the label)."""
+    return task.verbalizers.get(label, f" {label}")
+
+
+def shots_prefix(task: Task, shots: Sequence[Example]) -> str:
+    """Solved examples put before the prompt, each followed by a blank line.
+
+    Classification: the rendered prompt and the gold label's verbaliser. Choice: the text
+    with the pronoun replaced by its gold antecedent.
+    """
+    parts = []
+    for shot in shots:
+        if task.kind == "classification":
+            parts.append(render_prompt(task, shot) + verbalise(task, shot.reference))
+        elif shot.reference is not None:
+            context, rest = substitution_requests(shot)[shot.reference]
+            parts.append(context + rest)
+    return "".join(part + "\n\n" for part in parts)
+
+
+def lm_requests(task: Task, example: Example, shots: Sequence[Example] = ()) -> list[Request]:
+    """One (context, continuation) pair per answer option, in option order, after any solved ``shots``."""
+    prefix = shots_prefix(task, shots)
     if task.kind == "classification":
-        prompt = render_prompt(task, example)
-        return [(prompt, task.verbalizers.get(label, f" {label}")) for label in task.labels]
+        prompt = prefix + render_prompt(task, example)
+        return [(prompt, verbalise(task, label)) for label in task.labels]
     if task.kind == "choice":
-        return substitution_requests(example)
+        return [(prefix + context, rest) for context, rest in substitution_requests(example)]
     raise HarnessError(f"Task {task.name!r} is of kind {task.kind}; log-likelihood scoring answers classification and choice")

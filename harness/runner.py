@@ -94,6 +94,7 @@ def run_matrix(
     source: str = "auto",
     limit: int | None = None,
     sample: int | None = None,
+    shots: int = 0,
     seed: int = 0,
     batch_size: int = 32,
     progress: bool = True,
@@ -103,7 +104,8 @@ def run_matrix(
 
     Predictions are cached per example as they are computed, so a killed run resumes
     where it stopped and a rerun computes nothing. ``limit`` keeps the first N examples;
-    ``sample`` a random N (seeded by ``seed``, file order kept).
+    ``sample`` a random N (seeded by ``seed``, file order kept). ``shots`` > 0 gives
+    few-shot models that many solved train examples (drawn with ``seed``), and skips the rest.
     """
     if batch_size < 1:
         raise HarnessError(f"--batch-size must be at least 1, got {batch_size}")
@@ -112,6 +114,10 @@ def run_matrix(
         supported = []
         for model in models:
             reason = model.supports(task)
+            if reason is None and shots and not model.few_shot:
+                reason = f"{model.name} takes no few-shot examples"
+            if reason is None and shots and "train" not in task.splits:
+                reason = f"{task.name} has no train split to draw few-shot examples from"
             if reason:
                 summary.skipped.append(Skipped(task.name, model.name, reason))
                 log(f"skip {task.name} x {model.name}: {reason}")
@@ -125,13 +131,24 @@ def run_matrix(
             raise HarnessError(f"Task {task.name!r}: split {loaded.split!r} from {loaded.location} has no examples")
         if loaded.source == "demo":
             log(f"{task.name}: using the built-in demo {loaded.split} split ({len(examples)} examples); pass --data-dir for real data")
+        shot_examples = few_shot_examples(task, shots, seed=seed, data_dir=data_dir, source=source) if shots else []
         for model in supported:
             selection = {"limit": limit, "sample": sample, "of": len(loaded.examples)}
             summary.results.append(
                 _run_one(task, model, loaded, examples, store, seed=seed, batch_size=batch_size, progress=progress,
-                         selection=selection)
+                         selection=selection, shots=shot_examples)
             )
     return summary
+
+
+def few_shot_examples(task: Task, k: int, *, seed: int, data_dir, source: str) -> list:
+    """``k`` solved examples drawn from the task's train split with ``seed``."""
+    if "train" not in task.splits:
+        raise HarnessError(f"Task {task.name!r} has no train split to draw {k} few-shot examples from")
+    train = task.load("train", data_dir=data_dir, source=source).examples
+    if k > len(train):
+        raise HarnessError(f"Task {task.name!r}: --shots {k} but its train split has {len(train)} examples")
+    return [train[i] for i in random.Random(seed).sample(range(len(train)), k)]
 
 
 def select_examples(examples: list, *, limit: int | None, sample: int | None, seed: int) -> list:
@@ -143,10 +160,17 @@ def select_examples(examples: list, *, limit: int | None, sample: int | None, se
 
 
 def _run_one(
-    task, model, loaded, examples, store: Store, *, seed: int, batch_size: int, progress: bool, selection: dict
+    task, model, loaded, examples, store: Store, *, seed: int, batch_size: int, progress: bool, selection: dict,
+    shots: list,
 ) -> RunResult:
     started = time.perf_counter()
     settings = {"seed": seed, **model.task_settings(task)}
+    extra = {}
+    name = model.name
+    if shots:
+        settings["shots"] = [e.key for e in shots]
+        extra["shots"] = shots
+        name = f"{model.name} ({len(shots)}-shot)"  # its own leaderboard row
     key = cache_key(model.identity(), task.name, task.version, settings)
     cached = store.cached(key, (e.key for e in examples))
     todo = [e for e in examples if e.key not in cached]
@@ -155,7 +179,7 @@ def _run_one(
     with tqdm(
         total=len(examples),
         initial=len(examples) - len(todo),
-        desc=f"{task.name} x {model.name}",
+        desc=f"{task.name} x {name}",
         unit="ex",
         disable=not progress,
         leave=False,
@@ -163,7 +187,7 @@ def _run_one(
         for start in range(0, len(todo), chunk):
             batch = todo[start : start + chunk]
             t0 = time.perf_counter()
-            predictions = model.predict(task, batch, batch_size=batch_size)
+            predictions = model.predict(task, batch, batch_size=batch_size, **extra)
             seconds = time.perf_counter() - t0
             if len(predictions) != len(batch):
                 raise HarnessError(f"Model {model.name!r} returned {len(predictions)} predictions for {len(batch)} examples")
@@ -185,7 +209,7 @@ def _run_one(
         "split": loaded.split,
         "data_source": loaded.source,
         "data_location": loaded.location,
-        "model": model.name,
+        "model": name,
         "model_identity": model.identity(),
         "settings": settings,
         "cache_key": key,
@@ -206,5 +230,5 @@ def _run_one(
     }
     run_id = store.save_run(run, scores, examples, predictions, correct)
     return RunResult(
-        run_id, task.name, model.name, loaded.split, loaded.source, len(examples), len(todo), scores, run["examples_per_s"]
+        run_id, task.name, name, loaded.split, loaded.source, len(examples), len(todo), scores, run["examples_per_s"]
     )

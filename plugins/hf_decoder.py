@@ -26,6 +26,7 @@ class HFCausal(Model):
     description = "transformers causal LM, options scored by log-likelihood"
     kinds = frozenset({"classification", "choice"})
     normalisation = "sum"
+    few_shot = True
 
     def __init__(self, source: str):
         self.source = source
@@ -142,11 +143,11 @@ class HFCausal(Model):
                     results[i] = logprobs[row].tolist()
         return results
 
-    def predict(self, task, examples, *, batch_size=16):
+    def predict(self, task, examples, *, batch_size=16, shots=()):
         """Pick the option with the highest log-likelihood; scores are the options' normalised probabilities."""
         import math
 
-        per_example = [lm_requests(task, example) for example in examples]
+        per_example = [lm_requests(task, example, shots) for example in examples]
         results: list[list[float]] = [[] for _ in examples]
         single: dict[tuple[int, ...], list[int]] = {}  # option tokens -> examples answered in one pass
         pending: list[tuple[int, tuple[str, str]]] = []

@@ -120,3 +120,46 @@ def test_editing_the_prompt_invalidates_the_cache(tiny_decoder, data_dir, tmp_pa
     task = get_task("sentiment")
     monkeypatch.setattr(type(task), "prompt_template", "Review: {{ input }}\nSentiment:")
     assert json.loads(CliRunner().invoke(cli, args).stdout)["results"][0]["computed"] == 8
+
+
+def test_few_shot_prompt_shows_solved_examples_first():
+    from harness.prompts import shots_prefix
+
+    task = get_task("sentiment")
+    shots = [Example("a", "dull .", "negative"), Example("b", "great fun .", "positive")]
+    [(context, continuation), _] = lm_requests(task, Example("c", "a joy .", "positive"), shots)
+    question = "\nQuestion: Is this sentence positive or negative?\nAnswer:"
+    assert context == f"dull .{question} negative\n\ngreat fun .{question} positive\n\na joy .{question}"
+    assert continuation == " negative"
+    wsc = get_task("coref:wsc273").load(source="demo").examples
+    assert shots_prefix(get_task("coref:wsc273"), wsc[2:3]) == "The cat could not catch the mouse because the cat was too slow.\n\n"
+
+
+def test_shots_run_as_their_own_row_and_cache(tiny_decoder, data_dir, tmp_path):
+    store = str(tmp_path / "shots.sqlite")
+    zero = json.loads(CliRunner().invoke(cli, ["run", "--tasks", "sentiment", "--models", f"hf-causal:{tiny_decoder},vader",
+                                               "--data-dir", str(data_dir), "--store", store, "--json", "--no-progress"]).stdout)
+    assert {r["model"] for r in zero["results"]} == {f"hf-causal:{tiny_decoder}", "vader"}
+    result = CliRunner().invoke(cli, ["run", "--tasks", "sentiment", "--models", f"hf-causal:{tiny_decoder},vader",
+                                      "--data-dir", str(data_dir), "--store", store, "--json", "--no-progress", "--shots", "2"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    [cell] = payload["results"]
+    assert cell["model"] == f"hf-causal:{tiny_decoder} (2-shot)" and cell["computed"] == 8  # not the 0-shot cache
+    assert {(s["model"], s["reason"]) for s in payload["skipped"]} == {("vader", "vader takes no few-shot examples")}
+    again = json.loads(CliRunner().invoke(cli, ["run", "--tasks", "sentiment", "--models", f"hf-causal:{tiny_decoder}",
+                                                "--data-dir", str(data_dir), "--store", store, "--json", "--no-progress",
+                                                "--shots", "2"]).stdout)["results"][0]
+    assert again["computed"] == 0 and again["metrics"] == cell["metrics"]
+    from harness.store import Store
+
+    run = Store(store).runs().iloc[-1]
+    assert len(run["settings"]["shots"]) == 2
+
+
+def test_shots_skip_tasks_without_a_train_split(tiny_decoder, tmp_path):
+    result = CliRunner().invoke(cli, ["run", "--tasks", "coref:wsc273", "--models", f"hf-causal:{tiny_decoder}", "--source", "demo",
+                                      "--store", str(tmp_path / "w.sqlite"), "--json", "--no-progress", "--shots", "1"])
+    payload = json.loads(result.stdout)
+    assert payload["results"] == []
+    assert payload["skipped"][0]["reason"] == "coref:wsc273 has no train split to draw few-shot examples from"
