@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness import HarnessError, Model, ModelFamily, Prediction, hookimpl
-from harness.models.hf_encoder import _digest_local
+from harness.models.hf_encoder import load_config, revision
 from harness.prompts import lm_requests
 
 
@@ -37,18 +37,12 @@ class HFCausal(Model):
     @cached_property
     def config(self):
         """The model's transformers config."""
-        from transformers import AutoConfig
-
-        try:
-            return AutoConfig.from_pretrained(self.source)
-        except Exception as exc:
-            raise HarnessError(f"{self.name}: cannot load a transformers config from {self.source!r} ({type(exc).__name__})") from exc
+        return load_config(self.name, self.source)
 
     def identity(self) -> dict[str, Any]:
         """Source, revision (weights digest or Hub commit) and the scoring rule."""
-        path = Path(self.source)
-        revision = _digest_local(path) if path.is_dir() else getattr(self.config, "_commit_hash", None)
-        return {"name": self.name, "revision": revision, "scoring": "loglikelihood", "normalisation": self.normalisation}
+        return {"name": self.name, "revision": revision(self.source, self.config), "scoring": "loglikelihood",
+                "normalisation": self.normalisation}
 
     def task_settings(self, task) -> dict[str, Any]:
         """The prompt and verbalisers this task gives decoders (edits invalidate the cache)."""

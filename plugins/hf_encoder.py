@@ -91,6 +91,25 @@ def _digest_local(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def load_config(name: str, source: str):
+    """A transformers config from a Hub id or local folder (only config.json is fetched); a one-line error otherwise."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(source)
+    except Exception as exc:
+        raise HarnessError(
+            f"{name}: cannot load a transformers config from {source!r} "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        ) from exc
+
+
+def revision(source: str, config) -> str | None:
+    """What pins the weights for the cache key: a digest of a local folder's files, else the Hub commit."""
+    path = Path(source)
+    return _digest_local(path) if path.is_dir() else getattr(config, "_commit_hash", None)
+
+
 class HFEncoder(Model):
     """A transformers encoder evaluated through its classification head.
 
@@ -108,15 +127,7 @@ class HFEncoder(Model):
     @cached_property
     def config(self):
         """The model's transformers config (downloads only config.json from the Hub)."""
-        from transformers import AutoConfig
-
-        try:
-            return AutoConfig.from_pretrained(self.source)
-        except Exception as exc:
-            raise HarnessError(
-                f"{self.name}: cannot load a transformers config from {self.source!r} "
-                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-            ) from exc
+        return load_config(self.name, self.source)
 
     @property
     def kinds(self) -> frozenset[str]:  # type: ignore[override]
@@ -126,9 +137,7 @@ class HFEncoder(Model):
 
     def identity(self) -> dict[str, Any]:
         """Source plus a revision: a digest of the files for a local folder, the Hub commit otherwise."""
-        path = Path(self.source)
-        revision = _digest_local(path) if path.is_dir() else getattr(self.config, "_commit_hash", None)
-        return {"name": self.name, "revision": revision}
+        return {"name": self.name, "revision": revision(self.source, self.config)}
 
     def provenance(self) -> dict[str, Any]:
         """Identity plus architecture and label names."""
