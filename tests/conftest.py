@@ -23,13 +23,13 @@ def pytest_unconfigure(config):
         del sys._called_from_test
 
 
-CONLL_SENTENCES = [
-    [("EU", "B-ORG"), ("rejects", "O"), ("German", "B-MISC"), ("call", "O"), ("to", "O"), ("boycott", "O"), ("British", "B-MISC"), ("lamb", "O"), (".", "O")],
-    [("Peter", "B-PER"), ("Blackburn", "I-PER")],
-    [("BRUSSELS", "B-LOC"), ("1996-08-22", "O")],
-    [("The", "O"), ("European", "B-ORG"), ("Commission", "I-ORG"), ("said", "O"), ("on", "O"), ("Thursday", "O"), ("it", "O"), ("disagreed", "O"), (".", "O")],
-    [("Germany", "B-LOC"), ("'s", "O"), ("representative", "O"), ("Werner", "B-PER"), ("Zwingmann", "I-PER"), ("said", "O"), ("so", "O"), (".", "O")],
-    [("Fischler", "B-PER"), ("proposed", "O"), ("EU-wide", "B-MISC"), ("measures", "O"), ("after", "O"), ("reports", "O"), ("from", "O"), ("Britain", "B-LOC"), (".", "O")],
+CONLL_SENTENCES = [  # invented sentences in CoNLL-2003's format
+    [("UN", "B-ORG"), ("rejects", "O"), ("Danish", "B-MISC"), ("plan", "O"), ("to", "O"), ("tax", "O"), ("Irish", "B-MISC"), ("butter", "O"), (".", "O")],
+    [("Clara", "B-PER"), ("Blackburn", "I-PER")],
+    [("OSLO", "B-LOC"), ("2003-04-11", "O")],
+    [("The", "O"), ("World", "B-ORG"), ("Bank", "I-ORG"), ("said", "O"), ("on", "O"), ("Monday", "O"), ("it", "O"), ("agreed", "O"), (".", "O")],
+    [("Norway", "B-LOC"), ("'s", "O"), ("envoy", "O"), ("Ingrid", "B-PER"), ("Solheim", "I-PER"), ("said", "O"), ("so", "O"), (".", "O")],
+    [("Halvorsen", "B-PER"), ("proposed", "O"), ("EU-wide", "B-MISC"), ("rules", "O"), ("after", "O"), ("talks", "O"), ("in", "O"), ("Sweden", "B-LOC"), (".", "O")],
 ]
 
 
@@ -43,15 +43,15 @@ def conll_text(sentences, *, columns: int = 4, docstart: bool = True) -> str:
     return "\n".join(out) + "\n"
 
 
-SST2_ROWS = [
-    ("a gorgeous , witty , seductive movie .", 1),
-    ("the story is too predictable and the acting is flat .", 0),
-    ("an enjoyable and often hilarious comedy .", 1),
-    ("it 's a bad , bad , bad movie .", 0),
-    ("one of the year 's best films .", 1),
-    ("boring and pointless .", 0),
-    ("a thoughtful , moving and beautifully made picture .", 1),
-    ("nothing here is funny or interesting .", 0),
+SST2_ROWS = [  # invented sentences in SST-2's lower-cased, tokenised style
+    ("a bright , funny , generous film .", 1),
+    ("the plot drags and the dialogue is wooden .", 0),
+    ("a charming and often hilarious comedy .", 1),
+    ("it 's a dull , dull , dull film .", 0),
+    ("one of the season 's finest pictures .", 1),
+    ("tedious and pointless .", 0),
+    ("a thoughtful , moving and beautifully shot picture .", 1),
+    ("nothing here is clever or interesting .", 0),
 ]
 
 

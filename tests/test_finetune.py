@@ -19,9 +19,9 @@ from .conftest import build_tiny_encoder
 
 def test_alignment_hand_checked(tiny_ner_encoder):
     tokenizer = AutoTokenizer.from_pretrained(tiny_ner_encoder)
-    encoded = tokenizer(["Peter", "Blackburn", "said"], is_split_into_words=True)
+    encoded = tokenizer(["Clara", "Blackburn", "said"], is_split_into_words=True)
     pieces = tokenizer.convert_ids_to_tokens(encoded["input_ids"])
-    assert pieces == ["[CLS]", "peter", "bl", "##ack", "##burn", "said", "[SEP]"]
+    assert pieces == ["[CLS]", "clara", "bl", "##ack", "##burn", "said", "[SEP]"]
     word_labels = [1, 2, 0]  # B-PER I-PER O
     assert align_labels(encoded.word_ids(), word_labels) == [IGNORE, 1, 2, IGNORE, IGNORE, 0, IGNORE]
 

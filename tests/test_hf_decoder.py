@@ -48,10 +48,10 @@ def brute_force(folder, context_ids, continuation_ids):
 def test_batched_scoring_equals_brute_force(tiny_decoder):
     model = get_model(f"hf-causal:{tiny_decoder}")
     requests = [
-        ("the story is too predictable", " and the acting is flat ."),
-        ("a gorgeous , witty", " movie ."),
-        ("boring", " and pointless ."),
-        ("one of the year 's best films", " ."),
+        ("the plot drags", " and the dialogue is wooden ."),
+        ("a bright , funny", " film ."),
+        ("tedious", " and pointless ."),
+        ("one of the season 's finest pictures", " ."),
     ]
     fast = model.score_requests(requests, batch_size=3)  # padded, length-sorted batches
     for (context, continuation), score in zip(requests, fast):
@@ -62,9 +62,9 @@ def test_batched_scoring_equals_brute_force(tiny_decoder):
 def test_single_token_path_equals_brute_force(tiny_decoder):
     model = get_model(f"hf-causal:{tiny_decoder}")
     contexts = [
-        "it 's a bad , bad , bad movie .\nQuestion: Is this sentence positive or negative?\nAnswer:",
-        "boring .\nAnswer:",
-        "a gorgeous , witty , seductive movie . one of the year 's best films .",
+        "it 's a dull , dull , dull film .\nQuestion: Is this sentence positive or negative?\nAnswer:",
+        "tedious .\nAnswer:",
+        "a bright , funny , generous film . one of the season 's finest pictures .",
     ]
     tokens = [model.encode(" negative")[0], model.encode(" positive")[0]]
     fast = model.score_single_token_options(contexts, tokens, batch_size=2)  # padded batches of different lengths
@@ -94,8 +94,8 @@ def test_choice_predictions_use_substitution(tiny_decoder):
 
 def test_sst2_prompt_and_substitution_requests():
     task = get_task("sentiment")
-    example = Example("0", "a gorgeous movie .", "positive")
-    assert render_prompt(task, example) == "a gorgeous movie .\nQuestion: Is this sentence positive or negative?\nAnswer:"
+    example = Example("0", "a bright film .", "positive")
+    assert render_prompt(task, example) == "a bright film .\nQuestion: Is this sentence positive or negative?\nAnswer:"
     assert [c for _, c in lm_requests(task, example)] == [" negative", " positive"]
     wsc = get_task("coref:wsc273").load(source="demo").examples[2]  # "The cat could not catch the mouse because it was too slow."
     assert substitution_requests(wsc) == [

@@ -147,7 +147,7 @@ def test_export_formats(data_dir, store_path, capital_tagger, tmp_path):
     assert result.exit_code == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) == len(CONLL_SENTENCES)
-    assert json.loads(rows[1]["input"]) == ["Peter", "Blackburn"]
+    assert json.loads(rows[1]["input"]) == ["Clara", "Blackburn"]
     assert json.loads(rows[1]["reference"]) == ["B-PER", "I-PER"]
     assert json.loads(rows[1]["prediction"]) == ["B-PER", "B-PER"]
     result = CliRunner().invoke(cli, ["export", "--what", "metrics", "--store", str(store_path)])

@@ -27,11 +27,11 @@ def test_group_expands_to_every_dataset():
 
 
 def test_norvig_loader_adds_clean_words_after_their_misspellings(tmp_path):
-    write(tmp_path, "spelling/norvig/spell-testset1.txt", "tests1 = {'access': 'acess', 'address': 'adress adres',\n'Awful': 'awfall'}\n")
+    write(tmp_path, "spelling/norvig/spell-testset1.txt", "tests1 = {'garden': 'gardn', 'window': 'windo windw',\n'Paris': 'parris'}\n")
     examples = get_task("spelling:norvig1").load(data_dir=tmp_path).examples
     assert [(e.input, e.reference) for e in examples] == [
-        ("acess", ["access"]), ("access", ["access"]), ("adress", ["address"]), ("address", ["address"]),
-        ("adres", ["address"]), ("awfall", ["Awful"]), ("Awful", ["Awful"]),
+        ("gardn", ["garden"]), ("garden", ["garden"]), ("windo", ["window"]), ("window", ["window"]),
+        ("windw", ["window"]), ("parris", ["Paris"]), ("Paris", ["Paris"]),
     ]
     assert examples[5].meta["line"] == 2
 
