@@ -13,13 +13,14 @@ WHAT = ("metrics", "predictions")
 
 
 def _select_runs(store: Store, run_ids: Sequence[int] | None, task: str | None, model: str | None, latest: bool) -> list[int]:
-    runs = store.latest_runs() if latest else store.runs()
     if run_ids:
-        missing = set(run_ids) - set(store.runs()["id"])
+        runs = store.runs()
+        missing = set(run_ids) - set(runs["id"])
         if missing:
             raise HarnessError(f"No run with id {', '.join(map(str, sorted(missing)))} in {store.path}")
-        runs = store.runs()
         runs = runs[runs["id"].isin(run_ids)]
+    else:
+        runs = store.latest_runs() if latest else store.runs()
     if task:
         runs = runs[runs["task"] == task]
     if model:

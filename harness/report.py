@@ -81,8 +81,7 @@ def _describe(kind: str, data: Any, reference: Any, output: Any, raw: str | None
 
 
 def _error_rows(store: Store, run_id: int, kind: str) -> list[dict[str, Any]]:
-    preds = store.predictions([run_id])
-    wrong = preds[preds["correct"] == 0].head(ERRORS_SHOWN)
+    wrong = store.predictions([run_id], wrong_only=True, limit=ERRORS_SHOWN)
     rows = []
     for _, row in wrong.iterrows():
         output = row["prediction"]["output"]

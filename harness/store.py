@@ -89,6 +89,21 @@ def cache_key(model_identity: dict[str, Any], task_name: str, task_version: str,
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
+def _in(column: str, values: Sequence[Any] | None) -> tuple[str, list[Any]] | None:
+    """A ``column IN (...)`` condition, or None when there is nothing to filter on."""
+    if values is None:
+        return None
+    return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
+
+
+def _where(conditions: list[tuple[str, list[Any]] | None]) -> tuple[str, list[Any]]:
+    """A WHERE clause and its parameters from the conditions that are not None."""
+    present = [c for c in conditions if c is not None]
+    if not present:
+        return "", []
+    return " WHERE " + " AND ".join(sql for sql, _ in present), [p for _, ps in present for p in ps]
+
+
 class Store:
     """A results store in one SQLite file (created on first use)."""
 
@@ -189,22 +204,23 @@ class Store:
             "SELECT m.*, r.task, r.split, r.model, r.data_source, r.n AS run_n FROM metrics m "
             "JOIN runs r ON r.id = m.run_id"
         )
-        params: list[Any] = []
-        if run_ids is not None:
-            query += f" WHERE m.run_id IN ({', '.join('?' for _ in run_ids)})"
-            params = list(run_ids)
-        return pd.read_sql_query(query + " ORDER BY m.run_id, m.rowid", self.db, params=params)
+        where, params = _where([_in("m.run_id", run_ids)])
+        return pd.read_sql_query(query + where + " ORDER BY m.run_id, m.rowid", self.db, params=params)
 
-    def predictions(self, run_ids: Sequence[int] | None = None) -> pd.DataFrame:
-        """Per-example predictions (optionally only of ``run_ids``), JSON columns decoded."""
+    def predictions(
+        self, run_ids: Sequence[int] | None = None, *, wrong_only: bool = False, limit: int | None = None
+    ) -> pd.DataFrame:
+        """Per-example predictions (optionally only of ``run_ids``, only incorrect ones, at most
+        ``limit``), JSON columns decoded. The filters run in SQL, so large runs stay cheap."""
         import pandas as pd
 
         query = "SELECT p.*, r.task, r.split, r.model FROM predictions p JOIN runs r ON r.id = p.run_id"
-        params: list[Any] = []
-        if run_ids is not None:
-            query += f" WHERE p.run_id IN ({', '.join('?' for _ in run_ids)})"
-            params = list(run_ids)
-        df = pd.read_sql_query(query + " ORDER BY p.run_id, p.position", self.db, params=params)
+        where, params = _where([_in("p.run_id", run_ids), ("p.correct = 0", []) if wrong_only else None])
+        query += where + " ORDER BY p.run_id, p.position"
+        if limit is not None:
+            query += " LIMIT ?"
+            params.append(int(limit))
+        df = pd.read_sql_query(query, self.db, params=params)
         for name in ("input", "reference", "prediction"):
             df[name] = df[name].map(json.loads)
         return df
