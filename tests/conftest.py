@@ -55,6 +55,17 @@ SST2_ROWS = [  # invented sentences in SST-2's lower-cased, tokenised style
 ]
 
 
+def write_file(root: Path, relative: str, content: str | bytes, encoding: str = "utf-8") -> Path:
+    """Write ``content`` (text or bytes) to ``root/relative``, creating folders; returns the path."""
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding=encoding)
+    return path
+
+
 def write_data_dir(root: Path, conll_sentences=CONLL_SENTENCES) -> Path:
     """A data folder with the layout of ../shared/data, holding small fixtures."""
     conll = root / "ner" / "conll2003"

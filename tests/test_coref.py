@@ -6,6 +6,8 @@ import pytest
 from harness import DataError, Example, Prediction, get_model, get_task
 from harness.models.coref_heuristics import first_mentioned, nearest_preceding
 
+from .conftest import write_file as write
+
 GAP_HEADER = "ID\tText\tPronoun\tPronoun-offset\tA\tA-offset\tA-coref\tB\tB-offset\tB-coref\tURL\n"
 
 # (id, pronoun, gold: "A" / "B" / "N"): texts are built so offsets are exact.
@@ -51,9 +53,7 @@ def paper_gap_scores(gold_rows, predicted):
 
 
 def test_gap_scores_match_hand_counts_and_the_paper_reimplementation(tmp_path):
-    path = tmp_path / "coref" / "gap" / "gap-test.tsv"
-    path.parent.mkdir(parents=True)
-    path.write_text(gap_tsv())
+    write(tmp_path, "coref/gap/gap-test.tsv", gap_tsv())
     task = get_task("coref:gap")
     examples = task.load(data_dir=tmp_path).examples
     assert [e.reference for e in examples] == [0, 1, None, 0, 1, None, 0]
@@ -85,12 +85,6 @@ def test_gap_agrees_with_the_reimplementation_on_the_demo_with_every_heuristic()
         scores = task.score(examples, [Prediction(o) for o in outputs])
         assert scores.get("f1").value == pytest.approx(paper_gap_scores(rows, outputs)["all"], abs=1e-12)
 
-
-def write(tmp_path, relative, content, encoding="utf-8"):
-    path = tmp_path / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(content, encoding=encoding)
-    return path
 
 
 WSC_SCHEMA = """<schema>

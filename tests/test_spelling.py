@@ -8,15 +8,8 @@ from harness import DataError, Example, Prediction, get_model, get_task, resolve
 from harness.cli import cli
 from harness.metrics import normalise_text, score_correction
 
+from .conftest import write_file as write
 
-def write(tmp_path, relative, content, mode="w"):
-    path = tmp_path / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content)
-    return path
 
 
 def test_group_expands_to_every_dataset():

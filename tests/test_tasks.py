@@ -5,7 +5,7 @@ import pytest
 
 from harness import DataError, HarnessError, get_task
 
-from .conftest import CONLL_SENTENCES, SST2_ROWS
+from .conftest import CONLL_SENTENCES, SST2_ROWS, write_file
 
 
 def test_conll_loader_reads_sentences_and_skips_docstart(data_dir):
@@ -52,9 +52,7 @@ def test_sst2_loader(data_dir):
     ],
 )
 def test_malformed_files_name_file_and_line(tmp_path, task, relative, content, line, message):
-    path = tmp_path / relative
-    path.parent.mkdir(parents=True)
-    path.write_text(content)
+    path = write_file(tmp_path, relative, content)
     with pytest.raises(DataError) as info:
         get_task(task).load(data_dir=tmp_path)
     error = info.value
@@ -68,9 +66,7 @@ def test_malformed_file_is_a_one_line_cli_error(tmp_path):
 
     from harness.cli import cli
 
-    path = tmp_path / "ner" / "conll2003" / "test.txt"
-    path.parent.mkdir(parents=True)
-    path.write_text("EU NNP I-NP B-ORG\n\nbad line\n")
+    path = write_file(tmp_path, "ner/conll2003/test.txt", "EU NNP I-NP B-ORG\n\nbad line\n")
     result = CliRunner().invoke(cli, ["run", "--tasks", "ner", "--models", "spacy-en-sm", "--data-dir", str(tmp_path),
                                       "--store", str(tmp_path / "s.sqlite")])
     assert result.exit_code == 1
