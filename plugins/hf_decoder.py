@@ -161,17 +161,13 @@ class HFCausal(Model):
                 results[i].append(score)
         predictions = []
         for requests, scores in zip(per_example, results):
-            top = max(scores)
-            probs = [math.exp(s - top) for s in scores]
+            best = max(range(len(scores)), key=scores.__getitem__)
+            probs = [math.exp(s - scores[best]) for s in scores]
             total = sum(probs)
-            if task.kind == "classification":
-                options = list(task.labels)
-                output: Any = options[scores.index(top)]
-            else:
-                options = [str(i) for i in range(len(scores))]
-                output = scores.index(top)
-            predictions.append(Prediction(output, {o: p / total for o, p in zip(options, probs)},
-                                          raw=requests[scores.index(top)][0] + requests[scores.index(top)][1]))
+            options = list(task.labels) if task.kind == "classification" else [str(i) for i in range(len(scores))]
+            output: Any = options[best] if task.kind == "classification" else best
+            context, continuation = requests[best]
+            predictions.append(Prediction(output, {o: p / total for o, p in zip(options, probs)}, raw=context + continuation))
         return predictions
 
 
