@@ -81,7 +81,8 @@ def models(as_json):
         shown = primary + f"<{obj.argument}>" if primary.endswith(":") else primary
         seen.setdefault(
             shown,
-            {"name": shown, "kinds": sorted(obj.kinds), "plugin": reg.plugin, "aliases": list(reg.aliases), "description": obj.description},
+            {"name": shown, "kinds": sorted(obj.kinds), "plugin": reg.plugin, "aliases": list(reg.aliases),
+             "description": obj.description, "options": {k: list(v) for k, v in getattr(obj, "options", {}).items()}},
         )
     rows = sorted(seen.values(), key=lambda r: r["name"])
     if as_json:
@@ -90,6 +91,8 @@ def models(as_json):
     for row in rows:
         aliases = f" (aliases: {', '.join(row['aliases'])})" if row["aliases"] else ""
         click.echo(f"{row['name']}{aliases}\n  kinds: {', '.join(row['kinds'])}  plugin: {row['plugin']}\n  {row['description']}")
+        for key, values in row["options"].items():
+            click.echo(f"  -o {key}={'|'.join(values)} (default {values[0]})")
 
 
 @cli.command()
@@ -117,14 +120,24 @@ def _default_models() -> list[str]:
               help="Evaluate a random N examples (seeded by --seed; file order kept).")
 @click.option("--shots", type=click.IntRange(min=0), default=0, show_default=True,
               help="Solved train examples shown to few-shot models (drawn with --seed); other models are skipped.")
+@click.option("-o", "--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
+              help="A model setting, e.g. -o chat_template=off (see `harness models`). Repeatable.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for bootstrap CIs and any sampling.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print metrics as JSON on stdout.")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @_store_option
-def run(task_names, model_names, data_dir, source, split, limit, sample, shots, seed, batch_size, as_json, no_progress, store_path):
+def run(task_names, model_names, data_dir, source, split, limit, sample, shots, option_pairs, seed, batch_size, as_json,
+        no_progress, store_path):
     """Evaluate every model on every task and store the results."""
     from .runner import run_matrix
+
+    options = {}
+    for pair in option_pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise HarnessError(f"-o expects KEY=VALUE, got {pair!r}")
+        options[key.strip()] = value.strip()
 
     task_list = resolve_tasks(_split_names(task_names))
     names = _split_names(model_names) if model_names else _default_models()
@@ -132,7 +145,7 @@ def run(task_names, model_names, data_dir, source, split, limit, sample, shots, 
     store = Store(store_path)
     summary = run_matrix(
         task_list, model_list, store, split=split, data_dir=data_dir, source=source, limit=limit, sample=sample, shots=shots,
-        seed=seed, batch_size=batch_size, progress=not no_progress,
+        options=options, seed=seed, batch_size=batch_size, progress=not no_progress,
     )
     if as_json:
         out = []

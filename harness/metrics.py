@@ -55,9 +55,11 @@ def score(task: Task, examples: Sequence[Example], predictions: Sequence[Predict
     if len(examples) != len(predictions):
         raise HarnessError(f"{len(predictions)} predictions for {len(examples)} examples")
     if task.kind == "tagging":
-        return score_tagging(
+        scores = score_tagging(
             [e.reference for e in examples], [p.output for p in predictions], [e.id for e in examples], seed=seed
         )
+        scores.metrics.extend(grounding_metrics(predictions, seed=seed))
+        return scores
     if task.kind == "classification":
         return score_classification(
             [e.reference for e in examples], [p.output for p in predictions], list(task.labels), seed=seed
@@ -124,6 +126,25 @@ def score_tagging(
             Metric("recall", float(row["recall"]), None, None, int(row["support"]), breakdown),
         ]
     return Scores("f1", metrics)
+
+
+def grounding_metrics(predictions: Sequence[Prediction], seed: int = 0) -> list[Metric]:
+    """For generated entity lists (:mod:`harness.grounding`): the share of answers that did not
+    parse (over sentences) and of listed entities that could not be placed (over entities)."""
+    details = [p.details for p in predictions if p.details and "entities_listed" in p.details]
+    if not details:
+        return []
+    stats = np.array([[d["parse_failed"], len(d["ungrounded"]), d["entities_listed"]] for d in details], dtype=float)
+
+    def rates(sums: np.ndarray) -> np.ndarray:
+        return np.stack([sums[..., 0] / len(stats), safe_ratio(sums[..., 1], sums[..., 2])], axis=-1)
+
+    low, high = bootstrap_ci(stats, rates, seed=seed)
+    point = rates(stats.sum(axis=0))
+    return [
+        Metric("parse_failure_rate", float(point[0]), float(low[0]), float(high[0]), len(stats)),
+        Metric("ungroundable_rate", float(point[1]), float(low[1]), float(high[1]), int(stats[:, 2].sum())),
+    ]
 
 
 def score_classification(

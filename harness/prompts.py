@@ -1,15 +1,25 @@
-"""What a causal LM is asked, per task kind: (context, continuation) pairs scored by log-likelihood.
+"""What a causal LM is asked, per task kind.
 
-Classification renders the task's jinja2 ``prompt_template`` and appends each label's
-verbaliser (" negative", " positive"); the label with the most likely continuation wins.
-Choice (pronoun resolution) uses the substitution method of Trinh & Le (2018), as
-lm-evaluation-harness's ``wsc273`` does: the pronoun is replaced by each candidate and the
-text after the pronoun is scored given that context ("partial scoring").
+Every task owns its zero-shot prompt as a jinja2 ``prompt_template`` (variables: ``input``,
+``example`` and ``task``). Few-shot examples are *turns*: the rendered prompt of a solved
+train example followed by its gold answer (:func:`gold_answer`). A model then joins the
+turns either as plain text (each turn followed by a blank line, then the question) or
+through its chat template (user / assistant messages; answers without their leading space).
+
+- classification: the prompt, then each label's verbaliser (" negative", " positive") is
+  scored by log-likelihood.
+- choice, ``substitution`` (the default): Trinh & Le (2018), as lm-evaluation-harness's
+  ``wsc273`` does: the pronoun is replaced by each candidate and the rest of the text is
+  scored given that context (partial scoring). Raw text: no chat template.
+- choice, ``question``: the task's prompt asks what the pronoun refers to; each candidate
+  (" the trophy") is scored as the answer.
+- tagging and correction: the model generates its answer (a JSON entity list; a word).
 """
 from __future__ import annotations
 
+import json
 from functools import lru_cache
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import jinja2
 
@@ -19,6 +29,14 @@ if TYPE_CHECKING:
     from .task import Example, Task
 
 Request = tuple[str, str]  # (context, continuation)
+Turn = tuple[str, str]  # (prompt, answer)
+#: Renders solved turns and a final prompt into one context string (plain text or a chat template).
+Formatter = Callable[[Sequence[Turn], str], str]
+
+#: Possessive determiners: the candidate replacing one takes "'s" ("his turn" -> "Bill's turn").
+POSSESSIVES = ("my", "his", "her", "our", "their")
+#: Capitalised first words a substituted candidate lower-cases mid-sentence ("because the trophy").
+CAPITALISED = ("A", "An", "The", "She", "He", "It", "They", "My", "His", "Her", "Their")
 
 
 @lru_cache(maxsize=64)
@@ -28,23 +46,36 @@ def _template(source: str) -> jinja2.Template:
 
 
 def render_prompt(task: Task, example: Example) -> str:
-    """The task's prompt template rendered for one example (``input`` and ``example`` are available)."""
+    """The task's prompt template rendered for one example (``input``, ``example`` and ``task`` are available)."""
     if not task.prompt_template:
         raise HarnessError(f"Task {task.name!r} has no prompt_template for decoder models")
-    return _template(task.prompt_template).render(input=example.input, example=example)
+    return _template(task.prompt_template).render(input=example.input, example=example, task=task)
+
+
+def plain(turns: Sequence[Turn], prompt: str) -> str:
+    """Solved turns as plain text, each followed by a blank line, then the prompt."""
+    return "".join(question + answer + "\n\n" for question, answer in turns) + prompt
 
 
 def substitution_requests(example: Example) -> list[Request]:
-    """Trinh & Le's substitution: for each candidate, (text before the pronoun + candidate, rest of text)."""
+    """Trinh & Le's substitution: for each candidate, (text before the pronoun + candidate, rest of text).
+
+    The candidate is adapted as lm-evaluation-harness's ``wsc273`` adapts it: "'s" after it
+    when the pronoun is a possessive determiner, and its capitalised first word lower-cased
+    unless the pronoun starts a sentence.
+    """
     data = example.input
     text, start = data["text"], data["pronoun_offset"]
     before, after = text[:start], text[start + len(data["pronoun"]):]
+    sentence_start = not before.strip() or before.rstrip().endswith((".", "!", "?"))
     requests = []
     for candidate in data["candidates"]:
         mention = candidate["text"]
-        # A mention that opens a sentence mid-text keeps its article lower-case ("because the trophy").
-        if before.strip() and mention[:4] == "The " and not before.rstrip().endswith((".", "!", "?")):
-            mention = "the " + mention[4:]
+        if data["pronoun"].lower() in POSSESSIVES:
+            mention += "'s"
+        first = mention.split()[0] if mention.split() else ""
+        if not sentence_start and first in CAPITALISED:
+            mention = first.lower() + mention[len(first):]
         requests.append((before + mention, after))
     return requests
 
@@ -54,28 +85,69 @@ def verbalise(task: Task, label: str) -> str:
     return task.verbalizers.get(label, f" {label}")
 
 
-def shots_prefix(task: Task, shots: Sequence[Example]) -> str:
-    """Solved examples put before the prompt, each followed by a blank line.
+def entity_list(tokens: Sequence[str], tags: Sequence[str]) -> list[dict[str, str]]:
+    """The entities of an IOB2 tagging as ``[{"text": ..., "type": ...}]``, in order."""
+    from seqeval.metrics.sequence_labeling import get_entities
 
-    Classification: the rendered prompt and the gold label's verbaliser. Choice: the text
-    with the pronoun replaced by its gold antecedent.
-    """
-    parts = []
-    for shot in shots:
-        if task.kind == "classification":
-            parts.append(render_prompt(task, shot) + verbalise(task, shot.reference))
-        elif shot.reference is not None:
-            context, rest = substitution_requests(shot)[shot.reference]
-            parts.append(context + rest)
-    return "".join(part + "\n\n" for part in parts)
+    return [{"text": " ".join(tokens[start : end + 1]), "type": kind} for kind, start, end in get_entities(list(tags))]
 
 
-def lm_requests(task: Task, example: Example, shots: Sequence[Example] = ()) -> list[Request]:
-    """One (context, continuation) pair per answer option, in option order, after any solved ``shots``."""
-    prefix = shots_prefix(task, shots)
+def gold_answer(task: Task, example: Example) -> str:
+    """The answer a solved example shows after its prompt (with its leading space)."""
     if task.kind == "classification":
-        prompt = prefix + render_prompt(task, example)
-        return [(prompt, verbalise(task, label)) for label in task.labels]
+        return verbalise(task, example.reference)
+    if task.kind == "tagging":
+        return " " + json.dumps(entity_list(example.input, example.reference), ensure_ascii=False)
+    if task.kind == "correction":
+        return " " + example.reference[0]
     if task.kind == "choice":
+        return " " + example.input["candidates"][example.reference]["text"]
+    raise HarnessError(f"Task {task.name!r}: no gold answer for kind {task.kind!r}")
+
+
+def shot_turns(task: Task, shots: Sequence[Example]) -> list[Turn]:
+    """Solved examples as (prompt, gold answer) turns; choice examples with no answer are left out."""
+    return [(render_prompt(task, shot), gold_answer(task, shot)) for shot in shots
+            if not (task.kind == "choice" and shot.reference is None)]
+
+
+def shots_prefix(task: Task, shots: Sequence[Example], method: str = "substitution") -> str:
+    """Solved examples as plain text put before the prompt, each followed by a blank line.
+
+    With the substitution method, a choice shot is its text with the pronoun replaced by its
+    gold antecedent.
+    """
+    if task.kind == "choice" and method == "substitution":
+        parts = [context + rest for shot in shots if shot.reference is not None
+                 for context, rest in [substitution_requests(shot)[shot.reference]]]
+        return "".join(part + "\n\n" for part in parts)
+    return plain(shot_turns(task, shots), "")
+
+
+def lm_requests(
+    task: Task, example: Example, shots: Sequence[Example] = (), *, method: str = "substitution", chat: Formatter | None = None
+) -> list[Request]:
+    """One (context, continuation) pair per answer option, in option order, after any solved ``shots``.
+
+    ``chat`` renders the turns through a chat template (continuations lose their leading
+    space, as an assistant reply has none); without it the prompt is plain text.
+    """
+    if task.kind == "choice" and method == "substitution":
+        prefix = shots_prefix(task, shots, method)
         return [(prefix + context, rest) for context, rest in substitution_requests(example)]
-    raise HarnessError(f"Task {task.name!r} is of kind {task.kind}; log-likelihood scoring answers classification and choice")
+    if task.kind == "classification":
+        options = [verbalise(task, label) for label in task.labels]
+    elif task.kind == "choice":
+        options = [" " + candidate["text"] for candidate in example.input["candidates"]]
+    else:
+        raise HarnessError(f"Task {task.name!r} is of kind {task.kind}; log-likelihood scoring answers classification and choice")
+    context = generation_prompt(task, example, shots, chat=chat)
+    return [(context, option.lstrip() if chat else option) for option in options]
+
+
+def generation_prompt(task: Task, example: Example, shots: Sequence[Example] = (), *, chat: Formatter | None = None) -> str:
+    """The full prompt after which the model writes its answer (solved shots first)."""
+    turns = shot_turns(task, shots)
+    if chat:
+        return chat([(question, answer.strip()) for question, answer in turns], render_prompt(task, example))
+    return plain(turns, render_prompt(task, example))

@@ -95,6 +95,7 @@ def run_matrix(
     limit: int | None = None,
     sample: int | None = None,
     shots: int = 0,
+    options: dict[str, str] | None = None,
     seed: int = 0,
     batch_size: int = 32,
     progress: bool = True,
@@ -106,9 +107,16 @@ def run_matrix(
     where it stopped and a rerun computes nothing. ``limit`` keeps the first N examples;
     ``sample`` a random N (seeded by ``seed``, file order kept). ``shots`` > 0 gives
     few-shot models that many solved train examples (drawn with ``seed``), and skips the rest.
+    ``options`` (``-o KEY=VALUE``) go to every model that takes them (:attr:`Model.options`).
     """
     if batch_size < 1:
         raise HarnessError(f"--batch-size must be at least 1, got {batch_size}")
+    if options:
+        for name in options:
+            if not any(name in model.options for model in models):
+                takers = sorted({f"{o} ({m.name})" for m in models for o in m.options})
+                raise HarnessError(f"No model in this run takes option {name!r}; options: {', '.join(takers) or 'none'}")
+        models = [model.with_options(options) for model in models]
     summary = RunSummary()
     for task in tasks:
         supported = []
@@ -116,8 +124,8 @@ def run_matrix(
             reason = model.supports(task)
             if reason is None and shots and not model.few_shot:
                 reason = f"{model.name} takes no few-shot examples"
-            if reason is None and shots and "train" not in task.splits:
-                reason = f"{task.name} has no train split to draw few-shot examples from"
+            if reason is None and shots and task.few_shot_source() is None:
+                reason = f"{task.name} has no {task.few_shot_split} split to draw few-shot examples from"
             if reason:
                 summary.skipped.append(Skipped(task.name, model.name, reason))
                 log(f"skip {task.name} x {model.name}: {reason}")
@@ -142,12 +150,14 @@ def run_matrix(
 
 
 def few_shot_examples(task: Task, k: int, *, seed: int, data_dir, source: str) -> list:
-    """``k`` solved examples drawn from the task's train split with ``seed``."""
-    if "train" not in task.splits:
-        raise HarnessError(f"Task {task.name!r} has no train split to draw {k} few-shot examples from")
-    train = task.load("train", data_dir=data_dir, source=source).examples
+    """``k`` solved examples drawn with ``seed`` from the task's few-shot split (usually train)."""
+    pool = task.few_shot_source()
+    if pool is None:
+        raise HarnessError(f"Task {task.name!r} has no {task.few_shot_split} split to draw {k} few-shot examples from")
+    pool_task, split = pool
+    train = pool_task.load(split, data_dir=data_dir, source=source).examples
     if k > len(train):
-        raise HarnessError(f"Task {task.name!r}: --shots {k} but its train split has {len(train)} examples")
+        raise HarnessError(f"Task {task.name!r}: --shots {k} but {pool_task.name} {split} has {len(train)} examples")
     return [train[i] for i in random.Random(seed).sample(range(len(train)), k)]
 
 
@@ -165,12 +175,15 @@ def _run_one(
 ) -> RunResult:
     started = time.perf_counter()
     settings = {"seed": seed, **model.task_settings(task)}
+    if model.options:
+        settings["options"] = {name: model.option(name) for name in model.options}
     extra = {}
-    name = model.name
+    tags = model.option_tags()
     if shots:
         settings["shots"] = [e.key for e in shots]
         extra["shots"] = shots
-        name = f"{model.name} ({len(shots)}-shot)"  # its own leaderboard row
+        tags.insert(0, f"{len(shots)}-shot")
+    name = f"{model.name} ({', '.join(tags)})" if tags else model.name  # its own leaderboard row
     key = cache_key(model.identity(), task.name, task.version, settings)
     cached = store.cached(key, (e.key for e in examples))
     todo = [e for e in examples if e.key not in cached]

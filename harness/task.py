@@ -115,6 +115,9 @@ class Task:
     #: decoder LMs: jinja2 prompt (``input``, ``example``) and label -> continuation scored after it
     prompt_template: str = ""
     verbalizers: dict[str, str] = {}
+    #: where ``--shots`` draws solved examples from: this split of ``few_shot_task`` (None: this task)
+    few_shot_split: str = "train"
+    few_shot_task: str | None = None
     #: published scores shown beside ours in the report: (system and source, metric, value)
     published: tuple[tuple[str, str, float], ...] = ()
 
@@ -122,6 +125,11 @@ class Task:
     def splits(self) -> list[str]:
         """Every split name this task knows."""
         return list(dict.fromkeys([*self.local_files, *self.package_files, *self.hub_splits, *self.demo_files]))
+
+    def few_shot_source(self) -> tuple[Task, str] | None:
+        """The task and split few-shot examples come from, or None if it has no such split."""
+        source = get_task(self.few_shot_task) if self.few_shot_task else self
+        return (source, self.few_shot_split) if self.few_shot_split in source.splits else None
 
     def read_file(self, path: Path, split: str) -> list[Example]:
         """Parse one local file in the dataset's published format."""

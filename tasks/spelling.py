@@ -36,6 +36,8 @@ class SpellingTask(Task):
     """Shared settings of the spelling datasets (one test split each)."""
 
     kind = "correction"
+    # Decoders write the corrected word after the prompt (one line).
+    prompt_template = "Correct the spelling of the word. If it is already spelt correctly, repeat it.\nWord: {{ input }}\nCorrect spelling:"
     version = "1"
     default_split = "test"
 
@@ -77,8 +79,11 @@ class Norvig(SpellingTask):
         self.name = f"spelling:norvig{number}"
         self.dataset = f"Norvig test set {number}"
         self.description = f"Norvig's spell-testset{number} ({'270' if number == 1 else '400'} misspellings)"
-        self.local_files = {"test": f"spelling/norvig/spell-testset{number}.txt"}
-        self.demo_files = {"test": "norvig-demo.txt"}
+        # Few-shot examples come from the other set (Norvig developed on set 1 and tested on set 2).
+        self.local_files = {"test": f"spelling/norvig/spell-testset{number}.txt",
+                            "dev": f"spelling/norvig/spell-testset{3 - number}.txt"}
+        self.demo_files = {"test": "norvig-demo.txt", "dev": "norvig-demo.txt"}
+        self.few_shot_split = "dev"
         self.published = (("Norvig's corrector (Norvig 2007)", "accuracy", 0.75 if number == 1 else 0.68),)
 
     def read_file(self, path: Path, split: str) -> list[Example]:

@@ -158,8 +158,8 @@ def test_shots_run_as_their_own_row_and_cache(tiny_decoder, data_dir, tmp_path):
 
 
 def test_shots_skip_tasks_without_a_train_split(tiny_decoder, tmp_path):
-    result = CliRunner().invoke(cli, ["run", "--tasks", "coref:wsc273", "--models", f"hf-causal:{tiny_decoder}", "--source", "demo",
+    result = CliRunner().invoke(cli, ["run", "--tasks", "spelling:birkbeck", "--models", f"hf-causal:{tiny_decoder}", "--source", "demo",
                                       "--store", str(tmp_path / "w.sqlite"), "--json", "--no-progress", "--shots", "1"])
     payload = json.loads(result.stdout)
     assert payload["results"] == []
-    assert payload["skipped"][0]["reason"] == "coref:wsc273 has no train split to draw few-shot examples from"
+    assert payload["skipped"][0]["reason"] == "spelling:birkbeck has no train split to draw few-shot examples from"
