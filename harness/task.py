@@ -115,6 +115,8 @@ class Task:
     #: decoder LMs: jinja2 prompt (``input``, ``example``) and label -> continuation scored after it
     prompt_template: str = ""
     verbalizers: dict[str, str] = {}
+    #: decoders that generate: the text their answer starts with, written for them ("[" for a JSON list)
+    answer_prefix: str = ""
     #: where ``--shots`` draws solved examples from: this split of ``few_shot_task`` (None: this task)
     few_shot_split: str = "train"
     few_shot_task: str | None = None

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 from harness import HarnessError, Model, ModelFamily, Prediction, hookimpl
 from harness.models.hf_encoder import load_config, revision
 from harness.grounding import ground_entities, parse_entities
-from harness.prompts import generation_prompt, lm_requests
+from harness.prompts import generation_prompt, lm_requests, render_prompt
 
 
 class HFCausal(Model):
@@ -130,13 +130,15 @@ class HFCausal(Model):
         for i, (context, _) in enumerate(requests):
             groups.setdefault(context, []).append(i)
         scores = [0.0] * len(requests)
-        single = [members for members in groups.values() if len(members) == 1]
+        single = [members[0] for members in groups.values() if len(members) == 1]
         shared = [members for members in groups.values() if len(members) > 1]
-        for i, score in zip([m[0] for m in single],
-                            self._score_whole_sequences([requests[m[0]] for m in single], batch_size=batch_size)):
+        for i, score in zip(single, self._score_whole_sequences([requests[i] for i in single], batch_size=batch_size)):
             scores[i] = score
-        for members in shared:
-            for i, score in zip(members, self._score_shared_context(requests[members[0]][0], [requests[i][1] for i in members])):
+        grouped = self._score_shared_contexts(
+            [(requests[members[0]][0], [requests[i][1] for i in members]) for members in shared], batch_size=batch_size
+        )
+        for members, group_scores in zip(shared, grouped):
+            for i, score in zip(members, group_scores):
                 scores[i] = score
         return scores
 
@@ -175,37 +177,62 @@ class HFCausal(Model):
                     offset += width
         return scores
 
-    def _score_shared_context(self, context: str, continuations: Sequence[str]) -> list[float]:
-        """Score several continuations of one context: the context runs once, the options on its cache."""
+    def _score_shared_contexts(self, groups: Sequence[tuple[str, Sequence[str]]], *, batch_size: int) -> list[list[float]]:
+        """Score several continuations of each context: a batch of contexts runs once, then every
+        option of every context runs on the contexts' cached keys and values."""
         import torch
 
+        if not groups:
+            return []
         model, tokenizer = self.load()
         head = model.get_output_embeddings()
-        ctx = self._context_ids(context)
-        conts = [self._continuation_ids(c) for c in continuations]
-        k, width = len(conts), max(map(len, conts))
+        encoded = [(self._context_ids(context), [self._continuation_ids(c) for c in options]) for context, options in groups]
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        results: list[list[float]] = [[] for _ in encoded]
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i][0]))
         with torch.inference_mode():
-            out = self.body(input_ids=torch.tensor([ctx], device=self.device), use_cache=True)
-            first = torch.log_softmax(head(out.last_hidden_state[0, -1]).float(), dim=-1)
-            cache = out.past_key_values
-            cache.batch_repeat_interleave(k)
-            ids = torch.full((k, width), pad, dtype=torch.long)
-            mask = torch.ones((k, len(ctx) + width), dtype=torch.long)
-            for row, cont in enumerate(conts):
-                ids[row, : len(cont)] = torch.tensor(cont)
-                mask[row, len(ctx) + len(cont):] = 0
-            positions = torch.arange(len(ctx), len(ctx) + width)[None].expand(k, -1)
-            rest = self.body(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                               position_ids=positions.to(self.device), past_key_values=cache).last_hidden_state
-            scores = []
-            for row, cont in enumerate(conts):
-                total = float(first[cont[0]])
-                if len(cont) > 1:  # positions 0..n-2 of the option predict its tokens 1..n-1
-                    logprobs = torch.log_softmax(head(rest[row, : len(cont) - 1]).float(), dim=-1)
-                    total += float(logprobs.gather(-1, torch.tensor(cont[1:], device=rest.device)[:, None]).sum())
-                scores.append(total)
-        return scores
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                contexts = [encoded[i][0] for i in idx]
+                lengths = torch.tensor([len(c) for c in contexts])
+                width = int(lengths.max())
+                ids = torch.full((len(idx), width), pad, dtype=torch.long)
+                ctx_mask = torch.zeros((len(idx), width), dtype=torch.long)
+                for row, ctx in enumerate(contexts):
+                    ids[row, : len(ctx)] = torch.tensor(ctx)
+                    ctx_mask[row, : len(ctx)] = 1
+                out = self.body(input_ids=ids.to(self.device), attention_mask=ctx_mask.to(self.device), use_cache=True)
+                last = out.last_hidden_state[torch.arange(len(idx)), lengths.to(self.device) - 1]
+                first = torch.log_softmax(head(last).float(), dim=-1)
+                # One row per option, on a copy of its context's cache.
+                owners = [row for row, i in enumerate(idx) for _ in encoded[i][1]]
+                options = [cont for i in idx for cont in encoded[i][1]]
+                cache = out.past_key_values
+                cache.batch_select_indices(torch.tensor(owners, device=self.device))
+                option_width = max(map(len, options))
+                option_ids = torch.full((len(options), option_width), pad, dtype=torch.long)
+                option_mask = torch.zeros((len(options), option_width), dtype=torch.long)
+                for row, cont in enumerate(options):
+                    option_ids[row, : len(cont)] = torch.tensor(cont)
+                    option_mask[row, : len(cont)] = 1
+                positions = lengths[owners][:, None] + torch.arange(option_width)[None]
+                mask = torch.cat([ctx_mask[owners], option_mask], dim=1)
+                rest = self.body(input_ids=option_ids.to(self.device), attention_mask=mask.to(self.device),
+                                 position_ids=positions.to(self.device), past_key_values=cache).last_hidden_state
+                # Option position j predicts its token j + 1; the context's last position its first token.
+                rows = [r for r, cont in enumerate(options) for _ in cont[1:]]
+                cols = [j for cont in options for j in range(len(cont) - 1)]
+                targets = [t for cont in options for t in cont[1:]]
+                later = []
+                if rows:
+                    logprobs = torch.log_softmax(head(rest[torch.tensor(rows), torch.tensor(cols)]).float(), dim=-1)
+                    later = logprobs.gather(-1, torch.tensor(targets, device=rest.device)[:, None])[:, 0].tolist()
+                offset = 0
+                for row, (owner, cont) in enumerate(zip(owners, options)):
+                    total = float(first[owner, cont[0]]) + sum(later[offset : offset + len(cont) - 1])
+                    offset += len(cont) - 1
+                    results[idx[owner]].append(total)
+        return results
 
     def body(self, **inputs):
         """The transformer without its LM head, run on ``inputs`` (hidden states, not logits)."""
@@ -221,11 +248,11 @@ class HFCausal(Model):
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         width = max(map(len, sequences))
         ids = torch.full((len(sequences), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(sequences), width), dtype=torch.long)
         for row, seq in enumerate(sequences):
             ids[row, : len(seq)] = torch.tensor(seq)
-            mask[row, : len(seq)] = 1
-        return self.body(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).last_hidden_state
+        # Right padding under a causal mask: no real position ever sees a pad, so no attention
+        # mask is needed (and the fused causal attention kernel is used).
+        return self.body(input_ids=ids.to(self.device)).last_hidden_state
 
     def score_single_token_options(
         self, contexts: Sequence[str], option_tokens: Sequence[int], *, batch_size: int = 16
@@ -313,9 +340,12 @@ class HFCausal(Model):
             ))
         return predictions
 
-    def generate(self, prompts: Sequence[str], *, max_new_tokens: Sequence[int], stop: str | None, batch_size: int = 16) -> list[str]:
-        """Greedy continuations of ``prompts`` (length-sorted, left-padded batches), cut at ``stop``."""
+    def generate(self, prompts: Sequence[str], *, max_new_tokens: Sequence[int], stops: Sequence[str] = (),
+                 batch_size: int = 16) -> list[str]:
+        """Greedy continuations of ``prompts`` (length-sorted, left-padded batches), each cut at
+        the first of ``stops``; a sequence stops at a stop string or end-of-sequence token."""
         import torch
+        from transformers import StoppingCriteriaList
 
         model, tokenizer = self.load()
         encoded = [self._context_ids(p) for p in prompts]
@@ -334,43 +364,78 @@ class HFCausal(Model):
                 generated = model.generate(
                     input_ids=ids.to(self.device), attention_mask=mask.to(self.device), do_sample=False,
                     max_new_tokens=max(max_new_tokens[i] for i in idx), pad_token_id=pad,
-                    stop_strings=[stop] if stop else None, tokenizer=tokenizer if stop else None,
+                    stopping_criteria=StoppingCriteriaList([StopAfterStrings(tokenizer, stops, width)]) if stops else None,
                     temperature=None, top_p=None, top_k=None,
                 )
                 for row, i in enumerate(idx):
-                    new = generated[row, width:][: max_new_tokens[i]]
-                    text = tokenizer.decode(new, skip_special_tokens=True)
-                    outputs[i] = text.split(stop)[0] if stop else text
+                    text = tokenizer.decode(generated[row, width:][: max_new_tokens[i]], skip_special_tokens=True)
+                    outputs[i] = cut_at_stops(text, stops)
         return outputs
 
     def _predict_by_generation(self, task, examples, *, batch_size, shots):
         chat = self.chat_formatter()
-        prompts = [generation_prompt(task, example, shots, chat=chat) for example in examples]
+        # The answer's opening ("[" for an entity list) is written for the model, after a space in plain prompts.
+        opening = task.answer_prefix if chat else " " + task.answer_prefix if task.answer_prefix else ""
+        prompts = [generation_prompt(task, example, shots, chat=chat) + opening for example in examples]
         if task.kind == "tagging":
-            budget = [min(MAX_ENTITY_TOKENS, 16 + 8 * len(example.input)) for example in examples]
+            budget = [min(MAX_ENTITY_TOKENS, 16 + 6 * len(example.input)) for example in examples]
+            stops = ["]"] if chat else ["]", "\n"]  # the list's end; a plain answer is one line
         else:
             budget = [MAX_WORD_TOKENS] * len(examples)
-        # Plain prompts put each answer on one line; a chat reply ends at the end-of-turn token.
-        texts = self.generate(prompts, max_new_tokens=budget, stop=None if chat else "\n", batch_size=batch_size)
+            stops = ["\n"]
+        texts = self.generate(prompts, max_new_tokens=budget, stops=stops, batch_size=batch_size)
         predictions = []
         for example, prompt, text in zip(examples, prompts, texts):
             if task.kind == "tagging":
-                grounded = ground_entities(example.input, parse_entities(text), task.labels)
-                predictions.append(Prediction(grounded.tags, raw=text, prompt=prompt, details=grounded.details()))
+                answer = opening.lstrip() + text + ("]" if not text.rstrip().endswith("]") else "")
+                grounded = ground_entities(example.input, parse_entities(answer), task.labels)
+                predictions.append(Prediction(grounded.tags, raw=answer, prompt=prompt, details=grounded.details()))
             else:
-                predictions.append(Prediction(first_word_answer(text), raw=text, prompt=prompt))
+                cue = render_prompt(task, example).rstrip().splitlines()[-1]
+                predictions.append(Prediction(first_word_answer(text, cue), raw=text, prompt=prompt))
         return predictions
 
 
+class StopAfterStrings:
+    """A generation stopping criterion: a sequence is done once its new text contains a stop string.
+
+    transformers' own ``StopStringCriteria`` precomputes tables from the vocabulary and fails
+    on WordPiece vocabularies; decoding the last few new tokens works for any tokenizer.
+    """
+
+    TAIL_TOKENS = 8
+
+    def __init__(self, tokenizer, stops: Sequence[str], prompt_width: int):
+        self.tokenizer = tokenizer
+        self.stops = list(stops)
+        self.prompt_width = prompt_width
+
+    def __call__(self, input_ids, scores, **kwargs):
+        """One bool per sequence: whether it has produced a stop string."""
+        import torch
+
+        tails = self.tokenizer.batch_decode(input_ids[:, self.prompt_width:][:, -self.TAIL_TOKENS:], skip_special_tokens=True)
+        return torch.tensor([any(stop in tail for stop in self.stops) for tail in tails], device=input_ids.device)
+
+
+def cut_at_stops(text: str, stops: Sequence[str]) -> str:
+    """``text`` up to the earliest of ``stops`` (all of it if none occurs)."""
+    end = min((text.find(stop) for stop in stops if stop in text), default=len(text))
+    return text[:end]
+
+
 #: Generation budgets: an entity list gets 16 + 8 tokens per input token up to this; a corrected word this.
-MAX_ENTITY_TOKENS = 384
+MAX_ENTITY_TOKENS = 256
 MAX_WORD_TOKENS = 12
 
 
-def first_word_answer(text: str) -> str:
-    """A generated correction: its first non-empty line without quotes or a closing full stop."""
-    line = next((line for line in text.splitlines() if line.strip()), "")
-    return line.strip().strip("\"'`").rstrip(".").strip()
+def first_word_answer(text: str, cue: str = "") -> str:
+    """A generated correction: its first non-empty line, without an echo of the prompt's last
+    line (``cue``, e.g. "Correct spelling:"), quotes or a closing full stop."""
+    line = next((line for line in text.splitlines() if line.strip()), "").strip()
+    if cue and line.casefold().startswith(cue.strip().casefold()):
+        line = line[len(cue.strip()):].strip()
+    return line.strip("\"'`*").rstrip(".").strip()
 
 
 def cache_dir() -> Path:

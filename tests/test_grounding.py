@@ -1,0 +1,75 @@
+"""Generated entity lists grounded back to token spans (hand-made cases) and the rates reported."""
+from __future__ import annotations
+
+import pytest
+
+from harness import Example, Prediction, get_task
+from harness.grounding import ground_entities, parse_entities
+from harness.metrics import grounding_metrics
+
+TYPES = ("LOC", "MISC", "ORG", "PER")
+
+
+def tags_for(tokens, answer):
+    return ground_entities(tokens, parse_entities(answer), TYPES)
+
+
+def test_repeated_strings_land_on_successive_occurrences():
+    tokens = "Paris beat Lyon and then Paris lost to Nice".split()
+    grounded = tags_for(tokens, '[{"text": "Paris", "type": "ORG"}, {"text": "Lyon", "type": "ORG"}, {"text": "Paris", "type": "ORG"}]')
+    assert grounded.tags == ["B-ORG", "O", "B-ORG", "O", "O", "B-ORG", "O", "O", "O"]
+    assert grounded.ungrounded == []
+    # Listed once: only the first occurrence is tagged.
+    assert tags_for(tokens, '[{"text": "Paris", "type": "ORG"}]').tags[5] == "O"
+
+
+def test_entities_listed_out_of_order_wrap_around_to_the_start():
+    tokens = "Anna met Bob in Rome".split()
+    grounded = tags_for(tokens, '[["Rome", "LOC"], ["Anna", "PER"]]')
+    assert grounded.tags == ["B-PER", "O", "O", "O", "B-LOC"]
+
+
+def test_case_sensitive_match_is_preferred_then_relaxed():
+    tokens = "the Apple of apple growers".split()
+    assert tags_for(tokens, '[{"text": "apple", "type": "ORG"}]').tags == ["O", "O", "O", "B-ORG", "O"]
+    assert tags_for(tokens, '[{"text": "APPLE", "type": "ORG"}]').tags == ["O", "B-ORG", "O", "O", "O"]
+    # Relaxed also ignores spacing across tokens: "Smith's" covers the tokens "Smith 's".
+    assert tags_for("I saw Smith 's dog".split(), '[["Smith\'s", "PER"]]').tags == ["O", "O", "B-PER", "I-PER", "O"]
+
+
+def test_multi_token_entities_get_begin_and_inside_tags():
+    tokens = "He flew to New York City yesterday".split()
+    assert tags_for(tokens, '[{"text": "New York City", "type": "LOC"}]').tags == ["O", "O", "O", "B-LOC", "I-LOC", "I-LOC", "O"]
+
+
+def test_entities_not_in_the_text_unknown_types_and_overlaps_are_ungroundable():
+    tokens = "Maria works at Siemens".split()
+    grounded = tags_for(tokens, '[{"text": "Maria", "type": "PER"}, {"text": "Berlin", "type": "LOC"}, '
+                                '{"text": "Siemens", "type": "COMPANY"}, {"text": "Maria", "type": "PER"}]')
+    assert grounded.tags == ["B-PER", "O", "O", "O"]
+    assert grounded.listed == 4 and grounded.ungrounded == ["Berlin", "Siemens", "Maria"]
+
+
+def test_answers_that_are_not_a_json_list_are_parse_failures():
+    assert parse_entities("I think the entities are Maria and Siemens.") is None
+    assert parse_entities('[{"text": "Maria", "type": "PER"}') is None  # unterminated
+    assert parse_entities('{"text": "Maria"}') is None
+    assert parse_entities('[] and some chatter') == []
+    assert parse_entities('Sure! [["Maria", "PER"], {"text": "Siemens", "type": "ORG"}, 3]') == [("Maria", "PER"), ("Siemens", "ORG")]
+    failed = ground_entities(["Maria"], None, TYPES)
+    assert failed.parse_failed and failed.tags == ["O"]
+
+
+def test_parse_failure_and_ungroundable_rates_are_reported_with_the_f1():
+    task = get_task("ner")
+    examples = [Example("a", ["Maria", "works"], ["B-PER", "O"]), Example("b", ["in", "Rome"], ["O", "B-LOC"]),
+                Example("c", ["hello"], ["O"])]
+    groundings = [ground_entities(e.input, parse_entities(answer), TYPES) for e, answer in
+                  zip(examples, ['[["Maria", "PER"], ["Oslo", "LOC"]]', "no idea", '[["hello", "MISC"]]'])]
+    predictions = [Prediction(g.tags, details=g.details()) for g in groundings]
+    scores = task.score(examples, predictions)
+    assert scores.get("parse_failure_rate").value == pytest.approx(1 / 3)
+    assert scores.get("ungroundable_rate").value == pytest.approx(1 / 3)  # Oslo, of 3 listed
+    assert scores.get("ungroundable_rate").n == 3
+    assert scores.get("f1").value == pytest.approx(2 * 0.5 * 0.5 / (0.5 + 0.5))  # 1 of 2 predicted, 1 of 2 gold
+    assert grounding_metrics([Prediction(["O"])]) == []  # encoders: no such rates
