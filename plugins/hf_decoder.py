@@ -12,6 +12,7 @@ import importlib.metadata
 import importlib.util
 import math
 import os
+import re
 import shutil
 from functools import cached_property
 from pathlib import Path
@@ -60,6 +61,9 @@ class HFCausal(Model):
             settings["verbalizers"] = dict(task.verbalizers)
         if task.kind == "choice":
             settings["method"] = self.option("coref")
+        if task.kind in ("tagging", "correction"):
+            # How generated text becomes an answer: bump when grounding or word extraction changes.
+            settings["answer_parsing"] = "grounding-v1" if task.kind == "tagging" else "word-v2"
         return settings
 
     def load(self):
@@ -426,16 +430,26 @@ def cut_at_stops(text: str, stops: Sequence[str]) -> str:
 
 #: Generation budgets: an entity list gets 16 + 8 tokens per input token up to this; a corrected word this.
 MAX_ENTITY_TOKENS = 256
-MAX_WORD_TOKENS = 12
+MAX_WORD_TOKENS = 16
 
 
 def first_word_answer(text: str, cue: str = "") -> str:
-    """A generated correction: its first non-empty line, without an echo of the prompt's last
-    line (``cue``, e.g. "Correct spelling:"), quotes or a closing full stop."""
+    """A generated correction, read from the first non-empty line of ``text``.
+
+    An echo of the prompt's last line (``cue``, e.g. "Correct spelling:") is dropped. A
+    sentence-style answer ('The correct spelling is "address"') gives its last quoted
+    segment (the closing quote may have been cut off), else its last word. Quotes and a
+    closing full stop are stripped.
+    """
     line = next((line for line in text.splitlines() if line.strip()), "").strip()
     if cue and line.casefold().startswith(cue.strip().casefold()):
         line = line[len(cue.strip()):].strip()
-    return line.strip("\"'`*").rstrip(".").strip()
+    quoted = re.findall(r'"([^"]*)(?:"|$)', line)
+    if quoted and quoted[-1].strip():
+        line = quoted[-1]
+    elif len(line.split()) > 3:
+        line = line.split()[-1]
+    return line.strip().strip("\"'`*").rstrip(".").strip()
 
 
 def cache_dir() -> Path:

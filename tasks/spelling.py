@@ -37,7 +37,7 @@ class SpellingTask(Task):
 
     kind = "correction"
     # Decoders write the corrected word after the prompt (one line).
-    prompt_template = "Correct the spelling of the word. If it is already spelt correctly, repeat it.\nWord: {{ input }}\nCorrect spelling:"
+    prompt_template = "Correct the spelling of the word. If it is already spelt correctly, repeat it. Answer with the word only.\nWord: {{ input }}\nCorrect spelling:"
     version = "1"
     default_split = "test"
 

@@ -209,6 +209,9 @@ def test_generation_stops_at_the_first_stop_string():
     assert cut_at_stops("receive\nWord: x", ["\n"]) == "receive"
     assert first_word_answer(" Correct spelling: Receive.", "Correct spelling:") == "Receive"
     assert first_word_answer('\n"accommodation"\n') == "accommodation"
+    assert first_word_answer('The correct spelling of the word "adress" is "address"') == "address"
+    assert first_word_answer('The correct spelling of the word "adress" is "addr') == "addr"  # cut off: still the last quote
+    assert first_word_answer("The right spelling is address.") == "address"
 
 
 def test_ner_and_spelling_by_generation_store_prompts_and_grounding_rates(tiny_decoder, data_dir, tmp_path):
