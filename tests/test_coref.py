@@ -126,6 +126,17 @@ def test_wsc_keeps_only_the_first_273_schemas(tmp_path):
     assert len(get_task("coref:wsc273").load(data_dir=tmp_path).examples) == 273
 
 
+def test_few_shot_examples_for_winograd_tasks_come_from_the_schemas_after_wsc273(tmp_path):
+    from harness.runner import few_shot_examples
+
+    write(tmp_path, "coref/wsc273/WSCollection.xml", wsc_xml(*["A"] * 273, "B", "B", "B"), encoding="iso-8859-1")
+    extra = get_task("coref:wsc273").load("extra", data_dir=tmp_path).examples
+    assert [e.id for e in extra] == ["extra-273", "extra-274", "extra-275"] and {e.reference for e in extra} == {1}
+    for name in ("coref:wsc273", "coref:winogender"):  # Winogender has no training data of its own
+        shots = few_shot_examples(get_task(name), 2, seed=0, data_dir=tmp_path, source="auto")
+        assert len(shots) == 2 and all(shot.id.startswith("extra-") for shot in shots)
+
+
 def test_winogender_loader_and_metrics(tmp_path):
     write(tmp_path, "coref/winogender/all_sentences.tsv", "sentid\tsentence\n"
           "nurse.patient.1.male.txt\tThe nurse told the patient that he could leave.\n"

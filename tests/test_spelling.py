@@ -155,3 +155,14 @@ def test_spelling_runs_from_the_cli_on_the_demo(tmp_path):
     symspell = [c for c in cells if c["model"] == "symspell" and c["task"] == "spelling:norvig1"][0]
     names = {m["name"] for m in symspell["metrics"]}
     assert names == {"accuracy", "over_correction_rate", "top_5_accuracy"}
+
+
+def test_few_shot_examples_for_one_norvig_set_come_from_the_other(tmp_path):
+    from harness.runner import few_shot_examples
+
+    write(tmp_path, "spelling/norvig/spell-testset1.txt", "Testset1 = {'access': 'acess', 'address': 'adress'}\n")
+    write(tmp_path, "spelling/norvig/spell-testset2.txt", "Testset2 = {'forbidden': 'forbiden', 'decided': 'descided'}\n")
+    shots = few_shot_examples(get_task("spelling:norvig2"), 4, seed=0, data_dir=tmp_path, source="auto")
+    assert {e.reference[0] for e in shots} == {"access", "address"}  # set 1's words, never set 2's
+    shots = few_shot_examples(get_task("spelling:norvig1"), 4, seed=0, data_dir=tmp_path, source="auto")
+    assert {e.reference[0] for e in shots} == {"forbidden", "decided"}
