@@ -61,6 +61,13 @@ def _choice_label(data: dict[str, Any], index: Any) -> str:
     return candidates[index]["text"] if isinstance(index, int) and 0 <= index < len(candidates) else str(index)
 
 
+def _subset_of(provenance: dict, n: int) -> int | None:
+    """The split's size when the run scored only part of it (--limit / --sample), else None."""
+    selection = provenance.get("selection") or {}
+    total = selection.get("of")
+    return int(total) if total and n < total else None
+
+
 def _shown_settings(settings: dict) -> dict:
     """The run settings worth showing beside its numbers: model options (chat template,
     coreference method, log-likelihood normalisation), how answers are read, the shots."""
@@ -181,6 +188,7 @@ def build_context(store: Store) -> dict[str, Any]:
             "task_version": run["task_version"],
             "model_identity": run["model_identity"],
             "settings": _shown_settings(run["settings"]),
+            "subset_of": _subset_of(provenance, int(run["n"])),
             "packages": provenance.get("packages", {}),
             "hardware": provenance.get("hardware", {}),
             "finetuned": (provenance.get("model") or {}).get("finetuned"),

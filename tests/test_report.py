@@ -83,6 +83,10 @@ def _build_report(tmp_path, data_dir):
     demo = CliRunner().invoke(cli, ["run", "--tasks", "ner:wnut17", "--models", "spacy-en-sm", "--source", "demo",
                                     "--store", str(store), "--no-progress"])
     assert demo.exit_code == 0, demo.output
+    # A run on part of a split (--limit): its leaderboard cell must say so.
+    part = CliRunner().invoke(cli, ["run", "--tasks", "ner:wnut17", "--models", "capital-tagger", "--source", "demo",
+                                    "--limit", "2", "--store", str(store), "--no-progress"])
+    assert part.exit_code == 0, part.output
     more = CliRunner().invoke(cli, ["run", "--tasks", "spelling:norvig1,coref", "--models", "symspell,identity,coref-nearest,coref-first",
                                     "--source", "demo", "--store", str(store), "--no-progress"])
     assert more.exit_code == 0, more.output
@@ -171,3 +175,13 @@ def test_leaderboard_sorts_by_a_column_from_the_url(report_dir, tmp_path):
     descending = as_numbers(first_column_values(chromium_dom(report_dir / "index.html", tmp_path / "p2", "#sort=leaderboard:1:desc")))
     assert ascending == sorted(ascending) and descending == sorted(descending, reverse=True)
     assert len(set(ascending)) > 2  # a real ordering, not a constant column
+
+
+def test_runs_on_part_of_a_split_are_marked_on_the_leaderboard(report_dir, tmp_path):
+    dom = chromium_dom(report_dir / "index.html", tmp_path / "profile")
+    rows = re.findall(r'<tr class="model-row">(.*?)</tr>', dom, flags=re.S)
+    tagger = next(row for row in rows if 'data-value="capital-tagger"' in row)
+    marks = re.findall(r'<span class="subset muted">n=(\d+) of (\d+)</span>', tagger)
+    assert len(marks) == 1 and marks[0][0] == "2" and int(marks[0][1]) > 2
+    spacy = next(row for row in rows if 'data-value="spacy-en-sm"' in row)
+    assert "subset" not in spacy  # whole splits carry no mark
