@@ -32,8 +32,12 @@ dataset_path: json
 dataset_kwargs:
   data_files:
     validation: {data}
+    train: {shots}
 output_type: multiple_choice
 validation_split: validation
+fewshot_split: train
+fewshot_config:
+  sampler: first_n
 doc_to_text: "{{{{sentence}}}}\\nQuestion: Is this sentence positive or negative?\\nAnswer:"
 doc_to_target: label
 doc_to_choice: ["negative", "positive"]
@@ -63,28 +67,44 @@ metadata:
 """
 
 
-def write_lm_eval_tasks(folder: Path, data_dir: Path, limit: int | None) -> dict[str, str]:
-    """JSONL copies of the harness's examples and the YAMLs that read them; harness task -> lm-eval task."""
+def sst2_shots(data_dir: Path, shots: int) -> list:
+    """The solved train examples this harness shows with ``--shots`` (seed 0)."""
+    from harness import get_task
+    from harness.runner import few_shot_examples
+
+    return few_shot_examples(get_task("sentiment"), shots, seed=0, data_dir=data_dir, source="local") if shots else []
+
+
+def write_lm_eval_tasks(folder: Path, data_dir: Path, limit: int | None, shots: int = 0) -> dict[str, str]:
+    """JSONL copies of the harness's examples and the YAMLs that read them; harness task -> lm-eval task.
+
+    With ``shots``, lm-eval's SST-2 few-shot split holds exactly the harness's shots, taken
+    in order (``sampler: first_n``), so both show the same solved examples.
+    """
     from harness import get_task
 
-    sst2 = get_task("sentiment").load("validation", data_dir=data_dir, source="local").examples[:limit]
-    with open(folder / "sst2.jsonl", "w") as out:
-        for i, e in enumerate(sst2):
-            out.write(json.dumps({"idx": i, "sentence": e.input, "label": ["negative", "positive"].index(e.reference)}) + "\n")
+    def sst2_rows(examples, path):
+        with open(path, "w") as out:
+            for i, e in enumerate(examples):
+                out.write(json.dumps({"idx": i, "sentence": e.input, "label": ["negative", "positive"].index(e.reference)}) + "\n")
+
+    sst2_rows(get_task("sentiment").load("validation", data_dir=data_dir, source="local").examples[:limit], folder / "sst2.jsonl")
+    sst2_rows(sst2_shots(data_dir, shots) or get_task("sentiment").load("validation", data_dir=data_dir, source="local").examples[:1],
+              folder / "sst2-shots.jsonl")
     wsc = get_task("coref:wsc273").load("test", data_dir=data_dir, source="local").examples[:limit]
     with open(folder / "wsc273.jsonl", "w") as out:
         for e in wsc:
             d = e.input
             out.write(json.dumps({"text": d["text"], "pronoun": d["pronoun"], "pronoun_loc": d["pronoun_offset"],
                                   "options": [c["text"] for c in d["candidates"]], "label": e.reference}) + "\n")
-    (folder / "sst2.yaml").write_text(SST2_YAML.format(data=folder / "sst2.jsonl"))
+    (folder / "sst2.yaml").write_text(SST2_YAML.format(data=folder / "sst2.jsonl", shots=folder / "sst2-shots.jsonl"))
     (folder / "wsc273.yaml").write_text(WSC273_YAML.format(data=folder / "wsc273.jsonl"))
     # lm-eval's own option normalisation ("'s" for possessives, lower-casing mid-sentence), imported, not copied.
     (folder / "wsc_utils.py").write_text("from lm_eval.tasks.wsc273.utils import process_doc  # noqa: F401\n")
     return {"sentiment": "harness_bench_sst2", "coref:wsc273": "harness_bench_wsc273"}
 
 
-def run_lm_eval(lm, task_folder: Path, lm_task: str, limit: int | None):
+def run_lm_eval(lm, task_folder: Path, lm_task: str, limit: int | None, shots: int = 0):
     """Accuracy, seconds, and per-doc (requests, log-likelihoods) from lm-eval."""
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
@@ -92,7 +112,7 @@ def run_lm_eval(lm, task_folder: Path, lm_task: str, limit: int | None):
     manager = TaskManager(include_path=str(task_folder))
     started = time.perf_counter()
     result = simple_evaluate(model=lm, tasks=[lm_task], task_manager=manager, log_samples=True, limit=limit,
-                             bootstrap_iters=0, verbosity="ERROR")
+                             bootstrap_iters=0, verbosity="ERROR", num_fewshot=shots or None)
     seconds = time.perf_counter() - started
     accuracy = result["results"][lm_task]["acc,none"]
     per_doc = {}
@@ -104,7 +124,7 @@ def run_lm_eval(lm, task_folder: Path, lm_task: str, limit: int | None):
     return accuracy, seconds, per_doc
 
 
-def run_harness(model, task_name: str, data_dir: Path, limit: int | None, batch_size: int, store_path: Path):
+def run_harness(model, task_name: str, data_dir: Path, limit: int | None, batch_size: int, store_path: Path, shots: int = 0):
     """Accuracy, seconds, and per-example (requests, log-likelihoods) from this harness."""
     from harness import get_task
     from harness.store import Store
@@ -115,13 +135,14 @@ def run_harness(model, task_name: str, data_dir: Path, limit: int | None, batch_
     store = Store(store_path)
     started = time.perf_counter()
     summary = run_matrix([task], [model], store, data_dir=data_dir, source="local", limit=limit, batch_size=batch_size,
-                         progress=False, log=lambda message: None)
+                         shots=shots, progress=False, log=lambda message: None)
     seconds = time.perf_counter() - started
     [result] = summary.results
     examples = task.load(data_dir=data_dir, source="local").examples[:limit]
     predictions = store.predictions(run_ids=[result.run_id])
     by_id = {row.example_id: row.prediction for row in predictions.itertuples()}
-    per_doc = {i: (lm_requests(task, e), by_id[e.id]["details"]["loglikelihoods"]) for i, e in enumerate(examples)}
+    shown = sst2_shots(data_dir, shots) if shots else []
+    per_doc = {i: (lm_requests(task, e, shown), by_id[e.id]["details"]["loglikelihoods"]) for i, e in enumerate(examples)}
     return result.scores.get("accuracy").value, seconds, per_doc
 
 
@@ -140,6 +161,8 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="First N examples of each task (default: all).")
     parser.add_argument("--batch-size", type=int, default=32, help="Batch size of both (default 32, this harness's default).")
     parser.add_argument("--lm-eval-batch-size", type=int, default=None, help="lm-eval's batch size, if not --batch-size.")
+    parser.add_argument("--shots", type=int, default=0,
+                        help="Solved examples before each SST-2 question, the same ones on both sides (WSC273 stays 0-shot).")
     parser.add_argument("--threads", type=int, default=None, help="torch threads for both (default: torch's choice).")
     args = parser.parse_args(argv)
 
@@ -159,23 +182,25 @@ def main(argv=None) -> int:
           f"batch size {args.batch_size} (lm-eval {args.lm_eval_batch_size or args.batch_size})")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        lm_tasks = write_lm_eval_tasks(tmp, args.data_dir, args.limit)
+        lm_tasks = write_lm_eval_tasks(tmp, args.data_dir, args.limit, args.shots)
         rows = []
         # Warm both up (first calls pay one-off costs: allocator, thread pools, kernel selection).
         first = args.tasks.split(",")[0]
         run_lm_eval(lm, tmp, lm_tasks[first], 8)
         run_harness(model, first, args.data_dir, 8, args.batch_size, tmp / "warmup.sqlite")
         for task_name in args.tasks.split(","):
-            their_acc, their_s, theirs = run_lm_eval(lm, tmp, lm_tasks[task_name], args.limit)
-            our_acc, our_s, ours = run_harness(model, task_name, args.data_dir, args.limit, args.batch_size, tmp / f"{len(rows)}.sqlite")
+            shots = args.shots if task_name == "sentiment" else 0
+            their_acc, their_s, theirs = run_lm_eval(lm, tmp, lm_tasks[task_name], args.limit, shots)
+            our_acc, our_s, ours = run_harness(model, task_name, args.data_dir, args.limit, args.batch_size,
+                                               tmp / f"{len(rows)}.sqlite", shots)
             same, largest = compare(ours, theirs)
             n = len(ours)
-            rows.append((task_name, n, their_acc, our_acc, same, largest, n / their_s, n / our_s))
+            rows.append((task_name + (f" {shots}-shot" if shots else ""), n, their_acc, our_acc, same, largest, n / their_s, n / our_s))
     print()
-    print(f"{'task':<14} {'n':>5} {'lm-eval acc':>11} {'harness acc':>11} {'|diff| pts':>10} {'same requests':>13} "
+    print(f"{'task':<18} {'n':>5} {'lm-eval acc':>11} {'harness acc':>11} {'|diff| pts':>10} {'same requests':>13} "
           f"{'max |dLL|':>9} {'lm-eval ex/s':>12} {'harness ex/s':>12} {'speed-up':>8}")
     for task_name, n, their_acc, our_acc, same, largest, their_speed, our_speed in rows:
-        print(f"{task_name:<14} {n:>5} {their_acc:>11.4f} {our_acc:>11.4f} {abs(their_acc - our_acc) * 100:>10.2f} "
+        print(f"{task_name:<18} {n:>5} {their_acc:>11.4f} {our_acc:>11.4f} {abs(their_acc - our_acc) * 100:>10.2f} "
               f"{same:>6}/{n:<6} {largest:>9.2e} {their_speed:>12.1f} {our_speed:>12.1f} {our_speed / their_speed:>7.2f}x")
     return 0
 

@@ -5,7 +5,8 @@ continuation (:mod:`harness.prompts`); tagging (NER) and correction (spelling) b
 generation, read back by :mod:`harness.grounding` and :func:`first_word_answer`. Scoring
 stays cheap: only the hidden states at scored positions go through the LM head (not the
 full sequence x vocabulary); one-token options after a shared prompt take one forward pass
-per example; multi-token options sharing a prompt run on the prompt's cached keys/values.
+per example; multi-token options sharing a prompt run on the prompt's cached keys/values;
+a long prefix shared by a batch (few-shot examples) runs once and is reused.
 """
 from __future__ import annotations
 
@@ -241,11 +242,19 @@ class HFCausal(Model):
         return body(**inputs)
 
     def _forward_hidden(self, sequences: Sequence[list[int]]):
-        """Last-layer hidden states of right-padded sequences (no LM head applied)."""
+        """Last-layer hidden states of right-padded sequences (no LM head applied).
+
+        When the sequences share a long token prefix (few-shot examples before each
+        question), the prefix runs once and is reused (its keys and values) by every batch
+        that shares it; only the remainders run per sequence.
+        """
         import torch
 
         model, tokenizer = self.load()
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        shared = min(common_prefix_length(sequences), min(map(len, sequences)) - 1)
+        if len(sequences) > 1 and shared >= SHARED_PREFIX_MIN_TOKENS:
+            return self._forward_after_prefix(sequences, shared, pad)
         width = max(map(len, sequences))
         ids = torch.full((len(sequences), width), pad, dtype=torch.long)
         for row, seq in enumerate(sequences):
@@ -253,6 +262,32 @@ class HFCausal(Model):
         # Right padding under a causal mask: no real position ever sees a pad, so no attention
         # mask is needed (and the fused causal attention kernel is used).
         return self.body(input_ids=ids.to(self.device)).last_hidden_state
+
+    def _forward_after_prefix(self, sequences: Sequence[list[int]], shared: int, pad: int):
+        import copy
+
+        import torch
+
+        prefix = tuple(sequences[0][:shared])
+        memo = getattr(self, "_prefix_memo", None)
+        if memo is None or memo[0] != prefix:  # one prefix kept: a run's shots are the same for every example
+            out = self.body(input_ids=torch.tensor([prefix], device=self.device), use_cache=True)
+            memo = self._prefix_memo = (prefix, out.past_key_values, out.last_hidden_state)
+        _, prefix_cache, prefix_hidden = memo
+        cache = copy.deepcopy(prefix_cache)  # running the remainders extends the cache in place
+        cache.batch_repeat_interleave(len(sequences))
+        rest = [seq[shared:] for seq in sequences]
+        width = max(map(len, rest))
+        ids = torch.full((len(rest), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rest), shared + width), dtype=torch.long)
+        mask[:, :shared] = 1
+        for row, seq in enumerate(rest):
+            ids[row, : len(seq)] = torch.tensor(seq)
+            mask[row, shared : shared + len(seq)] = 1
+        positions = (shared + torch.arange(width))[None].expand(len(rest), -1)
+        hidden = self.body(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                           position_ids=positions.to(self.device), past_key_values=cache).last_hidden_state
+        return torch.cat([prefix_hidden.expand(len(rest), -1, -1), hidden], dim=1)
 
     def score_single_token_options(
         self, contexts: Sequence[str], option_tokens: Sequence[int], *, batch_size: int = 16
@@ -394,6 +429,20 @@ class HFCausal(Model):
                 cue = render_prompt(task, example).rstrip().splitlines()[-1]
                 predictions.append(Prediction(first_word_answer(text, cue), raw=text, prompt=prompt))
         return predictions
+
+
+#: A token prefix shared by a whole batch (few-shot examples) this long runs once, not per sequence.
+SHARED_PREFIX_MIN_TOKENS = 32
+
+
+def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
+    """How many leading tokens all ``sequences`` have in common."""
+    first = sequences[0]
+    length = min(map(len, sequences))
+    for i in range(length):
+        if any(seq[i] != first[i] for seq in sequences):
+            return i
+    return length
 
 
 class StopAfterStrings:

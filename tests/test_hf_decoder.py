@@ -345,3 +345,24 @@ def test_chunked_weights_are_joined_in_order_before_conversion(tmp_path, monkeyp
     assert seen["bytes"] == b"GGUF-head-middle-tail"
     assert not (tmp_path / "cache" / "models" / "chunky.gguf").exists()  # the joined file is removed
     assert "chunky_part1" not in sys.modules  # found, never imported
+
+
+def test_a_shared_few_shot_prefix_runs_once_and_scores_equal_brute_force(tiny_decoder):
+    from harness.models import hf_decoder
+
+    model = get_model(f"hf-causal:{tiny_decoder}")
+    shots = "the plot drags . negative\n\na bright , funny , generous film . positive\n\ntedious and pointless . negative\n\n" * 2
+    assert len(model.encode(shots)) >= hf_decoder.SHARED_PREFIX_MIN_TOKENS
+    contexts = [shots + "one of the season 's finest pictures .", shots + "dull .", shots + "a bright film ."]
+    tokens = [model.encode(" negative")[0], model.encode(" positive")[0]]
+    calls = []
+    body = model.body
+    model.body = lambda **inputs: calls.append(inputs["input_ids"].shape) or body(**inputs)
+    fast = model.score_single_token_options(contexts, tokens, batch_size=2)
+    assert calls[0][0] == 1 and len(calls) == 3  # the prefix once, then two batches of remainders
+    for context, scores in zip(contexts, fast):
+        for token, score in zip(tokens, scores):
+            assert score == pytest.approx(brute_force(tiny_decoder, model.encode(context), [token]), abs=1e-5)
+    requests = [(c, " and a waste of time .") for c in contexts]
+    for (context, continuation), score in zip(requests, model.score_requests(requests, batch_size=3)):
+        assert score == pytest.approx(brute_force(tiny_decoder, model.encode(context), model.encode(continuation)), abs=1e-5)
