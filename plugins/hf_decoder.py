@@ -110,6 +110,17 @@ class HFCausal(Model):
         """Token ids without special tokens."""
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
+    @property
+    def context_window(self) -> int | None:
+        """The most tokens the model takes (``max_position_embeddings``), if its config says."""
+        return getattr(self.config, "max_position_embeddings", None)
+
+    def check_fits(self, tokens: int, what: str) -> None:
+        """A one-line error when ``tokens`` exceed the model's context window (never a silent cut)."""
+        if self.context_window and tokens > self.context_window:
+            raise HarnessError(f"{self.name}: {what} is {tokens} tokens but the model takes at most {self.context_window}; "
+                               "use fewer --shots or a model with a longer context")
+
     def _context_ids(self, context: str) -> list[int]:
         ids = self.encode(context)
         if ids:
@@ -155,6 +166,8 @@ class HFCausal(Model):
         model, _ = self.load()
         head = model.get_output_embeddings()
         encoded = [(self._context_ids(context), self._continuation_ids(continuation)) for context, continuation in requests]
+        for ctx, cont in encoded:
+            self.check_fits(len(ctx) + len(cont), "a prompt with its answer")
         scores = [0.0] * len(encoded)
         order = sorted(range(len(encoded)), key=lambda i: -(len(encoded[i][0]) + len(encoded[i][1])))
         with torch.inference_mode():
@@ -188,6 +201,8 @@ class HFCausal(Model):
         model, tokenizer = self.load()
         head = model.get_output_embeddings()
         encoded = [(self._context_ids(context), [self._continuation_ids(c) for c in options]) for context, options in groups]
+        for ctx, conts in encoded:
+            self.check_fits(len(ctx) + max(map(len, conts)), "a prompt with its longest answer")
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         results: list[list[float]] = [[] for _ in encoded]
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i][0]))
@@ -301,6 +316,8 @@ class HFCausal(Model):
         model, _ = self.load()
         head = model.get_output_embeddings()
         encoded = [self._context_ids(c) for c in contexts]
+        for ctx in encoded:
+            self.check_fits(len(ctx), "a prompt")
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
         results: list[list[float]] = [[] for _ in encoded]
         targets = torch.tensor(list(option_tokens))
@@ -384,6 +401,12 @@ class HFCausal(Model):
 
         model, tokenizer = self.load()
         encoded = [self._context_ids(p) for p in prompts]
+        budgets = list(max_new_tokens)
+        for i, ids in enumerate(encoded):
+            self.check_fits(len(ids) + 1, "a prompt")
+            if self.context_window:  # the answer gets what is left of the window
+                budgets[i] = min(budgets[i], self.context_window - len(ids))
+        max_new_tokens = budgets
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         outputs = [""] * len(prompts)

@@ -366,3 +366,25 @@ def test_a_shared_few_shot_prefix_runs_once_and_scores_equal_brute_force(tiny_de
     requests = [(c, " and a waste of time .") for c in contexts]
     for (context, continuation), score in zip(requests, model.score_requests(requests, batch_size=3)):
         assert score == pytest.approx(brute_force(tiny_decoder, model.encode(context), model.encode(continuation)), abs=1e-5)
+
+
+def test_prompts_longer_than_the_context_window_are_a_clear_error(tiny_decoder):
+    from harness import HarnessError
+
+    model = get_model(f"hf-causal:{tiny_decoder}")  # max_position_embeddings = 128
+    long_context = " ".join(["the plot drags ."] * 60)
+    with pytest.raises(HarnessError, match=r"a prompt with its answer is \d+ tokens but the model takes at most 128; use fewer --shots"):
+        model.score_requests([(long_context, " and pointless ."), ("tedious", " .")])
+    with pytest.raises(HarnessError, match="a prompt is"):
+        model.score_single_token_options([long_context], [model.encode(" negative")[0]])
+    # Generation keeps the prompt and gives the answer what is left of the window.
+    short = " ".join(["the plot drags ."] * 30)
+    lm = model.load()[0]
+    seen = {}
+    original = lm.generate
+    lm.generate = lambda **kwargs: seen.update(kwargs) or original(**kwargs)
+    try:
+        model.generate([short], max_new_tokens=[500])
+    finally:
+        del lm.generate
+    assert seen["input_ids"].shape[1] + seen["max_new_tokens"] == 128
