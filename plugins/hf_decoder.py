@@ -121,6 +121,14 @@ class HFCausal(Model):
             raise HarnessError(f"{self.name}: {what} is {tokens} tokens but the model takes at most {self.context_window}; "
                                "use fewer --shots or a model with a longer context")
 
+    @property
+    def pad_id(self) -> int:
+        """The id used to pad batches: the tokenizer's pad token, else its end-of-sequence token, else 0."""
+        for candidate in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id):
+            if candidate is not None:
+                return candidate
+        return 0
+
     def _context_ids(self, context: str) -> list[int]:
         ids = self.encode(context)
         if ids:
@@ -198,12 +206,11 @@ class HFCausal(Model):
 
         if not groups:
             return []
-        model, tokenizer = self.load()
+        model, _ = self.load()
         head = model.get_output_embeddings()
         encoded = [(self._context_ids(context), [self._continuation_ids(c) for c in options]) for context, options in groups]
         for ctx, conts in encoded:
             self.check_fits(len(ctx) + max(map(len, conts)), "a prompt with its longest answer")
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         results: list[list[float]] = [[] for _ in encoded]
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i][0]))
         with torch.inference_mode():
@@ -211,12 +218,7 @@ class HFCausal(Model):
                 idx = order[start : start + batch_size]
                 contexts = [encoded[i][0] for i in idx]
                 lengths = torch.tensor([len(c) for c in contexts])
-                width = int(lengths.max())
-                ids = torch.full((len(idx), width), pad, dtype=torch.long)
-                ctx_mask = torch.zeros((len(idx), width), dtype=torch.long)
-                for row, ctx in enumerate(contexts):
-                    ids[row, : len(ctx)] = torch.tensor(ctx)
-                    ctx_mask[row, : len(ctx)] = 1
+                ids, ctx_mask = padded(contexts, self.pad_id)
                 out = self.body(input_ids=ids.to(self.device), attention_mask=ctx_mask.to(self.device), use_cache=True)
                 last = out.last_hidden_state[torch.arange(len(idx)), lengths.to(self.device) - 1]
                 first = torch.log_softmax(head(last).float(), dim=-1)
@@ -225,12 +227,8 @@ class HFCausal(Model):
                 options = [cont for i in idx for cont in encoded[i][1]]
                 cache = out.past_key_values
                 cache.batch_select_indices(torch.tensor(owners, device=self.device))
-                option_width = max(map(len, options))
-                option_ids = torch.full((len(options), option_width), pad, dtype=torch.long)
-                option_mask = torch.zeros((len(options), option_width), dtype=torch.long)
-                for row, cont in enumerate(options):
-                    option_ids[row, : len(cont)] = torch.tensor(cont)
-                    option_mask[row, : len(cont)] = 1
+                option_ids, option_mask = padded(options, self.pad_id)
+                option_width = option_ids.shape[1]
                 positions = lengths[owners][:, None] + torch.arange(option_width)[None]
                 mask = torch.cat([ctx_mask[owners], option_mask], dim=1)
                 rest = self.body(input_ids=option_ids.to(self.device), attention_mask=mask.to(self.device),
@@ -263,22 +261,15 @@ class HFCausal(Model):
         question), the prefix runs once and is reused (its keys and values) by every batch
         that shares it; only the remainders run per sequence.
         """
-        import torch
-
-        model, tokenizer = self.load()
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         shared = min(common_prefix_length(sequences), min(map(len, sequences)) - 1)
         if len(sequences) > 1 and shared >= SHARED_PREFIX_MIN_TOKENS:
-            return self._forward_after_prefix(sequences, shared, pad)
-        width = max(map(len, sequences))
-        ids = torch.full((len(sequences), width), pad, dtype=torch.long)
-        for row, seq in enumerate(sequences):
-            ids[row, : len(seq)] = torch.tensor(seq)
+            return self._forward_after_prefix(sequences, shared)
+        ids, _ = padded(sequences, self.pad_id)
         # Right padding under a causal mask: no real position ever sees a pad, so no attention
         # mask is needed (and the fused causal attention kernel is used).
         return self.body(input_ids=ids.to(self.device)).last_hidden_state
 
-    def _forward_after_prefix(self, sequences: Sequence[list[int]], shared: int, pad: int):
+    def _forward_after_prefix(self, sequences: Sequence[list[int]], shared: int):
         import copy
 
         import torch
@@ -292,13 +283,9 @@ class HFCausal(Model):
         cache = copy.deepcopy(prefix_cache)  # running the remainders extends the cache in place
         cache.batch_repeat_interleave(len(sequences))
         rest = [seq[shared:] for seq in sequences]
-        width = max(map(len, rest))
-        ids = torch.full((len(rest), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(rest), shared + width), dtype=torch.long)
-        mask[:, :shared] = 1
-        for row, seq in enumerate(rest):
-            ids[row, : len(seq)] = torch.tensor(seq)
-            mask[row, shared : shared + len(seq)] = 1
+        ids, rest_mask = padded(rest, self.pad_id)
+        width = ids.shape[1]
+        mask = torch.cat([torch.ones((len(rest), shared), dtype=torch.long), rest_mask], dim=1)
         positions = (shared + torch.arange(width))[None].expand(len(rest), -1)
         hidden = self.body(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
                            position_ids=positions.to(self.device), past_key_values=cache).last_hidden_state
@@ -408,20 +395,15 @@ class HFCausal(Model):
                 budgets[i] = min(budgets[i], self.context_window - len(ids))
         max_new_tokens = budgets
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         outputs = [""] * len(prompts)
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
-                width = max(len(encoded[i]) for i in idx)
-                ids = torch.full((len(idx), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(idx), width), dtype=torch.long)
-                for row, i in enumerate(idx):
-                    ids[row, width - len(encoded[i]):] = torch.tensor(encoded[i])
-                    mask[row, width - len(encoded[i]):] = 1
+                ids, mask = padded([encoded[i] for i in idx], self.pad_id, left=True)
+                width = ids.shape[1]
                 generated = model.generate(
                     input_ids=ids.to(self.device), attention_mask=mask.to(self.device), do_sample=False,
-                    max_new_tokens=max(max_new_tokens[i] for i in idx), pad_token_id=pad,
+                    max_new_tokens=max(max_new_tokens[i] for i in idx), pad_token_id=self.pad_id,
                     stopping_criteria=StoppingCriteriaList([StopAfterStrings(tokenizer, stops, width)]) if stops else None,
                     temperature=None, top_p=None, top_k=None,
                 )
@@ -452,6 +434,21 @@ class HFCausal(Model):
                 cue = render_prompt(task, example).rstrip().splitlines()[-1]
                 predictions.append(Prediction(first_word_answer(text, cue), raw=text, prompt=prompt))
         return predictions
+
+
+def padded(sequences: Sequence[Sequence[int]], pad: int, *, left: bool = False):
+    """Token ids (n x longest) padded with ``pad`` on the right, or on the left with ``left``
+    (so every sequence ends at the last column), and the attention mask (1 on real tokens)."""
+    import torch
+
+    width = max(map(len, sequences))
+    ids = torch.full((len(sequences), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        span = slice(width - len(seq), width) if left else slice(0, len(seq))
+        ids[row, span] = torch.tensor(seq, dtype=torch.long)
+        mask[row, span] = 1
+    return ids, mask
 
 
 #: A token prefix shared by a whole batch (few-shot examples) this long runs once, not per sequence.

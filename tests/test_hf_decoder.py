@@ -1,6 +1,7 @@
 """The ``hf-causal:`` backend: efficient option scoring equals brute force; prompts; cache."""
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -34,11 +35,17 @@ def tiny_decoder(tmp_path_factory):
     return folder
 
 
-def brute_force(folder, context_ids, continuation_ids):
-    """Sum of log-probabilities of the continuation from the full logits of one unpadded sequence."""
+@functools.cache
+def reference_model(folder):
+    """The saved model loaded once, straight through transformers (the reference computations' model)."""
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    return AutoModelForCausalLM.from_pretrained(folder).eval()
+
+
+def brute_force(folder, context_ids, continuation_ids):
+    """Sum of log-probabilities of the continuation from the full logits of one unpadded sequence."""
+    model = reference_model(folder)
     ids = torch.tensor([context_ids + continuation_ids])
     with torch.no_grad():
         logprobs = torch.log_softmax(model(ids).logits[0].float(), -1)
@@ -183,9 +190,7 @@ def test_options_sharing_a_context_equal_brute_force(tiny_decoder):
 
 def greedy_by_hand(folder, prompt_ids, steps):
     """Greedy decoding one token at a time on the unpadded prompt (full forward each step)."""
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    model = reference_model(folder)
     ids = list(prompt_ids)
     with torch.no_grad():
         for _ in range(steps):
