@@ -108,3 +108,20 @@ def ground_entities(tokens: Sequence[str], entities: Sequence[tuple[str, str]] |
             tags[i] = ("B-" if i == start else "I-") + kind
         cursor = end
     return result
+
+
+def entity_list_schema(types: Sequence[str]) -> dict[str, Any]:
+    """The JSON schema of an entity-list answer: ``[{"text": ..., "type": one of types}]``.
+
+    Engines with structured outputs (vLLM) hold generation to it, so every answer parses;
+    grounding still decides whether each listed text is in the sentence.
+    """
+    return {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {"text": {"type": "string"}, "type": {"type": "string", "enum": list(types)}},
+            "required": ["text", "type"],
+            "additionalProperties": False,
+        },
+    }

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .errors import HarnessError
 from .plugins import Registration, collect, unknown
@@ -46,6 +46,21 @@ class Prediction:
                    data.get("details"))
 
 
+@dataclass
+class Usage:
+    """Tokens an engine processed while answering (for throughput in a run's provenance)."""
+
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    #: prompt tokens served from the engine's prefix cache (None where the engine does not say)
+    cached_prompt_tokens: int | None = None
+
+    def to_json(self) -> dict[str, int | None]:
+        """The counts as a dict."""
+        return {"prompt_tokens": self.prompt_tokens, "generated_tokens": self.generated_tokens,
+                "cached_prompt_tokens": self.cached_prompt_tokens}
+
+
 class Model:
     """Base class for model plugins.
 
@@ -62,10 +77,40 @@ class Model:
     few_shot: bool = False
     #: settings a user may change with ``harness run -o KEY=VALUE``: name -> allowed values, default first
     options: dict[str, tuple[str, ...]] = {}
+    #: engine settings (``-o KEY=VALUE`` too) that change speed or memory, not predictions: name ->
+    #: (parser of the value, default). Unlike :attr:`options` they stay out of the cache key and
+    #: the row label, and are recorded in the run's provenance.
+    engine_options: dict[str, tuple[Callable[[str], Any], Any]] = {}
+    #: hand ``predict`` all of a task's pending examples at once (engines that schedule their own
+    #: batches, e.g. vLLM), not the runner's chunks of ``batch_size x 8``
+    whole_task_per_call: bool = False
 
-    def option(self, name: str) -> str:
-        """The value of one of :attr:`options` (its default unless :meth:`with_options` set it)."""
-        return getattr(self, "_option_values", {}).get(name, self.options[name][0])
+    @property
+    def usage(self) -> Usage:
+        """Tokens processed since the runner last reset it (models that count them add to it)."""
+        if "_usage" not in self.__dict__:
+            self._usage = Usage()
+        return self._usage
+
+    def reset_usage(self) -> None:
+        """Start counting tokens afresh (the runner does this before each task)."""
+        self._usage = Usage()
+
+    def option(self, name: str) -> Any:
+        """The value of one of :attr:`options` or :attr:`engine_options` (its default unless
+        :meth:`with_options` set it)."""
+        values = getattr(self, "_option_values", {})
+        if name in self.engine_options:
+            return values.get(name, self.engine_options[name][1])
+        return values.get(name, self.options[name][0])
+
+    def engine_settings(self) -> dict[str, Any]:
+        """Every engine option with its value (recorded in provenance)."""
+        return {name: self.option(name) for name in self.engine_options}
+
+    def takes_option(self, name: str) -> bool:
+        """Whether ``-o name=...`` means something to this model."""
+        return name in self.options or name in self.engine_options
 
     def with_options(self, values: dict[str, str]) -> Model:
         """A copy of this model with some :attr:`options` set; keys it does not take are ignored.
@@ -78,8 +123,16 @@ class Model:
                 if value not in self.options[name]:
                     raise HarnessError(f"Model {self.name!r}: option {name} must be one of {', '.join(self.options[name])}, got {value!r}")
                 chosen[name] = value
+            elif name in self.engine_options:
+                parse, default = self.engine_options[name]
+                try:
+                    chosen[name] = parse(value) if isinstance(value, str) else value
+                except ValueError:
+                    raise HarnessError(f"Model {self.name!r}: option {name} takes a {parse.__name__} "
+                                       f"(default {default}), got {value!r}") from None
         configured = copy.copy(self)
         configured._option_values = chosen
+        configured.__dict__.pop("_usage", None)
         return configured
 
     def option_tags(self) -> list[str]:
@@ -102,8 +155,11 @@ class Model:
         return {}
 
     def provenance(self) -> dict[str, Any]:
-        """Extra facts recorded with each run (model revision, label mapping...)."""
-        return dict(self.identity())
+        """Extra facts recorded with each run (model revision, label mapping, engine settings...)."""
+        facts = dict(self.identity())
+        if self.engine_options:
+            facts["engine"] = self.engine_settings()
+        return facts
 
     def predict(self, task: Task, examples: Sequence[Example], *, batch_size: int = 32) -> list[Prediction]:
         """Answer a batch of examples, one :class:`Prediction` per example, in order.

@@ -113,8 +113,8 @@ def run_matrix(
         raise HarnessError(f"--batch-size must be at least 1, got {batch_size}")
     if options:
         for name in options:
-            if not any(name in model.options for model in models):
-                takers = sorted({f"{o} ({m.name})" for m in models for o in m.options})
+            if not any(model.takes_option(name) for model in models):
+                takers = sorted({f"{o} ({m.name})" for m in models for o in [*m.options, *m.engine_options]})
                 raise HarnessError(f"No model in this run takes option {name!r}; options: {', '.join(takers) or 'none'}")
         models = [model.with_options(options) for model in models]
     summary = RunSummary()
@@ -169,6 +169,18 @@ def select_examples(examples: list, *, limit: int | None, sample: int | None, se
     return examples[:limit] if limit else examples
 
 
+def throughput(examples: int, seconds: float, usage) -> dict[str, Any]:
+    """Examples and tokens per second over the predictions this run computed (not the cached ones)."""
+    rate = (lambda count: count / seconds if seconds > 0 else None)
+    facts: dict[str, Any] = {"computed_examples": examples, "seconds": seconds, "examples_per_s": rate(examples)}
+    if usage.prompt_tokens or usage.generated_tokens:
+        facts.update(usage.to_json())
+        facts["prompt_tokens_per_s"] = rate(usage.prompt_tokens)
+        facts["generated_tokens_per_s"] = rate(usage.generated_tokens)
+        facts["tokens_per_s"] = rate(usage.prompt_tokens + usage.generated_tokens)
+    return facts
+
+
 def _run_one(
     task, model, loaded, examples, store: Store, *, seed: int, batch_size: int, progress: bool, selection: dict,
     shots: list,
@@ -188,7 +200,10 @@ def _run_one(
     cached = store.cached(key, (e.key for e in examples))
     todo = [e for e in examples if e.key not in cached]
     fresh: dict[str, tuple[Prediction, float]] = {}
-    chunk = batch_size * CHUNK_BATCHES
+    # Engines that schedule their own batches (vLLM) get the whole task in one call.
+    chunk = max(1, len(todo)) if model.whole_task_per_call else batch_size * CHUNK_BATCHES
+    model.reset_usage()
+    fresh_seconds = 0.0
     with tqdm(
         total=len(examples),
         initial=len(examples) - len(todo),
@@ -202,6 +217,7 @@ def _run_one(
             t0 = time.perf_counter()
             predictions = model.predict(task, batch, batch_size=batch_size, **extra)
             seconds = time.perf_counter() - t0
+            fresh_seconds += seconds
             if len(predictions) != len(batch):
                 raise HarnessError(f"Model {model.name!r} returned {len(predictions)} predictions for {len(batch)} examples")
             store.put_cached(key, batch, predictions, seconds)
@@ -241,6 +257,8 @@ def _run_one(
             "selection": selection,
         },
     }
+    if todo:
+        run["provenance"]["throughput"] = throughput(len(todo), fresh_seconds, model.usage)
     run_id = store.save_run(run, scores, examples, predictions, correct)
     return RunResult(
         run_id, task.name, name, loaded.split, loaded.source, len(examples), len(todo), scores, run["examples_per_s"]

@@ -10,31 +10,17 @@ a long prefix shared by a batch (few-shot examples) runs once and is reused.
 """
 from __future__ import annotations
 
-import math
-import re
-from functools import cached_property
 from typing import Any, Sequence
 
-from harness import HarnessError, Model, ModelFamily, Prediction, hookimpl
-from harness.grounding import ground_entities, parse_entities
-from harness.models.hf_encoder import load_config, revision
-from harness.prompts import generation_prompt, lm_requests, render_prompt
+from harness import HarnessError, Model, ModelFamily, hookimpl
+from harness.decoder import DecoderLM, cut_at_stops, first_word_answer  # noqa: F401 (re-exported)
+from harness.models.hf_encoder import revision
 
 
-class HFCausal(Model):
+class HFCausal(DecoderLM):
     """A transformers causal LM: options scored by log-likelihood, entities and words generated greedily."""
 
     description = "transformers causal LM: log-likelihood scoring (classification, choice), greedy generation (NER, spelling)"
-    kinds = frozenset({"classification", "choice", "tagging", "correction"})
-    few_shot = True
-    options = {
-        # auto: apply the tokenizer's chat template when it has one (instruction-tuned models)
-        "chat_template": ("auto", "on", "off"),
-        # how choice (pronoun) tasks are asked: Trinh & Le substitution, or the task's question prompt
-        "coref": ("substitution", "question"),
-        # log-likelihood of an option: summed over its tokens, or divided by its tokens / characters
-        "normalisation": ("sum", "token", "char"),
-    }
 
     def __init__(self, source: str):
         self.source = source
@@ -42,26 +28,9 @@ class HFCausal(Model):
         self._model = None
         self._tokenizer = None
 
-    @cached_property
-    def config(self):
-        """The model's transformers config."""
-        return load_config(self.name, self.source)
-
     def identity(self) -> dict[str, Any]:
         """Source and revision (weights digest or Hub commit); options enter the cache key through the runner."""
         return {"name": self.name, "revision": revision(self.source, self.config), "scoring": "loglikelihood-v2"}
-
-    def task_settings(self, task) -> dict[str, Any]:
-        """The prompt, verbalisers and answering method this task gives decoders (edits invalidate the cache)."""
-        settings: dict[str, Any] = {"prompt_template": task.prompt_template, "chat_template": self.uses_chat_template()}
-        if task.kind == "classification":
-            settings["verbalizers"] = dict(task.verbalizers)
-        if task.kind == "choice":
-            settings["method"] = self.option("coref")
-        if task.kind in ("tagging", "correction"):
-            # How generated text becomes an answer: bump when grounding or word extraction changes.
-            settings["answer_parsing"] = "grounding-v1" if task.kind == "tagging" else "word-v2"
-        return settings
 
     def load(self):
         """Model (eval mode, on GPU when there is one) and tokenizer, loaded once."""
@@ -74,69 +43,12 @@ class HFCausal(Model):
         return self._model, self.tokenizer
 
     @property
-    def tokenizer(self):
-        """The tokenizer (loaded without the weights)."""
-        if self._tokenizer is None:
-            from transformers import AutoTokenizer
-
-            self._tokenizer = AutoTokenizer.from_pretrained(self.source)
-        return self._tokenizer
-
-    def uses_chat_template(self) -> bool:
-        """Whether prompts go through the tokenizer's chat template (option ``chat_template``)."""
-        choice = self.option("chat_template")
-        if choice == "off":
-            return False
-        has_template = bool(getattr(self.tokenizer, "chat_template", None))
-        if choice == "on" and not has_template:
-            raise HarnessError(f"{self.name}: -o chat_template=on but its tokenizer has no chat template")
-        return has_template
-
-    def chat_formatter(self):
-        """A :data:`harness.prompts.Formatter` through the chat template, or None for plain prompts."""
-        if not self.uses_chat_template():
-            return None
-
-        def render(turns, prompt):
-            messages = []
-            for question, answer in turns:
-                messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
-            messages.append({"role": "user", "content": prompt})
-            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-        return render
-
-    def encode(self, text: str) -> list[int]:
-        """Token ids without special tokens."""
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
-
-    @property
-    def context_window(self) -> int | None:
-        """The most tokens the model takes (``max_position_embeddings``), if its config says."""
-        return getattr(self.config, "max_position_embeddings", None)
-
-    def check_fits(self, tokens: int, what: str) -> None:
-        """A one-line error when ``tokens`` exceed the model's context window (never a silent cut)."""
-        if self.context_window and tokens > self.context_window:
-            raise HarnessError(f"{self.name}: {what} is {tokens} tokens but the model takes at most {self.context_window}; "
-                               "use fewer --shots or a model with a longer context")
-
-    @property
     def pad_id(self) -> int:
         """The id used to pad batches: the tokenizer's pad token, else its end-of-sequence token, else 0."""
         for candidate in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id):
             if candidate is not None:
                 return candidate
         return 0
-
-    def _context_ids(self, context: str) -> list[int]:
-        ids = self.encode(context)
-        if ids:
-            return ids
-        bos = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.tokenizer.eos_token_id
-        if bos is None:  # the first continuation token needs something to be predicted from
-            raise HarnessError(f"{self.name}: empty context and no BOS token to score a continuation after")
-        return [bos]
 
     def score_requests(self, requests: Sequence[tuple[str, str]], *, batch_size: int = 16) -> list[float]:
         """Sum of log P(continuation tokens | context) for each (context, continuation) pair.
@@ -162,20 +74,15 @@ class HFCausal(Model):
                 scores[i] = score
         return scores
 
-    def _continuation_ids(self, continuation: str) -> list[int]:
-        ids = self.encode(continuation)
-        if not ids:
-            raise HarnessError(f"{self.name}: continuation {continuation!r} encodes to no tokens")
-        return ids
-
     def _score_whole_sequences(self, requests: Sequence[tuple[str, str]], *, batch_size: int) -> list[float]:
         import torch
 
         model, _ = self.load()
         head = model.get_output_embeddings()
-        encoded = [(self._context_ids(context), self._continuation_ids(continuation)) for context, continuation in requests]
+        encoded = [(self.context_ids(context), self.continuation_ids(continuation)) for context, continuation in requests]
         for ctx, cont in encoded:
             self.check_fits(len(ctx) + len(cont), "a prompt with its answer")
+        self.usage.prompt_tokens += sum(len(ctx) + len(cont) for ctx, cont in encoded)
         scores = [0.0] * len(encoded)
         order = sorted(range(len(encoded)), key=lambda i: -(len(encoded[i][0]) + len(encoded[i][1])))
         with torch.inference_mode():
@@ -208,9 +115,10 @@ class HFCausal(Model):
             return []
         model, _ = self.load()
         head = model.get_output_embeddings()
-        encoded = [(self._context_ids(context), [self._continuation_ids(c) for c in options]) for context, options in groups]
+        encoded = [(self.context_ids(context), [self.continuation_ids(c) for c in options]) for context, options in groups]
         for ctx, conts in encoded:
             self.check_fits(len(ctx) + max(map(len, conts)), "a prompt with its longest answer")
+        self.usage.prompt_tokens += sum(len(ctx) + sum(map(len, conts)) for ctx, conts in encoded)
         results: list[list[float]] = [[] for _ in encoded]
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i][0]))
         with torch.inference_mode():
@@ -302,9 +210,10 @@ class HFCausal(Model):
 
         model, _ = self.load()
         head = model.get_output_embeddings()
-        encoded = [self._context_ids(c) for c in contexts]
+        encoded = [self.context_ids(c) for c in contexts]
         for ctx in encoded:
             self.check_fits(len(ctx), "a prompt")
+        self.usage.prompt_tokens += sum(map(len, encoded))
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
         results: list[list[float]] = [[] for _ in encoded]
         targets = torch.tensor(list(option_tokens))
@@ -318,82 +227,20 @@ class HFCausal(Model):
                     results[row] = values
         return results
 
-    def loglikelihoods(self, per_example: Sequence[Sequence[tuple[str, str]]], *, batch_size: int = 16) -> list[list[float]]:
-        """Summed log-likelihood of every (context, continuation) option of every example.
-
-        Examples whose options are single tokens after one shared context are scored all
-        at once from one forward pass; the rest go through :meth:`score_requests`.
-        """
-        results: list[list[float]] = [[] for _ in per_example]
-        single: dict[tuple[int, ...], list[int]] = {}  # option tokens -> examples answered in one pass
-        pending: list[tuple[int, tuple[str, str]]] = []
-        for i, requests in enumerate(per_example):
-            tokens = [self.encode(continuation) for _, continuation in requests]
-            if len({context for context, _ in requests}) == 1 and all(len(t) == 1 for t in tokens):
-                single.setdefault(tuple(t[0] for t in tokens), []).append(i)
-            else:
-                pending.extend((i, request) for request in requests)
-        for option_tokens, members in single.items():
-            scored = self.score_single_token_options([per_example[i][0][0] for i in members], option_tokens, batch_size=batch_size)
-            for i, scores in zip(members, scored):
-                results[i] = scores
-        if pending:
-            flat = self.score_requests([request for _, request in pending], batch_size=batch_size)
-            for (i, _), score in zip(pending, flat):
-                results[i].append(score)
-        return results
-
-    def normalise(self, loglikelihood: float, continuation: str) -> float:
-        """An option's score under the ``normalisation`` option (sum, per token or per character)."""
-        rule = self.option("normalisation")
-        if rule == "token":
-            return loglikelihood / len(self._continuation_ids(continuation))
-        if rule == "char":
-            return loglikelihood / max(1, len(continuation))
-        return loglikelihood
-
-    def predict(self, task, examples, *, batch_size=16, shots=()):
-        """Answer by log-likelihood (classification, choice) or greedy generation (tagging, correction)."""
-        if task.kind in ("tagging", "correction"):
-            return self._predict_by_generation(task, examples, batch_size=batch_size, shots=shots)
-        return self._predict_by_loglikelihood(task, examples, batch_size=batch_size, shots=shots)
-
-    def _predict_by_loglikelihood(self, task, examples, *, batch_size, shots):
-        chat = self.chat_formatter()
-        method = self.option("coref")
-        per_example = [lm_requests(task, example, shots, method=method, chat=chat) for example in examples]
-        sums = self.loglikelihoods(per_example, batch_size=batch_size)
-        predictions = []
-        for requests, loglikelihoods in zip(per_example, sums):
-            scored = [self.normalise(s, continuation) for s, (_, continuation) in zip(loglikelihoods, requests)]
-            best = max(range(len(scored)), key=scored.__getitem__)
-            probs = [math.exp(s - scored[best]) for s in scored]
-            total = sum(probs)
-            options = list(task.labels) if task.kind == "classification" else [str(i) for i in range(len(scored))]
-            output: Any = options[best] if task.kind == "classification" else best
-            context, continuation = requests[best]
-            predictions.append(Prediction(
-                output, {o: p / total for o, p in zip(options, probs)},
-                raw=context + continuation if method == "substitution" and task.kind == "choice" else continuation,
-                prompt=context, details={"loglikelihoods": loglikelihoods, "normalisation": self.option("normalisation")},
-            ))
-        return predictions
-
     def generate(self, prompts: Sequence[str], *, max_new_tokens: Sequence[int], stops: Sequence[str] = (),
-                 batch_size: int = 16) -> list[str]:
+                 batch_size: int = 16, json_schema: dict[str, Any] | None = None) -> list[str]:
         """Greedy continuations of ``prompts`` (length-sorted, left-padded batches), each cut at
-        the first of ``stops``; a sequence stops at a stop string or end-of-sequence token."""
+        the first of ``stops``; a sequence stops at a stop string or end-of-sequence token.
+        (No structured outputs here: :meth:`entity_schema` is None, so ``json_schema`` never comes.)"""
         import torch
         from transformers import StoppingCriteriaList
 
+        if json_schema is not None:
+            raise HarnessError(f"{self.name}: the transformers backend generates without a JSON schema")
         model, tokenizer = self.load()
-        encoded = [self._context_ids(p) for p in prompts]
-        budgets = list(max_new_tokens)
-        for i, ids in enumerate(encoded):
-            self.check_fits(len(ids) + 1, "a prompt")
-            if self.context_window:  # the answer gets what is left of the window
-                budgets[i] = min(budgets[i], self.context_window - len(ids))
-        max_new_tokens = budgets
+        encoded = [self.context_ids(p) for p in prompts]
+        max_new_tokens = self.fit_budgets(encoded, max_new_tokens)
+        self.usage.prompt_tokens += sum(map(len, encoded))
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
         outputs = [""] * len(prompts)
         with torch.inference_mode():
@@ -408,32 +255,11 @@ class HFCausal(Model):
                     temperature=None, top_p=None, top_k=None,
                 )
                 for row, i in enumerate(idx):
-                    text = tokenizer.decode(generated[row, width:][: max_new_tokens[i]], skip_special_tokens=True)
+                    new = generated[row, width:][: max_new_tokens[i]]
+                    self.usage.generated_tokens += int((new != self.pad_id).sum())
+                    text = tokenizer.decode(new, skip_special_tokens=True)
                     outputs[i] = cut_at_stops(text, stops)
         return outputs
-
-    def _predict_by_generation(self, task, examples, *, batch_size, shots):
-        chat = self.chat_formatter()
-        # The answer's opening ("[" for an entity list) is written for the model, after a space in plain prompts.
-        opening = task.answer_prefix if chat else " " + task.answer_prefix if task.answer_prefix else ""
-        prompts = [generation_prompt(task, example, shots, chat=chat) + opening for example in examples]
-        if task.kind == "tagging":
-            budget = [min(MAX_ENTITY_TOKENS, 16 + 6 * len(example.input)) for example in examples]
-            stops = ["]"] if chat else ["]", "\n"]  # the list's end; a plain answer is one line
-        else:
-            budget = [MAX_WORD_TOKENS] * len(examples)
-            stops = ["\n"]
-        texts = self.generate(prompts, max_new_tokens=budget, stops=stops, batch_size=batch_size)
-        predictions = []
-        for example, prompt, text in zip(examples, prompts, texts):
-            if task.kind == "tagging":
-                answer = opening.lstrip() + text + ("]" if not text.rstrip().endswith("]") else "")
-                grounded = ground_entities(example.input, parse_entities(answer), task.labels)
-                predictions.append(Prediction(grounded.tags, raw=answer, prompt=prompt, details=grounded.details()))
-            else:
-                cue = render_prompt(task, example).rstrip().splitlines()[-1]
-                predictions.append(Prediction(first_word_answer(text, cue), raw=text, prompt=prompt))
-        return predictions
 
 
 def padded(sequences: Sequence[Sequence[int]], pad: int, *, left: bool = False):
@@ -485,36 +311,6 @@ class StopAfterStrings:
 
         tails = self.tokenizer.batch_decode(input_ids[:, self.prompt_width:][:, -self.TAIL_TOKENS:], skip_special_tokens=True)
         return torch.tensor([any(stop in tail for stop in self.stops) for tail in tails], device=input_ids.device)
-
-
-def cut_at_stops(text: str, stops: Sequence[str]) -> str:
-    """``text`` up to the earliest of ``stops`` (all of it if none occurs)."""
-    end = min((text.find(stop) for stop in stops if stop in text), default=len(text))
-    return text[:end]
-
-
-#: Generation budgets: an entity list gets 16 + 8 tokens per input token up to this; a corrected word this.
-MAX_ENTITY_TOKENS = 256
-MAX_WORD_TOKENS = 16
-
-
-def first_word_answer(text: str, cue: str = "") -> str:
-    """A generated correction, read from the first non-empty line of ``text``.
-
-    An echo of the prompt's last line (``cue``, e.g. "Correct spelling:") is dropped. A
-    sentence-style answer ('The correct spelling is "address"') gives its last quoted
-    segment (the closing quote may have been cut off), else its last word. Quotes and a
-    closing full stop are stripped.
-    """
-    line = next((line for line in text.splitlines() if line.strip()), "").strip()
-    if cue and line.casefold().startswith(cue.strip().casefold()):
-        line = line[len(cue.strip()):].strip()
-    quoted = re.findall(r'"([^"]*)(?:"|$)', line)
-    if quoted and quoted[-1].strip():
-        line = quoted[-1]
-    elif len(line.split()) > 3:
-        line = line.split()[-1]
-    return line.strip().strip("\"'`*").rstrip(".").strip()
 
 
 class HFCausalFamily(ModelFamily):

@@ -1,0 +1,316 @@
+"""What every decoder (causal LM) backend shares: prompts, answer options, answer reading.
+
+A backend (``hf-causal:`` through transformers, ``vllm:`` through vLLM) subclasses
+:class:`DecoderLM` and implements the engine calls only:
+
+- :meth:`DecoderLM.score_single_token_options`: log P(option token | context) for one-token
+  options after each context (classification with one-token verbalisers);
+- :meth:`DecoderLM.score_requests`: summed log P(continuation | context) per request;
+- :meth:`DecoderLM.generate`: greedy continuations cut at stop strings, optionally held to
+  a JSON schema.
+
+Everything else (which requests an example makes, how scores become a prediction, how
+generated text becomes tags or a word) lives here, so two backends given the same model
+send the same token ids and read answers the same way.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Sequence
+
+from .errors import HarnessError
+from .grounding import ground_entities, parse_entities
+from .model import Model, Prediction
+from .prompts import Request, generation_prompt, lm_requests, render_prompt
+
+#: Generation budgets: an entity list gets 16 + 6 tokens per input token up to this; a corrected word this.
+MAX_ENTITY_TOKENS = 256
+MAX_WORD_TOKENS = 16
+
+
+@dataclass
+class GenerationRequest:
+    """What one batch of generations asks of an engine (the same for every prompt in it)."""
+
+    stops: Sequence[str] = ()
+    #: a JSON schema the output must follow (engines with structured outputs), or None
+    json_schema: dict[str, Any] | None = None
+
+
+class DecoderLM(Model):
+    """Base class of causal-LM backends: classification and choice by log-likelihood, tagging
+    and correction by greedy generation. Subclasses implement the three engine calls."""
+
+    kinds = frozenset({"classification", "choice", "tagging", "correction"})
+    few_shot = True
+    options = {
+        # auto: apply the tokenizer's chat template when it has one (instruction-tuned models)
+        "chat_template": ("auto", "on", "off"),
+        # how choice (pronoun) tasks are asked: Trinh & Le substitution, or the task's question prompt
+        "coref": ("substitution", "question"),
+        # log-likelihood of an option: summed over its tokens, or divided by its tokens / characters
+        "normalisation": ("sum", "token", "char"),
+    }
+    #: bump when grounding (tagging) or word extraction (correction) changes
+    ANSWER_PARSING = {"tagging": "grounding-v1", "correction": "word-v2"}
+
+    source: str = ""
+    _tokenizer = None
+
+    # -- tokenizer and context window --------------------------------------------------
+
+    @property
+    def tokenizer(self):
+        """The transformers tokenizer of :attr:`source` (loaded once, without the weights)."""
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.source)
+        return self._tokenizer
+
+    @cached_property
+    def config(self):
+        """The model's transformers config."""
+        from .models.hf_encoder import load_config
+
+        return load_config(self.name, self.source)
+
+    @property
+    def context_window(self) -> int | None:
+        """The most tokens the model takes (``max_position_embeddings``), if its config says."""
+        return getattr(self.config, "max_position_embeddings", None)
+
+    def check_fits(self, tokens: int, what: str) -> None:
+        """A one-line error when ``tokens`` exceed the model's context window (never a silent cut)."""
+        if self.context_window and tokens > self.context_window:
+            raise HarnessError(f"{self.name}: {what} is {tokens} tokens but the model takes at most {self.context_window}; "
+                               "use fewer --shots or a model with a longer context")
+
+    def fit_budgets(self, prompt_ids: Sequence[Sequence[int]], max_new_tokens: Sequence[int]) -> list[int]:
+        """Generation budgets clipped so prompt plus answer fit the context window (a prompt that
+        leaves no room is an error)."""
+        budgets = []
+        for ids, budget in zip(prompt_ids, max_new_tokens):
+            self.check_fits(len(ids) + 1, "a prompt")
+            budgets.append(min(budget, self.context_window - len(ids)) if self.context_window else budget)
+        return budgets
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids without special tokens."""
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def context_ids(self, context: str) -> list[int]:
+        """A context's token ids; an empty context becomes the BOS (else EOS) token, which the
+        first continuation token is predicted from."""
+        ids = self.encode(context)
+        if ids:
+            return ids
+        bos = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.tokenizer.eos_token_id
+        if bos is None:
+            raise HarnessError(f"{self.name}: empty context and no BOS token to score a continuation after")
+        return [bos]
+
+    def continuation_ids(self, continuation: str) -> list[int]:
+        """A continuation's token ids (never empty: an option must have something to score)."""
+        ids = self.encode(continuation)
+        if not ids:
+            raise HarnessError(f"{self.name}: continuation {continuation!r} encodes to no tokens")
+        return ids
+
+    # -- prompts -----------------------------------------------------------------------
+
+    def uses_chat_template(self) -> bool:
+        """Whether prompts go through the tokenizer's chat template (option ``chat_template``)."""
+        choice = self.option("chat_template")
+        if choice == "off":
+            return False
+        has_template = bool(getattr(self.tokenizer, "chat_template", None))
+        if choice == "on" and not has_template:
+            raise HarnessError(f"{self.name}: -o chat_template=on but its tokenizer has no chat template")
+        return has_template
+
+    def chat_formatter(self):
+        """A :data:`harness.prompts.Formatter` through the chat template, or None for plain prompts."""
+        if not self.uses_chat_template():
+            return None
+
+        def render(turns, prompt):
+            messages = []
+            for question, answer in turns:
+                messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+            messages.append({"role": "user", "content": prompt})
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+        return render
+
+    def task_settings(self, task) -> dict[str, Any]:
+        """The prompt, verbalisers and answering method this task gives decoders (edits invalidate the cache)."""
+        settings: dict[str, Any] = {"prompt_template": task.prompt_template, "chat_template": self.uses_chat_template()}
+        if task.kind == "classification":
+            settings["verbalizers"] = dict(task.verbalizers)
+        if task.kind == "choice":
+            settings["method"] = self.option("coref")
+        if task.kind in self.ANSWER_PARSING:
+            settings["answer_parsing"] = self.ANSWER_PARSING[task.kind]
+        if task.kind == "tagging" and self.entity_schema(task) is not None:
+            settings["entity_schema"] = self.entity_schema(task)
+        return settings
+
+    # -- engine calls (backends implement these) ---------------------------------------
+
+    def score_single_token_options(
+        self, contexts: Sequence[str], option_tokens: Sequence[int], *, batch_size: int = 16
+    ) -> list[list[float]]:
+        """log P(option token | context) for each context and each one-token option."""
+        raise NotImplementedError
+
+    def score_requests(self, requests: Sequence[Request], *, batch_size: int = 16) -> list[float]:
+        """Sum of log P(continuation tokens | context) for each (context, continuation) pair."""
+        raise NotImplementedError
+
+    def generate(self, prompts: Sequence[str], *, max_new_tokens: Sequence[int], stops: Sequence[str] = (),
+                 batch_size: int = 16, json_schema: dict[str, Any] | None = None) -> list[str]:
+        """Greedy continuations of ``prompts``, each cut at the first of ``stops`` (and, where the
+        engine has structured outputs, held to ``json_schema``)."""
+        raise NotImplementedError
+
+    def entity_schema(self, task) -> dict[str, Any] | None:
+        """The JSON schema NER answers are held to, or None where the engine generates freely
+        (then the list's ``[`` is written for the model and generation stops at ``]``)."""
+        return None
+
+    # -- answering ---------------------------------------------------------------------
+
+    def loglikelihoods(self, per_example: Sequence[Sequence[Request]], *, batch_size: int = 16) -> list[list[float]]:
+        """Summed log-likelihood of every (context, continuation) option of every example.
+
+        Examples whose options are single tokens after one shared context are scored all at
+        once (:meth:`score_single_token_options`); the rest go through :meth:`score_requests`.
+        """
+        results: list[list[float]] = [[] for _ in per_example]
+        single: dict[tuple[int, ...], list[int]] = {}  # option tokens -> examples answered in one pass
+        pending: list[tuple[int, Request]] = []
+        for i, requests in enumerate(per_example):
+            tokens = [self.encode(continuation) for _, continuation in requests]
+            if len({context for context, _ in requests}) == 1 and all(len(t) == 1 for t in tokens):
+                single.setdefault(tuple(t[0] for t in tokens), []).append(i)
+            else:
+                pending.extend((i, request) for request in requests)
+        for option_tokens, members in single.items():
+            scored = self.score_single_token_options([per_example[i][0][0] for i in members], option_tokens, batch_size=batch_size)
+            for i, scores in zip(members, scored):
+                results[i] = scores
+        if pending:
+            flat = self.score_requests([request for _, request in pending], batch_size=batch_size)
+            for (i, _), score in zip(pending, flat):
+                results[i].append(score)
+        return results
+
+    def normalise(self, loglikelihood: float, continuation: str) -> float:
+        """An option's score under the ``normalisation`` option (sum, per token or per character)."""
+        rule = self.option("normalisation")
+        if rule == "token":
+            return loglikelihood / len(self.continuation_ids(continuation))
+        if rule == "char":
+            return loglikelihood / max(1, len(continuation))
+        return loglikelihood
+
+    def predict(self, task, examples, *, batch_size=16, shots=()):
+        """Answer by log-likelihood (classification, choice) or greedy generation (tagging, correction)."""
+        if task.kind in ("tagging", "correction"):
+            return self.predict_by_generation(task, examples, batch_size=batch_size, shots=shots)
+        return self.predict_by_loglikelihood(task, examples, batch_size=batch_size, shots=shots)
+
+    def predict_by_loglikelihood(self, task, examples, *, batch_size: int = 16, shots=()) -> list[Prediction]:
+        """Score every option of every example; the best (normalised) option is the answer."""
+        chat = self.chat_formatter()
+        method = self.option("coref")
+        per_example = [lm_requests(task, example, shots, method=method, chat=chat) for example in examples]
+        sums = self.loglikelihoods(per_example, batch_size=batch_size)
+        return [self.option_prediction(task, requests, loglikelihoods) for requests, loglikelihoods in zip(per_example, sums)]
+
+    def option_prediction(self, task, requests: Sequence[Request], loglikelihoods: Sequence[float]) -> Prediction:
+        """The prediction for one example from its options' summed log-likelihoods: the best
+        normalised option, per-option probabilities (scores renormalised) and the raw sums."""
+        method = self.option("coref")
+        scored = [self.normalise(s, continuation) for s, (_, continuation) in zip(loglikelihoods, requests)]
+        best = max(range(len(scored)), key=scored.__getitem__)
+        probs = [math.exp(s - scored[best]) for s in scored]
+        total = sum(probs)
+        options = list(task.labels) if task.kind == "classification" else [str(i) for i in range(len(scored))]
+        output: Any = options[best] if task.kind == "classification" else best
+        context, continuation = requests[best]
+        return Prediction(
+            output, {o: p / total for o, p in zip(options, probs)},
+            raw=context + continuation if method == "substitution" and task.kind == "choice" else continuation,
+            prompt=context, details={"loglikelihoods": list(loglikelihoods), "normalisation": self.option("normalisation")},
+        )
+
+    def generation_requests(self, task, examples, shots=()) -> tuple[list[str], list[int], GenerationRequest, str]:
+        """Prompts, token budgets and engine settings for tagging or correction examples, and
+        the answer opening written for the model (``[`` for a free-form entity list)."""
+        chat = self.chat_formatter()
+        schema = self.entity_schema(task) if task.kind == "tagging" else None
+        if schema is not None or not task.answer_prefix:
+            opening = ""
+        else:  # the answer's opening, after a space in plain prompts
+            opening = task.answer_prefix if chat else " " + task.answer_prefix
+        prompts = [generation_prompt(task, example, shots, chat=chat) + opening for example in examples]
+        if task.kind == "tagging":
+            budget = [min(MAX_ENTITY_TOKENS, 16 + 6 * len(example.input)) for example in examples]
+            if schema is not None:
+                settings = GenerationRequest(json_schema=schema)
+            else:  # the list's end; a plain answer is one line
+                settings = GenerationRequest(stops=["]"] if chat else ["]", "\n"])
+        else:
+            budget = [MAX_WORD_TOKENS] * len(examples)
+            settings = GenerationRequest(stops=["\n"])
+        return prompts, budget, settings, opening
+
+    def predict_by_generation(self, task, examples, *, batch_size: int = 16, shots=()) -> list[Prediction]:
+        """Generate every answer, then read it: entity lists are grounded onto the tokens; a
+        correction is read as one word."""
+        prompts, budget, settings, opening = self.generation_requests(task, examples, shots)
+        texts = self.generate(prompts, max_new_tokens=budget, stops=settings.stops, batch_size=batch_size,
+                              json_schema=settings.json_schema)
+        return [self.read_generation(task, example, prompt, text, opening)
+                for example, prompt, text in zip(examples, prompts, texts)]
+
+    def read_generation(self, task, example, prompt: str, text: str, opening: str = "") -> Prediction:
+        """One generated answer as a prediction (``opening`` is what the prompt wrote for the model)."""
+        if task.kind == "tagging":
+            answer = opening.lstrip() + text
+            if opening and not text.rstrip().endswith("]"):
+                answer += "]"  # generation stopped at (and dropped) the closing bracket
+            grounded = ground_entities(example.input, parse_entities(answer), task.labels)
+            return Prediction(grounded.tags, raw=answer, prompt=prompt, details=grounded.details())
+        cue = render_prompt(task, example).rstrip().splitlines()[-1]
+        return Prediction(first_word_answer(text, cue), raw=text, prompt=prompt)
+
+
+def cut_at_stops(text: str, stops: Sequence[str]) -> str:
+    """``text`` up to the earliest of ``stops`` (all of it if none occurs)."""
+    end = min((text.find(stop) for stop in stops if stop in text), default=len(text))
+    return text[:end]
+
+
+def first_word_answer(text: str, cue: str = "") -> str:
+    """A generated correction, read from the first non-empty line of ``text``.
+
+    An echo of the prompt's last line (``cue``, e.g. "Correct spelling:") is dropped. A
+    sentence-style answer ('The correct spelling is "address"') gives its last quoted
+    segment (the closing quote may have been cut off), else its last word. Quotes and a
+    closing full stop are stripped.
+    """
+    line = next((line for line in text.splitlines() if line.strip()), "").strip()
+    if cue and line.casefold().startswith(cue.strip().casefold()):
+        line = line[len(cue.strip()):].strip()
+    quoted = re.findall(r'"([^"]*)(?:"|$)', line)
+    if quoted and quoted[-1].strip():
+        line = quoted[-1]
+    elif len(line.split()) > 3:
+        line = line.split()[-1]
+    return line.strip().strip("\"'`*").rstrip(".").strip()
