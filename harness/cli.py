@@ -82,7 +82,8 @@ def models(as_json):
         seen.setdefault(
             shown,
             {"name": shown, "kinds": sorted(obj.kinds), "plugin": reg.plugin, "aliases": list(reg.aliases),
-             "description": obj.description, "options": {k: list(v) for k, v in getattr(obj, "options", {}).items()}},
+             "description": obj.description, "options": {k: list(v) for k, v in getattr(obj, "options", {}).items()},
+             "engine_options": {k: default for k, (_, default) in getattr(obj, "engine_options", {}).items()}},
         )
     rows = sorted(seen.values(), key=lambda r: r["name"])
     if as_json:
@@ -93,6 +94,8 @@ def models(as_json):
         click.echo(f"{row['name']}{aliases}\n  kinds: {', '.join(row['kinds'])}  plugin: {row['plugin']}\n  {row['description']}")
         for key, values in row["options"].items():
             click.echo(f"  -o {key}={'|'.join(values)} (default {values[0]})")
+        for key, default in row["engine_options"].items():
+            click.echo(f"  -o {key}=VALUE (engine setting, default {default})")
 
 
 @cli.command()
@@ -122,13 +125,19 @@ def _default_models() -> list[str]:
               help="Solved train examples shown to few-shot models (drawn with --seed); other models are skipped.")
 @click.option("-o", "--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
               help="A model setting, e.g. -o chat_template=off (see `harness models`). Repeatable.")
+@click.option("--tensor-parallel-size", type=click.IntRange(min=1), default=None,
+              help="vllm: models: GPUs to split each model over (same as -o tensor_parallel_size=N).")
+@click.option("--gpu-memory-utilization", type=click.FloatRange(min=0, max=1, min_open=True), default=None,
+              help="vllm: models: share of GPU memory the engine may take (default 0.9).")
+@click.option("--max-model-len", type=click.IntRange(min=1), default=None,
+              help="vllm: models: longest prompt + answer in tokens (default: the model's window).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for bootstrap CIs and any sampling.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print metrics as JSON on stdout.")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @_store_option
-def run(task_names, model_names, data_dir, source, split, limit, sample, shots, option_pairs, seed, batch_size, as_json,
-        no_progress, store_path):
+def run(task_names, model_names, data_dir, source, split, limit, sample, shots, option_pairs, tensor_parallel_size,
+        gpu_memory_utilization, max_model_len, seed, batch_size, as_json, no_progress, store_path):
     """Evaluate every model on every task and store the results."""
     from .runner import run_matrix
 
@@ -138,6 +147,9 @@ def run(task_names, model_names, data_dir, source, split, limit, sample, shots, 
         if not sep or not key.strip():
             raise HarnessError(f"-o expects KEY=VALUE, got {pair!r}")
         options[key.strip()] = value.strip()
+    engine_flags = {"tensor_parallel_size": tensor_parallel_size, "gpu_memory_utilization": gpu_memory_utilization,
+                    "max_model_len": max_model_len}
+    options.update({key: str(value) for key, value in engine_flags.items() if value is not None})
 
     task_list = resolve_tasks(_split_names(task_names))
     names = _split_names(model_names) if model_names else _default_models()

@@ -84,6 +84,8 @@ class Model:
     #: hand ``predict`` all of a task's pending examples at once (engines that schedule their own
     #: batches, e.g. vLLM), not the runner's chunks of ``batch_size x 8``
     whole_task_per_call: bool = False
+    #: models with progress bars of their own show them only when this is True (``--no-progress`` clears it)
+    show_progress: bool = True
 
     @property
     def usage(self) -> Usage:

@@ -21,6 +21,7 @@ DEFAULT_PLUGINS = (
     "harness.models.hf_encoder",
     "harness.models.hf_decoder",
     "harness.models.packaged_decoders",
+    "harness.models.vllm_decoder",
     "harness.models.spacy_ner",
     "harness.models.vader",
     "harness.models.spelling_baselines",

@@ -203,6 +203,7 @@ def _run_one(
     # Engines that schedule their own batches (vLLM) get the whole task in one call.
     chunk = max(1, len(todo)) if model.whole_task_per_call else batch_size * CHUNK_BATCHES
     model.reset_usage()
+    model.show_progress = progress
     fresh_seconds = 0.0
     with tqdm(
         total=len(examples),

@@ -140,6 +140,26 @@ def _tiny_tokenizer(folder: Path):
     return BertTokenizer.from_pretrained(folder)  # a fast (tokenizers-backed) WordPiece tokenizer
 
 
+def build_tiny_decoder(folder: Path) -> Path:
+    """A randomly initialised 2-layer Llama with a small WordPiece vocabulary, saved with its
+    tokenizer (seeded: the same weights every time, which the recorded vLLM outputs rely on)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = _tiny_tokenizer(folder)
+    known = set((folder / "vocab.txt").read_text().split())
+    extra = [w for w in ("question", "is", "this", "sentence", "positive", "or", "negative", "answer", "cat", "mouse") if w not in known]
+    with open(folder / "vocab.txt", "a") as handle:
+        handle.write("".join(f"{w}\n" for w in extra))
+    tokenizer = type(tokenizer).from_pretrained(folder)
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, pad_token_id=0)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 def build_tiny_encoder(folder: Path, head: str, labels: list[str], seed: int = 0) -> Path:
     """A randomly initialised 2-layer BERT with a classification head, saved with its tokenizer."""
     import torch

@@ -12,27 +12,13 @@ from harness import Example, get_model, get_task
 from harness.cli import cli
 from harness.prompts import lm_requests, render_prompt, substitution_requests
 
-from .conftest import _tiny_tokenizer
+from .conftest import build_tiny_decoder
 
 
 @pytest.fixture(scope="module")
 def tiny_decoder(tmp_path_factory):
     """A randomly initialised 2-layer Llama with a small WordPiece vocabulary, saved to disk."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    tokenizer = _tiny_tokenizer(folder)
-    known = set((folder / "vocab.txt").read_text().split())
-    extra = [w for w in ("question", "is", "this", "sentence", "positive", "or", "negative", "answer", "cat", "mouse") if w not in known]
-    with open(folder / "vocab.txt", "a") as handle:
-        handle.write("".join(f"{w}\n" for w in extra))
-    tokenizer = type(tokenizer).from_pretrained(folder)
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, pad_token_id=0)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return build_tiny_decoder(tmp_path_factory.mktemp("tiny-llama"))
 
 
 @functools.cache

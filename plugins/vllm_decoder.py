@@ -1,0 +1,337 @@
+"""``vllm:<hub-id, path or packaged model>``: decoder LMs through vLLM on GPU.
+
+The prompts, answer options and answer reading are :class:`harness.decoder.DecoderLM`'s,
+shared with ``hf-causal:``; only the engine calls differ. Per run there is one ``vllm.LLM``
+per model (prefix caching on), and every request of a task goes to it in one
+``LLM.generate`` call, so vLLM schedules the batches:
+
+- one-token options after a shared prompt (SST-2's " negative" / " positive"): one request
+  per example, ``max_tokens=1`` with ``logprob_token_ids`` = the option tokens, so a single
+  pass gives every option's log-probability (from the raw logits);
+- other options (multi-token answers, Trinh & Le substitution): one request per option,
+  scored from ``prompt_logprobs``. vLLM would skip its prefix cache for such requests; here
+  they read it (``skip_reading_prefix_cache=False``), so few-shot examples and a question
+  shared by its options are not recomputed. vLLM only computes prompt log-probabilities
+  after the cached tokens, so a request whose cache hit reaches into its continuation
+  (``num_cached_tokens`` > context length - 1) is run again without reading the cache;
+- NER: greedy generation held to the JSON schema of an entity list (structured outputs,
+  ``-o structured=on``), then grounded like any decoder's answer; spelling: greedy
+  generation to the end of the line.
+
+Prompts go to vLLM as token ids made by the same tokenizer calls as ``hf-causal:``, so both
+backends score identical tokens.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+from functools import cached_property
+from types import SimpleNamespace
+from typing import Any, Sequence
+
+from harness import HarnessError, Model, ModelFamily, hookimpl
+from harness.decoder import DecoderLM, cut_at_stops
+from harness.grounding import entity_list_schema
+from harness.prompts import Request
+
+INSTALL = "pip install 'harness[vllm]' on a Linux machine with an NVIDIA GPU"
+
+
+def cuda_available() -> bool:
+    """Whether torch sees a CUDA GPU."""
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def require_vllm(name: str = "vllm") -> None:
+    """A one-line error unless vllm is installed and torch sees a CUDA GPU."""
+    if importlib.util.find_spec("vllm") is None:
+        raise HarnessError(f"{name}: the vLLM backend needs the vllm package, which is not installed: {INSTALL} "
+                           "(or use hf-causal:<model>, which runs anywhere)")
+    if not cuda_available():
+        raise HarnessError(f"{name}: the vLLM backend needs a CUDA GPU and torch sees none; "
+                           "use hf-causal:<model> on this machine")
+
+
+def _optional_int(value: str) -> int | None:
+    return None if value in ("", "none", "None") else int(value)
+
+
+_optional_int.__name__ = "whole number"
+
+
+# -- sampling parameters (plain dicts: built and tested without vllm) ----------------------
+
+def option_token_params(option_tokens: Sequence[int]) -> dict[str, Any]:
+    """One pass that returns log P(t | prompt) for each one-token option ``t`` (raw logits)."""
+    return {"max_tokens": 1, "temperature": 0.0, "logprob_token_ids": list(option_tokens), "detokenize": False}
+
+
+def prompt_scoring_params(*, read_cache: bool = True) -> dict[str, Any]:
+    """One pass that returns the log-probability of every prompt token (``prompt_logprobs=0``:
+    the actual token only). ``read_cache`` lets the request reuse cached prefix blocks."""
+    return {"max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 0, "detokenize": False,
+            "skip_reading_prefix_cache": not read_cache}
+
+
+def generation_params(max_tokens: int, stops: Sequence[str] = (), json_schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Greedy generation up to ``max_tokens``, stopping at ``stops``, held to ``json_schema`` if given."""
+    params: dict[str, Any] = {"max_tokens": max_tokens, "temperature": 0.0}
+    if stops:
+        params["stop"] = list(stops)
+    if json_schema is not None:
+        params["structured_outputs"] = {"json": json_schema}
+    return params
+
+
+def to_sampling_params(params: dict[str, Any]):
+    """A ``vllm.SamplingParams`` from one of the dicts above."""
+    from vllm import SamplingParams
+    from vllm.sampling_params import StructuredOutputsParams
+
+    params = dict(params)
+    if "structured_outputs" in params:
+        params["structured_outputs"] = StructuredOutputsParams(**params["structured_outputs"])
+    return SamplingParams(**params)
+
+
+# -- reading vLLM's outputs ---------------------------------------------------------------
+
+def option_logprobs(output, option_tokens: Sequence[int]) -> list[float]:
+    """log P(option token) for each option, from a ``logprob_token_ids`` request's first sampled position."""
+    position = output.outputs[0].logprobs[0]
+    missing = [t for t in option_tokens if t not in position]
+    if missing:
+        raise HarnessError(f"vLLM returned no log-probability for option token(s) {missing}; "
+                           "this vllm may predate logprob_token_ids (vllm>=0.26)")
+    return [float(position[t].logprob) for t in option_tokens]
+
+
+def continuation_logprob(output, context_length: int, continuation: Sequence[int]) -> float:
+    """Summed log-probability of the continuation tokens (which follow ``context_length``
+    prompt tokens), from ``prompt_logprobs`` (entry i is token i's; entry 0 is None)."""
+    positions = output.prompt_logprobs
+    total = 0.0
+    for j, token in enumerate(continuation):
+        total += float(positions[context_length + j][token].logprob)
+    return total
+
+
+def cache_reached_continuation(output, context_length: int) -> bool:
+    """Whether the prefix-cache hit covers a position whose prompt log-probability is needed.
+
+    vLLM computes prompt log-probabilities only after the cached tokens: the first
+    continuation token's comes from position ``context_length - 1``, which must not be cached.
+    """
+    cached = getattr(output, "num_cached_tokens", None)
+    return cached is None or cached > context_length - 1
+
+
+def generated_text(output, stops: Sequence[str] = ()) -> str:
+    """A generation's text (vLLM drops the stop string; cut again in case)."""
+    return cut_at_stops(output.outputs[0].text, stops)
+
+
+# -- recordings: vLLM outputs as JSON (tests replay them without vllm) ---------------------
+
+def record_output(output) -> dict[str, Any]:
+    """The fields of a ``vllm.RequestOutput`` this plugin reads, as JSON-able data."""
+    def positions(logprobs):
+        if logprobs is None:
+            return None
+        return [None if p is None else [[int(t), float(lp.logprob)] for t, lp in p.items()] for p in logprobs]
+
+    return {
+        "prompt_token_ids": list(output.prompt_token_ids),
+        "num_cached_tokens": output.num_cached_tokens,
+        "prompt_logprobs": positions(output.prompt_logprobs),
+        "outputs": [{"text": c.text, "token_ids": list(c.token_ids), "logprobs": positions(c.logprobs),
+                     "finish_reason": c.finish_reason} for c in output.outputs],
+    }
+
+
+def replay_output(record: dict[str, Any]):
+    """An object with a ``vllm.RequestOutput``'s attributes from :func:`record_output`'s data."""
+    def positions(data):
+        if data is None:
+            return None
+        return [None if p is None else {t: SimpleNamespace(logprob=lp) for t, lp in p} for p in data]
+
+    return SimpleNamespace(
+        prompt_token_ids=record["prompt_token_ids"], num_cached_tokens=record["num_cached_tokens"],
+        prompt_logprobs=positions(record["prompt_logprobs"]),
+        outputs=[SimpleNamespace(text=c["text"], token_ids=c["token_ids"], logprobs=positions(c["logprobs"]),
+                                 finish_reason=c["finish_reason"]) for c in record["outputs"]],
+    )
+
+
+class VLLMCausal(DecoderLM):
+    """A causal LM served by vLLM: the decoder prompts and answer reading, vLLM's engine."""
+
+    description = "vLLM on GPU: prompt-logprob / option-token scoring (classification, choice), structured-output NER, spelling"
+    options = {
+        **DecoderLM.options,
+        # weights' precision in vLLM (auto: vLLM's choice, which runs float32 checkpoints in bf16/fp16)
+        "dtype": ("auto", "float32", "bfloat16", "float16"),
+        # NER answers held to the entity-list JSON schema (off: free generation, as hf-causal:)
+        "structured": ("on", "off"),
+    }
+    engine_options = {
+        "tensor_parallel_size": (int, 1),
+        "gpu_memory_utilization": (float, 0.9),
+        "max_model_len": (_optional_int, None),
+    }
+    whole_task_per_call = True
+
+    def __init__(self, source: str, packaged=None):
+        self._source = source
+        self.packaged = packaged  # a PackagedGGUF whose converted folder vLLM loads
+        self.name = f"vllm:{source}"
+        self._llm = None
+        self._tokenizer = None
+
+    @property
+    def source(self) -> str:
+        """The folder or Hub id vLLM loads (a packaged model's de-quantised folder)."""
+        return self.packaged.ensure_converted() if self.packaged is not None else self._source
+
+    @cached_property
+    def config(self):
+        """The model's transformers config."""
+        if self.packaged is not None:
+            return self.packaged.config
+        from harness.models.hf_encoder import load_config
+
+        return load_config(self.name, self._source)
+
+    def identity(self) -> dict[str, Any]:
+        """What the predictions depend on: weights, backend and its version, scoring rule."""
+        if self.packaged is not None:
+            weights = {key: value for key, value in self.packaged.identity().items() if key != "name"}
+        else:
+            from harness.models.hf_encoder import revision
+
+            weights = {"revision": revision(self._source, self.config)}
+        return {"name": self.name, **weights, "backend": "vllm", "vllm": _vllm_version(), "scoring": "loglikelihood-v2"}
+
+    @property
+    def context_window(self) -> int | None:
+        """The model's window, or ``max_model_len`` when that is set lower."""
+        window = getattr(self.config, "max_position_embeddings", None)
+        limit = self.option("max_model_len")
+        return min(w for w in (window, limit) if w) if (window or limit) else None
+
+    def entity_schema(self, task) -> dict[str, Any] | None:
+        """The entity-list schema (``-o structured=on``, the default), else None."""
+        return entity_list_schema(task.labels) if self.option("structured") == "on" else None
+
+    def engine(self):
+        """The one ``vllm.LLM`` of this model in this run (created on first use)."""
+        if self._llm is None:
+            require_vllm(self.name)
+            from vllm import LLM
+
+            settings = {"model": self.source, "tokenizer": self.source, "dtype": self.option("dtype"), "seed": 0,
+                        "enable_prefix_caching": True, "tensor_parallel_size": self.option("tensor_parallel_size"),
+                        "gpu_memory_utilization": self.option("gpu_memory_utilization")}
+            if self.option("max_model_len"):
+                settings["max_model_len"] = self.option("max_model_len")
+            self._llm = LLM(**settings)
+        return self._llm
+
+    def sampling_params(self, params: dict[str, Any]):
+        """The engine's form of one parameter dict (a ``vllm.SamplingParams``)."""
+        return to_sampling_params(params)
+
+    def run_engine(self, prompts: Sequence[Sequence[int]], params: Sequence[dict[str, Any]]) -> list:
+        """All requests in one ``LLM.generate`` call (vLLM schedules them); counts tokens."""
+        cache: dict[str, Any] = {}
+        sampling = []
+        for p in params:  # equal settings share one SamplingParams
+            key = json.dumps(p, sort_keys=True)
+            if key not in cache:
+                cache[key] = self.sampling_params(p)
+            sampling.append(cache[key])
+        outputs = self.engine().generate([{"prompt_token_ids": list(ids)} for ids in prompts], sampling,
+                                         use_tqdm=self.show_progress)
+        self.count(outputs)
+        return outputs
+
+    def count(self, outputs) -> None:
+        """Add the outputs' prompt, generated and prefix-cached tokens to :attr:`usage`."""
+        usage = self.usage
+        usage.cached_prompt_tokens = usage.cached_prompt_tokens or 0
+        for output in outputs:
+            usage.prompt_tokens += len(output.prompt_token_ids)
+            usage.generated_tokens += sum(len(c.token_ids) for c in output.outputs)
+            usage.cached_prompt_tokens += output.num_cached_tokens or 0
+
+    def score_single_token_options(self, contexts, option_tokens, *, batch_size: int = 16) -> list[list[float]]:
+        """One request per context; its one pass returns every option token's log-probability."""
+        encoded = [self.context_ids(c) for c in contexts]
+        for ids in encoded:
+            self.check_fits(len(ids) + 1, "a prompt")
+        params = option_token_params(option_tokens)
+        outputs = self.run_engine(encoded, [params] * len(encoded))
+        return [option_logprobs(output, option_tokens) for output in outputs]
+
+    def score_requests(self, requests: Sequence[Request], *, batch_size: int = 16) -> list[float]:
+        """One prompt-logprob request per (context, continuation); re-run without reading the
+        prefix cache where the cache hit reached into the continuation."""
+        encoded = [(self.context_ids(context), self.continuation_ids(continuation)) for context, continuation in requests]
+        for ctx, cont in encoded:
+            self.check_fits(len(ctx) + len(cont), "a prompt with its answer")
+        outputs = self.run_engine([ctx + cont for ctx, cont in encoded], [prompt_scoring_params()] * len(encoded))
+        redo = [i for i, ((ctx, _), output) in enumerate(zip(encoded, outputs)) if cache_reached_continuation(output, len(ctx))]
+        if redo:
+            again = self.run_engine([encoded[i][0] + encoded[i][1] for i in redo],
+                                    [prompt_scoring_params(read_cache=False)] * len(redo))
+            for i, output in zip(redo, again):
+                outputs[i] = output
+        return [continuation_logprob(output, len(ctx), cont) for (ctx, cont), output in zip(encoded, outputs)]
+
+    def generate(self, prompts, *, max_new_tokens, stops=(), batch_size: int = 16, json_schema=None) -> list[str]:
+        """Greedy continuations of every prompt in one engine call."""
+        encoded = [self.context_ids(p) for p in prompts]
+        budgets = self.fit_budgets(encoded, max_new_tokens)
+        outputs = self.run_engine(encoded, [generation_params(b, stops, json_schema) for b in budgets])
+        return [generated_text(output, stops) for output in outputs]
+
+
+def _vllm_version() -> str | None:
+    try:
+        return importlib.metadata.version("vllm")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+class VLLMFamily(ModelFamily):
+    """Claims ``vllm:<hub-id-or-path>``; ``vllm:smollm2-135m`` (any packaged model) loads its converted folder."""
+
+    prefix = "vllm"
+    argument = "hub-id-path-or-packaged-model"
+    description = VLLMCausal.description
+    kinds = VLLMCausal.kinds
+    options = VLLMCausal.options
+    engine_options = VLLMCausal.engine_options
+
+    def create(self, argument: str) -> Model:
+        """The model, once vllm and a GPU are known to be there (a one-line error otherwise)."""
+        require_vllm(f"vllm:{argument}")
+        return VLLMCausal(argument, packaged=packaged_model(argument))
+
+
+def packaged_model(name: str):
+    """The registered packaged (GGUF-in-PyPI) model called ``name``, or None."""
+    from harness.model import get_models
+    from harness.models.packaged_decoders import PackagedGGUF
+
+    registration = get_models().get(name)
+    return registration.obj if registration is not None and isinstance(registration.obj, PackagedGGUF) else None
+
+
+@hookimpl
+def harness_register_models(register):
+    register(VLLMFamily())

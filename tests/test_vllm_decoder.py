@@ -1,0 +1,262 @@
+"""The ``vllm:`` backend on CPU, without vllm: request building and output parsing on recorded outputs.
+
+``tests/fixtures/vllm_tiny_llama.json`` holds what the plugin asked (token ids, sampling
+parameters) and what came back, for the seeded tiny Llama (see :mod:`tests.vllm_recording`).
+A stand-in ``vllm`` module replays it: its ``LLM`` answers only requests that are in the
+recording, and its ``SamplingParams`` takes only the field names vLLM 0.26's own class has
+(listed in the recording). Everything else is the plugin's real code.
+"""
+from __future__ import annotations
+
+import importlib.machinery
+import json
+import sys
+import types
+from collections import defaultdict, deque
+
+import pytest
+from click.testing import CliRunner
+
+from harness import get_model, get_task
+from harness.cli import cli
+from harness.grounding import entity_list_schema
+from harness.prompts import lm_requests
+from harness.models import vllm_decoder
+from harness.models.vllm_decoder import VLLMCausal, cache_reached_continuation, replay_output
+
+from .conftest import build_tiny_decoder, write_data_dir
+from .vllm_recording import RECORDING, recording_cases
+
+RECORDED = json.loads(RECORDING.read_text())
+
+
+def _key(prompt_ids, params) -> str:
+    return json.dumps([list(prompt_ids), params], sort_keys=True)
+
+
+class ReplayLLM:
+    """``vllm.LLM`` replaying the recording; keeps the constructor's settings and every call."""
+
+    instances: list[ReplayLLM] = []
+
+    def __init__(self, **settings):
+        self.settings = settings
+        self.calls: list[list[tuple[list[int], dict]]] = []
+        self.answers: dict[str, deque] = defaultdict(deque)
+        for case in RECORDED["cases"]:
+            for exchange in case["exchanges"]:
+                self.answers[_key(exchange["prompt_token_ids"], exchange["params"])].append(exchange["output"])
+        ReplayLLM.instances.append(self)
+
+    def generate(self, prompts, sampling, use_tqdm=True):
+        call = [(prompt["prompt_token_ids"], params) for prompt, params in zip(prompts, sampling)]
+        self.calls.append(call)
+        outputs = []
+        for ids, params in call:
+            queue = self.answers[_key(ids, params)]
+            assert queue, f"request not in the recording (re-record with python -m tests.vllm_recording): {params}"
+            outputs.append(replay_output(queue.popleft()))
+        return outputs
+
+
+def _sampling_params(**params):
+    unknown = set(params) - set(RECORDED["vllm_sampling_params_fields"])
+    assert not unknown, f"vllm.SamplingParams has no field {unknown}"
+    if "structured_outputs" in params:
+        params["structured_outputs"] = params["structured_outputs"].kwargs
+    return params
+
+
+@pytest.fixture
+def fake_vllm(monkeypatch):
+    """A ``vllm`` module replaying the recording, and a CUDA device that torch reports."""
+    module = types.ModuleType("vllm")
+    module.__spec__ = importlib.machinery.ModuleSpec("vllm", None)
+    module.LLM = ReplayLLM
+    module.SamplingParams = _sampling_params
+    submodule = types.ModuleType("vllm.sampling_params")
+    submodule.StructuredOutputsParams = lambda **kwargs: types.SimpleNamespace(kwargs=kwargs)
+    module.sampling_params = submodule
+    monkeypatch.setitem(sys.modules, "vllm", module)
+    monkeypatch.setitem(sys.modules, "vllm.sampling_params", submodule)
+    monkeypatch.setattr(vllm_decoder, "cuda_available", lambda: True)
+    ReplayLLM.instances = []
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """The recording's tiny Llama and data folder."""
+    root = tmp_path_factory.mktemp("vllm-tiny")
+    return build_tiny_decoder(root / "tiny-llama"), write_data_dir(root / "data")
+
+
+def _cases(data_dir):
+    return [(get_task(name), examples, options) for name, examples, options in recording_cases(data_dir)]
+
+
+def test_the_recording_used_vllms_own_sampling_params_fields():
+    assert RECORDED["vllm_sampling_params_fields"], "record with vllm importable, so field names are checked"
+    assert {"prompt_logprobs", "logprob_token_ids", "skip_reading_prefix_cache", "structured_outputs"} <= set(
+        RECORDED["vllm_sampling_params_fields"])
+
+
+@pytest.mark.parametrize("case", [0, 1, 2], ids=["sentiment", "wsc-substitution", "wsc-question"])
+def test_scores_from_recorded_outputs_equal_the_transformers_backend(fake_vllm, tiny, case):
+    folder, data_dir = tiny
+    task, examples, options = _cases(data_dir)[case]
+    ours = get_model(f"vllm:{folder}").with_options(options).predict(task, examples)
+    reference = get_model(f"hf-causal:{folder}").with_options(options).predict(task, examples)
+    for mine, theirs in zip(ours, reference):
+        assert mine.output == theirs.output
+        assert mine.prompt == theirs.prompt
+        assert mine.details["loglikelihoods"] == pytest.approx(theirs.details["loglikelihoods"], abs=1e-4)
+        assert mine.scores == pytest.approx(theirs.scores, abs=1e-4)
+
+
+def test_one_token_options_take_one_request_per_example(fake_vllm, tiny):
+    folder, data_dir = tiny
+    task, examples, _ = _cases(data_dir)[0]
+    model = get_model(f"vllm:{folder}")
+    model.predict(task, examples)
+    [llm] = ReplayLLM.instances
+    [call] = llm.calls  # every example in one engine call
+    assert len(call) == len(examples)
+    option_tokens = [model.encode(task.verbalizers[label])[0] for label in task.labels]
+    assert all(params == {"max_tokens": 1, "temperature": 0.0, "logprob_token_ids": option_tokens, "detokenize": False}
+               for _, params in call)
+
+
+def test_a_cache_hit_reaching_into_the_answer_is_scored_again_without_the_cache(fake_vllm, tiny):
+    folder, data_dir = tiny
+    task, examples, options = _cases(data_dir)[2]
+    model = get_model(f"vllm:{folder}").with_options(options)
+    predictions = model.predict(task, examples)
+    first, again = ReplayLLM.instances[0].calls
+    assert all(params["skip_reading_prefix_cache"] is False for _, params in first)
+    assert all(params["skip_reading_prefix_cache"] is True for _, params in again)
+    # Exactly the requests whose cache hit covered the position predicting the answer's first token are re-run.
+    requests = [r for e in examples for r in lm_requests(task, e, method="question", chat=model.chat_formatter())]
+    recorded = RECORDED["cases"][2]["exchanges"][: len(first)]
+    expected = [ids for (ids, _), (context, _), exchange in zip(first, requests, recorded)
+                if exchange["output"]["num_cached_tokens"] > len(model.context_ids(context)) - 1]
+    assert expected and [ids for ids, _ in again] == expected
+    assert all(ll < 0 for p in predictions for ll in p.details["loglikelihoods"])  # no garbage (+7.0) was read
+
+
+def test_cache_guard_boundary():
+    output = types.SimpleNamespace(num_cached_tokens=16)
+    assert not cache_reached_continuation(output, 17)  # position 16 (predicting token 17) was computed
+    assert cache_reached_continuation(output, 16)  # position 15 came from the cache: no log-probabilities
+    assert cache_reached_continuation(types.SimpleNamespace(num_cached_tokens=None), 40)  # unknown: be safe
+
+
+def test_ner_is_generated_under_the_entity_list_schema_and_grounded(fake_vllm, tiny):
+    folder, data_dir = tiny
+    task, examples, _ = _cases(data_dir)[4]
+    predictions = get_model(f"vllm:{folder}").predict(task, examples)
+    [call] = ReplayLLM.instances[0].calls
+    for (_, params), example, prediction in zip(call, examples, predictions):
+        assert params["structured_outputs"] == {"json": entity_list_schema(task.labels)}
+        assert "stop" not in params
+        assert not prediction.prompt.endswith("[")  # the schema, not the prompt, starts the list
+        assert prediction.output == example.reference  # the recorded gold entities, grounded back
+        assert prediction.details["ungrounded"] == ["Atlantis"]  # listed, but not in the sentence
+        assert not prediction.details["parse_failed"]
+
+
+def test_spelling_answers_equal_the_transformers_backend(fake_vllm, tiny):
+    folder, data_dir = tiny
+    task, examples, _ = _cases(data_dir)[3]
+    ours = get_model(f"vllm:{folder}").predict(task, examples)
+    theirs = get_model(f"hf-causal:{folder}").predict(task, examples)
+    assert [p.output for p in ours] == [p.output for p in theirs]
+    assert [p.raw for p in ours] == [p.raw for p in theirs]
+    [call] = ReplayLLM.instances[0].calls
+    assert all(params == {"max_tokens": 16, "temperature": 0.0, "stop": ["\n"]} for _, params in call)
+
+
+def test_structured_off_generates_like_the_transformers_backend(tiny):
+    folder, data_dir = tiny
+    task, examples, _ = _cases(data_dir)[4]
+    model = VLLMCausal(str(folder)).with_options({"structured": "off"})
+    prompts, _, settings, opening = model.generation_requests(task, examples)
+    assert opening == " [" and prompts[0].endswith("Entities: [") and settings.stops == ["]", "\n"]
+    assert settings.json_schema is None
+
+
+def test_a_run_makes_one_engine_passes_engine_flags_and_records_throughput(fake_vllm, tiny, tmp_path):
+    from harness.store import Store
+
+    folder, data_dir = tiny
+    store = tmp_path / "v.sqlite"
+    args = ["run", "--tasks", "sentiment", "--models", f"vllm:{folder}", "--data-dir", str(data_dir),
+            "--store", str(store), "--limit", "3", "--json", "--no-progress",
+            "--tensor-parallel-size", "2", "--gpu-memory-utilization", "0.5", "--max-model-len", "96"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    [llm] = ReplayLLM.instances
+    assert llm.settings == {"model": str(folder), "tokenizer": str(folder), "dtype": "auto", "seed": 0,
+                            "enable_prefix_caching": True, "tensor_parallel_size": 2, "gpu_memory_utilization": 0.5,
+                            "max_model_len": 96}
+    [row] = json.loads(result.stdout)["results"]
+    assert row["model"] == f"vllm:{folder}"  # engine settings do not label the row
+    run = Store(store).runs().iloc[0]
+    provenance = json.loads(run["provenance"]) if isinstance(run["provenance"], str) else run["provenance"]
+    throughput = provenance["throughput"]
+    assert throughput["computed_examples"] == 3
+    assert throughput["prompt_tokens"] == sum(len(ids) for ids, _ in llm.calls[0])
+    assert throughput["generated_tokens"] == 3 and throughput["tokens_per_s"] > 0
+    assert provenance["model"]["engine"] == {"tensor_parallel_size": 2, "gpu_memory_utilization": 0.5, "max_model_len": 96}
+
+
+def test_one_engine_serves_every_task_of_a_run(fake_vllm, tiny, tmp_path):
+    from harness.runner import run_matrix
+    from harness.store import Store
+
+    folder, data_dir = tiny
+    tasks = [get_task("coref:wsc273"), get_task("spelling:norvig1")]  # their demo files hold the recorded examples
+    summary = run_matrix(tasks, [get_model(f"vllm:{folder}")], Store(tmp_path / "s.sqlite"), source="demo",
+                         limit=3, batch_size=1, progress=False, log=lambda message: None)
+    assert [r.computed for r in summary.results] == [3, 3]
+    [llm] = ReplayLLM.instances
+    # one engine; each task's requests in one call, whatever the batch size (6 options, 3 words)
+    assert [len(call) for call in llm.calls] == [6, 3]
+
+
+def test_without_vllm_the_backend_is_a_one_line_error(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))
+    result = CliRunner().invoke(cli, ["run", "--tasks", "sentiment", "--models", "vllm:some/model", "--source", "demo"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: vllm:some/model: the vLLM backend needs the vllm package, which is not installed: "
+        "pip install 'harness[vllm]' on a Linux machine with an NVIDIA GPU (or use hf-causal:<model>, which runs anywhere)"]
+
+
+def test_without_a_gpu_the_backend_is_a_one_line_error(fake_vllm, monkeypatch):
+    monkeypatch.setattr(vllm_decoder, "cuda_available", lambda: False)
+    result = CliRunner().invoke(cli, ["run", "--tasks", "sentiment", "--models", "vllm:some/model", "--source", "demo"])
+    assert result.exit_code == 1
+    assert "needs a CUDA GPU and torch sees none" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_engine_flags_need_a_model_that_takes_them_and_a_valid_value(fake_vllm, tiny):
+    folder, _ = tiny
+    result = CliRunner().invoke(cli, ["run", "--tasks", "sentiment", "--models", "vader", "--source", "demo",
+                                      "--tensor-parallel-size", "2"])
+    assert result.exit_code == 1 and "No model in this run takes option 'tensor_parallel_size'" in result.output
+    result = CliRunner().invoke(cli, ["run", "--tasks", "sentiment", "--models", f"vllm:{folder}", "--source", "demo",
+                                      "-o", "max_model_len=long"])
+    assert result.exit_code == 1 and "option max_model_len takes a whole number" in result.output
+
+
+def test_packaged_models_load_their_converted_folder():
+    packaged = vllm_decoder.packaged_model("smollm2-135m")
+    assert packaged is not None and packaged.name == "smollm2-135m"
+    model = VLLMCausal("smollm2-135m", packaged=packaged)
+    identity = model.identity()
+    assert identity["weights"] == packaged.identity()["weights"] and identity["backend"] == "vllm"
+    assert vllm_decoder.packaged_model("org/some-hub-model") is None
