@@ -23,7 +23,7 @@ TASKS = (
 )
 MODELS = (
     "autocorrect, coref-first, coref-nearest, hf-causal:<hub-id-or-path>, hf:<hub-id-or-path>, identity, pyspellchecker, "
-    "qwen2.5-coder-0.5b, qwen2.5-coder-1.5b, smollm2-135m, spacy-en-sm, symspell, textblob, vader"
+    "qwen2.5-coder-0.5b, qwen2.5-coder-1.5b, smollm2-135m, spacy-en-sm, symspell, textblob, vader, vllm:<hub-id-path-or-packaged-model>"
 )
 
 
