@@ -1,7 +1,7 @@
 """Bootstrap confidence intervals over per-example sufficient statistics."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -51,3 +51,30 @@ def bootstrap_ci(
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(samples, [tail, 100 - tail], axis=0)
     return low, high
+
+
+def paired_comparison(first: Sequence[bool], second: Sequence[bool], *, seed: int = 0,
+                      resamples: int = DEFAULT_RESAMPLES, confidence: float = 0.95) -> dict[str, float | int | bool]:
+    """Compare two systems' per-example correctness on the same examples.
+
+    Returns both accuracies, the difference (second - first) with a paired percentile
+    bootstrap CI, the discordant counts (only first right; only second right) and McNemar's
+    exact two-sided p-value (a binomial test on the discordant pairs). ``agree`` is True
+    when the CI of the difference contains 0.
+    """
+    from scipy.stats import binomtest
+
+    a = np.asarray(first, dtype=float)
+    b = np.asarray(second, dtype=float)
+    if a.shape != b.shape or a.ndim != 1 or len(a) == 0:
+        raise ValueError("paired_comparison needs two equally long, non-empty sequences")
+    stats = np.stack([b - a, np.ones_like(a)], axis=1)
+    low, high = bootstrap_ci(stats, lambda s: s[..., 0] / s[..., 1], resamples=resamples, seed=seed, confidence=confidence)
+    only_first = int(((a == 1) & (b == 0)).sum())
+    only_second = int(((a == 0) & (b == 1)).sum())
+    discordant = only_first + only_second
+    p = binomtest(only_first, discordant, 0.5).pvalue if discordant else 1.0
+    return {"n": len(a), "accuracy_first": float(a.mean()), "accuracy_second": float(b.mean()),
+            "difference": float((b - a).mean()), "ci_low": float(low), "ci_high": float(high),
+            "only_first": only_first, "only_second": only_second, "mcnemar_p": float(p),
+            "agree": bool(low <= 0 <= high)}

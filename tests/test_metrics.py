@@ -113,3 +113,22 @@ def test_accuracy_ci_is_close_to_the_normal_approximation():
     half_width = 1.96 * (0.8 * 0.2 / 1000) ** 0.5
     assert acc.ci_low == pytest.approx(0.8 - half_width, abs=0.005)
     assert acc.ci_high == pytest.approx(0.8 + half_width, abs=0.005)
+
+
+def test_paired_comparison_matches_an_exact_mcnemar_sum_and_its_ci():
+    import math
+
+    from harness.stats import paired_comparison
+
+    first = [True] * 40 + [False] * 10 + [True] * 9 + [False] * 2  # 9 only-first, 2 only-second
+    second = [True] * 40 + [False] * 10 + [False] * 9 + [True] * 2
+    result = paired_comparison(first, second, seed=1)
+    n, k = 11, 2  # two-sided exact binomial test on the discordant pairs, summed by hand
+    expected_p = min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n)
+    assert result["mcnemar_p"] == pytest.approx(expected_p)
+    assert (result["only_first"], result["only_second"]) == (9, 2)
+    assert result["difference"] == pytest.approx((2 - 9) / 61)
+    assert result["ci_low"] < result["difference"] < result["ci_high"] < 0  # 7 more losses than wins: below 0
+    assert result["agree"] is False
+    same = paired_comparison(first, first)
+    assert same["agree"] is True and same["mcnemar_p"] == 1.0 and same["ci_low"] == same["ci_high"] == 0.0
