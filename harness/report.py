@@ -192,6 +192,8 @@ def build_context(store: Store) -> dict[str, Any]:
             "packages": provenance.get("packages", {}),
             "hardware": provenance.get("hardware", {}),
             "finetuned": (provenance.get("model") or {}).get("finetuned"),
+            "throughput": provenance.get("throughput") or {},
+            "engine": (provenance.get("model") or {}).get("engine") or {},
             "errors": _error_rows(store, int(run["id"]), run["kind"]),
         })
     cells = {(col.task, col.split, col.source, r["model"]): r for col in columns.values() for r in col.runs}

@@ -62,6 +62,17 @@ def _optional_int(value: str) -> int | None:
 _optional_int.__name__ = "whole number"
 
 
+def _optional_backend(value: str) -> str | None:
+    if value in ("", "none", "None"):
+        return None
+    if value not in ("mp", "ray", "uni", "external_launcher"):
+        raise ValueError(value)
+    return value
+
+
+_optional_backend.__name__ = "vLLM executor (mp, ray, uni or external_launcher)"
+
+
 # -- sampling parameters (plain dicts: built and tested without vllm) ----------------------
 
 def option_token_params(option_tokens: Sequence[int]) -> dict[str, Any]:
@@ -182,6 +193,8 @@ class VLLMCausal(DecoderLM):
         "tensor_parallel_size": (int, 1),
         "gpu_memory_utilization": (float, 0.9),
         "max_model_len": (_optional_int, None),
+        # "ray" spreads tensor-parallel workers over a Ray cluster (several machines); default: vLLM's choice
+        "distributed_executor_backend": (_optional_backend, None),
     }
     whole_task_per_call = True
 
@@ -236,8 +249,9 @@ class VLLMCausal(DecoderLM):
             settings = {"model": self.source, "tokenizer": self.source, "dtype": self.option("dtype"), "seed": 0,
                         "enable_prefix_caching": True, "tensor_parallel_size": self.option("tensor_parallel_size"),
                         "gpu_memory_utilization": self.option("gpu_memory_utilization")}
-            if self.option("max_model_len"):
-                settings["max_model_len"] = self.option("max_model_len")
+            for name in ("max_model_len", "distributed_executor_backend"):
+                if self.option(name):
+                    settings[name] = self.option(name)
             self._llm = LLM(**settings)
         return self._llm
 

@@ -39,6 +39,9 @@ class Hostile(Model):
     kinds = frozenset({"classification"})
 
     def predict(self, task, examples, *, batch_size=32):
+        self.usage.prompt_tokens += 10 * len(examples)  # as decoders count the tokens they process
+        self.usage.generated_tokens += len(examples)
+        self.usage.cached_prompt_tokens = 5 * len(examples)
         return [Prediction(PAYLOAD, raw=PAYLOAD) for _ in examples]
 
 
@@ -122,6 +125,15 @@ def test_task_page_shows_metrics_per_type_table_and_provenance(report_dir, tmp_p
     for entity_type in ("LOC", "MISC", "ORG", "PER"):
         assert f'<td data-value="type={entity_type}">{entity_type}</td>' in breakdown
     assert "seqeval" in dom and "cpu_count" in dom
+
+
+def test_provenance_shows_token_throughput_where_the_model_counted_tokens(report_dir, tmp_path):
+    dom = chromium_dom(report_dir / "task-sentiment-validation.html", tmp_path / "profile")
+    rows = dom[dom.index('<table id="provenance"') :].split("<tr>")
+    hostile = next(row for row in rows if "evil&lt;b&gt;model&lt;/b&gt;" in row)
+    assert re.search(r"\d+ tok/s \(80 prompt, 8 generated; 50% of prompt tokens from the prefix cache\)", hostile)
+    others = [row for row in rows[2:] if "evil&lt;b&gt;" not in row]
+    assert others and not any("tok/s" in row for row in others)  # baselines count no tokens
 
 
 def test_demo_pages_are_labelled(report_dir, tmp_path):

@@ -207,7 +207,8 @@ def test_a_run_makes_one_engine_passes_engine_flags_and_records_throughput(fake_
     assert throughput["computed_examples"] == 3
     assert throughput["prompt_tokens"] == sum(len(ids) for ids, _ in llm.calls[0])
     assert throughput["generated_tokens"] == 3 and throughput["tokens_per_s"] > 0
-    assert provenance["model"]["engine"] == {"tensor_parallel_size": 2, "gpu_memory_utilization": 0.5, "max_model_len": 96}
+    assert provenance["model"]["engine"] == {"tensor_parallel_size": 2, "gpu_memory_utilization": 0.5, "max_model_len": 96,
+                                             "distributed_executor_backend": None}
 
 
 def test_one_engine_serves_every_task_of_a_run(fake_vllm, tiny, tmp_path):
@@ -251,6 +252,9 @@ def test_engine_flags_need_a_model_that_takes_them_and_a_valid_value(fake_vllm, 
     result = CliRunner().invoke(cli, ["run", "--tasks", "sentiment", "--models", f"vllm:{folder}", "--source", "demo",
                                       "-o", "max_model_len=long"])
     assert result.exit_code == 1 and "option max_model_len takes a whole number" in result.output
+    result = CliRunner().invoke(cli, ["run", "--tasks", "sentiment", "--models", f"vllm:{folder}", "--source", "demo",
+                                      "-o", "distributed_executor_backend=slurm"])
+    assert result.exit_code == 1 and "takes a vLLM executor (mp, ray, uni or external_launcher)" in result.output
 
 
 def test_packaged_models_load_their_converted_folder():
