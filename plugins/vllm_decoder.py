@@ -35,6 +35,8 @@ from harness.decoder import DecoderLM, cut_at_stops
 from harness.grounding import entity_list_schema
 from harness.prompts import Request
 
+#: vLLM's limit on ``logprob_token_ids`` (``vllm.sampling_params.MAX_LOGPROB_TOKEN_IDS`` in 0.26)
+MAX_OPTION_TOKENS = 128
 INSTALL = "pip install 'harness[vllm]' on a Linux machine with an NVIDIA GPU"
 
 
@@ -287,6 +289,10 @@ class VLLMCausal(DecoderLM):
         encoded = [self.context_ids(c) for c in contexts]
         for ids in encoded:
             self.check_fits(len(ids) + 1, "a prompt")
+        if len(option_tokens) > MAX_OPTION_TOKENS:  # past vLLM's limit: one prompt-logprob request per option
+            flat = self.score_encoded([(ids, [token]) for ids in encoded for token in option_tokens])
+            width = len(option_tokens)
+            return [flat[i : i + width] for i in range(0, len(flat), width)]
         params = option_token_params(option_tokens)
         outputs = self.run_engine(encoded, [params] * len(encoded))
         return [option_logprobs(output, option_tokens) for output in outputs]
@@ -297,6 +303,10 @@ class VLLMCausal(DecoderLM):
         encoded = [(self.context_ids(context), self.continuation_ids(continuation)) for context, continuation in requests]
         for ctx, cont in encoded:
             self.check_fits(len(ctx) + len(cont), "a prompt with its answer")
+        return self.score_encoded(encoded)
+
+    def score_encoded(self, encoded: Sequence[tuple[list[int], list[int]]]) -> list[float]:
+        """:meth:`score_requests` on (context ids, continuation ids) pairs."""
         outputs = self.run_engine([ctx + cont for ctx, cont in encoded], [prompt_scoring_params()] * len(encoded))
         redo = [i for i, ((ctx, _), output) in enumerate(zip(encoded, outputs)) if cache_reached_continuation(output, len(ctx))]
         if redo:

@@ -127,6 +127,19 @@ def test_one_token_options_take_one_request_per_example(fake_vllm, tiny):
                for _, params in call)
 
 
+def test_more_one_token_options_than_vllm_returns_are_scored_from_prompt_logprobs(fake_vllm, tiny, monkeypatch):
+    folder, data_dir = tiny
+    task, examples, _ = _cases(data_dir)[0]
+    monkeypatch.setattr(vllm_decoder, "MAX_OPTION_TOKENS", 1)  # SST-2's two verbalisers are then too many
+    ours = get_model(f"vllm:{folder}").predict(task, examples[:2])
+    theirs = get_model(f"hf-causal:{folder}").predict(task, examples[:2])
+    [call] = ReplayLLM.instances[0].calls
+    assert len(call) == 4 and all("prompt_logprobs" in params for _, params in call)
+    for mine, reference in zip(ours, theirs):
+        assert mine.output == reference.output
+        assert mine.details["loglikelihoods"] == pytest.approx(reference.details["loglikelihoods"], abs=1e-4)
+
+
 def test_a_cache_hit_reaching_into_the_answer_is_scored_again_without_the_cache(fake_vllm, tiny):
     folder, data_dir = tiny
     task, examples, options = _cases(data_dir)[2]

@@ -207,6 +207,20 @@ def record(engine: str, out: Path) -> None:
         recorder.exchanges = []
         model.predict(get_task(name), examples)
         exchanges.append({"task": name, "options": options, "exchanges": recorder.exchanges})
+    # One-token options past vLLM's logprob_token_ids limit: scored as one prompt-logprob request each.
+    from harness.models import vllm_decoder
+
+    limit, vllm_decoder.MAX_OPTION_TOKENS = vllm_decoder.MAX_OPTION_TOKENS, 1
+    try:
+        name, examples, options = cases[0]
+        model = base.with_options(options)
+        model._llm = recorder
+        model.sampling_params = lambda params: params
+        recorder.exchanges = []
+        model.predict(get_task(name), examples[:2])
+        exchanges.append({"task": name, "options": options, "max_option_tokens": 1, "exchanges": recorder.exchanges})
+    finally:
+        vllm_decoder.MAX_OPTION_TOKENS = limit
     vllm_fields = None
     try:
         from vllm import SamplingParams
