@@ -140,21 +140,43 @@ def _tiny_tokenizer(folder: Path):
     return BertTokenizer.from_pretrained(folder)  # a fast (tokenizers-backed) WordPiece tokenizer
 
 
-def build_tiny_decoder(folder: Path) -> Path:
-    """A randomly initialised 2-layer Llama with a small WordPiece vocabulary, saved with its
-    tokenizer (seeded: the same weights every time, which the recorded vLLM outputs rely on)."""
+def _byte_level_tokenizer(folder: Path):
+    """A small byte-level BPE tokenizer (GPT-2 style): any text, JSON included, round-trips exactly."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    corpus = [" ".join(token for token, _ in sentence) for sentence in CONLL_SENTENCES] + [text for text, _ in SST2_ROWS]
+    corpus += [f'Entities: [{{"text": "{name}", "type": "{kind}"}}, {{"text": "{name}", "type": "{kind}"}}]'
+               for name, kind in [("UN", "ORG"), ("Clara Blackburn", "PER"), ("Atlantis", "LOC"), ("Irish", "MISC")]] * 4
+    corpus += ["Word: speling\nCorrect spelling: spelling\n"]
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(corpus, vocab_size=600, min_frequency=1, special_tokens=["<|endoftext|>"], show_progress=False)
+    folder.mkdir(parents=True, exist_ok=True)
+    return PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
+                                   pad_token="<|endoftext|>")
+
+
+def build_tiny_decoder(folder: Path, byte_level: bool = False) -> Path:
+    """A randomly initialised 2-layer Llama, saved with its tokenizer: a small WordPiece
+    vocabulary, or with ``byte_level`` a byte-level BPE one. Seeded: the same weights every
+    time, which the recorded vLLM outputs rely on."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    tokenizer = _tiny_tokenizer(folder)
-    known = set((folder / "vocab.txt").read_text().split())
-    extra = [w for w in ("question", "is", "this", "sentence", "positive", "or", "negative", "answer", "cat", "mouse") if w not in known]
-    with open(folder / "vocab.txt", "a") as handle:
-        handle.write("".join(f"{w}\n" for w in extra))
-    tokenizer = type(tokenizer).from_pretrained(folder)
+    if byte_level:
+        tokenizer = _byte_level_tokenizer(folder)
+    else:
+        tokenizer = _tiny_tokenizer(folder)
+        known = set((folder / "vocab.txt").read_text().split())
+        extra = [w for w in ("question", "is", "this", "sentence", "positive", "or", "negative", "answer", "cat", "mouse")
+                 if w not in known]
+        with open(folder / "vocab.txt", "a") as handle:
+            handle.write("".join(f"{w}\n" for w in extra))
+        tokenizer = type(tokenizer).from_pretrained(folder)
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, pad_token_id=0)
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024 if byte_level else 128,
+                         pad_token_id=0)
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
