@@ -126,6 +126,7 @@ def main() -> None:
               f"{r['difference']:>+8.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}] {r['mcnemar_p']:>9.3f} "
               f"{r['same_answers']:>4}/{r['n']:<4} {dll:>9} {r['hf_examples_per_s']:>8.1f} {r['vllm_examples_per_s']:>9.1f} "
               f"{r['speed_up']:>7.2f}x  {'agree' if r['agree'] else 'DIFFER'}")
+    vllm.close()
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     sys.exit(0 if all(r["agree"] for r in results) else 1)

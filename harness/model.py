@@ -163,6 +163,15 @@ class Model:
             facts["engine"] = self.engine_settings()
         return facts
 
+    def prepare(self) -> None:
+        """Load weights or start an engine ahead of the first prediction, so that throughput
+        figures leave start-up out (the runner times it separately). Loading lazily in
+        :meth:`predict` remains fine for models without this."""
+
+    def close(self) -> None:
+        """Release what the model holds (an engine's processes, GPU memory); the runner calls it
+        once a run is done with the model."""
+
     def predict(self, task: Task, examples: Sequence[Example], *, batch_size: int = 32) -> list[Prediction]:
         """Answer a batch of examples, one :class:`Prediction` per example, in order.
 

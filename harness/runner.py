@@ -118,6 +118,17 @@ def run_matrix(
                 raise HarnessError(f"No model in this run takes option {name!r}; options: {', '.join(takers) or 'none'}")
         models = [model.with_options(options) for model in models]
     summary = RunSummary()
+    try:
+        _run_tasks(tasks, models, store, summary, split=split, data_dir=data_dir, source=source, limit=limit,
+                   sample=sample, shots=shots, seed=seed, batch_size=batch_size, progress=progress, log=log)
+    finally:
+        for model in models:
+            model.close()
+    return summary
+
+
+def _run_tasks(tasks, models, store, summary, *, split, data_dir, source, limit, sample, shots, seed, batch_size,
+               progress, log) -> None:
     for task in tasks:
         supported = []
         for model in models:
@@ -146,7 +157,6 @@ def run_matrix(
                 _run_one(task, model, loaded, examples, store, seed=seed, batch_size=batch_size, progress=progress,
                          selection=selection, shots=shot_examples)
             )
-    return summary
 
 
 def few_shot_examples(task: Task, k: int, *, seed: int, data_dir, source: str) -> list:
@@ -205,6 +215,11 @@ def _run_one(
     model.reset_usage()
     model.show_progress = progress
     fresh_seconds = 0.0
+    load_seconds = 0.0
+    if todo:  # weights and engines load outside the throughput clock
+        t0 = time.perf_counter()
+        model.prepare()
+        load_seconds = time.perf_counter() - t0
     with tqdm(
         total=len(examples),
         initial=len(examples) - len(todo),
@@ -259,7 +274,7 @@ def _run_one(
         },
     }
     if todo:
-        run["provenance"]["throughput"] = throughput(len(todo), fresh_seconds, model.usage)
+        run["provenance"]["throughput"] = {**throughput(len(todo), fresh_seconds, model.usage), "load_s": load_seconds}
     run_id = store.save_run(run, scores, examples, predictions, correct)
     return RunResult(
         run_id, task.name, name, loaded.split, loaded.source, len(examples), len(todo), scores, run["examples_per_s"]

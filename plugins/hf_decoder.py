@@ -42,6 +42,10 @@ class HFCausal(DecoderLM):
             self._model = AutoModelForCausalLM.from_pretrained(self.source).to(self.device).eval()
         return self._model, self.tokenizer
 
+    def prepare(self) -> None:
+        """Load the weights (outside the throughput clock)."""
+        self.load()
+
     @property
     def pad_id(self) -> int:
         """The id used to pad batches: the tokenizer's pad token, else its end-of-sequence token, else 0."""

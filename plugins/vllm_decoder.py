@@ -267,6 +267,18 @@ class VLLMCausal(DecoderLM):
             self._llm = LLM(**settings)
         return self._llm
 
+    def prepare(self) -> None:
+        """Start the engine (outside the throughput clock)."""
+        self.engine()
+
+    def close(self) -> None:
+        """Shut the engine down (its worker processes and memory) at the end of a run."""
+        if self._llm is not None:
+            core = getattr(getattr(self._llm, "llm_engine", None), "engine_core", None)
+            if core is not None and hasattr(core, "shutdown"):
+                core.shutdown()
+            self._llm = None
+
     def sampling_params(self, params: dict[str, Any]):
         """The engine's form of one parameter dict (a ``vllm.SamplingParams``)."""
         return to_sampling_params(params)

@@ -49,12 +49,17 @@ class ReplayLLM:
 
     def __init__(self, **settings):
         self.settings = settings
+        self.shutdowns = 0
+        self.llm_engine = types.SimpleNamespace(engine_core=types.SimpleNamespace(shutdown=self._shutdown))
         self.calls: list[list[tuple[list[int], dict]]] = []
         self.answers: dict[str, deque] = defaultdict(deque)
         for case in self.recording["cases"]:
             for exchange in case["exchanges"]:
                 self.answers[_key(exchange["prompt_token_ids"], exchange["params"])].append(exchange["output"])
         ReplayLLM.instances.append(self)
+
+    def _shutdown(self):
+        self.shutdowns += 1
 
     def generate(self, prompts, sampling, use_tqdm=True):
         call = [(prompt["prompt_token_ids"], params) for prompt, params in zip(prompts, sampling)]
@@ -251,7 +256,7 @@ def test_a_run_makes_one_engine_passes_engine_flags_and_records_throughput(fake_
     run = Store(store).runs().iloc[0]
     provenance = json.loads(run["provenance"]) if isinstance(run["provenance"], str) else run["provenance"]
     throughput = provenance["throughput"]
-    assert throughput["computed_examples"] == 3
+    assert throughput["computed_examples"] == 3 and throughput["load_s"] >= 0
     assert throughput["prompt_tokens"] == sum(len(ids) for ids, _ in llm.calls[0])
     assert throughput["generated_tokens"] == 3 and throughput["tokens_per_s"] > 0
     assert provenance["model"]["engine"] == {"tensor_parallel_size": 2, "gpu_memory_utilization": 0.5, "max_model_len": 96,
@@ -270,6 +275,7 @@ def test_one_engine_serves_every_task_of_a_run(fake_vllm, tiny, tmp_path):
     [llm] = ReplayLLM.instances
     # One engine; each task's requests in one call whatever the batch size (6 options, then 3 words),
     # plus, for WSC, the re-run of requests whose cache hit reached into the scored text.
+    assert llm.shutdowns == 1  # released once the run was done with the model
     first, *redo, spelling = llm.calls
     assert len(first) == 6 and len(spelling) == 3
     assert all(params["skip_reading_prefix_cache"] for call in redo for _, params in call)
