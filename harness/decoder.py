@@ -7,7 +7,7 @@ A backend (``hf-causal:`` through transformers, ``vllm:`` through vLLM) subclass
   options after each context (classification with one-token verbalisers);
 - :meth:`DecoderLM.score_requests`: summed log P(continuation | context) per request;
 - :meth:`DecoderLM.generate`: greedy continuations cut at stop strings, optionally held to
-  a JSON schema.
+  a grammar (a JSON schema or a regular expression; vLLM's structured outputs).
 
 Everything else (which requests an example makes, how scores become a prediction, how
 generated text becomes tags or a word) lives here, so two backends given the same model
@@ -36,8 +36,9 @@ class GenerationRequest:
     """What one batch of generations asks of an engine (the same for every prompt in it)."""
 
     stops: Sequence[str] = ()
-    #: a JSON schema the output must follow (engines with structured outputs), or None
-    json_schema: dict[str, Any] | None = None
+    #: what the output must follow, as vLLM's ``StructuredOutputsParams`` fields (``{"json": schema}``
+    #: or ``{"regex": pattern}``), for engines with structured outputs; None: free generation
+    structured: dict[str, Any] | None = None
 
 
 class DecoderLM(Model):
@@ -155,8 +156,8 @@ class DecoderLM(Model):
             settings["method"] = self.option("coref")
         if task.kind in self.ANSWER_PARSING:
             settings["answer_parsing"] = self.ANSWER_PARSING[task.kind]
-        if task.kind == "tagging" and self.entity_schema(task) is not None:
-            settings["entity_schema"] = self.entity_schema(task)
+        if task.kind == "tagging" and self.entity_constraint(task) is not None:
+            settings["entity_constraint"] = self.entity_constraint(task)
         return settings
 
     # -- engine calls (backends implement these) ---------------------------------------
@@ -172,14 +173,16 @@ class DecoderLM(Model):
         raise NotImplementedError
 
     def generate(self, prompts: Sequence[str], *, max_new_tokens: Sequence[int], stops: Sequence[str] = (),
-                 batch_size: int = 16, json_schema: dict[str, Any] | None = None) -> list[str]:
+                 batch_size: int = 16, structured: dict[str, Any] | None = None) -> list[str]:
         """Greedy continuations of ``prompts``, each cut at the first of ``stops`` (and, where the
-        engine has structured outputs, held to ``json_schema``)."""
+        engine has structured outputs, held to ``structured``: see :class:`GenerationRequest`)."""
         raise NotImplementedError
 
-    def entity_schema(self, task) -> dict[str, Any] | None:
-        """The JSON schema NER answers are held to, or None where the engine generates freely
-        (then the list's ``[`` is written for the model and generation stops at ``]``)."""
+    def entity_constraint(self, task) -> dict[str, Any] | None:
+        """What NER answers are held to, or None where the engine generates freely (then the
+        list's ``[`` is written for the model and generation stops at ``]``):
+        ``{"regex": ...}`` for the rest of the list after a written ``[``, or ``{"json": schema}``
+        for the whole list, which the model then opens itself."""
         return None
 
     # -- answering ---------------------------------------------------------------------
@@ -253,16 +256,16 @@ class DecoderLM(Model):
         """Prompts, token budgets and engine settings for tagging or correction examples, and
         the answer opening written for the model (``[`` for a free-form entity list)."""
         chat = self.chat_formatter()
-        schema = self.entity_schema(task) if task.kind == "tagging" else None
-        if schema is not None or not task.answer_prefix:
+        constraint = self.entity_constraint(task) if task.kind == "tagging" else None
+        if (constraint is not None and "json" in constraint) or not task.answer_prefix:
             opening = ""
         else:  # the answer's opening, after a space in plain prompts
             opening = task.answer_prefix if chat else " " + task.answer_prefix
         prompts = [generation_prompt(task, example, shots, chat=chat) + opening for example in examples]
         if task.kind == "tagging":
             budget = [min(MAX_ENTITY_TOKENS, 16 + 6 * len(example.input)) for example in examples]
-            if schema is not None:
-                settings = GenerationRequest(json_schema=schema)
+            if constraint is not None:  # the grammar ends the list; no stop strings
+                settings = GenerationRequest(structured=constraint)
             else:  # the list's end; a plain answer is one line
                 settings = GenerationRequest(stops=["]"] if chat else ["]", "\n"])
         else:
@@ -275,7 +278,7 @@ class DecoderLM(Model):
         correction is read as one word."""
         prompts, budget, settings, opening = self.generation_requests(task, examples, shots)
         texts = self.generate(prompts, max_new_tokens=budget, stops=settings.stops, batch_size=batch_size,
-                              json_schema=settings.json_schema)
+                              structured=settings.structured)
         return [self.read_generation(task, example, prompt, text, opening)
                 for example, prompt, text in zip(examples, prompts, texts)]
 

@@ -125,3 +125,17 @@ def entity_list_schema(types: Sequence[str]) -> dict[str, Any]:
             "additionalProperties": False,
         },
     }
+
+
+def entity_list_continuation_regex(types: Sequence[str]) -> str:
+    """A regular expression for the rest of an entity list after its opening ``[``: items
+    ``{"text": "...", "type": one of types}`` separated by commas, then ``]`` (single optional
+    spaces only, so a constrained model cannot pad with whitespace until its budget runs out).
+
+    It describes the same lists as :func:`entity_list_schema` but lets the prompt write the
+    ``[`` for the model, as free generation does.
+    """
+    text = r'"(?:[^"\\\n]|\\.)*"'
+    kinds = "|".join(re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", t) for t in types)
+    item = r'\{ ?"text": ?' + text + r', ?"type": ?"(?:' + kinds + r')" ?\}'
+    return r" ?(?:" + item + r"(?:, ?" + item + r")*)? ?\]"

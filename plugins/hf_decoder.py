@@ -232,15 +232,15 @@ class HFCausal(DecoderLM):
         return results
 
     def generate(self, prompts: Sequence[str], *, max_new_tokens: Sequence[int], stops: Sequence[str] = (),
-                 batch_size: int = 16, json_schema: dict[str, Any] | None = None) -> list[str]:
+                 batch_size: int = 16, structured: dict[str, Any] | None = None) -> list[str]:
         """Greedy continuations of ``prompts`` (length-sorted, left-padded batches), each cut at
         the first of ``stops``; a sequence stops at a stop string or end-of-sequence token.
-        (No structured outputs here: :meth:`entity_schema` is None, so ``json_schema`` never comes.)"""
+        (No structured outputs here: :meth:`entity_constraint` is None, so ``structured`` never comes.)"""
         import torch
         from transformers import StoppingCriteriaList
 
-        if json_schema is not None:
-            raise HarnessError(f"{self.name}: the transformers backend generates without a JSON schema")
+        if structured is not None:
+            raise HarnessError(f"{self.name}: the transformers backend has no structured outputs")
         model, tokenizer = self.load()
         encoded = [self.context_ids(p) for p in prompts]
         max_new_tokens = self.fit_budgets(encoded, max_new_tokens)

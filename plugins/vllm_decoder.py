@@ -14,9 +14,13 @@ per model (prefix caching on), and every request of a task goes to it in one
   shared by its options are not recomputed. vLLM only computes prompt log-probabilities
   after the cached tokens, so a request whose cache hit reaches into its continuation
   (``num_cached_tokens`` > context length - 1) is run again without reading the cache;
-- NER: greedy generation held to the JSON schema of an entity list (structured outputs,
-  ``-o structured=on``), then grounded like any decoder's answer; spelling: greedy
-  generation to the end of the line.
+- NER: greedy generation under vLLM's structured outputs, then grounded like any decoder's
+  answer. By default (``-o structured=continuation``) the prompt writes the list's ``[`` as
+  free generation does, and a regular expression holds the rest to the entity-list format;
+  ``-o structured=schema`` holds the whole answer to the JSON schema of an entity list (the
+  model then opens the list itself, and greedy decoding tends to close it at once with
+  ``[]``); ``off`` generates freely, as ``hf-causal:``. Spelling: greedy generation to the end
+  of the line.
 
 Prompts go to vLLM as token ids made by the same tokenizer calls as ``hf-causal:``, so both
 backends score identical tokens.
@@ -32,11 +36,13 @@ from typing import Any, Sequence
 
 from harness import HarnessError, Model, ModelFamily, hookimpl
 from harness.decoder import DecoderLM, cut_at_stops
-from harness.grounding import entity_list_schema
+from harness.grounding import entity_list_continuation_regex, entity_list_schema
 from harness.prompts import Request
 
 #: vLLM's limit on ``logprob_token_ids`` (``vllm.sampling_params.MAX_LOGPROB_TOKEN_IDS`` in 0.26)
 MAX_OPTION_TOKENS = 128
+#: KV cache of vLLM's CPU build unless --gpu-memory-utilization says otherwise
+CPU_KV_CACHE_BYTES = 4 << 30
 INSTALL = "pip install 'harness[vllm]' on a Linux machine with an NVIDIA GPU"
 
 
@@ -99,13 +105,14 @@ def prompt_scoring_params(*, read_cache: bool = True) -> dict[str, Any]:
             "skip_reading_prefix_cache": not read_cache}
 
 
-def generation_params(max_tokens: int, stops: Sequence[str] = (), json_schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Greedy generation up to ``max_tokens``, stopping at ``stops``, held to ``json_schema`` if given."""
+def generation_params(max_tokens: int, stops: Sequence[str] = (), structured: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Greedy generation up to ``max_tokens``, stopping at ``stops``, held to ``structured``
+    (``StructuredOutputsParams`` fields) if given."""
     params: dict[str, Any] = {"max_tokens": max_tokens, "temperature": 0.0}
     if stops:
         params["stop"] = list(stops)
-    if json_schema is not None:
-        params["structured_outputs"] = {"json": json_schema}
+    if structured is not None:
+        params["structured_outputs"] = dict(structured)
     return params
 
 
@@ -198,8 +205,9 @@ class VLLMCausal(DecoderLM):
         **DecoderLM.options,
         # weights' precision in vLLM (auto: vLLM's choice, which runs float32 checkpoints in bf16/fp16)
         "dtype": ("auto", "float32", "bfloat16", "float16"),
-        # NER answers held to the entity-list JSON schema (off: free generation, as hf-causal:)
-        "structured": ("on", "off"),
+        # NER answers: after a written "[", the rest held to the list format (continuation); the
+        # whole answer held to the entity-list JSON schema (schema); free generation, as hf-causal: (off)
+        "structured": ("continuation", "schema", "off"),
     }
     engine_options = {
         "tensor_parallel_size": (int, 1),
@@ -248,9 +256,14 @@ class VLLMCausal(DecoderLM):
         limit = self.option("max_model_len")
         return min(w for w in (window, limit) if w) if (window or limit) else None
 
-    def entity_schema(self, task) -> dict[str, Any] | None:
-        """The entity-list schema (``-o structured=on``, the default), else None."""
-        return entity_list_schema(task.labels) if self.option("structured") == "on" else None
+    def entity_constraint(self, task) -> dict[str, Any] | None:
+        """The structured-output constraint for NER answers under ``-o structured=...``."""
+        mode = self.option("structured")
+        if mode == "continuation":
+            return {"regex": entity_list_continuation_regex(task.labels)}
+        if mode == "schema":
+            return {"json": entity_list_schema(task.labels)}
+        return None
 
     def engine(self):
         """The one ``vllm.LLM`` of this model in this run (created on first use)."""
@@ -264,6 +277,11 @@ class VLLMCausal(DecoderLM):
             for name in ("max_model_len", "distributed_executor_backend"):
                 if self.option(name):
                     settings[name] = self.option(name)
+            if not cuda_available() and "gpu_memory_utilization" not in getattr(self, "_option_values", {}):
+                # vLLM's CPU build sizes its KV cache from this share of RAM (0.9 would leave too
+                # little for anything else in the process): a fixed, modest cache instead
+                del settings["gpu_memory_utilization"]
+                settings["kv_cache_memory_bytes"] = CPU_KV_CACHE_BYTES
             self._llm = LLM(**settings)
         return self._llm
 
@@ -338,11 +356,11 @@ class VLLMCausal(DecoderLM):
                 outputs[i] = output
         return [continuation_logprob(output, len(ctx), cont) for (ctx, cont), output in zip(encoded, outputs)]
 
-    def generate(self, prompts, *, max_new_tokens, stops=(), batch_size: int = 16, json_schema=None) -> list[str]:
+    def generate(self, prompts, *, max_new_tokens, stops=(), batch_size: int = 16, structured=None) -> list[str]:
         """Greedy continuations of every prompt in one engine call."""
         encoded = [self.context_ids(p) for p in prompts]
         budgets = self.fit_budgets(encoded, max_new_tokens)
-        outputs = self.run_engine(encoded, [generation_params(b, stops, json_schema) for b in budgets])
+        outputs = self.run_engine(encoded, [generation_params(b, stops, structured) for b in budgets])
         return [generated_text(output, stops) for output in outputs]
 
 

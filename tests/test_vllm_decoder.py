@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from harness import get_model, get_task
 from harness.cli import cli
-from harness.grounding import entity_list_schema, ground_entities, parse_entities
+from harness.grounding import entity_list_continuation_regex, entity_list_schema, ground_entities, parse_entities
 from harness.decoder import first_word_answer
 from harness.prompts import lm_requests, render_prompt
 from harness.models import vllm_decoder
@@ -190,27 +190,45 @@ def test_cache_guard_boundary():
     assert cache_reached_continuation(types.SimpleNamespace(num_cached_tokens=None), 40)  # unknown: be safe
 
 
-def test_ner_under_the_entity_list_schema_is_parsed_as_the_engine_wrote_it(fake_vllm, tiny):
-    folder, task, examples, _ = _case(tiny, 4)
-    predictions = get_model(f"vllm:{folder}").predict(task, examples)
-    texts = [e["output"]["outputs"][0]["text"] for e in RECORDED["cases"][4]["exchanges"]]
+NER_CASES = {"continuation": 4, "schema": 6}  # recording_cases indices: -o structured=continuation (default), schema
+
+
+@pytest.mark.parametrize("mode", ["continuation", "schema"])
+def test_structured_ner_is_parsed_as_the_engine_wrote_it(fake_vllm, tiny, mode):
+    folder, task, examples, options = _case(tiny, NER_CASES[mode])
+    predictions = get_model(f"vllm:{folder}").with_options(options).predict(task, examples)
+    texts = [e["output"]["outputs"][0]["text"] for e in RECORDED["cases"][NER_CASES[mode]]["exchanges"]]
+    opening = "[" if mode == "continuation" else ""  # the prompt wrote it
     for prediction, text, example in zip(predictions, texts, examples):
-        assert prediction.raw == text
-        assert prediction.output == ground_entities(example.input, parse_entities(text), task.labels).tags
-        assert prediction.details["parse_failed"] is False  # the schema-held answer always parses
+        assert prediction.raw == opening + text
+        assert prediction.output == ground_entities(example.input, parse_entities(opening + text), task.labels).tags
+        assert prediction.details["parse_failed"] is False  # a grammar-held answer always parses
 
 
-def test_ner_is_generated_under_the_entity_list_schema_and_grounded(reference_vllm, tiny):
-    folder, task, examples, _ = _case(tiny, 4)
-    predictions = get_model(f"vllm:{folder}").predict(task, examples)
+@pytest.mark.parametrize("mode", ["continuation", "schema"])
+def test_structured_ner_requests_and_grounding(reference_vllm, tiny, mode):
+    folder, task, examples, options = _case(tiny, NER_CASES[mode])
+    predictions = get_model(f"vllm:{folder}").with_options(options).predict(task, examples)
     [call] = ReplayLLM.instances[0].calls
+    expected = ({"regex": entity_list_continuation_regex(task.labels)} if mode == "continuation"
+                else {"json": entity_list_schema(task.labels)})
     for (_, params), example, prediction in zip(call, examples, predictions):
-        assert params["structured_outputs"] == {"json": entity_list_schema(task.labels)}
-        assert "stop" not in params
-        assert not prediction.prompt.endswith("[")  # the schema, not the prompt, starts the list
+        assert params["structured_outputs"] == expected and "stop" not in params
+        # continuation: the prompt writes "[" as free generation does; schema: the model opens the list
+        assert prediction.prompt.endswith("Entities: [") == (mode == "continuation")
         assert prediction.output == example.reference, prediction  # the recorded gold entities, grounded back
         assert prediction.details["ungrounded"] == ["Atlantis"]  # listed, but not in the sentence
         assert not prediction.details["parse_failed"]
+
+
+def test_the_continuation_regex_describes_entity_lists():
+    import re
+
+    pattern = re.compile(entity_list_continuation_regex(["LOC", "ORG", "creative-work"]))
+    assert pattern.fullmatch('{"text": "EU", "type": "ORG"}, {"text": "Breaking \\"Bad\\"", "type": "creative-work"}]')
+    assert pattern.fullmatch("]") and pattern.fullmatch(' {"text":"x","type":"LOC"} ]')
+    for bad in ['{"text": "EU", "type": "PER"}]', '{"text": "EU"}]', '{"text": "EU", "type": "ORG"}', "\n]", "   ]"]:
+        assert not pattern.fullmatch(bad), bad
 
 
 def test_spelling_answers_equal_the_transformers_backend(fake_vllm, tiny):
@@ -233,7 +251,7 @@ def test_structured_off_generates_like_the_transformers_backend(tiny):
     model = VLLMCausal(str(folder)).with_options({"structured": "off"})
     prompts, _, settings, opening = model.generation_requests(task, examples)
     assert opening == " [" and prompts[0].endswith("Entities: [") and settings.stops == ["]", "\n"]
-    assert settings.json_schema is None
+    assert settings.structured is None
 
 
 def test_a_run_makes_one_engine_passes_engine_flags_and_records_throughput(fake_vllm, tiny, tmp_path):

@@ -62,8 +62,9 @@ def recording_cases(data_dir: Path) -> list[tuple[str, list, dict[str, str], boo
         # multi-token answers sharing a question: some cache hits reach into an answer (the guard re-runs them)
         ("coref:wsc273", wsc[:2], {"coref": "question"}, False),
         ("spelling:norvig1", spelling, {}, True),
-        ("ner", ner, {}, True),  # structured outputs (the default)
+        ("ner", ner, {}, True),  # after a written "[", the rest held to the list format (the default)
         ("coref:wsc273", wsc, {}, True),  # with spelling: two demo tasks of one run on one model
+        ("ner", ner, {"structured": "schema"}, True),  # the whole answer held to the JSON schema
     ]
 
 
@@ -236,11 +237,12 @@ def schema_answers_for(model, task, examples) -> dict[tuple[int, ...], str]:
     """The reference engine's stand-in structured answers: gold entities plus one not in the text."""
     from harness.prompts import entity_list
 
-    prompts, _, _, _ = model.generation_requests(task, examples)
+    prompts, _, _, opening = model.generation_requests(task, examples)
     answers = {}
     for prompt, example in zip(prompts, examples):
         entities = entity_list(example.input, example.reference) + [{"text": "Atlantis", "type": "LOC"}]
-        answers[tuple(model.context_ids(prompt))] = json.dumps(entities)
+        answer = json.dumps(entities)
+        answers[tuple(model.context_ids(prompt))] = answer[len(opening.lstrip()):]  # what follows a written "["
     return answers
 
 
