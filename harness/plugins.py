@@ -29,6 +29,14 @@ DEFAULT_PLUGINS = (
 )
 ENTRY_POINT_GROUP = "harness"
 
+
+def installed_version(distribution: str) -> str | None:
+    """The installed version of a distribution (a PyPI name), or None when it is not installed."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
 pm = pluggy.PluginManager("harness")
 pm.add_hookspecs(hookspecs)
 

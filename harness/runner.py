@@ -1,7 +1,6 @@
 """Run the tasks x models matrix: load data, predict in cached batches, score, store."""
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import platform
 import random
@@ -16,6 +15,7 @@ from tqdm.auto import tqdm
 from .errors import HarnessError
 from .metrics import Scores
 from .model import Model, Prediction
+from .plugins import installed_version
 from .store import Store, cache_key
 from .task import Task
 
@@ -59,13 +59,8 @@ class RunSummary:
 
 def package_versions() -> dict[str, str]:
     """Installed versions of the packages that shape results."""
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return versions
+    versions = {name: installed_version(name) for name in PACKAGES}
+    return {name: version for name, version in versions.items() if version is not None}
 
 
 def hardware() -> dict[str, Any]:

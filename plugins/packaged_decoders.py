@@ -5,7 +5,6 @@ folder under :func:`cache_dir`; afterwards the model loads like any local ``hf-c
 """
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import json
 import os
@@ -16,6 +15,7 @@ from typing import Any, Sequence
 
 from harness import HarnessError, hookimpl
 from harness.models.hf_decoder import HFCausal
+from harness.plugins import installed_version
 
 
 def cache_dir() -> Path:
@@ -110,15 +110,6 @@ class PackagedGGUF(HFCausal):
         """The de-quantised safetensors folder in the cache."""
         return cache_dir() / self.name
 
-    def _versions(self) -> dict[str, str | None]:
-        versions = {}
-        for distribution, _, _ in self.parts:
-            try:
-                versions[distribution] = importlib.metadata.version(distribution)
-            except importlib.metadata.PackageNotFoundError:
-                versions[distribution] = None
-        return versions
-
     def gguf_files(self) -> list[Path]:
         """The packaged GGUF file, or its chunks in order; a clear error if a package is missing."""
         files = []
@@ -170,8 +161,7 @@ class PackagedGGUF(HFCausal):
 
     def identity(self) -> dict[str, Any]:
         """Name, weights packages and versions, and the scoring rule (no hashing of the weights)."""
-        versions = self._versions()
-        return {"name": self.name, "weights": [f"{d}=={versions[d]}" for d, _, _ in self.parts],
+        return {"name": self.name, "weights": [f"{d}=={installed_version(d)}" for d, _, _ in self.parts],
                 "file": self.parts[0][2], "scoring": "loglikelihood-v2"}
 
     def load(self):

