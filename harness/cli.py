@@ -82,8 +82,8 @@ def models(as_json):
         seen.setdefault(
             shown,
             {"name": shown, "kinds": sorted(obj.kinds), "plugin": reg.plugin, "aliases": list(reg.aliases),
-             "description": obj.description, "options": {k: list(v) for k, v in getattr(obj, "options", {}).items()},
-             "engine_options": {k: default for k, (_, default) in getattr(obj, "engine_options", {}).items()}},
+             "description": obj.description, "options": {k: list(v) for k, v in obj.options.items()},
+             "engine_options": {k: default for k, (_, default) in obj.engine_options.items()}},
         )
     rows = sorted(seen.values(), key=lambda r: r["name"])
     if as_json:

@@ -181,12 +181,27 @@ class Model:
 
 
 class ModelFamily:
-    """A parametrised model: claims every name ``prefix:argument``."""
+    """A parametrised model: claims every name ``prefix:argument``.
+
+    A family that sets :attr:`model_class` takes its ``description``, ``kinds``, ``options``
+    and ``engine_options`` from that class, unless it sets them itself.
+    """
 
     prefix: str = ""
     argument: str = "arg"
     description: str = ""
     kinds: frozenset[str] = frozenset()
+    options: dict[str, tuple[str, ...]] = {}
+    engine_options: dict[str, tuple[Callable[[str], Any], Any]] = {}
+    #: the :class:`Model` subclass :meth:`create` builds
+    model_class: type[Model] | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.model_class is not None:
+            for name in ("description", "kinds", "options", "engine_options"):
+                if name not in cls.__dict__:
+                    setattr(cls, name, getattr(cls.model_class, name))
 
     def create(self, argument: str) -> Model:
         """Build the model for ``prefix:argument`` (cheaply: load weights in ``predict``)."""

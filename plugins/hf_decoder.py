@@ -322,9 +322,7 @@ class HFCausalFamily(ModelFamily):
 
     prefix = "hf-causal"
     argument = "hub-id-or-path"
-    description = HFCausal.description
-    kinds = HFCausal.kinds
-    options = HFCausal.options
+    model_class = HFCausal
 
     def create(self, argument: str) -> Model:
         """A lazily loaded causal LM."""

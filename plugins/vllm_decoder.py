@@ -374,10 +374,7 @@ class VLLMFamily(ModelFamily):
 
     prefix = "vllm"
     argument = "hub-id-path-or-packaged-model"
-    description = VLLMCausal.description
-    kinds = VLLMCausal.kinds
-    options = VLLMCausal.options
-    engine_options = VLLMCausal.engine_options
+    model_class = VLLMCausal
 
     def create(self, argument: str) -> Model:
         """The model, once vllm and a GPU are known to be there (a one-line error otherwise)."""
