@@ -6,7 +6,8 @@ from .errors import DataError, HarnessError, PluginError, UnknownNameError
 from .hookspecs import hookimpl
 from .model import Model, ModelFamily, Prediction, get_model, get_models
 from .plugins import get_plugins
-from .task import Example, LoadedSplit, Task, TaskGroup, get_task, get_tasks, resolve_tasks, tsv_rows
+from .task import Example, LoadedSplit, Task, TaskGroup, get_task, get_tasks, resolve_tasks
+from .textio import read_text, text_lines, tsv_rows
 
 __all__ = [
     "DataError",
@@ -26,6 +27,8 @@ __all__ = [
     "get_task",
     "get_tasks",
     "hookimpl",
+    "read_text",
     "resolve_tasks",
+    "text_lines",
     "tsv_rows",
 ]

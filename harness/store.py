@@ -1,12 +1,21 @@
-"""The results store: one SQLite file with runs, metrics, per-example predictions, and the prediction cache."""
+"""The results store: one SQLite file with runs, metrics, per-example predictions, and the prediction cache.
+
+The file carries its schema version (``PRAGMA user_version``) and a random store id. A store
+written by an earlier release is upgraded in place when opened for writing; a damaged or
+foreign file is a one-line error and is never modified. ``report`` and ``export`` open the
+store read-only: they never create or change a file, and work on read-only media.
+"""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import sqlite3
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from .errors import HarnessError
 
@@ -18,6 +27,18 @@ if TYPE_CHECKING:
     from .task import Example
 
 DEFAULT_STORE = "harness.sqlite"
+#: 1: releases before schema versions (user_version 0); 2: store id, one run per (cache key, selection)
+SCHEMA_VERSION = 2
+#: seconds a writer waits for another writer's lock before giving up
+BUSY_TIMEOUT_S = 600.0
+TABLE_COLUMNS = {
+    "cache": {"cache_key", "example_key", "prediction", "seconds"},
+    "runs": {"id", "task", "task_version", "kind", "dataset", "split", "data_source", "data_location", "model",
+             "model_identity", "settings", "cache_key", "n", "seed", "headline", "wall_time_s", "compute_time_s",
+             "examples_per_s", "cached", "provenance"},
+    "metrics": {"run_id", "name", "breakdown", "value", "ci_low", "ci_high", "n"},
+    "predictions": {"run_id", "position", "example_id", "input", "reference", "prediction", "correct"},
+}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cache (
@@ -49,7 +70,8 @@ CREATE TABLE IF NOT EXISTS runs (
     compute_time_s REAL NOT NULL,
     examples_per_s REAL,
     cached         INTEGER NOT NULL,
-    provenance     TEXT NOT NULL
+    provenance     TEXT NOT NULL,
+    selection_key  TEXT
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id    INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -71,6 +93,11 @@ CREATE TABLE IF NOT EXISTS predictions (
     PRIMARY KEY (run_id, position)
 );
 CREATE INDEX IF NOT EXISTS metrics_run ON metrics(run_id);
+"""
+#: what version 2 adds to a version-1 store (and what a new store gets after SCHEMA)
+UPGRADE_TO_2 = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS runs_selection ON runs(cache_key, selection_key);
 """
 
 
@@ -104,26 +131,154 @@ def _where(conditions: list[tuple[str, list[Any]] | None]) -> tuple[str, list[An
     return " WHERE " + " AND ".join(sql for sql, _ in present), [p for _, ps in present for p in ps]
 
 
-class Store:
-    """A results store in one SQLite file (created on first use)."""
+def _guarded(method):
+    """Turn SQLite failures inside a store method into one-line errors naming the store."""
 
-    def __init__(self, path: str | Path | None = None):
+    @functools.wraps(method)
+    def wrapper(self: Store, *args, **kwargs):
+        with self.guard():
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+class Store:
+    """A results store in one SQLite file.
+
+    ``readonly=False`` (``harness run``) creates the file on first use and upgrades a store
+    written by an earlier release; ``readonly=True`` (``report``, ``export``) needs an
+    existing store and never writes.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, readonly: bool = False):
         self.path = Path(path) if path else default_store_path()
-        if self.path.parent and not self.path.parent.exists():
+        self.readonly = readonly
+        if readonly and not self.path.is_file():
+            raise HarnessError(f"{self.path}: no such results store")
+        if not readonly and self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.guard():
+            self.db = self._connect()
+            self._check_schema()
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.readonly:
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+            db.execute("PRAGMA foreign_keys=ON")
+            return db
+        uri = self.path.resolve().as_uri()
         try:
-            self.db = sqlite3.connect(self.path)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(SCHEMA)
+            db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            # Read-only media: a WAL store cannot even be read without creating its -shm
+            # file; immutable=1 reads it as it is.
+            db = sqlite3.connect(f"{uri}?immutable=1", uri=True)
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return db
+
+    def _check_schema(self) -> None:
+        try:
+            tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as exc:
-            raise HarnessError(f"{self.path}: not a harness results store ({exc})") from exc
+            raise HarnessError(f"{self.path}: not a harness results store ({exc})") from None
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        ours = set(TABLE_COLUMNS)
+        if not tables & ours:
+            if tables - {"sqlite_sequence"}:
+                raise HarnessError(f"{self.path}: not a harness results store (it holds tables {', '.join(sorted(tables))}); "
+                                   "it was left untouched")
+            if self.readonly:
+                raise HarnessError(f"{self.path}: an empty file, not a harness results store")
+            self._create()
+            return
+        missing = sorted(ours - tables)
+        if missing:
+            raise HarnessError(f"{self.path}: damaged results store: table {', '.join(missing)} is missing; "
+                               "it was left untouched (restore it from a backup or use another --store)")
+        for table, columns in TABLE_COLUMNS.items():
+            found = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            if columns - found:
+                raise HarnessError(f"{self.path}: damaged results store: table {table} lacks column(s) "
+                                   f"{', '.join(sorted(columns - found))}; it was left untouched")
+        if version > SCHEMA_VERSION:
+            raise HarnessError(f"{self.path}: written by a newer harness (store schema {version}, this release reads "
+                               f"up to {SCHEMA_VERSION}); upgrade harness")
+        if version < SCHEMA_VERSION and not self.readonly:
+            self._upgrade(version)
+
+    def _create(self) -> None:
+        self.db.execute("PRAGMA journal_mode=WAL")
+        with self.db:
+            self.db.executescript("BEGIN IMMEDIATE;" + SCHEMA + UPGRADE_TO_2 + "COMMIT;")
+            self._stamp()
+
+    def _upgrade(self, version: int) -> None:
+        """Bring a store written by an earlier release up to :data:`SCHEMA_VERSION`, keeping every run."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if self.db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:  # another writer may have
+                columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
+                if "selection_key" not in columns:
+                    self.db.execute("ALTER TABLE runs ADD COLUMN selection_key TEXT")
+                # Earlier runs have no selection digest: each keeps a key of its own.
+                self.db.execute("UPDATE runs SET selection_key = 'run-' || id WHERE selection_key IS NULL")
+                for statement in UPGRADE_TO_2.strip().split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self._stamp()
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+
+    def _stamp(self) -> None:
+        self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)", (uuid.uuid4().hex,))
+        self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """Turn SQLite's failures into one-line :class:`HarnessError` s naming this store."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if "full" in text:
+                raise HarnessError(f"{self.path}: the disk is full ({text}); what was committed before is kept, "
+                                   "free some space and rerun the same command to resume") from None
+            if "locked" in text or "busy" in text:
+                raise HarnessError(f"{self.path}: another harness process held the store for over "
+                                   f"{BUSY_TIMEOUT_S:.0f} s ({text}); rerun the same command to resume") from None
+            if "readonly" in text or "read-only" in text:
+                raise HarnessError(f"{self.path}: cannot write the store ({text})") from None
+            if "unable to open" in text:
+                raise HarnessError(f"{self.path}: cannot open the store ({text})") from None
+            raise HarnessError(f"{self.path}: damaged results store ({text})") from None
+        except sqlite3.DatabaseError as exc:  # "database disk image is malformed", "file is not a database"
+            raise HarnessError(f"{self.path}: damaged results store ({exc}); it was left as it is") from None
+        except Exception as exc:  # pandas wraps SQLite's errors in its own DatabaseError
+            if type(exc).__name__ == "DatabaseError" and isinstance(exc.__cause__ or exc.__context__, sqlite3.Error):
+                cause = exc.__cause__ or exc.__context__
+                raise HarnessError(f"{self.path}: damaged results store ({cause}); it was left as it is") from None
+            raise
+
+    @property
+    @_guarded
+    def store_id(self) -> str:
+        """A random id given to the store when it was created (a site remembers which store built it)."""
+        if self.db.execute("SELECT name FROM sqlite_master WHERE name = 'meta'").fetchone():
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
+            if row:
+                return row[0]
+        return "unversioned-" + hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:16]
 
     def close(self) -> None:
         """Close the connection."""
         self.db.close()
 
     # -- prediction cache -------------------------------------------------
+    @_guarded
     def cached(self, key: str, example_keys: Iterable[str]) -> dict[str, tuple[Prediction, float]]:
         """Cached (prediction, seconds) for those of ``example_keys`` already computed under ``key``."""
         from .model import Prediction
@@ -134,20 +289,23 @@ class Store:
             ek: (Prediction.from_json(json.loads(pred)), seconds) for ek, pred, seconds in rows if ek in wanted
         }
 
+    @_guarded
     def put_cached(self, key: str, examples: Sequence[Example], predictions: Sequence[Prediction], seconds: float) -> None:
         """Store a batch of fresh predictions and commit at once, so a killed run keeps them."""
         each = seconds / max(1, len(examples))
-        self.db.executemany(
-            "INSERT OR REPLACE INTO cache (cache_key, example_key, prediction, seconds) VALUES (?, ?, ?, ?)",
-            [(key, e.key, json.dumps(p.to_json(), ensure_ascii=False), each) for e, p in zip(examples, predictions)],
-        )
-        self.db.commit()
+        rows = [(key, e.key, json.dumps(p.to_json(), ensure_ascii=False), each) for e, p in zip(examples, predictions)]
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO cache (cache_key, example_key, prediction, seconds) VALUES (?, ?, ?, ?)", rows
+            )
 
+    @_guarded
     def count_cached(self, key: str) -> int:
         """How many predictions are cached under ``key``."""
         return self.db.execute("SELECT COUNT(*) FROM cache WHERE cache_key = ?", (key,)).fetchone()[0]
 
     # -- runs --------------------------------------------------------------
+    @_guarded
     def save_run(
         self,
         run: dict[str, Any],
@@ -163,7 +321,12 @@ class Store:
         columns["headline"] = scores.headline
         names = ", ".join(columns)
         marks = ", ".join("?" for _ in columns)
-        with self.db:
+        # One record per (cache key, selection): a rerun, or the same run finishing twice at
+        # once, replaces the earlier record; BEGIN IMMEDIATE serialises concurrent writers.
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("DELETE FROM runs WHERE cache_key = ? AND selection_key = ?",
+                            (columns["cache_key"], columns.get("selection_key")))
             cur = self.db.execute(f"INSERT INTO runs ({names}) VALUES ({marks})", list(columns.values()))
             run_id = cur.lastrowid
             self.db.executemany(
@@ -185,8 +348,13 @@ class Store:
                     for i, (e, p, ok) in enumerate(zip(examples, predictions, correct))
                 ],
             )
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
         return run_id
 
+    @_guarded
     def runs(self) -> pd.DataFrame:
         """All runs, newest last, JSON columns decoded."""
         import pandas as pd
@@ -196,6 +364,7 @@ class Store:
             df[name] = df[name].map(json.loads)
         return df
 
+    @_guarded
     def metrics(self, run_ids: Sequence[int] | None = None) -> pd.DataFrame:
         """Metric rows (optionally only of ``run_ids``) joined with their run's task and model."""
         import pandas as pd
@@ -207,6 +376,7 @@ class Store:
         where, params = _where([_in("m.run_id", run_ids)])
         return pd.read_sql_query(query + where + " ORDER BY m.run_id, m.rowid", self.db, params=params)
 
+    @_guarded
     def predictions(
         self, run_ids: Sequence[int] | None = None, *, wrong_only: bool = False, limit: int | None = None
     ) -> pd.DataFrame:
@@ -225,6 +395,7 @@ class Store:
             df[name] = df[name].map(json.loads)
         return df
 
+    @_guarded
     def latest_runs(self) -> pd.DataFrame:
         """The newest run of each (task, split, data source, model): what the leaderboard shows."""
         runs = self.runs()

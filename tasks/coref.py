@@ -18,7 +18,7 @@ import numpy as np
 from harness import DataError, Example, Task, TaskGroup, hookimpl
 from harness.metrics import Metric, Scores, score_choice
 from harness.stats import bootstrap_ci, safe_ratio
-from harness.task import tsv_rows
+from harness.textio import tsv_rows
 
 GAP_HEADER = ["ID", "Text", "Pronoun", "Pronoun-offset", "A", "A-offset", "A-coref", "B", "B-offset", "B-coref", "URL"]
 GAP_GENDER = {"he": "M", "him": "M", "his": "M", "himself": "M", "she": "F", "her": "F", "hers": "F", "herself": "F"}
@@ -136,7 +136,7 @@ class GAP(CorefTask):
 
     def read_file(self, path: Path, split: str) -> list[Example]:
         """Parse GAP's TSV (header ``ID Text Pronoun Pronoun-offset A A-offset A-coref B B-offset B-coref URL``)."""
-        return [self._example(dict(zip(GAP_HEADER, row)), split, path, number) for number, row in tsv_rows(path, GAP_HEADER)]
+        return [self._example(dict(zip(GAP_HEADER, row)), split, path, number) for number, row in tsv_rows(path, GAP_HEADER, self.encoding)]
 
     def _example(self, row: dict[str, Any], split: str, path: Path | str, line: int | None) -> Example:
         flags = []
@@ -226,7 +226,7 @@ class Winogender(CorefTask):
     def read_file(self, path: Path, split: str) -> list[Example]:
         """TSV ``sentid<TAB>sentence``; sentid is ``occupation.participant.answer.gender.txt``."""
         examples = []
-        for line, (sentid, sentence) in tsv_rows(path, ["sentid", "sentence"]):
+        for line, (sentid, sentence) in tsv_rows(path, ["sentid", "sentence"], self.encoding):
             parts = sentid.split(".")
             if len(parts) != 5 or parts[4] != "txt" or parts[2] not in ("0", "1") or parts[3] not in WINOGENDER_PRONOUNS:
                 raise DataError(path, line, f"expected sentid 'occupation.participant.answer(0|1).gender(male|female|neutral).txt', got {sentid!r}")

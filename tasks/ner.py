@@ -6,11 +6,13 @@ from pathlib import Path
 
 from harness import Example, Task, hookimpl
 from harness.errors import DataError
+from harness.textio import text_lines
 
 TAG = re.compile(r"^(O|[BI]-(.+))$")
 
 
-def read_conll(path: Path, split: str, *, columns: int, delimiter: str | None, types: tuple[str, ...]) -> list[Example]:
+def read_conll(path: Path, split: str, *, columns: int, delimiter: str | None, types: tuple[str, ...],
+               encoding: str = "utf-8") -> list[Example]:
     """Read a CoNLL-style file: one token per line, the IOB2 tag in the last column.
 
     Blank (or whitespace-only) lines end a sentence; ``-DOCSTART-`` lines are skipped.
@@ -28,28 +30,26 @@ def read_conll(path: Path, split: str, *, columns: int, delimiter: str | None, t
             tokens.clear()
             tags.clear()
 
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                flush()
-                continue
-            fields = line.split(delimiter) if delimiter else line.split()
-            if fields[0] == "-DOCSTART-":
-                flush()
-                continue
-            if len(fields) != columns:
-                raise DataError(path, number, f"expected {columns} {layout} columns, got {len(fields)}: {line[:60]!r}")
-            tag = fields[-1]
-            match = TAG.match(tag)
-            if not match or (match.group(2) is not None and match.group(2) not in types):
-                raise DataError(
-                    path, number, f"expected an IOB2 tag O, B-X or I-X with X in {{{', '.join(types)}}}, got {tag!r}"
-                )
-            if not tokens:
-                first_line = number
-            tokens.append(fields[0])
-            tags.append(tag)
+    for number, line in text_lines(path, encoding):
+        if not line.strip():
+            flush()
+            continue
+        fields = line.split(delimiter) if delimiter else line.split()
+        if fields[0] == "-DOCSTART-":
+            flush()
+            continue
+        if len(fields) != columns:
+            raise DataError(path, number, f"expected {columns} {layout} columns, got {len(fields)}: {line[:60]!r}")
+        tag = fields[-1]
+        match = TAG.match(tag)
+        if not match or (match.group(2) is not None and match.group(2) not in types):
+            raise DataError(
+                path, number, f"expected an IOB2 tag O, B-X or I-X with X in {{{', '.join(types)}}}, got {tag[:60]!r}"
+            )
+        if not tokens:
+            first_line = number
+        tokens.append(fields[0])
+        tags.append(tag)
     flush()
     return examples
 
@@ -92,7 +92,8 @@ class NERTask(Task):
 
     def read_file(self, path: Path, split: str) -> list[Example]:
         """Read the dataset's CoNLL-format file."""
-        return read_conll(path, split, columns=self.columns, delimiter=self.delimiter, types=self.labels)
+        return read_conll(path, split, columns=self.columns, delimiter=self.delimiter, types=self.labels,
+                          encoding=self.encoding)
 
     def from_hub(self, split: str) -> list[Example]:
         """Load the split from the Hub."""

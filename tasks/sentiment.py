@@ -34,7 +34,7 @@ class SST2(Task):
     def read_file(self, path: Path, split: str) -> list[Example]:
         """Read a TSV with header ``sentence<TAB>label`` and labels 0 (negative) / 1 (positive)."""
         examples = []
-        for number, (sentence, label) in tsv_rows(path, ["sentence", "label"]):
+        for number, (sentence, label) in tsv_rows(path, ["sentence", "label"], self.encoding):
             if label.strip() not in ("0", "1"):
                 raise DataError(path, number, f"expected label 0 or 1 in field 'label', got {label!r}")
             examples.append(Example(f"{split}-{len(examples)}", sentence.strip(), self.labels[int(label)], {"line": number}))

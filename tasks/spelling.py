@@ -14,7 +14,7 @@ from typing import Iterable
 
 from harness import DataError, Example, Task, TaskGroup, hookimpl
 from harness.metrics import normalise_text
-from harness.task import tsv_rows
+from harness.textio import read_text, text_lines, tsv_rows
 
 
 def build_examples(pairs: Iterable[tuple[str, list[str], int]], split: str) -> list[Example]:
@@ -46,9 +46,9 @@ class SpellingTask(Task):
         raise LookupError(f"{self.dataset} has no Hugging Face Hub copy; use --data-dir")
 
 
-def read_norvig(path: Path) -> list[tuple[str, list[str], int]]:
+def read_norvig(path: Path, encoding: str = "utf-8") -> list[tuple[str, list[str], int]]:
     """Norvig's test sets: ``name = {'right': 'wrong1 wrong2', ...}`` (a Python dict literal)."""
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, encoding)
     name, equals, literal = text.partition("=")
     if not equals:
         raise DataError(path, 1, "expected 'name = {'right': 'wrong1 wrong2', ...}'")
@@ -88,7 +88,7 @@ class Norvig(SpellingTask):
 
     def read_file(self, path: Path, split: str) -> list[Example]:
         """Parse the dict literal."""
-        return build_examples(read_norvig(path), split)
+        return build_examples(read_norvig(path, self.encoding), split)
 
 
 class Birkbeck(SpellingTask):
@@ -104,19 +104,18 @@ class Birkbeck(SpellingTask):
         """``$correct`` lines, each followed by its misspellings; ``_`` stands for a space."""
         pairs = []
         target = None
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            for number, line in enumerate(handle, start=1):
-                word = line.strip()
-                if not word:
-                    continue
-                if word.startswith("$"):
-                    target = word[1:].replace("_", " ")
-                    if not target:
-                        raise DataError(path, number, "expected a word after '$'")
-                    continue
-                if target is None:
-                    raise DataError(path, number, f"expected a '$correct' line before the first misspelling, got {word!r}")
-                pairs.append((word.replace("_", " "), [target], number))
+        for number, line in text_lines(path, self.encoding):
+            word = line.strip()
+            if not word:
+                continue
+            if word.startswith("$"):
+                target = word[1:].replace("_", " ")
+                if not target:
+                    raise DataError(path, number, "expected a word after '$'")
+                continue
+            if target is None:
+                raise DataError(path, number, f"expected a '$correct' line before the first misspelling, got {word[:60]!r}")
+            pairs.append((word.replace("_", " "), [target], number))
         return build_examples(pairs, split)
 
 
@@ -133,7 +132,7 @@ class ToeflSpell(SpellingTask):
     def read_file(self, path: Path, split: str) -> list[Example]:
         """TSV with header ``Filename OffsetSpan Misspelling Type Correction``; rows of type M."""
         pairs = []
-        for number, (_, _, wrong, kind, correction) in tsv_rows(path, self.header):
+        for number, (_, _, wrong, kind, correction) in tsv_rows(path, self.header, self.encoding):
             if kind == "M":
                 if not wrong.strip() or not correction.strip():
                     raise DataError(path, number, "expected non-empty fields 'Misspelling' and 'Correction'")
@@ -154,16 +153,15 @@ class Codespell(SpellingTask):
     def read_file(self, path: Path, split: str) -> list[Example]:
         """``typo->fix1, fix2,`` lines (a trailing comma marks fixes codespell won't apply itself)."""
         pairs = []
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                line = line.strip()
-                if not line or line.startswith("#"):
-                    continue
-                typo, arrow, fixes = line.partition("->")
-                corrections = [f.strip() for f in fixes.split(",") if f.strip()]
-                if not arrow or not typo.strip() or not corrections:
-                    raise DataError(path, number, f"expected 'typo->fix1, fix2', got {line[:60]!r}")
-                pairs.append((typo.strip(), corrections, number))
+        for number, line in text_lines(path, self.encoding):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            typo, arrow, fixes = line.partition("->")
+            corrections = [f.strip() for f in fixes.split(",") if f.strip()]
+            if not arrow or not typo.strip() or not corrections:
+                raise DataError(path, number, f"expected 'typo->fix1, fix2', got {line[:60]!r}")
+            pairs.append((typo.strip(), corrections, number))
         return build_examples(pairs, split)
 
 

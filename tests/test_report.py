@@ -41,7 +41,7 @@ class Hostile(Model):
     def predict(self, task, examples, *, batch_size=32):
         self.usage.prompt_tokens += 10 * len(examples)  # as decoders count the tokens they process
         self.usage.generated_tokens += len(examples)
-        self.usage.cached_prompt_tokens = 5 * len(examples)
+        self.usage.cached_prompt_tokens = (self.usage.cached_prompt_tokens or 0) + 5 * len(examples)
         return [Prediction(PAYLOAD, raw=PAYLOAD) for _ in examples]
 
 
@@ -142,6 +142,9 @@ def test_demo_pages_are_labelled(report_dir, tmp_path):
 
 
 def test_empty_store_renders_a_hint(tmp_path):
+    from harness.store import Store
+
+    Store(tmp_path / "empty.sqlite").close()  # a store with no runs yet
     result = CliRunner().invoke(cli, ["report", "--store", str(tmp_path / "empty.sqlite"), "--out", str(tmp_path / "site")])
     assert result.exit_code == 0
     dom = chromium_dom(tmp_path / "site" / "index.html", tmp_path / "profile")

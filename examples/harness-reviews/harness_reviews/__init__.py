@@ -5,10 +5,9 @@ Installing this package (``pip install ./examples/harness-reviews``) makes the t
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-from harness import DataError, Example, Task, hookimpl
+from harness import DataError, Example, Task, hookimpl, text_lines
 
 
 class Reviews(Task):
@@ -29,11 +28,13 @@ class Reviews(Task):
     def read_file(self, path: Path, split: str) -> list[Example]:
         """Read ``label<TAB>review`` lines, label being ``negative`` or ``positive``."""
         examples = []
-        with open(path, encoding="utf-8", newline="") as handle:
-            for number, row in enumerate(csv.reader(handle, delimiter="\t"), start=1):
-                if len(row) != 2 or row[0] not in self.labels:
-                    raise DataError(path, number, "expected 'negative|positive<TAB>review'")
-                examples.append(Example(f"{split}-{number}", row[1], row[0]))
+        # text_lines applies harness's decoding policy: UTF-8, BOM dropped, any line end,
+        # a bad byte is a one-line error naming the file, line and byte offset.
+        for number, line in text_lines(path):
+            label, tab, review = line.partition("\t")
+            if not tab or label not in self.labels:
+                raise DataError(path, number, "expected 'negative|positive<TAB>review'")
+            examples.append(Example(f"{split}-{number}", review, label))
         return examples
 
     def from_hub(self, split: str) -> list[Example]:
