@@ -219,6 +219,8 @@ def run(ctx, task_names, model_names, data_dir, source, split, limit, sample, sh
     except RunInterrupted as exc:
         _print_results(exc.summary, as_json)
         raise
+    finally:
+        store.close()  # the last connection folds the write-ahead log back into the one file
     _print_results(summary, as_json)
     _print_skips(summary, verbose)
     if summary.failed:
@@ -317,7 +319,11 @@ def report(out_dir, title, force, store_path):
     """Render a static HTML leaderboard from the store (read-only: the store is never changed)."""
     from .report import render_report
 
-    index = render_report(Store(store_path, readonly=True), out_dir, title=title, force=force)
+    store = Store(store_path, readonly=True)
+    try:
+        index = render_report(store, out_dir, title=title, force=force)
+    finally:
+        store.close()
     click.echo(f"Wrote {index}")
 
 
@@ -334,7 +340,11 @@ def export(what, fmt, run_ids, task, model, latest, output, store_path):
     """Export metrics or per-example predictions as JSONL or CSV."""
     from .export import export_rows, write_rows
 
-    rows = export_rows(Store(store_path, readonly=True), what, run_ids=run_ids or None, task=task, model=model, latest=latest)
+    store = Store(store_path, readonly=True)
+    try:
+        rows = export_rows(store, what, run_ids=run_ids or None, task=task, model=model, latest=latest)
+    finally:
+        store.close()
     count = write_rows(rows, fmt, output)
     click.echo(f"Exported {count} {what} rows", err=True)
 

@@ -93,7 +93,19 @@ def write_rows(rows: Iterable[dict[str, Any]], fmt: str, out: IO[str]) -> int:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))
         writer.writeheader()
         for row in rows:
-            writer.writerow(
-                {k: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v for k, v in row.items()}
-            )
+            writer.writerow({k: csv_cell(v) for k, v in row.items()})
     return len(rows)
+
+
+#: A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell: lists and dicts JSON-encoded; text a spreadsheet would run as a formula
+    (``=HYPERLINK(...)``, ``+1``, ``-2``, ``@SUM``) prefixed with ``'`` so it stays text."""
+    if isinstance(value, (list, dict)):
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value

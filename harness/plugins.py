@@ -193,5 +193,6 @@ def unknown(what: str, name: str, registry: dict[str, Registration]) -> UnknownN
     available = sorted({registered_name(r.obj) for r in registry.values()})
     shown = [f"{a}<{getattr(registry[a].obj, 'argument', 'arg')}>" if a.endswith(":") else a for a in available]
     folded = {known.casefold(): known for known in registry}
-    close = [folded[m] for m in difflib.get_close_matches(name.casefold(), list(folded), n=3, cutoff=0.6)]
+    matches = difflib.get_close_matches(name.casefold(), list(folded), n=3, cutoff=0.6)
+    close = list(dict.fromkeys(registered_name(registry[folded[m]].obj) for m in matches))  # aliases as their names
     return UnknownNameError(what, name, shown, close)

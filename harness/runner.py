@@ -287,7 +287,7 @@ def _run_one(task, model, loaded, examples, store: Store, s: _Settings, *, selec
                 + f"; resume with: {resume_command()}", summary
             ) from None
     if failure:
-        stored = f" ({len(fresh)} predictions computed before it are stored)" if fresh else ""
+        stored = f" ({len(fresh)} prediction{'s' if len(fresh) != 1 else ''} computed before it stored)" if fresh else ""
         raise ModelFailure(failure.failure + stored, failure.trace)
     both = {**cached, **fresh}
     predictions = [both[e.key][0] for e in examples]

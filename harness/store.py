@@ -248,7 +248,7 @@ class Store:
                 raise HarnessError(f"{self.path}: the disk is full ({text}); what was committed before is kept, "
                                    "free some space and rerun the same command to resume") from None
             if "locked" in text or "busy" in text:
-                raise HarnessError(f"{self.path}: another harness process held the store for over "
+                raise HarnessError(f"{self.path}: another process held the store's lock for over "
                                    f"{BUSY_TIMEOUT_S:.0f} s ({text}); rerun the same command to resume") from None
             if "readonly" in text or "read-only" in text:
                 raise HarnessError(f"{self.path}: cannot write the store ({text})") from None
@@ -274,8 +274,9 @@ class Store:
         return "unversioned-" + hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:16]
 
     def close(self) -> None:
-        """Close the connection."""
-        self.db.close()
+        """Close the connection (the last one to close a store checkpoints its write-ahead log)."""
+        with self.guard():
+            self.db.close()
 
     # -- prediction cache -------------------------------------------------
     @_guarded

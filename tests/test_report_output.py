@@ -1,0 +1,124 @@
+"""Writing the site safely (temporary folder, symlinks, another store's site, stale pages) and
+CSV export that a spreadsheet cannot run."""
+from __future__ import annotations
+
+import csv
+import errno
+import io
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from harness import Example, Prediction
+from harness.cli import cli
+from harness.export import csv_cell, write_rows
+from harness.store import Store
+
+
+def make_store(path: Path, tasks: str, data_dir: Path) -> Path:
+    result = CliRunner().invoke(cli, ["run", "--tasks", tasks, "--models", "vader,spacy-en-sm", "--data-dir", str(data_dir),
+                                      "--store", str(path), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def report(store: Path, out: Path, *extra: str):
+    return CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(out), *extra])
+
+
+@pytest.fixture
+def store(tmp_path, data_dir) -> Path:
+    return make_store(tmp_path / "one.sqlite", "ner,sentiment", data_dir)
+
+
+def test_a_symlinked_page_is_replaced_never_followed(tmp_path, store):
+    site = tmp_path / "site"
+    assert report(store, site).exit_code == 0
+    outside = tmp_path / "precious.html"
+    outside.write_text("keep me")
+    (site / "index.html").unlink()
+    (site / "index.html").symlink_to(outside)
+    assert report(store, site).exit_code == 0
+    assert outside.read_text() == "keep me"
+    assert not (site / "index.html").is_symlink() and "leaderboard" in (site / "index.html").read_text()
+
+
+def test_a_failed_write_leaves_the_old_site_whole(tmp_path, store, monkeypatch):
+    site = tmp_path / "site"
+    assert report(store, site).exit_code == 0
+    before = {p.name: p.read_bytes() for p in site.iterdir()}
+    real_write = Path.write_text
+    calls = []
+
+    def disk_full_on_second_page(self, *args, **kwargs):
+        calls.append(self.name)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", disk_full_on_second_page)
+    result = report(store, site)
+    monkeypatch.undo()
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: {site}: could not write the report (No space left on device); the site there is unchanged"
+    assert {p.name: p.read_bytes() for p in site.iterdir()} == before  # no 0-byte page, no leftover temporary folder
+
+
+def test_a_site_from_another_store_is_replaced_only_with_force(tmp_path, store, data_dir):
+    site = tmp_path / "site"
+    assert report(store, site).exit_code == 0
+    other = make_store(tmp_path / "two.sqlite", "sentiment", data_dir)
+    refused = report(other, site)
+    assert refused.exit_code == 1
+    assert refused.output.strip() == (f"Error: {site}: holds a site built from another results store; pass --force to replace "
+                                      "it, or choose another --out")
+    assert "task-ner-test.html" in {p.name for p in site.iterdir()}
+    forced = report(other, site, "--force")
+    assert forced.exit_code == 0
+    pages = {p.name for p in site.iterdir()}
+    assert "task-ner-test.html" not in pages  # the page the earlier report wrote, gone with its column
+    assert {"index.html", "task-sentiment-validation.html"} <= pages
+
+
+def test_an_index_harness_did_not_write_is_kept_without_force(tmp_path, store):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<h1>my homepage</h1>")
+    result = report(store, site)
+    assert result.exit_code == 1 and "holds an index.html that harness report did not write" in result.output
+    assert (site / "index.html").read_text() == "<h1>my homepage</h1>"
+
+
+def test_published_pages_name_no_path_of_this_machine(tmp_path, store):
+    site = tmp_path / "site"
+    assert report(store, site).exit_code == 0
+    for page in site.iterdir():
+        assert str(store) not in page.read_text(), page.name
+
+
+@pytest.mark.parametrize(("value", "cell"), [
+    ("=HYPERLINK(\"http://evil\",\"x\")", "'=HYPERLINK(\"http://evil\",\"x\")"),
+    ("+1+2", "'+1+2"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"), ("\tcmd", "'\tcmd"),
+    ("plain", "plain"), (-0.5, -0.5), (["=1"], '["=1"]'),
+])
+def test_csv_cells_that_would_run_as_formulas_are_neutralised(value, cell):
+    assert csv_cell(value) == cell
+
+
+def test_csv_export_of_hostile_predictions(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    from harness.metrics import Scores
+
+    examples = [Example("x-0", "=HYPERLINK(\"http://evil\")", "positive")]
+    run = {"task": "sentiment", "task_version": "1", "kind": "classification", "dataset": "d", "split": "validation",
+           "data_source": "local", "data_location": "here", "model": "m", "model_identity": {}, "settings": {},
+           "cache_key": "k", "selection_key": "s", "n": 1, "seed": 0, "wall_time_s": 0.1, "compute_time_s": 0.1,
+           "examples_per_s": 10.0, "cached": 0, "provenance": {}}
+    store.save_run(run, Scores("accuracy", []), examples, [Prediction("@SUM(1)", raw="+cmd")], [False])
+    from harness.export import export_rows
+
+    out = io.StringIO()
+    write_rows(export_rows(store, "predictions"), "csv", out)
+    row = next(csv.DictReader(io.StringIO(out.getvalue())))
+    assert row["input"] == "'=HYPERLINK(\"http://evil\")" and row["prediction"] == "'@SUM(1)" and row["raw"] == "'+cmd"
