@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--store", default="harness.sqlite")
     parser.add_argument("--task", default="ner")
     args = parser.parse_args()
-    store = Store(args.store)
+    store = Store(args.store, readonly=True)
     metrics = export_rows(store, "metrics", task=args.task, latest=True)
     for metric in metrics:
         if metric["name"] != "f1" or metric["breakdown"]:

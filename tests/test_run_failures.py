@@ -135,9 +135,10 @@ def test_a_slow_model_gets_small_calls_each_committed(tmp_path, register_plugin,
     assert calls[0] == 1 and sum(calls) == 12 and max(calls) <= 5
 
 
-def _harness_process(args, env):
+def _harness_process(args, env, cpu_bound: bool = False):
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]); import slow_plugin;"
+        f"slow_plugin.CapitalTagger.cpu_bound = {cpu_bound};"
         "from harness.plugins import pm; pm.register(slow_plugin, name='slow-plugin');"
         "from harness.cli import main; sys.argv = ['harness'] + sys.argv[2:]; main()"
     )
@@ -177,6 +178,22 @@ def test_ctrl_c_says_what_is_stored_and_how_to_resume(tmp_path, register_plugin,
     resumed = invoke(*args[1:], "--json")
     assert resumed.exit_code == 0
     assert sum(int(x) for x in log.read_text().split()) == len(MANY) - stored
+
+
+def test_ctrl_c_stops_worker_processes_and_keeps_what_they_finished(tmp_path):
+    data = write_data_dir(tmp_path / "data", MANY * 2)  # 120 sentences: enough for the process pool
+    store = tmp_path / "s.sqlite"
+    args = ["run", "--tasks", "ner", "--models", "capital-tagger", "--data-dir", str(data), "--store", str(store),
+            "--no-progress", "--workers", "2"]
+    proc = _harness_process(args, {"SLOW_TAGGER_DELAY": "0.1"}, cpu_bound=True)
+    _wait_for_cache(store, 16)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    stored = sqlite3.connect(store).execute("SELECT COUNT(*) FROM cache").fetchone()[0]
+    assert 16 <= stored < 2 * len(MANY)
+    assert err.strip().splitlines()[-1].startswith(
+        f"Error: Interrupted: {stored} of {2 * len(MANY)} predictions of ner x capital-tagger are stored in {store}")
 
 
 def test_skipped_pairs_are_one_line_and_verbose_lists_them(tmp_path):
