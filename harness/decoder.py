@@ -147,6 +147,13 @@ class DecoderLM(Model):
 
         return render
 
+    def check_task(self, task) -> None:
+        """A decoder is asked through the task's prompt: a task without one fails before the
+        weights load (or convert)."""
+        if not task.prompt_template:
+            raise HarnessError(f"Task {task.name!r} has no prompt_template, which decoder models such as {self.name} "
+                               "need (set Task.prompt_template: a jinja2 template of the input)")
+
     def task_settings(self, task) -> dict[str, Any]:
         """The prompt, verbalisers and answering method this task gives decoders (edits invalidate the cache)."""
         settings: dict[str, Any] = {"prompt_template": task.prompt_template, "chat_template": self.uses_chat_template()}

@@ -40,7 +40,8 @@ def export_rows(
     """Rows of metrics or predictions for the selected runs.
 
     Prediction rows carry the input (tokens for NER), the reference (gold tags) and
-    the model's output (predicted tags), plus per-label scores where the model gave them.
+    the model's output (predicted tags), plus per-label scores, ranked candidates (top-k)
+    and details (log-likelihoods, grounding) where the model gave them.
     """
     if what not in WHAT:
         raise HarnessError(f"Cannot export {what!r}; expected one of {', '.join(WHAT)}")
@@ -67,6 +68,8 @@ def export_rows(
                 "correct": bool(row["correct"]),
                 "scores": prediction.get("scores"),
                 "raw": prediction.get("raw"),
+                "candidates": prediction.get("candidates"),
+                "details": prediction.get("details"),
             }
         )
     return rows

@@ -155,9 +155,21 @@ class Model:
             return f"{self.name} answers {', '.join(sorted(self.kinds)) or 'no'} tasks, not {task.kind}"
         return None
 
+    def check_task(self, task: Task) -> None:
+        """Raise :class:`HarnessError` (one line) when ``task`` lacks what this model needs from
+        it (a decoder needs a prompt). Called when a run starts, before any weights load."""
+
     def identity(self) -> dict[str, Any]:
-        """What makes predictions reproducible: part of the cache key. Include versions/revisions."""
-        return {"name": self.name}
+        """What makes predictions reproducible: part of the cache key. Include versions/revisions.
+
+        The default names the model, the distribution (and version) of the plugin that defines
+        it, and a digest of the plugin's source file, so that editing or upgrading the plugin
+        never serves predictions cached by the old code. Override it to add what else the
+        predictions depend on (weights, a library's version), keeping these.
+        """
+        from .plugins import distribution_of, source_digest
+
+        return {"name": self.name, "plugin": distribution_of(self), "code": source_digest(self)}
 
     def task_settings(self, task: Task) -> dict[str, Any]:
         """Per-task facts that change this model's predictions (e.g. the prompt it is given):

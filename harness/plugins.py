@@ -1,6 +1,8 @@
 """Plugin manager: loads built-in and third-party plugins and collects what they register."""
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib
 import importlib.metadata
 import os
@@ -35,6 +37,29 @@ def installed_version(distribution: str) -> str | None:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
         return None
+
+@functools.cache
+def _distributions() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
+def distribution_of(obj: Any) -> str | None:
+    """``name==version`` of the installed distribution whose code defines ``obj``'s class
+    (None for code that is not installed, e.g. a test module)."""
+    top = type(obj).__module__.partition(".")[0]
+    names = _distributions().get(top)
+    return f"{names[0]}=={installed_version(names[0])}" if names else None
+
+
+def source_digest(obj: Any) -> str | None:
+    """A digest of the source file that defines ``obj``'s class (None when there is no file)."""
+    module = sys.modules.get(type(obj).__module__)
+    path = getattr(module, "__file__", None)
+    if not path or not os.path.isfile(path):
+        return None
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()[:16]
+
 
 pm = pluggy.PluginManager("harness")
 pm.add_hookspecs(hookspecs)
@@ -102,6 +127,32 @@ def load_plugins() -> None:
         if pm.get_plugin(module_name) is None:
             pm.register(importlib.import_module(module_name), name=module_name)
     check_plugins()
+    warn_about_unhooked()
+
+
+_warned: set[str] = set()
+
+
+def warn(message: str) -> None:
+    """Print ``Warning: message`` on stderr, once per process."""
+    if message not in _warned:
+        _warned.add(message)
+        print(f"Warning: {message}", file=sys.stderr)
+
+
+def warn_about_unhooked() -> None:
+    """Warn about plugins that harness would silently ignore: functions named like a hook but
+    not marked with ``@harness.hookimpl``, and plugins that implement no hook at all."""
+    hook_names = {name for name in dir(hookspecs) if name.startswith("harness_")}
+    for name, plugin in pm.list_name_plugin():
+        if plugin is None:
+            continue
+        unmarked = sorted(attr for attr in hook_names if callable(getattr(plugin, attr, None))
+                          and pm.parse_hookimpl_opts(plugin, attr) is None)
+        for attr in unmarked:
+            warn(f"plugin {name!r}: {attr} is not marked with @harness.hookimpl, so harness ignores it")
+        if not unmarked and not pm.get_hookcallers(plugin):
+            warn(f"plugin {name!r} implements no harness hook (mark its functions with @harness.hookimpl)")
 
 
 def check_plugins() -> None:
@@ -166,7 +217,10 @@ def collect(hook_name: str, base: type | tuple[type, ...], what: str) -> dict[st
                     )
                 found[name] = reg
 
+        before = len({id(r) for r in found.values()})
         impl.function(**{arg: register for arg in impl.argnames})
+        if len({id(r) for r in found.values()}) == before:
+            warn(f"plugin {impl.plugin_name!r}: {hook_name} registered nothing (call register(obj) for each {what})")
     return found
 
 

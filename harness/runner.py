@@ -19,7 +19,7 @@ from .errors import HarnessError
 from .metrics import Scores
 from .model import Model, Prediction
 from .predicting import ModelFailure, default_workers, predict_pending
-from .plugins import installed_version
+from .plugins import distribution_of, installed_version
 from .store import Store, cache_key
 from .task import Task
 
@@ -168,21 +168,36 @@ class _Settings:
     log: Callable[[str], None]
 
 
-def _run_tasks(tasks, models, store: Store, summary: RunSummary, s: _Settings) -> None:
+def plan(tasks, models, summary: RunSummary, shots: int) -> list[tuple[Task, list[Model]]]:
+    """Each task with the models that will run it. Pairs a model cannot answer are skipped;
+    a task or model that is not fit for the pair (no prompt for a decoder, no labels) is a
+    failure recorded now, before any data or weights load."""
+    planned = []
     for task in tasks:
         supported = []
         for model in models:
             reason = model.supports(task)
-            if reason is None and s.shots and not model.few_shot:
+            if reason is None and shots and not model.few_shot:
                 reason = f"{model.name} takes no few-shot examples"
-            if reason is None and s.shots and task.few_shot_source() is None:
+            if reason is None and shots and task.few_shot_source() is None:
                 reason = f"{task.name} has no {task.few_shot_split} split to draw few-shot examples from"
             if reason:
                 summary.skipped.append(Skipped(task.name, model.name, reason))
-            else:
-                supported.append(model)
-        if not supported:
-            continue
+                continue
+            try:
+                task.validate()
+                model.check_task(task)
+            except HarnessError as exc:
+                summary.failed.append(Failed(task.name, model.name, str(exc)))
+                continue
+            supported.append(model)
+        if supported:
+            planned.append((task, supported))
+    return planned
+
+
+def _run_tasks(tasks, models, store: Store, summary: RunSummary, s: _Settings) -> None:
+    for task, supported in plan(tasks, models, summary, s.shots):
         try:
             loaded = task.load(s.split, data_dir=s.data_dir, source=s.source)
             examples = select_examples(loaded.examples, limit=s.limit, sample=s.sample, seed=s.seed)
@@ -319,6 +334,7 @@ def _run_one(task, model, loaded, examples, store: Store, s: _Settings, *, selec
             "hardware": hardware(),
             "model": model.provenance(),
             "task": task.describe(),
+            "plugins": {"model": distribution_of(model), "task": distribution_of(task)},
             "batch_size": s.batch_size,
             "selection": selection,
         },

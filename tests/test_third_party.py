@@ -35,3 +35,35 @@ def test_pip_installed_task_plugin_runs(tmp_path):
                           str(PROJECT / "examples" / "harness-reviews" / "tests")],
                          capture_output=True, text=True, env={**__import__("os").environ, **env}, cwd=tmp_path, timeout=300)
     assert own.returncode == 0, own.stdout + own.stderr
+
+
+def test_pip_installed_model_plugin_runs(tmp_path):
+    target = tmp_path / "site"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(PROJECT / "examples" / "harness-textblob")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert install.returncode == 0, install.stderr
+    env = {"PYTHONPATH": str(target)}
+    plugins = json.loads(harness_subprocess(["plugins"], env=env).stdout)
+    assert plugins == [{"name": "harness-textblob", "hooks": ["harness_register_models"], "version": "0.1.0"}]
+
+    store = tmp_path / "third.sqlite"
+    result = harness_subprocess(["run", "--tasks", "sentiment,ner", "--models", "textblob-sentiment", "--source", "demo",
+                                 "--store", str(store), "--json", "--no-progress"], env=env)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    [cell] = payload["results"]
+    assert (cell["task"], cell["model"], cell["n"]) == ("sentiment", "textblob-sentiment", 16)
+    assert payload["skipped"][0]["reason"] == "textblob-sentiment answers classification tasks, not tagging"
+    from harness.store import Store
+
+    run = Store(store, readonly=True).runs().iloc[0]
+    assert run["provenance"]["plugins"] == {"model": "harness-textblob==0.1.0", "task": "harness==0.1.0"}
+    assert run["model_identity"]["plugin"] == "harness-textblob==0.1.0"
+
+    own = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          str(PROJECT / "examples" / "harness-textblob" / "tests")],
+                         capture_output=True, text=True, env={**__import__("os").environ, **env}, cwd=tmp_path, timeout=300)
+    assert own.returncode == 0, own.stdout + own.stderr

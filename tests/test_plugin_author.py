@@ -1,0 +1,165 @@
+"""What a plugin author runs into: each mistake is a one-line message, early."""
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import types
+
+from click.testing import CliRunner
+
+from harness import Example, Model, Prediction, Task, TaskGroup, hookimpl
+from harness.cli import cli
+from harness.export import export_rows
+from harness.store import Store
+
+from .conftest import write_file
+
+
+class NoPrompt(Task):
+    name = "noprompt"
+    kind = "classification"
+    dataset = "no prompt"
+    labels = ("negative", "positive")
+    local_files = {"test": "noprompt/test.tsv"}
+
+    def read_file(self, path, split):
+        return [Example(f"{split}-{i}", line, "positive") for i, line in enumerate(path.read_text().split("\n")) if line]
+
+    def from_hub(self, split):
+        raise LookupError("no Hub copy")
+
+
+class NoLabels(NoPrompt):
+    name = "nolabels"
+    labels = ()
+    prompt_template = "{{ input }}"
+
+
+class Folders(NoPrompt):
+    name = "folders"
+    local_files = {"test": "reviews/", "dev": ["more/b.txt", "more/a.txt"]}
+
+
+class TaskPlugin:
+    @hookimpl
+    def harness_register_tasks(self, register):
+        for task in (NoPrompt(), NoLabels(), Folders()):
+            register(task)
+
+
+def run(*args):
+    return CliRunner().invoke(cli, ["run", "--no-progress", *args])
+
+
+def test_a_task_without_a_prompt_fails_before_any_weights_load(tmp_path, register_plugin, monkeypatch):
+    register_plugin(TaskPlugin(), "author-tasks")
+    write_file(tmp_path, "noprompt/test.tsv", "good\nbad\n")
+    from harness.packaged import PackagedWeights
+
+    monkeypatch.setattr(PackagedWeights, "ensure_converted", lambda self: (_ for _ in ()).throw(AssertionError("converted")))
+    result = run("--tasks", "noprompt", "--models", "smollm2-135m", "--data-dir", str(tmp_path), "--store", str(tmp_path / "s.sqlite"))
+    assert result.exit_code == 1
+    assert result.output.strip() == ("Error: Task 'noprompt' has no prompt_template, which decoder models such as smollm2-135m "
+                                     "need (set Task.prompt_template: a jinja2 template of the input)")
+
+
+def test_a_classification_task_without_labels_is_a_one_line_error(tmp_path, register_plugin):
+    register_plugin(TaskPlugin(), "author-tasks")
+    result = run("--tasks", "nolabels", "--models", "smollm2-135m", "--data-dir", str(tmp_path), "--store", str(tmp_path / "s.sqlite"))
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: Task 'nolabels' (classification) has no labels: set Task.labels to its class labels"
+
+
+def test_local_files_may_name_a_folder_or_several_files(tmp_path, register_plugin):
+    register_plugin(TaskPlugin(), "author-tasks")
+    write_file(tmp_path, "reviews/2.txt", "second file\n")
+    write_file(tmp_path, "reviews/1.txt", "first file\nline two\n")
+    write_file(tmp_path, "reviews/.hidden", "not data\n")
+    write_file(tmp_path, "more/a.txt", "from a\n")
+    write_file(tmp_path, "more/b.txt", "from b\n")
+    from harness import get_task
+
+    task = get_task("folders")
+    test = task.load("test", data_dir=tmp_path)
+    assert [(e.id, e.input) for e in test.examples] == [("1.txt:test-0", "first file"), ("1.txt:test-1", "line two"),
+                                                         ("2.txt:test-0", "second file")]
+    assert [e.input for e in task.load("dev", data_dir=tmp_path).examples] == ["from b", "from a"]  # in the order listed
+    (tmp_path / "more" / "a.txt").unlink()
+    result = run("--tasks", "folders", "--split", "dev", "--models", "vader", "--data-dir", str(tmp_path),
+                 "--store", str(tmp_path / "s.sqlite"))
+    assert result.output.strip() == f"Error: Task 'folders': {tmp_path / 'more' / 'a.txt'} not found (expected more/a.txt under {tmp_path})"
+
+
+def test_unmarked_hooks_and_plugins_that_register_nothing_are_named(register_plugin, capsys):
+    from harness.plugins import _warned, collect, warn_about_unhooked
+
+    unmarked = types.ModuleType("unmarked_plugin")
+    unmarked.harness_register_models = lambda register: register(None)  # forgot @hookimpl
+
+    class Empty:
+        @hookimpl
+        def harness_register_tasks(self, register):
+            pass  # registers nothing
+
+    register_plugin(unmarked, "unmarked-plugin")
+    register_plugin(Empty(), "empty-plugin")
+    _warned.clear()
+    warn_about_unhooked()
+    collect("harness_register_tasks", (Task, TaskGroup), "task")
+    err = capsys.readouterr().err.splitlines()
+    assert ("Warning: plugin 'unmarked-plugin': harness_register_models is not marked with @harness.hookimpl, "
+            "so harness ignores it") in err
+    assert "Warning: plugin 'empty-plugin': harness_register_tasks registered nothing (call register(obj) for each task)" in err
+
+
+def test_editing_a_plugin_never_serves_its_old_cached_predictions(tmp_path, register_plugin, monkeypatch, data_dir):
+    source = tmp_path / "edited_plugin.py"
+    code = '''
+from harness import Model, Prediction, hookimpl
+
+class Constant(Model):
+    name = "constant"
+    kinds = frozenset({"classification"})
+
+    def predict(self, task, examples, *, batch_size=32):
+        return [Prediction("LABEL") for _ in examples]
+
+@hookimpl
+def harness_register_models(register):
+    register(Constant())
+'''
+    source.write_text(code.replace("LABEL", "positive"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("edited_plugin")
+    register_plugin(module, "edited")
+    args = ["--tasks", "sentiment", "--models", "constant", "--data-dir", str(data_dir), "--store", str(tmp_path / "s.sqlite"), "--json"]
+    first = json.loads(run(*args).stdout)["results"][0]
+    source.write_text(code.replace("LABEL", "negative"))  # the author fixes the model
+    second = json.loads(run(*args).stdout)["results"][0]
+    assert first["computed"] == second["computed"] == 8  # not served from the first version's cache
+    accuracy = [next(m["value"] for m in r["metrics"] if m["name"] == "accuracy") for r in (first, second)]
+    assert accuracy[0] + accuracy[1] == 1.0
+    sys.modules.pop("edited_plugin", None)
+
+
+class Detailed(Model):
+    name = "detailed"
+    kinds = frozenset({"correction"})
+
+    def predict(self, task, examples, *, batch_size=32):
+        return [Prediction(e.input, candidates=[e.input, "other"], details={"why": "echo"}) for e in examples]
+
+
+class DetailedPlugin:
+    @hookimpl
+    def harness_register_models(self, register):
+        register(Detailed())
+
+
+def test_export_keeps_candidates_and_details(tmp_path, register_plugin):
+    register_plugin(DetailedPlugin(), "detailed-plugin")
+    store = tmp_path / "s.sqlite"
+    assert run("--tasks", "spelling:norvig1", "--models", "detailed", "--source", "demo", "--store", str(store)).exit_code == 0
+    [row, *_] = export_rows(Store(store, readonly=True), "predictions")
+    assert row["candidates"] == [row["input"], "other"] and row["details"] == {"why": "echo"}
