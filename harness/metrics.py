@@ -51,24 +51,12 @@ class Scores:
 
 
 def score(task: Task, examples: Sequence[Example], predictions: Sequence[Prediction], seed: int = 0) -> Scores:
-    """Score predictions by the task's kind."""
+    """Score predictions as the task's kind does."""
+    from .kinds import kind_of
+
     if len(examples) != len(predictions):
         raise HarnessError(f"{len(predictions)} predictions for {len(examples)} examples")
-    if task.kind == "tagging":
-        scores = score_tagging(
-            [e.reference for e in examples], [p.output for p in predictions], [e.id for e in examples], seed=seed
-        )
-        scores.metrics.extend(grounding_metrics(predictions, seed=seed))
-        return scores
-    if task.kind == "classification":
-        return score_classification(
-            [e.reference for e in examples], [p.output for p in predictions], list(task.labels), seed=seed
-        )
-    if task.kind == "correction":
-        return score_correction(examples, predictions, seed=seed)
-    if task.kind == "choice":
-        return score_choice([e.reference for e in examples], [p.output for p in predictions], seed=seed)
-    raise HarnessError(f"Task {task.name!r}: no default scoring for kind {task.kind!r}; override Task.score")
+    return kind_of(task).score(task, examples, predictions, seed=seed)
 
 
 def _f1(tp: np.ndarray, pred: np.ndarray, gold: np.ndarray) -> np.ndarray:
@@ -188,10 +176,10 @@ def normalise_text(text: Any) -> str:
 
 
 def is_correct(kind: str, example: Example, prediction: Prediction) -> bool:
-    """Whether one prediction is exactly right, by task kind (corrections compare normalised)."""
-    if kind == "correction":
-        return normalise_text(prediction.output) in {normalise_text(r) for r in example.reference}
-    return prediction.output == example.reference
+    """Whether one prediction is exactly right, as the kind named ``kind`` judges it."""
+    from .kinds import get_kind
+
+    return get_kind(kind).is_correct(example, prediction)
 
 
 def is_clean(example: Example) -> bool:

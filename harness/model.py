@@ -151,7 +151,9 @@ class Model:
 
     def supports(self, task: Task) -> str | None:
         """None if the model can run ``task``, else the reason it cannot (shown as a skip)."""
-        if task.kind not in self.kinds:
+        from .kinds import answers
+
+        if not answers(self.kinds, task):
             return f"{self.name} answers {', '.join(sorted(self.kinds)) or 'no'} tasks, not {task.kind}"
         return None
 
@@ -218,7 +220,6 @@ class ModelFamily:
     prefix: str = ""
     argument: str = "arg"
     description: str = ""
-    kinds: frozenset[str] = frozenset()
     options: dict[str, tuple[str, ...]] = {}
     engine_options: dict[str, tuple[Callable[[str], Any], Any]] = {}
     #: the :class:`Model` subclass :meth:`create` builds
@@ -227,9 +228,15 @@ class ModelFamily:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.model_class is not None:
-            for name in ("description", "kinds", "options", "engine_options"):
+            for name in ("description", "options", "engine_options"):
                 if name not in cls.__dict__:
                     setattr(cls, name, getattr(cls.model_class, name))
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The task kinds its models answer: the model class's (read when asked: a decoder's
+        kinds come from the kind registry), unless the family sets ``kinds`` itself."""
+        return frozenset(self.model_class.kinds) if self.model_class is not None else frozenset()
 
     def create(self, argument: str) -> Model:
         """Build the model for ``prefix:argument`` (cheaply: load weights in ``predict``)."""

@@ -16,6 +16,10 @@ from . import hookspecs
 from .errors import PluginError, UnknownNameError
 
 DEFAULT_PLUGINS = (
+    "harness.kinds.classification",
+    "harness.kinds.tagging",
+    "harness.kinds.correction",
+    "harness.kinds.choice",
     "harness.tasks.ner",
     "harness.tasks.sentiment",
     "harness.tasks.spelling",

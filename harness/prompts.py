@@ -17,13 +17,13 @@ through its chat template (user / assistant messages; answers without their lead
 """
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import jinja2
 
 from .errors import HarnessError
+from .kinds import kind_of
 
 if TYPE_CHECKING:
     from .task import Example, Task
@@ -93,35 +93,22 @@ def entity_list(tokens: Sequence[str], tags: Sequence[str]) -> list[dict[str, st
 
 
 def gold_answer(task: Task, example: Example) -> str:
-    """The answer a solved example shows after its prompt (with its leading space)."""
-    if task.kind == "classification":
-        return verbalise(task, example.reference)
-    if task.kind == "tagging":
-        return " " + json.dumps(entity_list(example.input, example.reference), ensure_ascii=False)
-    if task.kind == "correction":
-        return " " + example.reference[0]
-    if task.kind == "choice":
-        return " " + example.input["candidates"][example.reference]["text"]
-    raise HarnessError(f"Task {task.name!r}: no gold answer for kind {task.kind!r}")
+    """The answer a solved example shows after its prompt (with its leading space): the kind's."""
+    return kind_of(task).gold_answer(task, example)
 
 
 def shot_turns(task: Task, shots: Sequence[Example]) -> list[Turn]:
-    """Solved examples as (prompt, gold answer) turns; choice examples with no answer are left out."""
-    return [(render_prompt(task, shot), gold_answer(task, shot)) for shot in shots
-            if not (task.kind == "choice" and shot.reference is None)]
+    """Solved examples as (prompt, gold answer) turns (those the kind cannot show are left out)."""
+    kind = kind_of(task)
+    return [(render_prompt(task, shot), gold_answer(task, shot)) for shot in shots if kind.shows_as_shot(shot)]
 
 
 def shots_prefix(task: Task, shots: Sequence[Example], method: str = "substitution") -> str:
-    """Solved examples as plain text put before the prompt, each followed by a blank line.
-
-    With the substitution method, a choice shot is its text with the pronoun replaced by its
-    gold antecedent.
-    """
-    if task.kind == "choice" and method == "substitution":
-        parts = [context + rest for shot in shots if shot.reference is not None
-                 for context, rest in [substitution_requests(shot)[shot.reference]]]
-        return "".join(part + "\n\n" for part in parts)
-    return plain(shot_turns(task, shots), "")
+    """Solved examples as plain text put before the prompt, each followed by a blank line
+    (a kind may write them its own way: a choice shot under substitution is its text with the
+    pronoun replaced by its gold antecedent)."""
+    custom = kind_of(task).shots_prefix(task, shots, method)
+    return custom if custom is not None else plain(shot_turns(task, shots), "")
 
 
 def lm_requests(
@@ -132,17 +119,7 @@ def lm_requests(
     ``chat`` renders the turns through a chat template (continuations lose their leading
     space, as an assistant reply has none); without it the prompt is plain text.
     """
-    if task.kind == "choice" and method == "substitution":
-        prefix = shots_prefix(task, shots, method)
-        return [(prefix + context, rest) for context, rest in substitution_requests(example)]
-    if task.kind == "classification":
-        options = [verbalise(task, label) for label in task.labels]
-    elif task.kind == "choice":
-        options = [" " + candidate["text"] for candidate in example.input["candidates"]]
-    else:
-        raise HarnessError(f"Task {task.name!r} is of kind {task.kind}; log-likelihood scoring answers classification and choice")
-    context = generation_prompt(task, example, shots, chat=chat)
-    return [(context, option.lstrip() if chat else option) for option in options]
+    return kind_of(task).lm_requests(task, example, shots, method=method, chat=chat)
 
 
 def generation_prompt(task: Task, example: Example, shots: Sequence[Example] = (), *, chat: Formatter | None = None) -> str:

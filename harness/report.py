@@ -49,19 +49,6 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def _entities(tags: list[str], tokens: list[str]) -> list[str]:
-    from seqeval.metrics.sequence_labeling import get_entities
-
-    return [f"{t}: {' '.join(tokens[s : e + 1])}" for t, s, e in get_entities(list(tags))]
-
-
-def _choice_label(data: dict[str, Any], index: Any) -> str:
-    if index is None:
-        return "(none of them)"
-    candidates = data.get("candidates", [])
-    return candidates[index]["text"] if isinstance(index, int) and 0 <= index < len(candidates) else str(index)
-
-
 def _subset_of(provenance: dict, n: int) -> int | None:
     """The split's size when the run scored only part of it (--limit / --sample), else None."""
     selection = provenance.get("selection") or {}
@@ -82,22 +69,16 @@ def _shown_settings(settings: dict) -> dict:
 
 
 def _describe(kind: str, data: Any, reference: Any, output: Any, raw: str | None) -> dict[str, str]:
-    """Human-readable input, gold and predicted answer of one example, by task kind."""
-    if kind == "tagging" and isinstance(output, list):
-        return {
-            "input": " ".join(data),
-            "reference": "; ".join(_entities(reference, data)) or "(none)",
-            "prediction": "; ".join(_entities(output, data)) or "(none)",
-        }
-    if kind == "choice" and isinstance(data, dict):
-        return {
-            "input": f"{data['text']} [pronoun: {data['pronoun']!r} at {data['pronoun_offset']}]",
-            "reference": _choice_label(data, reference),
-            "prediction": raw or _choice_label(data, output),
-        }
-    if kind == "correction":
-        return {"input": str(data), "reference": " / ".join(map(str, reference)), "prediction": str(raw or output)}
-    return {"input": str(data), "reference": str(reference), "prediction": str(raw or output)}
+    """Human-readable input, gold and predicted answer of one example, as its kind shows them
+    (a kind no longer installed is shown plainly)."""
+    from .errors import UnknownNameError
+    from .kinds import Kind, get_kind
+
+    try:
+        shown = get_kind(kind)
+    except UnknownNameError:
+        shown = Kind()
+    return shown.describe(data, reference, output, raw)
 
 
 def _error_rows(store: Store, run_id: int, kind: str) -> list[dict[str, Any]]:

@@ -20,10 +20,7 @@ if TYPE_CHECKING:
     from .metrics import Scores
     from .model import Prediction
 
-KINDS = ("classification", "tagging", "correction", "choice")
 SOURCES = ("auto", "local", "package", "hub", "demo")
-#: kinds whose tasks must list their labels, and what those are
-LABELS_NEEDED = {"classification": "class labels", "tagging": "entity types"}
 
 
 @cache
@@ -219,8 +216,7 @@ class Task:
     def validate(self) -> None:
         """Raise :class:`HarnessError` (one line) when the task is not fit to run: an unknown kind,
         no labels where its kind needs them, or a default split it does not have."""
-        _check_kind(self)
-        needed = LABELS_NEEDED.get(self.kind)
+        needed = _check_kind(self).labels_needed
         if needed and not self.labels:
             raise HarnessError(f"Task {self.name!r} ({self.kind}) has no labels: set Task.labels to its {needed}")
         if self.default_split not in self.splits:
@@ -228,7 +224,7 @@ class Task:
                                f"({', '.join(self.splits) or 'none: set local_files, demo_files or hub_splits'})")
 
     def score(self, examples: Sequence[Example], predictions: Sequence[Prediction], seed: int = 0) -> Scores:
-        """Compute every metric with a bootstrap CI; the default dispatches on ``kind``."""
+        """Compute every metric with a bootstrap CI; by default as the task's kind scores."""
         from . import metrics
 
         return metrics.score(self, examples, predictions, seed=seed)
@@ -267,10 +263,15 @@ def get_tasks() -> dict[str, Registration]:
     return collect("harness_register_tasks", (Task, TaskGroup), "task")
 
 
-def _check_kind(task: Task) -> Task:
-    if task.kind not in KINDS:
-        raise HarnessError(f"Task {task.name!r} has kind {task.kind!r}; expected one of {', '.join(KINDS)}")
-    return task
+def _check_kind(task: Task):
+    """The task's kind object; a one-line error when no plugin registered that kind."""
+    from .kinds import get_kinds
+
+    kinds = get_kinds()
+    registered = kinds.get(task.kind)
+    if registered is None:
+        raise HarnessError(f"Task {task.name!r} has kind {task.kind!r}; expected one of {', '.join(sorted(kinds))}")
+    return registered.obj
 
 
 def get_task(name: str) -> Task:
@@ -282,7 +283,8 @@ def get_task(name: str) -> Task:
     task = tasks[found].obj
     if isinstance(task, TaskGroup):
         raise HarnessError(f"{name!r} is a group of tasks ({', '.join(task.tasks)}); name one of them")
-    return _check_kind(task)
+    _check_kind(task)
+    return task
 
 
 def resolve_tasks(names: Sequence[str]) -> list[Task]:
@@ -298,5 +300,6 @@ def resolve_tasks(names: Sequence[str]) -> list[Task]:
             member = tasks.get(member_name)
             if member is None or isinstance(member.obj, TaskGroup):
                 raise HarnessError(f"Task group {name!r} names {member_name!r}, which is not a registered task")
-            resolved.setdefault(member.obj.name, _check_kind(member.obj))
+            _check_kind(member.obj)
+            resolved.setdefault(member.obj.name, member.obj)
     return list(resolved.values())

@@ -97,7 +97,7 @@ def test_decoder_base_is_a_clear_error(tmp_path, data_dir):
 def test_unsupported_task_kind_is_a_clear_error(tmp_path, data_dir, base_encoder):
     result = CliRunner().invoke(cli, ["finetune", "--task", "spelling:norvig1", "--base", str(base_encoder), "--out", str(tmp_path / "x")])
     assert result.exit_code == 1
-    assert result.output.strip() == "Error: Task 'spelling:norvig1' is of kind correction; harness finetune trains tagging and classification tasks"
+    assert result.output.strip() == "Error: Task 'spelling:norvig1' is of kind correction; harness finetune trains classification and tagging tasks"
 
 
 def test_missing_base_is_a_clear_error(tmp_path, data_dir):

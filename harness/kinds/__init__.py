@@ -1,0 +1,154 @@
+"""Task kinds as objects.
+
+A kind says what a task's examples and answers are, and bundles everything that depends
+on it: scoring and metrics, what counts as exactly right, how decoder LMs are asked and
+how their answers are read, the head an encoder is fine-tuned with, and how an example
+and a prediction are shown in the report. The core asks a task's kind (:func:`kind_of`)
+and never names one. The four built-in kinds are plugins in this package; a plugin adds a
+kind with the ``harness_register_kinds`` hook.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
+
+from ..errors import HarnessError
+from ..plugins import Registration, collect, unknown
+
+if TYPE_CHECKING:
+    from ..decoder import DecoderLM, GenerationRequest
+    from ..metrics import Scores
+    from ..model import Prediction
+    from ..prompts import Formatter, Request
+    from ..task import Example, Task
+
+
+@dataclass(frozen=True)
+class FinetuneHead:
+    """How an encoder is fine-tuned for a kind: its transformers head and what it predicts."""
+
+    #: "token" (a label per word) or "sequence" (one label per example)
+    head: str
+    #: the metric the best checkpoint is chosen on
+    metric: str
+
+
+class Kind:
+    """Base class of task kinds: subclass it, set ``name``, override what the kind needs."""
+
+    name: str = ""
+    description: str = ""
+    #: what ``Task.labels`` lists for tasks of this kind (None: the kind needs no labels)
+    labels_needed: str | None = None
+    #: how decoder LMs answer: "loglikelihood" (each option scored) or "generation"
+    decoder_method: str = "loglikelihood"
+    #: how encoders are fine-tuned for it (None: ``harness finetune`` does not train it)
+    finetune: FinetuneHead | None = None
+    #: decoder LMs (``hf-causal:``, ``vllm:``, packaged models) can answer it: it implements
+    #: :meth:`options` (log-likelihood) or :meth:`generation` and :meth:`read_generation`
+    decoders: bool = False
+
+    # -- scoring ---------------------------------------------------------------------------
+
+    def score(self, task: Task, examples: Sequence[Example], predictions: Sequence[Prediction], seed: int = 0) -> Scores:
+        """Every metric with a bootstrap CI (``Task.score`` calls this unless a task overrides it)."""
+        raise HarnessError(f"Task {task.name!r}: kind {self.name!r} has no default scoring; override Task.score")
+
+    def is_correct(self, example: Example, prediction: Prediction) -> bool:
+        """Whether one prediction is exactly right (the report lists the others as errors)."""
+        return prediction.output == example.reference
+
+    # -- the report ------------------------------------------------------------------------
+
+    def describe(self, data: Any, reference: Any, output: Any, raw: str | None) -> dict[str, str]:
+        """Human-readable input, gold answer and predicted answer of one example."""
+        return {"input": str(data), "reference": str(reference), "prediction": str(raw or output)}
+
+    # -- decoder LMs -----------------------------------------------------------------------
+
+    def gold_answer(self, task: Task, example: Example) -> str:
+        """The answer a solved (few-shot) example shows after its prompt, with its leading space."""
+        raise HarnessError(f"Task {task.name!r}: kind {self.name!r} gives no gold answer for few-shot examples")
+
+    def shows_as_shot(self, example: Example) -> bool:
+        """Whether a solved example can be shown as a few-shot example."""
+        return True
+
+    def shots_prefix(self, task: Task, shots: Sequence[Example], method: str) -> str | None:
+        """Solved examples as plain text before the prompt when the kind writes them its own
+        way (None: the usual prompt-and-answer turns)."""
+        return None
+
+    def options(self, task: Task, example: Example) -> list[str]:
+        """Log-likelihood kinds: the continuations scored after the prompt, in option order."""
+        raise HarnessError(f"Task {task.name!r} is of kind {self.name}; it is answered by generation, not by scoring options")
+
+    def lm_requests(self, task: Task, example: Example, shots: Sequence[Example], *, method: str,
+                    chat: Formatter | None) -> list[Request]:
+        """One (context, continuation) request per option, after any solved ``shots``."""
+        from ..prompts import generation_prompt
+
+        context = generation_prompt(task, example, shots, chat=chat)
+        return [(context, option.lstrip() if chat else option) for option in self.options(task, example)]
+
+    def option_prediction(self, task: Task, requests: Sequence[Request], best: int, probabilities: Sequence[float],
+                          *, method: str) -> tuple[Any, dict[str, float], str]:
+        """(output, per-option probabilities, raw text) for the best-scoring option."""
+        names = [str(i) for i in range(len(requests))]
+        return best, dict(zip(names, probabilities)), requests[best][1]
+
+    def decoder_settings(self, decoder: DecoderLM, task: Task) -> dict[str, Any]:
+        """What decoders' predictions on the task depend on beyond the prompt (in the cache key)."""
+        return {}
+
+    def answer_opening(self, task: Task, chat: Formatter | None) -> str:
+        """The answer's opening written for the model after the prompt (``Task.answer_prefix``,
+        after a space in plain prompts)."""
+        if not task.answer_prefix:
+            return ""
+        return task.answer_prefix if chat else " " + task.answer_prefix
+
+    def generation(self, decoder: DecoderLM, task: Task, examples: Sequence[Example],
+                   chat: Formatter | None) -> tuple[list[int], GenerationRequest, str]:
+        """Generation kinds: token budgets, what the engine is asked, and the answer's opening
+        written for the model after the prompt."""
+        raise HarnessError(f"Task {task.name!r} is of kind {self.name}; it is answered by scoring options, not by generation")
+
+    def read_generation(self, decoder: DecoderLM, task: Task, example: Example, prompt: str, text: str,
+                        opening: str) -> Prediction:
+        """One generated answer as a prediction."""
+        raise NotImplementedError
+
+    # -- fine-tuning -----------------------------------------------------------------------
+
+    def finetune_labels(self, task: Task) -> list[str]:
+        """The labels a fine-tuned head predicts."""
+        return list(task.labels)
+
+
+def get_kinds() -> dict[str, Registration]:
+    """Every registered kind, by name."""
+    return collect("harness_register_kinds", Kind, "kind")
+
+
+def get_kind(name: str) -> Kind:
+    """The kind registered as ``name``; a one-line error listing the kinds otherwise."""
+    kinds = get_kinds()
+    if name not in kinds:
+        raise unknown("kind", name, kinds)
+    return kinds[name].obj
+
+
+def kind_of(task: Task) -> Kind:
+    """The kind object of a task (its ``kind`` names a registered kind)."""
+    return get_kind(task.kind)
+
+
+def kind_names() -> list[str]:
+    """The names of every registered kind."""
+    return sorted({reg.obj.name for reg in get_kinds().values()})
+
+
+def answers(kinds: frozenset[str] | set[str], task: Task) -> bool:
+    """Whether a model that answers ``kinds`` can answer ``task``."""
+    return task.kind in kinds

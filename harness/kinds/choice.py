@@ -1,0 +1,85 @@
+"""Kind ``choice``: text, a pronoun and candidate mentions -> the antecedent's index (coreference).
+
+The input is a dict: ``text``, ``pronoun``, ``pronoun_offset``, ``candidates`` (``{"text",
+"offset"}``) and ``allow_none``; the reference is the right candidate's index, or None.
+"""
+from __future__ import annotations
+
+from ..hookspecs import hookimpl
+from . import Kind
+
+
+def _choice_label(data, index) -> str:
+    if index is None:
+        return "(none of them)"
+    candidates = data.get("candidates", [])
+    return candidates[index]["text"] if isinstance(index, int) and 0 <= index < len(candidates) else str(index)
+
+
+class Choice(Kind):
+    name = "choice"
+    description = "text + pronoun + candidates -> the antecedent"
+    decoders = True
+
+    def score(self, task, examples, predictions, seed=0):
+        """Accuracy."""
+        from ..metrics import score_choice
+
+        return score_choice([e.reference for e in examples], [p.output for p in predictions], seed=seed)
+
+    def describe(self, data, reference, output, raw):
+        """The text with its pronoun, the gold and the chosen candidate."""
+        if not isinstance(data, dict):
+            return super().describe(data, reference, output, raw)
+        return {
+            "input": f"{data['text']} [pronoun: {data['pronoun']!r} at {data['pronoun_offset']}]",
+            "reference": _choice_label(data, reference),
+            "prediction": raw or _choice_label(data, output),
+        }
+
+    def gold_answer(self, task, example):
+        """The antecedent's text."""
+        return " " + example.input["candidates"][example.reference]["text"]
+
+    def shows_as_shot(self, example):
+        """Examples whose pronoun refers to none of the candidates are not shown."""
+        return example.reference is not None
+
+    def shots_prefix(self, task, shots, method):
+        """With the substitution method, each shot is its text with the pronoun replaced by its antecedent."""
+        if method != "substitution":
+            return None
+        from ..prompts import substitution_requests
+
+        parts = [context + rest for shot in shots if shot.reference is not None
+                 for context, rest in [substitution_requests(shot)[shot.reference]]]
+        return "".join(part + "\n\n" for part in parts)
+
+    def options(self, task, example):
+        """Each candidate as the answer to the task's question (method ``question``)."""
+        return [" " + candidate["text"] for candidate in example.input["candidates"]]
+
+    def lm_requests(self, task, example, shots, *, method, chat):
+        """Substitution (Trinh & Le): the text up to the pronoun with each candidate in its place,
+        then the rest of the text is scored; or the question prompt and each candidate."""
+        if method != "substitution":
+            return super().lm_requests(task, example, shots, method=method, chat=chat)
+        from ..prompts import shots_prefix, substitution_requests
+
+        prefix = shots_prefix(task, shots, method)
+        return [(prefix + context, rest) for context, rest in substitution_requests(example)]
+
+    def option_prediction(self, task, requests, best, probabilities, *, method):
+        """The best candidate's index; with substitution the raw answer is the substituted text."""
+        names = [str(i) for i in range(len(requests))]
+        context, continuation = requests[best]
+        return best, dict(zip(names, probabilities)), context + continuation if method == "substitution" else continuation
+
+    def decoder_settings(self, decoder, task):
+        """How the pronoun is asked about (``-o coref=``)."""
+        return {"method": decoder.option("coref")}
+
+
+@hookimpl
+def harness_register_kinds(register):
+    register(Choice())

@@ -1,0 +1,46 @@
+"""Kind ``classification``: text -> one label from the task's closed set (SST-2)."""
+from __future__ import annotations
+
+from ..hookspecs import hookimpl
+from . import FinetuneHead, Kind
+
+
+class Classification(Kind):
+    name = "classification"
+    description = "text -> one label from a closed set"
+    labels_needed = "class labels"
+    decoders = True
+    finetune = FinetuneHead("sequence", "accuracy")
+
+    def score(self, task, examples, predictions, seed=0):
+        """Accuracy, macro-F1, per-class F1 and the rate of outputs outside the label set."""
+        from ..metrics import score_classification
+
+        return score_classification([e.reference for e in examples], [p.output for p in predictions], list(task.labels),
+                                    seed=seed)
+
+    def gold_answer(self, task, example):
+        """The label's verbaliser."""
+        from ..prompts import verbalise
+
+        return verbalise(task, example.reference)
+
+    def options(self, task, example):
+        """Each label's verbaliser (" negative", " positive")."""
+        from ..prompts import verbalise
+
+        return [verbalise(task, label) for label in task.labels]
+
+    def option_prediction(self, task, requests, best, probabilities, *, method):
+        """The best label, and each label's probability."""
+        labels = list(task.labels)
+        return labels[best], dict(zip(labels, probabilities)), requests[best][1]
+
+    def decoder_settings(self, decoder, task):
+        """The verbalisers (editing them must not serve cached answers)."""
+        return {"verbalizers": dict(task.verbalizers)}
+
+
+@hookimpl
+def harness_register_kinds(register):
+    register(Classification())

@@ -1,0 +1,61 @@
+"""Kind ``correction``: a misspelt word -> its correction (any listed correction counts)."""
+from __future__ import annotations
+
+from ..hookspecs import hookimpl
+from . import Kind
+
+#: A corrected word may take this many generated tokens.
+MAX_WORD_TOKENS = 16
+
+
+class Correction(Kind):
+    name = "correction"
+    description = "misspelt text -> corrected text"
+    decoder_method = "generation"
+    decoders = True
+    #: bump when reading a word out of generated text changes (part of decoders' cache key)
+    answer_parsing = "word-v2"
+
+    def score(self, task, examples, predictions, seed=0):
+        """Top-1 accuracy, over-correction rate on clean words, top-5 accuracy."""
+        from ..metrics import score_correction
+
+        return score_correction(examples, predictions, seed=seed)
+
+    def is_correct(self, example, prediction):
+        """Right when it equals any listed correction, ignoring case and spacing."""
+        from ..metrics import normalise_text
+
+        return normalise_text(prediction.output) in {normalise_text(r) for r in example.reference}
+
+    def describe(self, data, reference, output, raw):
+        """The input, every accepted correction, and the answer."""
+        return {"input": str(data), "reference": " / ".join(map(str, reference)), "prediction": str(raw or output)}
+
+    def gold_answer(self, task, example):
+        """The first listed correction."""
+        return " " + example.reference[0]
+
+    def decoder_settings(self, decoder, task):
+        """How a word is read out of the generated text."""
+        return {"answer_parsing": self.answer_parsing}
+
+    def generation(self, decoder, task, examples, chat):
+        """One line."""
+        from ..decoder import GenerationRequest
+
+        return [MAX_WORD_TOKENS] * len(examples), GenerationRequest(stops=["\n"]), self.answer_opening(task, chat)
+
+    def read_generation(self, decoder, task, example, prompt, text, opening):
+        """The word, read from the line (an echoed cue, quotes and a full stop removed)."""
+        from ..decoder import first_word_answer
+        from ..model import Prediction
+        from ..prompts import render_prompt
+
+        cue = render_prompt(task, example).rstrip().splitlines()[-1]
+        return Prediction(first_word_answer(text, cue), raw=text, prompt=prompt)
+
+
+@hookimpl
+def harness_register_kinds(register):
+    register(Correction())

@@ -1,0 +1,92 @@
+"""Kind ``tagging``: tokens -> an IOB2 tag per token (NER). ``Task.labels`` are entity types."""
+from __future__ import annotations
+
+import json
+
+from ..hookspecs import hookimpl
+from . import FinetuneHead, Kind
+
+#: An entity list may take 16 + 6 tokens per input token, up to this.
+MAX_ENTITY_TOKENS = 256
+
+
+def _entities(tags, tokens) -> list[str]:
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    return [f"{t}: {' '.join(tokens[s : e + 1])}" for t, s, e in get_entities(list(tags))]
+
+
+class Tagging(Kind):
+    name = "tagging"
+    description = "tokens -> IOB2 tags (entity spans)"
+    labels_needed = "entity types"
+    decoder_method = "generation"
+    decoders = True
+    finetune = FinetuneHead("token", "f1")
+    #: bump when grounding generated entities changes (part of decoders' cache key)
+    answer_parsing = "grounding-v1"
+
+    def score(self, task, examples, predictions, seed=0):
+        """Entity-level P/R/F1 (seqeval, conlleval-compatible), per type, and the grounding rates of decoders."""
+        from ..metrics import grounding_metrics, score_tagging
+
+        scores = score_tagging([e.reference for e in examples], [p.output for p in predictions], [e.id for e in examples],
+                               seed=seed)
+        scores.metrics.extend(grounding_metrics(predictions, seed=seed))
+        return scores
+
+    def describe(self, data, reference, output, raw):
+        """The sentence, and the gold and predicted entities."""
+        if not isinstance(output, list):
+            return super().describe(data, reference, output, raw)
+        return {
+            "input": " ".join(data),
+            "reference": "; ".join(_entities(reference, data)) or "(none)",
+            "prediction": "; ".join(_entities(output, data)) or "(none)",
+        }
+
+    def gold_answer(self, task, example):
+        """The gold entities as the JSON list decoders write."""
+        from ..prompts import entity_list
+
+        return " " + json.dumps(entity_list(example.input, example.reference), ensure_ascii=False)
+
+    def decoder_settings(self, decoder, task):
+        """How answers are read, and what an engine holds them to."""
+        settings = {"answer_parsing": self.answer_parsing}
+        constraint = decoder.entity_constraint(task)
+        if constraint is not None:
+            settings["entity_constraint"] = constraint
+        return settings
+
+    def generation(self, decoder, task, examples, chat):
+        """A JSON entity list: free (the ``[`` written for the model, stopped at ``]``) or held
+        to the engine's constraint."""
+        from ..decoder import GenerationRequest
+
+        constraint = decoder.entity_constraint(task)
+        opening = "" if constraint is not None and "json" in constraint else self.answer_opening(task, chat)
+        budget = [min(MAX_ENTITY_TOKENS, 16 + 6 * len(example.input)) for example in examples]
+        if constraint is not None:  # the grammar ends the list; no stop strings
+            return budget, GenerationRequest(structured=constraint), opening
+        return budget, GenerationRequest(stops=["]"] if chat else ["]", "\n"]), opening  # a plain answer is one line
+
+    def read_generation(self, decoder, task, example, prompt, text, opening):
+        """The entity list, grounded back onto the tokens."""
+        from ..grounding import ground_entities, parse_entities
+        from ..model import Prediction
+
+        answer = opening.lstrip() + text
+        if opening and not text.rstrip().endswith("]"):
+            answer += "]"  # generation stopped at (and dropped) the closing bracket
+        grounded = ground_entities(example.input, parse_entities(answer), task.labels)
+        return Prediction(grounded.tags, raw=answer, prompt=prompt, details=grounded.details())
+
+    def finetune_labels(self, task):
+        """O, then B-/I- per entity type."""
+        return ["O"] + [f"{prefix}-{t}" for t in task.labels for prefix in "BI"]
+
+
+@hookimpl
+def harness_register_kinds(register):
+    register(Tagging())
