@@ -1,8 +1,11 @@
-"""Metrics per task kind, computed with seqeval / scikit-learn, each with a bootstrap CI.
+"""Metrics per task kind, each with a bootstrap CI.
 
-Point estimates come from the reference libraries (seqeval for entity-level NER scores,
-scikit-learn for accuracy and F1: the implementations ``evaluate``'s metrics wrap).
-Intervals come from :func:`harness.stats.bootstrap_ci` on the same counts.
+Point estimates are computed from counts with the arithmetic of the reference libraries
+(seqeval for entity-level NER scores, scikit-learn for accuracy and F1: the implementations
+``evaluate``'s metrics wrap) and equal theirs to the last bit; tests compare them with
+seqeval, scikit-learn and the independent ``conlleval``. Computing them here spares every
+run importing scikit-learn (3-4 s) and seqeval's slow per-token chunking. Intervals come
+from :func:`harness.stats.bootstrap_ci` on the same counts.
 """
 from __future__ import annotations
 
@@ -63,55 +66,92 @@ def _f1(tp: np.ndarray, pred: np.ndarray, gold: np.ndarray) -> np.ndarray:
     return safe_ratio(2 * tp, pred + gold)
 
 
+def entity_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
+    """The entities of one tag sequence as (type, first, last) token positions.
+
+    The chunking rules of seqeval's ``get_entities`` (default mode, the conlleval rules:
+    an ``I-`` after ``O`` or after another type starts an entity; IOBES tags are read
+    too), written out inline: seqeval calls two functions and a validator per token, and
+    importing it imports scikit-learn. Tests check equality with seqeval on random sequences.
+    """
+    chunks = []
+    prev_tag, prev_type, begin = "O", "", 0
+    for i, chunk in enumerate([*tags, "O"]):
+        tag = chunk[0]
+        type_ = chunk[1:].split("-", maxsplit=1)[-1] or "_"
+        if (prev_tag in ("E", "S") or (prev_tag in ("B", "I") and tag in ("B", "S", "O"))
+                or (prev_tag not in ("O", ".") and prev_type != type_)):
+            chunks.append((prev_type, begin, i - 1))
+        if (tag in ("B", "S") or (prev_tag in ("E", "S", "O") and tag in ("E", "I"))
+                or (tag not in ("O", ".") and prev_type != type_)):
+            begin = i
+        prev_tag, prev_type = tag, type_
+    return chunks
+
+
+def prf(tp: np.ndarray, predicted: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision, recall and F1 from counts, with seqeval's arithmetic (0 where undefined), so
+    the figures equal ``seqeval.metrics`` to the last bit."""
+    tp, predicted, gold = (np.asarray(a, dtype=float) for a in (tp, predicted, gold))
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted != 0)
+    recall = np.divide(tp, gold, out=np.zeros_like(tp), where=gold != 0)
+    denom = 1.0 * precision + recall
+    denom[denom == 0.0] = 1
+    return precision, recall, 2.0 * precision * recall / denom
+
+
 def score_tagging(
     references: Sequence[Sequence[str]],
     predictions: Sequence[Sequence[str]],
     ids: Sequence[str] | None = None,
     seed: int = 0,
 ) -> Scores:
-    """Entity-level micro P/R/F1 (seqeval, conlleval-compatible default mode) and per-type scores."""
-    from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
-    from seqeval.metrics.sequence_labeling import get_entities
+    """Entity-level micro P/R/F1 (conlleval's chunking, seqeval's default mode) and per-type scores.
 
+    Point estimates equal ``seqeval.metrics`` (``f1_score``, ``classification_report``) and
+    conlleval's (tests check both); they are computed from per-sentence entity counts, which
+    also give the bootstrap intervals.
+    """
     ids = ids or [str(i) for i in range(len(references))]
     for ex_id, ref, pred in zip(ids, references, predictions):
         if not isinstance(pred, (list, tuple)) or len(pred) != len(ref):
             got = len(pred) if isinstance(pred, (list, tuple)) else type(pred).__name__
             raise HarnessError(f"Example {ex_id}: expected {len(ref)} tags, the model returned {got}")
-    refs = [list(r) for r in references]
-    preds = [list(p) for p in predictions]
-    gold_sets = [set(get_entities(r)) for r in refs]
-    pred_sets = [set(get_entities(p)) for p in preds]
+    gold_sets = [set(entity_spans(r)) for r in references]
+    pred_sets = [set(entity_spans(p)) for p in predictions]
     types = sorted({t for s in gold_sets for t, _, _ in s} | {t for s in pred_sets for t, _, _ in s})
+    column = {t: j for j, t in enumerate(types, start=1)}
 
     # Per sentence: [tp, pred, gold] overall, then the same triple per entity type.
-    stats = np.zeros((len(refs), 3 * (1 + len(types))))
+    stats = np.zeros((len(references), 3 * (1 + len(types))))
     for i, (g, p) in enumerate(zip(gold_sets, pred_sets)):
         stats[i, 0:3] = (len(g & p), len(p), len(g))
-        for j, t in enumerate(types, start=1):
-            gt = {e for e in g if e[0] == t}
-            pt = {e for e in p if e[0] == t}
-            stats[i, 3 * j : 3 * j + 3] = (len(gt & pt), len(pt), len(gt))
+        for t, _, _ in g & p:
+            stats[i, 3 * column[t]] += 1
+        for t, _, _ in p:
+            stats[i, 3 * column[t] + 1] += 1
+        for t, _, _ in g:
+            stats[i, 3 * column[t] + 2] += 1
 
     def all_metrics(sums: np.ndarray) -> np.ndarray:
         tp, pr, go = sums[..., 0::3], sums[..., 1::3], sums[..., 2::3]
         return np.concatenate([safe_ratio(tp[..., :1], pr[..., :1]), safe_ratio(tp[..., :1], go[..., :1]), _f1(tp, pr, go)], axis=-1)
 
     low, high = bootstrap_ci(stats, all_metrics, seed=seed)
-    n = len(refs)
+    sums = stats.sum(axis=0)
+    precision, recall, f1 = prf(sums[0::3], sums[1::3], sums[2::3])
+    n = len(references)
     metrics = [
-        Metric("f1", float(f1_score(refs, preds)), float(low[2]), float(high[2]), n),
-        Metric("precision", float(precision_score(refs, preds)), float(low[0]), float(high[0]), n),
-        Metric("recall", float(recall_score(refs, preds)), float(low[1]), float(high[1]), n),
+        Metric("f1", float(f1[0]), float(low[2]), float(high[2]), n),
+        Metric("precision", float(precision[0]), float(low[0]), float(high[0]), n),
+        Metric("recall", float(recall[0]), float(low[1]), float(high[1]), n),
     ]
-    report = classification_report(refs, preds, output_dict=True, zero_division=0)
-    for j, t in enumerate(types, start=1):
-        row = report.get(t, {"precision": 0.0, "recall": 0.0, "f1-score": 0.0, "support": 0})
-        breakdown = f"type={t}"
+    for t, j in column.items():
+        support, breakdown = int(sums[3 * j + 2]), f"type={t}"
         metrics += [
-            Metric("f1", float(row["f1-score"]), float(low[2 + j]), float(high[2 + j]), int(row["support"]), breakdown),
-            Metric("precision", float(row["precision"]), None, None, int(row["support"]), breakdown),
-            Metric("recall", float(row["recall"]), None, None, int(row["support"]), breakdown),
+            Metric("f1", float(f1[j]), float(low[2 + j]), float(high[2 + j]), support, breakdown),
+            Metric("precision", float(precision[j]), None, None, support, breakdown),
+            Metric("recall", float(recall[j]), None, None, support, breakdown),
         ]
     return Scores("f1", metrics)
 
@@ -138,9 +178,11 @@ def grounding_metrics(predictions: Sequence[Prediction], seed: int = 0) -> list[
 def score_classification(
     references: Sequence[str], predictions: Sequence[Any], labels: Sequence[str], seed: int = 0
 ) -> Scores:
-    """Accuracy and macro-F1 over ``labels`` (scikit-learn); outputs outside ``labels`` count as wrong."""
-    from sklearn.metrics import accuracy_score, f1_score
+    """Accuracy and macro-F1 over ``labels``; outputs outside ``labels`` count as wrong.
 
+    The figures equal scikit-learn's ``accuracy_score`` and ``f1_score`` (per class and
+    macro) to the last bit (a test checks), without importing scikit-learn.
+    """
     labels = list(labels)
     refs = [str(r) for r in references]
     preds = [p if isinstance(p, str) else str(p) for p in predictions]
@@ -158,10 +200,11 @@ def score_classification(
         return np.concatenate([acc, per_class.mean(axis=-1, keepdims=True), per_class], axis=-1)
 
     low, high = bootstrap_ci(stats, all_metrics, seed=seed)
-    per_class_f1 = f1_score(refs, preds, labels=labels, average=None, zero_division=0)
+    sums = stats.sum(axis=0)
+    per_class_f1 = safe_ratio(2 * sums[1::3], sums[3::3] + sums[2::3])  # sklearn: 2 tp / (true + predicted)
     metrics = [
-        Metric("accuracy", float(accuracy_score(refs, preds)), float(low[0]), float(high[0]), n),
-        Metric("macro_f1", float(f1_score(refs, preds, labels=labels, average="macro", zero_division=0)), float(low[1]), float(high[1]), n),
+        Metric("accuracy", float(sums[0] / n), float(low[0]), float(high[0]), n),
+        Metric("macro_f1", float(np.average(per_class_f1)), float(low[1]), float(high[1]), n),
         Metric("invalid_rate", float(invalid.mean()) if n else 0.0, None, None, n),
     ]
     for j, label in enumerate(labels):

@@ -47,12 +47,27 @@ def _distributions() -> dict[str, list[str]]:
     return importlib.metadata.packages_distributions()
 
 
+@functools.lru_cache(maxsize=256)
+def _distribution_of_package(top: str) -> str | None:
+    version = installed_version(top)  # the usual case: the distribution is named after its package
+    if version is not None and top in _distribution_packages(top):
+        return f"{importlib.metadata.distribution(top).metadata['Name']}=={version}"
+    names = _distributions().get(top)  # scans every installed distribution: only when needed
+    return f"{names[0]}=={installed_version(names[0])}" if names else None
+
+
+def _distribution_packages(name: str) -> set[str]:
+    """The top-level packages a distribution installs (from its files; editable installs too)."""
+    dist = importlib.metadata.distribution(name)
+    tops = {str(f).split("/", 1)[0].removesuffix(".py") for f in (dist.files or [])}
+    top_level = dist.read_text("top_level.txt") or ""
+    return tops | set(top_level.split()) | {name.replace("-", "_")}
+
+
 def distribution_of(obj: Any) -> str | None:
     """``name==version`` of the installed distribution whose code defines ``obj``'s class
     (None for code that is not installed, e.g. a test module)."""
-    top = type(obj).__module__.partition(".")[0]
-    names = _distributions().get(top)
-    return f"{names[0]}=={installed_version(names[0])}" if names else None
+    return _distribution_of_package(type(obj).__module__.partition(".")[0])
 
 
 def source_digest(obj: Any) -> str | None:

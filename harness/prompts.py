@@ -87,9 +87,9 @@ def verbalise(task: Task, label: str) -> str:
 
 def entity_list(tokens: Sequence[str], tags: Sequence[str]) -> list[dict[str, str]]:
     """The entities of an IOB2 tagging as ``[{"text": ..., "type": ...}]``, in order."""
-    from seqeval.metrics.sequence_labeling import get_entities
+    from .metrics import entity_spans
 
-    return [{"text": " ".join(tokens[start : end + 1]), "type": kind} for kind, start, end in get_entities(list(tags))]
+    return [{"text": " ".join(tokens[start : end + 1]), "type": kind} for kind, start, end in entity_spans(list(tags))]
 
 
 def gold_answer(task: Task, example: Example) -> str:

@@ -7,7 +7,7 @@ import os
 import socket
 import sys
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -48,7 +48,7 @@ class Example:
     reference: Any
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Stable cache key: the example's id plus a digest of its input."""
         digest = hashlib.sha1(json.dumps(self.input, ensure_ascii=False).encode()).hexdigest()[:12]

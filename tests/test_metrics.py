@@ -132,3 +132,75 @@ def test_paired_comparison_matches_an_exact_mcnemar_sum_and_its_ci():
     assert result["agree"] is False
     same = paired_comparison(first, first)
     assert same["agree"] is True and same["mcnemar_p"] == 1.0 and same["ci_low"] == same["ci_high"] == 0.0
+
+
+def _random_tags(rng: random.Random, length: int) -> list[str]:
+    """Tag sequences that include every oddity seqeval's chunker handles: I- after O, type
+    changes inside an entity, IOBES tags, and the '.' tag."""
+    choices = ["O", "O", "O", "B-PER", "I-PER", "B-LOC", "I-LOC", "I-ORG", "E-PER", "S-LOC", "B-MISC", "."]
+    return [rng.choice(choices) for _ in range(length)]
+
+
+def test_entity_spans_equal_seqeval_get_entities():
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    from harness.metrics import entity_spans
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        tags = _random_tags(rng, rng.randint(0, 12))
+        assert entity_spans(tags) == get_entities(list(tags)), tags
+
+
+def test_tagging_point_estimates_equal_seqeval_to_the_last_bit():
+    import warnings
+
+    from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+
+    rng = random.Random(3)
+    for trial in range(30):
+        gold = [_random_tags(rng, rng.randint(1, 10)) for _ in range(rng.randint(1, 40))]
+        pred = [[t if rng.random() < 0.6 else rng.choice(["O", "B-PER", "I-LOC", "S-LOC"]) for t in s] for s in gold]
+        if trial == 0:
+            pred = [["O"] * len(s) for s in gold]  # nothing predicted: precision is 0 by seqeval's convention
+        scores = score_tagging(gold, pred, seed=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert scores.get("f1").value == float(f1_score(gold, pred))
+            assert scores.get("precision").value == float(precision_score(gold, pred))
+            assert scores.get("recall").value == float(recall_score(gold, pred))
+            report = classification_report(gold, pred, output_dict=True, zero_division=0)
+        for metric in scores.metrics:
+            if metric.breakdown:
+                row = report[metric.breakdown.split("=", 1)[1]]
+                key = "f1-score" if metric.name == "f1" else metric.name
+                assert (metric.value, metric.n) == (row[key], row["support"]), (metric, row)
+
+
+def test_classification_point_estimates_equal_sklearn_to_the_last_bit():
+    from sklearn.metrics import accuracy_score, f1_score
+
+    rng = random.Random(5)
+    labels = ["negative", "neutral", "positive"]
+    for _ in range(40):
+        n = rng.randint(1, 60)
+        refs = [rng.choice(labels) for _ in range(n)]
+        preds = [rng.choice([*labels, "positive", "?"]) for _ in range(n)]
+        scores = score_classification(refs, preds, labels, seed=0)
+        assert scores.get("accuracy").value == float(accuracy_score(refs, preds))
+        assert scores.get("macro_f1").value == float(f1_score(refs, preds, labels=labels, average="macro", zero_division=0))
+        per_class = f1_score(refs, preds, labels=labels, average=None, zero_division=0)
+        for label, value in zip(labels, per_class):
+            assert scores.get("f1", f"label={label}").value == float(value)
+
+
+def test_scoring_imports_neither_scikit_learn_nor_seqeval():
+    import subprocess
+    import sys
+
+    script = ("import sys; from harness.metrics import score_tagging, score_classification;"
+              "score_tagging([['B-PER', 'O']], [['B-PER', 'O']]); score_classification(['a'], ['a'], ['a', 'b']);"
+              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'seqeval')))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -126,9 +126,20 @@ class Kind:
         return list(task.labels)
 
 
+_cache: dict[tuple[int, ...], dict[str, Registration]] = {}
+
+
 def get_kinds() -> dict[str, Registration]:
-    """Every registered kind, by name."""
-    return collect("harness_register_kinds", Kind, "kind")
+    """Every registered kind, by name (collected once per set of registered plugins: kinds
+    are asked for every example scored)."""
+    from ..plugins import load_plugins, pm
+
+    load_plugins()
+    key = tuple(sorted(id(plugin) for plugin in pm.get_plugins()))
+    if key not in _cache:
+        _cache.clear()
+        _cache[key] = collect("harness_register_kinds", Kind, "kind")
+    return _cache[key]
 
 
 def get_kind(name: str) -> Kind:

@@ -11,9 +11,9 @@ MAX_ENTITY_TOKENS = 256
 
 
 def _entities(tags, tokens) -> list[str]:
-    from seqeval.metrics.sequence_labeling import get_entities
+    from ..metrics import entity_spans
 
-    return [f"{t}: {' '.join(tokens[s : e + 1])}" for t, s, e in get_entities(list(tags))]
+    return [f"{t}: {' '.join(tokens[s : e + 1])}" for t, s, e in entity_spans(list(tags))]
 
 
 class Tagging(Kind):
