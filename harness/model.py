@@ -78,6 +78,10 @@ class Model:
     #: again in each worker when it cannot be inherited) and give the same answer to an example
     #: whatever else is in its batch.
     cpu_bound: bool = False
+    #: its answer to an example never depends on the other examples in the call (no padding,
+    #: no shared batches): the runner then sizes calls by time (one example first, growing
+    #: while calls are fast). Other models get exactly one ``--batch-size`` batch per call.
+    batch_invariant: bool = False
     #: takes solved examples (``harness run --shots K``) through ``predict(..., shots=...)``
     few_shot: bool = False
     #: settings a user may change with ``harness run -o KEY=VALUE``: name -> allowed values, default first

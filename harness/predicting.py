@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 
 #: The most examples handed to a model per call (length-sorted batching happens inside it).
 CHUNK_BATCHES = 8
-#: A call should take about this long, so progress moves and results are committed often.
-TARGET_CALL_S = 2.0
+#: Calls to a batch-invariant model grow while they take less than this, so a slow model
+#: reports progress and commits every few seconds and a fast one gets large calls.
+TARGET_CALL_S = 3.0
 #: Fresh predictions are committed at least this often.
 COMMIT_EVERY_S = 3.0
 #: Fewer pending examples than this are not worth starting worker processes for.
@@ -179,10 +180,11 @@ def predict_pending(
 ) -> tuple[float, Answered | None]:
     """Predict ``todo`` and hand each answered batch to ``store_batch`` (which commits it).
 
-    Returns (seconds spent predicting, the call that failed, or None). CPU-bound
-    models (``model.cpu_bound``) run in ``workers`` processes; other models get calls sized to
-    take about :data:`TARGET_CALL_S`, so a slow model reports progress and commits every few
-    seconds and a fast one gets up to ``batch_size x 8`` examples per call.
+    Returns (seconds spent predicting, the call that failed, or None). CPU-bound models
+    (``model.cpu_bound``) run in ``workers`` processes. Batch-invariant models
+    (``model.batch_invariant``) get calls sized by time (:func:`_predict_in_calls`); other
+    models one batch of ``batch_size`` per call, so their answers never depend on timing.
+    Every call's predictions are committed when it returns.
     """
     if not todo:
         return 0.0, None
@@ -194,21 +196,38 @@ def predict_pending(
     if getattr(model, "cpu_bound", False) and workers > 1 and len(todo) >= MIN_POOL_EXAMPLES:
         return _predict_in_pool(model, task, todo, batch_size=batch_size, extra=extra, workers=workers,
                                 store_batch=store_batch, advance=advance)
+    if not getattr(model, "batch_invariant", False):
+        # An answer may depend on the batch it is computed in (padding in a neural model):
+        # one batch per call, so results never depend on timing; progress and commits per batch.
+        return _predict_in_calls(model, task, todo, [batch_size] * len(todo), batch_size, extra, store_batch, advance)
+    return _predict_in_calls(model, task, todo, None, batch_size, extra, store_batch, advance)
+
+
+def _predict_in_calls(model, task, todo, sizes, batch_size, extra, store_batch, advance) -> tuple[float, Answered | None]:
+    """Call the model on consecutive slices of ``todo``: of ``sizes``, or (None) sized by time:
+    a first call of one example, then doubling while calls take under :data:`TARGET_CALL_S`
+    (up to ``batch_size x 8``), halving when one takes over twice that."""
     seconds = 0.0
     largest = batch_size * CHUNK_BATCHES
-    size = 1  # a first, small call measures the model's speed
+    size = 1
     start = 0
+    calls = 0
     while start < len(todo):
+        if sizes is not None:
+            size = sizes[calls]
         batch = todo[start : start + size]
         answered = predict_checked(model, task, batch, batch_size, extra)
         seconds += answered.seconds
+        calls += 1
         store_batch(answered)
         advance(len(answered.examples))
         if answered.failure:
             return seconds, answered
         start += len(batch)
-        per_example = answered.seconds / len(batch)
-        size = max(1, min(largest, int(TARGET_CALL_S / per_example) if per_example > 0 else largest))
+        if answered.seconds < TARGET_CALL_S:
+            size = min(largest, size * 2)
+        elif answered.seconds > 2 * TARGET_CALL_S:
+            size = max(1, size // 2)
     return seconds, None
 
 

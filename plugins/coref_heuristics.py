@@ -37,6 +37,7 @@ class Heuristic(Model):
 
     kinds = frozenset({"choice"})
     baseline = True
+    batch_invariant = True
 
     def __init__(self, name: str, rule, description: str):
         self.name = name

@@ -78,6 +78,7 @@ class SpellingModel(Model):
     kinds = frozenset({"correction"})
     baseline = True
     cpu_bound = True
+    batch_invariant = True
     package = ""
     #: bumped when ranking changes (the tie rule, the edit index): part of the cache key
     rule_version = "2"
@@ -226,6 +227,7 @@ class Identity(Model):
     description = "returns its input unchanged (the floor)"
     kinds = frozenset({"correction"})
     baseline = True
+    batch_invariant = True
 
     def predict(self, task, examples, *, batch_size=32):
         """Echo every input."""

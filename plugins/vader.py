@@ -13,6 +13,7 @@ class Vader(Model):
     description = "VADER lexicon sentiment (vaderSentiment), compound >= 0 -> positive"
     kinds = frozenset({"classification"})
     baseline = True
+    batch_invariant = True
 
     def __init__(self) -> None:
         self._analyzer = None

@@ -15,6 +15,7 @@ class CapitalTagger(Model):
     name = "capital-tagger"
     description = "tags capitalised tokens as B-PER"
     kinds = frozenset({"tagging"})
+    batch_invariant = True  # each sentence is tagged on its own
 
     def predict(self, task, examples, *, batch_size=32):
         delay = float(os.environ.get("SLOW_TAGGER_DELAY", "0"))
