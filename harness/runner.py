@@ -20,7 +20,7 @@ from .metrics import Scores
 from .model import Model, Prediction
 from .predicting import ModelFailure, default_workers, predict_pending
 from .plugins import distribution_of, installed_version
-from .store import Store, cache_key
+from .store import RunRecord, Store, cache_key
 from .task import Task
 
 PACKAGES = ("harness", "torch", "transformers", "datasets", "seqeval", "scikit-learn", "spacy", "vaderSentiment", "numpy")
@@ -143,7 +143,7 @@ def run_matrix(
                 raise HarnessError(f"No model in this run takes option {name!r}; options: {', '.join(takers) or 'none'}")
         models = [model.with_options(options) for model in models]
     summary = RunSummary()
-    settings = _Settings(split=split, data_dir=data_dir, source=source, limit=limit, sample=sample, shots=shots, seed=seed,
+    settings = RunConfig(split=split, data_dir=data_dir, source=source, limit=limit, sample=sample, shots=shots, seed=seed,
                          batch_size=batch_size, workers=workers or default_workers(), progress=progress, log=log)
     try:
         _run_tasks(tasks, models, store, summary, settings)
@@ -153,19 +153,27 @@ def run_matrix(
     return summary
 
 
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
 @dataclass
-class _Settings:
-    split: str | None
-    data_dir: str | Path | None
-    source: str
-    limit: int | None
-    sample: int | None
-    shots: int
-    seed: int
-    batch_size: int
-    workers: int
-    progress: bool
-    log: Callable[[str], None]
+class RunConfig:
+    """How one ``harness run`` evaluates: which data and examples, shots, seed, batching,
+    worker processes, and where messages go. (Model options are applied to the models.)"""
+
+    split: str | None = None
+    data_dir: str | Path | None = None
+    source: str = "auto"
+    limit: int | None = None
+    sample: int | None = None
+    shots: int = 0
+    seed: int = 0
+    batch_size: int = 32
+    #: processes for CPU-bound models (default: every core)
+    workers: int = field(default_factory=default_workers)
+    progress: bool = True
+    log: Callable[[str], None] = _stderr
 
 
 def plan(tasks, models, summary: RunSummary, shots: int) -> list[tuple[Task, list[Model]]]:
@@ -196,7 +204,7 @@ def plan(tasks, models, summary: RunSummary, shots: int) -> list[tuple[Task, lis
     return planned
 
 
-def _run_tasks(tasks, models, store: Store, summary: RunSummary, s: _Settings) -> None:
+def _run_tasks(tasks, models, store: Store, summary: RunSummary, s: RunConfig) -> None:
     for task, supported in plan(tasks, models, summary, s.shots):
         try:
             loaded = task.load(s.split, data_dir=s.data_dir, source=s.source)
@@ -252,7 +260,7 @@ def throughput(examples: int, seconds: float, usage) -> dict[str, Any]:
     return facts
 
 
-def _run_one(task, model, loaded, examples, store: Store, s: _Settings, *, selection: dict, shots: list,
+def _run_one(task, model, loaded, examples, store: Store, s: RunConfig, *, selection: dict, shots: list,
              summary: RunSummary) -> RunResult:
     started = time.perf_counter()
     settings = {"seed": s.seed, **model.task_settings(task)}
@@ -310,43 +318,29 @@ def _run_one(task, model, loaded, examples, store: Store, s: _Settings, *, selec
     scores = task.score(examples, predictions, seed=s.seed)
     correct = [task.is_correct(e, p) for e, p in zip(examples, predictions)]
     wall = time.perf_counter() - started
-    run = {
-        "task": task.name,
-        "task_version": task.version,
-        "kind": task.kind,
-        "dataset": task.dataset,
-        "split": loaded.split,
-        "data_source": loaded.source,
-        "data_location": loaded.location,
-        "model": name,
-        "model_identity": model.identity(),
-        "settings": settings,
-        "cache_key": key,
-        "selection_key": selection_key(loaded, examples, selection),
-        "n": len(examples),
-        "seed": s.seed,
-        "wall_time_s": wall,
-        "compute_time_s": compute_time,
-        "examples_per_s": len(examples) / compute_time if compute_time > 0 else None,
-        "cached": len(examples) - len(todo),
-        "provenance": {
-            "packages": package_versions(),
-            "hardware": hardware(),
-            "model": model.provenance(),
-            "task": task.describe(),
-            "plugins": {"model": distribution_of(model), "task": distribution_of(task)},
-            "batch_size": s.batch_size,
-            "selection": selection,
-        },
+    provenance = {
+        "packages": package_versions(),
+        "hardware": hardware(),
+        "model": model.provenance(),
+        "task": task.describe(),
+        "plugins": {"model": distribution_of(model), "task": distribution_of(task)},
+        "batch_size": s.batch_size,
+        "selection": selection,
     }
     if todo:
-        run["provenance"]["throughput"] = {**throughput(len(todo), fresh_seconds, model.usage), "load_s": load_seconds}
+        provenance["throughput"] = {**throughput(len(todo), fresh_seconds, model.usage), "load_s": load_seconds}
         if getattr(model, "cpu_bound", False):
-            run["provenance"]["workers"] = s.workers
-    run_id = store.save_run(run, scores, examples, predictions, correct)
-    return RunResult(
-        run_id, task.name, name, loaded.split, loaded.source, len(examples), len(todo), scores, run["examples_per_s"]
+            provenance["workers"] = s.workers
+    run = RunRecord(
+        task=task.name, task_version=task.version, kind=task.kind, dataset=task.dataset, split=loaded.split,
+        data_source=loaded.source, data_location=loaded.location, model=name, model_identity=model.identity(),
+        settings=settings, cache_key=key, selection_key=selection_key(loaded, examples, selection), n=len(examples),
+        seed=s.seed, wall_time_s=wall, compute_time_s=compute_time,
+        examples_per_s=len(examples) / compute_time if compute_time > 0 else None, cached=len(examples) - len(todo),
+        provenance=provenance,
     )
+    run_id = store.save_run(run, scores, examples, predictions, correct)
+    return RunResult(run_id, task.name, name, loaded.split, loaded.source, len(examples), len(todo), scores, run.examples_per_s)
 
 
 def selection_key(loaded, examples: Sequence, selection: dict) -> str:

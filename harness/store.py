@@ -14,6 +14,7 @@ import os
 import sqlite3
 import uuid
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
@@ -99,6 +100,41 @@ UPGRADE_TO_2 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS runs_selection ON runs(cache_key, selection_key);
 """
+
+
+@dataclass
+class RunRecord:
+    """One finished run, as the ``runs`` table holds it (the store owns this shape)."""
+
+    task: str
+    task_version: str
+    kind: str
+    dataset: str
+    split: str
+    data_source: str
+    data_location: str
+    #: the leaderboard row's label (model name plus any option or shot tags)
+    model: str
+    model_identity: dict[str, Any]
+    settings: dict[str, Any]
+    cache_key: str
+    #: digest of which examples were scored (one record per cache key and selection)
+    selection_key: str
+    n: int
+    seed: int
+    wall_time_s: float
+    compute_time_s: float
+    examples_per_s: float | None
+    cached: int
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def columns(self, headline: str) -> dict[str, Any]:
+        """The row to insert: JSON columns encoded, the headline metric's name added."""
+        row = asdict(self)
+        for name in ("model_identity", "settings", "provenance"):
+            row[name] = json.dumps(row[name], sort_keys=True, default=str)
+        row["headline"] = headline
+        return row
 
 
 def default_store_path() -> Path:
@@ -309,17 +345,14 @@ class Store:
     @_guarded
     def save_run(
         self,
-        run: dict[str, Any],
+        run: RunRecord,
         scores: Scores,
         examples: Sequence[Example],
         predictions: Sequence[Prediction],
         correct: Sequence[bool],
     ) -> int:
         """Record a finished run with its metrics and per-example predictions; returns the run id."""
-        columns = dict(run)
-        for name in ("model_identity", "settings", "provenance"):
-            columns[name] = json.dumps(columns[name], sort_keys=True, default=str)
-        columns["headline"] = scores.headline
+        columns = run.columns(scores.headline)
         names = ", ".join(columns)
         marks = ", ".join("?" for _ in columns)
         # One record per (cache key, selection): a rerun, or the same run finishing twice at

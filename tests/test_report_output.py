@@ -111,10 +111,12 @@ def test_csv_export_of_hostile_predictions(tmp_path):
     from harness.metrics import Scores
 
     examples = [Example("x-0", "=HYPERLINK(\"http://evil\")", "positive")]
-    run = {"task": "sentiment", "task_version": "1", "kind": "classification", "dataset": "d", "split": "validation",
-           "data_source": "local", "data_location": "here", "model": "m", "model_identity": {}, "settings": {},
-           "cache_key": "k", "selection_key": "s", "n": 1, "seed": 0, "wall_time_s": 0.1, "compute_time_s": 0.1,
-           "examples_per_s": 10.0, "cached": 0, "provenance": {}}
+    from harness.store import RunRecord
+
+    run = RunRecord(task="sentiment", task_version="1", kind="classification", dataset="d", split="validation",
+                    data_source="local", data_location="here", model="m", model_identity={}, settings={},
+                    cache_key="k", selection_key="s", n=1, seed=0, wall_time_s=0.1, compute_time_s=0.1,
+                    examples_per_s=10.0, cached=0)
     store.save_run(run, Scores("accuracy", []), examples, [Prediction("@SUM(1)", raw="+cmd")], [False])
     from harness.export import export_rows
 
