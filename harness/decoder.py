@@ -15,8 +15,11 @@ send the same token ids and read answers the same way.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
+import time
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Sequence
@@ -25,6 +28,28 @@ from .errors import HarnessError
 from .kinds import get_kinds, kind_of
 from .model import Model, Prediction
 from .prompts import Request, generation_prompt, lm_requests
+
+
+def request_key(*parts: Any) -> str:
+    """Digest of one engine request (its kind, text and settings)."""
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:32]
+
+
+class RequestCache:
+    """A decoder engine's outputs per request, kept in the results store under the engine's
+    identity, so answers are read afresh on every run without asking the engine again."""
+
+    def __init__(self, store, engine: dict[str, Any]):
+        self.store = store
+        self.engine_key = hashlib.sha256(json.dumps(engine, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+    def get(self, keys: Sequence[str]) -> dict[str, tuple[Any, float]]:
+        """(output, seconds) of the requests already answered."""
+        return self.store.cached_requests(self.engine_key, keys)
+
+    def put(self, outputs: dict[str, tuple[Any, float]]) -> None:
+        """Keep fresh outputs (committed at once)."""
+        self.store.put_requests(self.engine_key, outputs)
 
 
 @dataclass
@@ -230,12 +255,50 @@ class DecoderLM(Model):
             return self.predict_by_generation(task, examples, batch_size=batch_size, shots=shots)
         return self.predict_by_loglikelihood(task, examples, batch_size=batch_size, shots=shots)
 
+    # -- the request cache -------------------------------------------------------------
+
+    #: model options that change what the engine returns for the same request (vLLM's dtype);
+    #: the others change the requests themselves (prompts) or only how answers are read
+    engine_affecting_options: tuple[str, ...] = ()
+    #: engine outputs are cached per request (set by the runner; None: every request is computed)
+    request_cache: RequestCache | None = None
+    caches_requests = True
+
+    def engine_identity(self) -> dict[str, Any]:
+        """What an engine's answer to a request depends on: the model and its engine settings."""
+        return {**self.identity(), "engine_options": {name: self.option(name) for name in self.engine_affecting_options}}
+
+    def _answered(self, keys: Sequence[Sequence[str]], compute) -> list[list[Any]]:
+        """Engine outputs for each example's request keys: from the cache where every request of
+        an example is there, else from ``compute(indices)`` (one list of outputs per example),
+        which are then cached. Counts the examples served from the cache in :attr:`usage`."""
+        cache = self.request_cache
+        known = cache.get([k for ks in keys for k in ks]) if cache is not None else {}
+        missing = [i for i, ks in enumerate(keys) if not all(k in known for k in ks)]
+        if missing:
+            started = time.perf_counter()
+            self.prepare()  # weights load (or the engine starts) only once a request needs them
+            self.usage.load_seconds += time.perf_counter() - started
+            started = time.perf_counter()
+            computed = compute(missing)
+            share = (time.perf_counter() - started) / max(1, sum(len(keys[i]) for i in missing))
+            fresh = {k: (output, share) for i, outputs in zip(missing, computed) for k, output in zip(keys[i], outputs)}
+            known.update(fresh)
+            if cache is not None:
+                cache.put(fresh)
+        served = [i for i in range(len(keys)) if i not in set(missing)]
+        self.usage.cached_examples += len(served)
+        self.usage.cached_seconds += sum(known[k][1] for i in served for k in keys[i])
+        return [[known[k][0] for k in ks] for ks in keys]
+
     def predict_by_loglikelihood(self, task, examples, *, batch_size: int = 16, shots=()) -> list[Prediction]:
         """Score every option of every example; the best (normalised) option is the answer."""
         chat = self.chat_formatter()
         method = self.option("coref")
         per_example = [lm_requests(task, example, shots, method=method, chat=chat) for example in examples]
-        sums = self.loglikelihoods(per_example, batch_size=batch_size)
+        keys = [[request_key("loglikelihood", context, continuation) for context, continuation in requests]
+                for requests in per_example]
+        sums = self._answered(keys, lambda todo: self.loglikelihoods([per_example[i] for i in todo], batch_size=batch_size))
         return [self.option_prediction(task, requests, loglikelihoods) for requests, loglikelihoods in zip(per_example, sums)]
 
     def option_prediction(self, task, requests: Sequence[Request], loglikelihoods: Sequence[float]) -> Prediction:
@@ -264,8 +327,15 @@ class DecoderLM(Model):
         """Generate every answer, then read it: entity lists are grounded onto the tokens; a
         correction is read as one word."""
         prompts, budget, settings, opening = self.generation_requests(task, examples, shots)
-        texts = self.generate(prompts, max_new_tokens=budget, stops=settings.stops, batch_size=batch_size,
-                              structured=settings.structured)
+        keys = [[request_key("generate", prompt, tokens, list(settings.stops), settings.structured)]
+                for prompt, tokens in zip(prompts, budget)]
+
+        def compute(todo: list[int]) -> list[list[str]]:
+            texts = self.generate([prompts[i] for i in todo], max_new_tokens=[budget[i] for i in todo],
+                                  stops=settings.stops, batch_size=batch_size, structured=settings.structured)
+            return [[text] for text in texts]
+
+        texts = [outputs[0] for outputs in self._answered(keys, compute)]
         return [self.read_generation(task, example, prompt, text, opening)
                 for example, prompt, text in zip(examples, prompts, texts)]
 

@@ -54,6 +54,12 @@ class Usage:
     generated_tokens: int = 0
     #: prompt tokens served from the engine's prefix cache (None where the engine does not say)
     cached_prompt_tokens: int | None = None
+    #: examples whose every engine request was served from the request cache, and the engine
+    #: seconds those requests took when they were computed
+    cached_examples: int = 0
+    cached_seconds: float = 0.0
+    #: seconds spent loading weights or starting the engine inside ``predict``
+    load_seconds: float = 0.0
 
     def to_json(self) -> dict[str, int | None]:
         """The counts as a dict."""
@@ -86,6 +92,9 @@ class Model:
     few_shot: bool = False
     #: settings a user may change with ``harness run -o KEY=VALUE``: name -> allowed values, default first
     options: dict[str, tuple[str, ...]] = {}
+    #: the model caches its engine's outputs per request itself (decoders: answers are read
+    #: afresh on every run); the runner then skips the per-example prediction cache
+    caches_requests: bool = False
     #: engine settings (``-o KEY=VALUE`` too) that change speed or memory, not predictions: name ->
     #: (parser of the value, default). Unlike :attr:`options` they stay out of the cache key and
     #: the row label, and are recorded in the run's provenance.

@@ -274,7 +274,16 @@ def _run_one(task, model, loaded, examples, store: Store, s: RunConfig, *, selec
         tags.insert(0, f"{len(shots)}-shot")
     name = f"{model.name} ({', '.join(tags)})" if tags else model.name  # its own leaderboard row
     key = cache_key(model.identity(), task.name, task.version, settings)
-    cached = store.cached(key, (e.key for e in examples))
+    by_request = getattr(model, "caches_requests", False)
+    if by_request:
+        # Decoders keep their engine's outputs per request and read answers afresh each run:
+        # changing how answers are read recomputes no request and needs no version bump.
+        from .decoder import RequestCache
+
+        model.request_cache = RequestCache(store, model.engine_identity())
+        cached = {}
+    else:
+        cached = store.cached(key, (e.key for e in examples))
     todo = [e for e in examples if e.key not in cached]
     fresh: dict[str, tuple[Prediction, float]] = {}
     model.reset_usage()
@@ -283,7 +292,8 @@ def _run_one(task, model, loaded, examples, store: Store, s: RunConfig, *, selec
 
     def store_batch(answered) -> None:
         if answered.examples:
-            store.put_cached(key, answered.examples, answered.predictions, answered.seconds)
+            if not by_request:
+                store.put_cached(key, answered.examples, answered.predictions, answered.seconds)
             each = answered.seconds / len(answered.examples)
             for e, p in zip(answered.examples, answered.predictions):
                 fresh[e.key] = (p, each)
@@ -291,7 +301,7 @@ def _run_one(task, model, loaded, examples, store: Store, s: RunConfig, *, selec
     with tqdm(total=len(examples), initial=len(examples) - len(todo), desc=f"{task.name} x {name}", unit="ex",
               disable=not s.progress, leave=False, mininterval=0.5) as bar:
         try:
-            if todo:  # weights and engines load outside the throughput clock
+            if todo and not by_request:  # weights and engines load outside the throughput clock
                 t0 = time.perf_counter()
                 try:
                     model.prepare()
@@ -315,6 +325,12 @@ def _run_one(task, model, loaded, examples, store: Store, s: RunConfig, *, selec
     both = {**cached, **fresh}
     predictions = [both[e.key][0] for e in examples]
     compute_time = sum(both[e.key][1] for e in examples)
+    computed = len(todo)
+    if by_request:  # examples answered from cached engine outputs count as cached, with the time they took
+        computed -= model.usage.cached_examples
+        compute_time += model.usage.cached_seconds
+        load_seconds = model.usage.load_seconds  # loaded only once a request was missing
+        fresh_seconds = max(0.0, fresh_seconds - load_seconds)
     scores = task.score(examples, predictions, seed=s.seed)
     correct = [task.is_correct(e, p) for e, p in zip(examples, predictions)]
     wall = time.perf_counter() - started
@@ -327,8 +343,8 @@ def _run_one(task, model, loaded, examples, store: Store, s: RunConfig, *, selec
         "batch_size": s.batch_size,
         "selection": selection,
     }
-    if todo:
-        provenance["throughput"] = {**throughput(len(todo), fresh_seconds, model.usage), "load_s": load_seconds}
+    if computed:
+        provenance["throughput"] = {**throughput(computed, fresh_seconds, model.usage), "load_s": load_seconds}
         if getattr(model, "cpu_bound", False):
             provenance["workers"] = s.workers
     run = RunRecord(
@@ -336,11 +352,11 @@ def _run_one(task, model, loaded, examples, store: Store, s: RunConfig, *, selec
         data_source=loaded.source, data_location=loaded.location, model=name, model_identity=model.identity(),
         settings=settings, cache_key=key, selection_key=selection_key(loaded, examples, selection), n=len(examples),
         seed=s.seed, wall_time_s=wall, compute_time_s=compute_time,
-        examples_per_s=len(examples) / compute_time if compute_time > 0 else None, cached=len(examples) - len(todo),
+        examples_per_s=len(examples) / compute_time if compute_time > 0 else None, cached=len(examples) - computed,
         provenance=provenance,
     )
     run_id = store.save_run(run, scores, examples, predictions, correct)
-    return RunResult(run_id, task.name, name, loaded.split, loaded.source, len(examples), len(todo), scores, run.examples_per_s)
+    return RunResult(run_id, task.name, name, loaded.split, loaded.source, len(examples), computed, scores, run.examples_per_s)
 
 
 def selection_key(loaded, examples: Sequence, selection: dict) -> str:

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from .task import Example
 
 DEFAULT_STORE = "harness.sqlite"
-#: 1: releases before schema versions (user_version 0); 2: store id, one run per (cache key, selection)
-SCHEMA_VERSION = 2
+#: 1: releases before schema versions (user_version 0); 2: store id, one run per (cache key, selection);
+#: 3: the request cache of decoder engines
+SCHEMA_VERSION = 3
 #: seconds a writer waits for another writer's lock before giving up
 BUSY_TIMEOUT_S = 600.0
 TABLE_COLUMNS = {
@@ -99,6 +100,17 @@ CREATE INDEX IF NOT EXISTS metrics_run ON metrics(run_id);
 UPGRADE_TO_2 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS runs_selection ON runs(cache_key, selection_key);
+"""
+#: what version 3 adds: engine outputs of decoders per (engine, request)
+UPGRADE_TO_3 = """
+CREATE TABLE IF NOT EXISTS requests (
+    engine_key  TEXT NOT NULL,
+    request_key TEXT NOT NULL,
+    output      TEXT NOT NULL,
+    seconds     REAL NOT NULL,
+    created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (engine_key, request_key)
+);
 """
 
 
@@ -247,14 +259,15 @@ class Store:
     def _create(self) -> None:
         self.db.execute("PRAGMA journal_mode=WAL")
         with self.db:
-            self.db.executescript("BEGIN IMMEDIATE;" + SCHEMA + UPGRADE_TO_2 + "COMMIT;")
+            self.db.executescript("BEGIN IMMEDIATE;" + SCHEMA + UPGRADE_TO_2 + UPGRADE_TO_3 + "COMMIT;")
             self._stamp()
 
     def _upgrade(self, version: int) -> None:
         """Bring a store written by an earlier release up to :data:`SCHEMA_VERSION`, keeping every run."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            if self.db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:  # another writer may have
+            current = self.db.execute("PRAGMA user_version").fetchone()[0]  # another writer may have upgraded it
+            if current < 2:
                 columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
                 if "selection_key" not in columns:
                     self.db.execute("ALTER TABLE runs ADD COLUMN selection_key TEXT")
@@ -263,6 +276,9 @@ class Store:
                 for statement in UPGRADE_TO_2.strip().split(";"):
                     if statement.strip():
                         self.db.execute(statement)
+            if current < 3:
+                self.db.execute(UPGRADE_TO_3)
+            if current < SCHEMA_VERSION:
                 self._stamp()
             self.db.commit()
         except BaseException:
@@ -335,6 +351,28 @@ class Store:
             self.db.executemany(
                 "INSERT OR REPLACE INTO cache (cache_key, example_key, prediction, seconds) VALUES (?, ?, ?, ?)", rows
             )
+
+    # -- request cache (decoder engines) --------------------------------------
+    @_guarded
+    def cached_requests(self, engine_key: str, request_keys: Sequence[str]) -> dict[str, tuple[Any, float]]:
+        """(output, seconds) of those requests an engine already answered."""
+        found: dict[str, tuple[Any, float]] = {}
+        keys = list(dict.fromkeys(request_keys))
+        for start in range(0, len(keys), 500):  # SQLite's limit on parameters
+            part = keys[start : start + 500]
+            rows = self.db.execute(
+                f"SELECT request_key, output, seconds FROM requests WHERE engine_key = ? AND request_key IN "
+                f"({', '.join('?' for _ in part)})", [engine_key, *part])
+            found.update({key: (json.loads(output), seconds) for key, output, seconds in rows})
+        return found
+
+    @_guarded
+    def put_requests(self, engine_key: str, outputs: dict[str, tuple[Any, float]]) -> None:
+        """Store engine outputs (with their share of the engine's time) and commit at once."""
+        rows = [(engine_key, key, json.dumps(output), seconds) for key, (output, seconds) in outputs.items()]
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO requests (engine_key, request_key, output, seconds) VALUES (?, ?, ?, ?)", rows)
 
     @_guarded
     def count_cached(self, key: str) -> int:

@@ -7,6 +7,7 @@ case the first candidate is. Neither ever answers "none of them".
 from __future__ import annotations
 
 from harness import Model, Prediction, hookimpl
+from harness.plugins import source_digest
 
 
 def _located(example) -> list[tuple[int, int]]:
@@ -45,8 +46,8 @@ class Heuristic(Model):
         self.description = description
 
     def identity(self):
-        """Name and rule version (bump when the rule changes)."""
-        return {"name": self.name, "rule_version": 1}
+        """Name and a digest of this plugin's code (a changed rule never serves cached answers)."""
+        return {"name": self.name, "code": source_digest(self)}
 
     def predict(self, task, examples, *, batch_size=32):
         """Apply the rule to each example."""

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from harness import HarnessError, Model, ModelFamily, hookimpl
 from harness.decoder import DecoderLM, cut_at_stops, first_word_answer  # noqa: F401 (re-exported)
 from harness.hub import revision
+from harness.plugins import source_digest
 from harness.packaged import PACKAGED, PackagedWeights, cache_dir
 
 
@@ -32,7 +33,7 @@ class HFCausal(DecoderLM):
 
     def identity(self) -> dict[str, Any]:
         """Source and revision (weights digest or Hub commit); options enter the cache key through the runner."""
-        return {"name": self.name, "revision": revision(self.source, self.config), "scoring": "loglikelihood-v2"}
+        return {"name": self.name, "revision": revision(self.source, self.config), "engine_code": source_digest(self)}
 
     def load(self):
         """Model (eval mode, on GPU when there is one) and tokenizer, loaded once."""
@@ -374,7 +375,7 @@ class PackagedGGUF(HFCausal):
 
     def identity(self) -> dict[str, Any]:
         """Name, weights packages and versions, and the scoring rule (no hashing of the weights)."""
-        return {"name": self.name, **self.weights.identity(), "scoring": "loglikelihood-v2"}
+        return {"name": self.name, **self.weights.identity(), "engine_code": source_digest(self)}
 
     def load(self):
         """Convert if needed, then load like any local folder."""

@@ -9,6 +9,7 @@ from importlib.metadata import version
 from typing import Callable, Iterable
 
 from harness import Model, Prediction, hookimpl
+from harness.plugins import source_digest
 
 Ranker = Callable[[str], list[str]]
 
@@ -80,8 +81,6 @@ class SpellingModel(Model):
     cpu_bound = True
     batch_invariant = True
     package = ""
-    #: bumped when ranking changes (the tie rule, the edit index): part of the cache key
-    rule_version = "2"
 
     def __init__(self) -> None:
         self._rank: Ranker | None = None
@@ -92,8 +91,9 @@ class SpellingModel(Model):
         return state
 
     def identity(self):
-        """Name plus the version of the package that holds the corrector and its dictionary."""
-        return {"name": self.name, self.package: version(self.package), "rules": self.rule_version}
+        """Name, the version of the package that holds the corrector and its dictionary, and a
+        digest of this plugin's code (a changed ranking rule never serves cached answers)."""
+        return {"name": self.name, self.package: version(self.package), "code": source_digest(self)}
 
     def load(self) -> Ranker:
         """Build the word -> ranked corrections function (heavy: dictionaries load here)."""

@@ -36,7 +36,7 @@ from typing import Any, Sequence
 from harness import HarnessError, Model, ModelFamily, hookimpl
 from harness.decoder import DecoderLM, cut_at_stops
 from harness.grounding import entity_list_continuation_regex, entity_list_schema
-from harness.plugins import installed_version
+from harness.plugins import installed_version, source_digest
 from harness.prompts import Request
 
 #: vLLM's limit on ``logprob_token_ids`` (``vllm.sampling_params.MAX_LOGPROB_TOKEN_IDS`` in 0.26)
@@ -256,7 +256,8 @@ class VLLMCausal(DecoderLM):
             from harness.hub import revision
 
             weights = {"revision": revision(self._source, self.config)}
-        return {"name": self.name, **weights, "backend": "vllm", "vllm": vllm_build(), "scoring": "loglikelihood-v2"}
+        return {"name": self.name, **weights, "backend": "vllm", "vllm": vllm_build(),
+                "engine_code": source_digest(self)}
 
     @property
     def context_window(self) -> int | None:

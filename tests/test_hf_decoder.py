@@ -12,7 +12,9 @@ from harness import Example, get_model, get_task
 from harness.cli import cli
 from harness.prompts import lm_requests, render_prompt, substitution_requests
 
-from .conftest import build_tiny_decoder
+from harness.metrics import score_tagging
+
+from .conftest import CONLL_SENTENCES, build_tiny_decoder
 
 
 @pytest.fixture(scope="module")
@@ -421,3 +423,35 @@ def test_converted_weights_keep_a_tied_embedding_under_the_name_vllm_loads(tmp_p
     assert json.loads((old / CONVERSION_MARKER).read_text())["version"] >= 2
     with torch.no_grad():
         assert torch.allclose(AutoModelForCausalLM.from_pretrained(old)(ids).logits, expected, atol=1e-6)
+
+
+def test_changing_how_answers_are_read_recomputes_no_engine_request(tiny_decoder, data_dir, tmp_path, monkeypatch):
+    """Engine outputs are cached per request; answer reading runs afresh on every run."""
+    from harness import grounding
+    from harness.models.hf_decoder import HFCausal
+
+    asked = []
+    real_generate = HFCausal.generate
+
+    def counting_generate(self, prompts, **kwargs):
+        asked.extend(prompts)
+        return real_generate(self, prompts, **kwargs)
+
+    monkeypatch.setattr(HFCausal, "generate", counting_generate)
+    args = ["run", "--tasks", "ner", "--models", f"hf-causal:{tiny_decoder}", "--data-dir", str(data_dir),
+            "--store", str(tmp_path / "g.sqlite"), "--json", "--no-progress"]
+    first = json.loads(CliRunner().invoke(cli, args).stdout)["results"][0]
+    assert len(asked) == first["computed"] == len(CONLL_SENTENCES)
+
+    def capitals_are_people(tokens, entities, types):  # a different grounding rule
+        tags = ["B-PER" if t[:1].isupper() else "O" for t in tokens]
+        return grounding.Grounded(tags, listed=len(entities or []))
+
+    monkeypatch.setattr(grounding, "ground_entities", capitals_are_people)
+    asked.clear()
+    second = json.loads(CliRunner().invoke(cli, args).stdout)["results"][0]
+    assert asked == [] and second["computed"] == 0  # not one request went to the engine again
+    f1 = [next(m["value"] for m in r["metrics"] if m["name"] == "f1" and not m["breakdown"]) for r in (first, second)]
+    tags = [["B-PER" if t[:1].isupper() else "O" for t, _ in s] for s in CONLL_SENTENCES]
+    expected = score_tagging([[g for _, g in s] for s in CONLL_SENTENCES], tags).get("f1").value
+    assert f1[1] == pytest.approx(expected) and f1[1] != f1[0]  # the metrics follow the new rule

@@ -13,8 +13,6 @@ class Correction(Kind):
     description = "misspelt text -> corrected text"
     decoder_method = "generation"
     decoders = True
-    #: bump when reading a word out of generated text changes (part of decoders' cache key)
-    answer_parsing = "word-v2"
 
     def score(self, task, examples, predictions, seed=0):
         """Top-1 accuracy, over-correction rate on clean words, top-5 accuracy."""
@@ -35,10 +33,6 @@ class Correction(Kind):
     def gold_answer(self, task, example):
         """The first listed correction."""
         return " " + example.reference[0]
-
-    def decoder_settings(self, decoder, task):
-        """How a word is read out of the generated text."""
-        return {"answer_parsing": self.answer_parsing}
 
     def generation(self, decoder, task, examples, chat):
         """One line."""
