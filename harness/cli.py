@@ -8,6 +8,7 @@ import click
 
 from .errors import HarnessError
 from .model import Model, get_model, get_models
+from .options import declared_options
 from .plugins import get_plugins, registered_name
 from .store import Store, default_store_path
 from .task import SOURCES, TaskGroup, get_tasks, resolve_tasks
@@ -96,8 +97,8 @@ def models(ctx, as_json):
         seen.setdefault(
             shown,
             {"name": shown, "kinds": sorted(obj.kinds), "plugin": reg.plugin, "aliases": list(reg.aliases),
-             "description": obj.description, "options": {k: list(v) for k, v in obj.options.items()},
-             "engine_options": {k: default for k, (_, default) in obj.engine_options.items()},
+             "description": obj.description,
+             "options": {name: spec.describe() for name, spec in declared_options(obj.options, obj.engine_options).items()},
              "installed": installed},
         )
     rows = sorted(seen.values(), key=lambda r: r["name"])
@@ -110,10 +111,10 @@ def models(ctx, as_json):
         if row["installed"] is not None:
             weights = "  weights: installed" if row["installed"] else f"  weights: not installed (harness models install {row['name']})"
         click.echo(f"{row['name']}{aliases}\n  kinds: {', '.join(row['kinds'])}  plugin: {row['plugin']}{weights}\n  {row['description']}")
-        for key, values in row["options"].items():
-            click.echo(f"  -o {key}={'|'.join(values)} (default {values[0]})")
-        for key, default in row["engine_options"].items():
-            click.echo(f"  -o {key}=VALUE (engine setting, default {default})")
+        for key, spec in row["options"].items():
+            shown = "|".join(map(str, spec["choices"])) if spec["choices"] is not None else spec["type"].upper()
+            effect = "" if spec["changes_predictions"] else ", speed/memory only"
+            click.echo(f"  -o {key}={shown} (default {spec['default']}{effect})")
 
 
 @models.command("install")

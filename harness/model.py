@@ -5,7 +5,7 @@ import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from .errors import HarnessError
+from .options import Option, declared_options
 from .plugins import Registration, collect, find_name, unknown
 
 if TYPE_CHECKING:
@@ -119,48 +119,46 @@ class Model:
         """Start counting tokens afresh (the runner does this before each task)."""
         self._usage = Usage()
 
+    def declared_options(self) -> dict[str, Option]:
+        """Every option this model takes, typed (:mod:`harness.options`)."""
+        return declared_options(self.options, self.engine_options)
+
     def option(self, name: str) -> Any:
         """The value of one of :attr:`options` or :attr:`engine_options` (its default unless
         :meth:`with_options` set it)."""
         values = getattr(self, "_option_values", {})
-        if name in self.engine_options:
-            return values.get(name, self.engine_options[name][1])
-        return values.get(name, self.options[name][0])
+        return values[name] if name in values else self.declared_options()[name].default
 
     def engine_settings(self) -> dict[str, Any]:
-        """Every engine option with its value (recorded in provenance)."""
-        return {name: self.option(name) for name in self.engine_options}
+        """Every option that changes only speed or memory, with its value (recorded in provenance)."""
+        return {name: self.option(name) for name, spec in self.declared_options().items() if not spec.changes_predictions}
 
     def takes_option(self, name: str) -> bool:
         """Whether ``-o name=...`` means something to this model."""
-        return name in self.options or name in self.engine_options
+        return name in self.declared_options()
 
     def with_options(self, values: dict[str, str]) -> Model:
-        """A copy of this model with some :attr:`options` set; keys it does not take are ignored.
-
-        Raises :class:`HarnessError` for a value the option does not allow.
-        """
+        """A new model like this one with some options set (this one is left as it is); keys it
+        does not take are ignored. A value the option does not allow is a one-line error."""
+        declared = self.declared_options()
         chosen = dict(getattr(self, "_option_values", {}))
-        for name, value in values.items():
-            if name in self.options:
-                if value not in self.options[name]:
-                    raise HarnessError(f"Model {self.name!r}: option {name} must be one of {', '.join(self.options[name])}, got {value!r}")
-                chosen[name] = value
-            elif name in self.engine_options:
-                parse, default = self.engine_options[name]
-                try:
-                    chosen[name] = parse(value) if isinstance(value, str) else value
-                except ValueError:
-                    raise HarnessError(f"Model {self.name!r}: option {name} takes a {parse.__name__} "
-                                       f"(default {default}), got {value!r}") from None
+        for name, text in values.items():
+            if name in declared:
+                chosen[name] = declared[name].value(text, self.name)
         configured = copy.copy(self)
+        configured.__dict__ = {k: v for k, v in self.__dict__.items() if k not in ("_usage", "_option_values")}
         configured._option_values = chosen
-        configured.__dict__.pop("_usage", None)
         return configured
 
     def option_tags(self) -> list[str]:
-        """``name=value`` for each option set away from its default (they label leaderboard rows)."""
-        return [f"{name}={self.option(name)}" for name in self.options if self.option(name) != self.options[name][0]]
+        """``name=value`` for each option that changes predictions and is set away from its
+        default (they label leaderboard rows)."""
+        return [f"{name}={self.option(name)}" for name, spec in self.declared_options().items()
+                if spec.changes_predictions and self.option(name) != spec.default]
+
+    def prediction_options(self) -> dict[str, Any]:
+        """Every option that changes predictions, with its value (part of the cache key)."""
+        return {name: self.option(name) for name, spec in self.declared_options().items() if spec.changes_predictions}
 
     def supports(self, task: Task) -> str | None:
         """None if the model can run ``task``, else the reason it cannot (shown as a skip)."""

@@ -139,7 +139,7 @@ def run_matrix(
     if options:
         for name in options:
             if not any(model.takes_option(name) for model in models):
-                takers = sorted({f"{o} ({m.name})" for m in models for o in [*m.options, *m.engine_options]})
+                takers = sorted({f"{o} ({m.name})" for m in models for o in m.declared_options()})
                 raise HarnessError(f"No model in this run takes option {name!r}; options: {', '.join(takers) or 'none'}")
         models = [model.with_options(options) for model in models]
     summary = RunSummary()
@@ -264,8 +264,8 @@ def _run_one(task, model, loaded, examples, store: Store, s: RunConfig, *, selec
              summary: RunSummary) -> RunResult:
     started = time.perf_counter()
     settings = {"seed": s.seed, **model.task_settings(task)}
-    if model.options:
-        settings["options"] = {name: model.option(name) for name in model.options}
+    if model.prediction_options():
+        settings["options"] = model.prediction_options()
     extra = {}
     tags = model.option_tags()
     if shots:

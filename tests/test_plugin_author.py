@@ -163,3 +163,51 @@ def test_export_keeps_candidates_and_details(tmp_path, register_plugin):
     assert run("--tasks", "spelling:norvig1", "--models", "detailed", "--source", "demo", "--store", str(store)).exit_code == 0
     [row, *_] = export_rows(Store(store, readonly=True), "predictions")
     assert row["candidates"] == [row["input"], "other"] and row["details"] == {"why": "echo"}
+
+
+class Threshold(Model):
+    """A model with typed options: one that changes predictions, one for speed only."""
+
+    name = "threshold-classifier"
+    kinds = frozenset({"classification"})
+    batch_invariant = True
+
+    def __init__(self):
+        from harness.options import Option
+
+        self.options = {"cutoff": Option("cutoff", 3, parse=int, help="words needed to say positive")}
+        self.engine_options = {"threads": Option("threads", 1, parse=int, changes_predictions=False)}
+
+    def predict(self, task, examples, *, batch_size=32):
+        cutoff = self.option("cutoff")
+        return [Prediction("positive" if len(e.input.split()) >= cutoff else "negative") for e in examples]
+
+
+class ThresholdPlugin:
+    @hookimpl
+    def harness_register_models(self, register):
+        register(Threshold())
+
+
+def test_typed_options_label_rows_only_when_they_change_predictions(tmp_path, register_plugin, data_dir):
+    register_plugin(ThresholdPlugin(), "threshold-plugin")
+    from harness import get_model
+
+    base = get_model("threshold-classifier")
+    tuned = base.with_options({"cutoff": "6", "threads": "4"})
+    assert (tuned.option("cutoff"), tuned.option("threads")) == (6, 4)
+    assert base.option("cutoff") == 3 and tuned is not base  # a new model; the registered one is unchanged
+    assert tuned.option_tags() == ["cutoff=6"] and tuned.prediction_options() == {"cutoff": 6}
+    bad = run("--tasks", "sentiment", "--models", "threshold-classifier", "-o", "cutoff=many", "--data-dir", str(data_dir),
+              "--store", str(tmp_path / "s.sqlite"))
+    assert bad.exit_code == 1 and bad.output.strip() == (
+        "Error: Model 'threshold-classifier': option cutoff takes a int (default 3), got 'many'")
+    store = tmp_path / "s.sqlite"
+    args = ["--tasks", "sentiment", "--models", "threshold-classifier", "--data-dir", str(data_dir), "--store", str(store), "--json"]
+    first = json.loads(run(*args, "-o", "cutoff=6").stdout)["results"][0]
+    again = json.loads(run(*args, "-o", "cutoff=6", "-o", "threads=8").stdout)["results"][0]
+    assert first["model"] == again["model"] == "threshold-classifier (cutoff=6)"
+    assert again["computed"] == 0  # a speed-only option is not part of the cache key
+    listing = json.loads(CliRunner().invoke(cli, ["models", "--json"]).stdout)
+    options = next(r for r in listing if r["name"] == "threshold-classifier")["options"]
+    assert options["threads"]["changes_predictions"] is False and options["cutoff"]["type"] == "int"
