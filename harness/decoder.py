@@ -52,6 +52,22 @@ class RequestCache:
         self.store.put_requests(self.engine_key, outputs)
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a decoder engine can do."""
+
+    #: scores an arbitrary continuation after a context (log-likelihood kinds need it)
+    scores_continuations: bool = False
+    #: returns the log-probabilities of the prompt's own tokens (vLLM's prompt_logprobs)
+    prompt_logprobs: bool = False
+    #: holds generation to a JSON schema or regular expression
+    structured_output: bool = False
+    #: renders prompts through the model's chat template
+    chat_template: bool = False
+    #: the model's tokenizer is available (context-window checks, per-token normalisation)
+    tokenizer: bool = False
+
+
 @dataclass
 class GenerationRequest:
     """What one batch of generations asks of an engine (the same for every prompt in it)."""
@@ -71,9 +87,10 @@ class _DecoderKinds:
 
 
 class DecoderLM(Model):
-    """Base class of causal-LM backends: options scored by log-likelihood, or answers
-    generated greedily and read back, as the task's kind says. Subclasses implement the
-    three engine calls."""
+    """Base class of decoder (causal LM) backends, engine-agnostic: the kinds' requests as
+    text, the request cache, and answer reading. An engine implements :meth:`loglikelihoods`
+    (for kinds answered by scoring options) and :meth:`generate`, and says what else it can
+    do in :attr:`capabilities`; :class:`TokenizedDecoderLM` adds what a local tokenizer gives."""
 
     kinds = _DecoderKinds()  # type: ignore[assignment]
     few_shot = True
@@ -86,94 +103,20 @@ class DecoderLM(Model):
         "normalisation": ("sum", "token", "char"),
     }
 
-    source: str = ""
-    _tokenizer = None
-
-    # -- tokenizer and context window --------------------------------------------------
-
-    @property
-    def tokenizer(self):
-        """The transformers tokenizer of :attr:`source` (loaded once, without the weights)."""
-        if self._tokenizer is None:
-            from transformers import AutoTokenizer
-
-            self._tokenizer = AutoTokenizer.from_pretrained(self.source)
-        return self._tokenizer
-
-    @cached_property
-    def config(self):
-        """The model's transformers config."""
-        from .hub import load_config
-
-        return load_config(self.name, self.source)
-
-    @property
-    def context_window(self) -> int | None:
-        """The most tokens the model takes (``max_position_embeddings``), if its config says."""
-        return getattr(self.config, "max_position_embeddings", None)
-
-    def check_fits(self, tokens: int, what: str) -> None:
-        """A one-line error when ``tokens`` exceed the model's context window (never a silent cut)."""
-        if self.context_window and tokens > self.context_window:
-            raise HarnessError(f"{self.name}: {what} is {tokens} tokens but the model takes at most {self.context_window}; "
-                               "use fewer --shots or a model with a longer context")
-
-    def fit_budgets(self, prompt_ids: Sequence[Sequence[int]], max_new_tokens: Sequence[int]) -> list[int]:
-        """Generation budgets clipped so prompt plus answer fit the context window (a prompt that
-        leaves no room is an error)."""
-        budgets = []
-        for ids, budget in zip(prompt_ids, max_new_tokens):
-            self.check_fits(len(ids) + 1, "a prompt")
-            budgets.append(min(budget, self.context_window - len(ids)) if self.context_window else budget)
-        return budgets
-
-    def encode(self, text: str) -> list[int]:
-        """Token ids without special tokens."""
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
-
-    def context_ids(self, context: str) -> list[int]:
-        """A context's token ids; an empty context becomes the BOS (else EOS) token, which the
-        first continuation token is predicted from."""
-        ids = self.encode(context)
-        if ids:
-            return ids
-        bos = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.tokenizer.eos_token_id
-        if bos is None:
-            raise HarnessError(f"{self.name}: empty context and no BOS token to score a continuation after")
-        return [bos]
-
-    def continuation_ids(self, continuation: str) -> list[int]:
-        """A continuation's token ids (never empty: an option must have something to score)."""
-        ids = self.encode(continuation)
-        if not ids:
-            raise HarnessError(f"{self.name}: continuation {continuation!r} encodes to no tokens")
-        return ids
-
-    # -- prompts -----------------------------------------------------------------------
+    #: what the engine can do, for the kinds and for listings (see :class:`Capabilities`)
+    capabilities: Capabilities = Capabilities()
 
     def uses_chat_template(self) -> bool:
-        """Whether prompts go through the tokenizer's chat template (option ``chat_template``)."""
-        choice = self.option("chat_template")
-        if choice == "off":
-            return False
-        has_template = bool(getattr(self.tokenizer, "chat_template", None))
-        if choice == "on" and not has_template:
-            raise HarnessError(f"{self.name}: -o chat_template=on but its tokenizer has no chat template")
-        return has_template
+        """Whether prompts go through a chat template (engines with one override this)."""
+        return False
 
     def chat_formatter(self):
         """A :data:`harness.prompts.Formatter` through the chat template, or None for plain prompts."""
-        if not self.uses_chat_template():
-            return None
+        return None
 
-        def render(turns, prompt):
-            messages = []
-            for question, answer in turns:
-                messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
-            messages.append({"role": "user", "content": prompt})
-            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-        return render
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` (per-token normalisation needs it)."""
+        raise HarnessError(f"{self.name}: -o normalisation=token needs the model's tokenizer, which this engine lacks")
 
     def check_task(self, task) -> None:
         """A decoder is asked through the task's prompt: a task without one fails before the
@@ -181,6 +124,9 @@ class DecoderLM(Model):
         if not task.prompt_template:
             raise HarnessError(f"Task {task.name!r} has no prompt_template, which decoder models such as {self.name} "
                                "need (set Task.prompt_template: a jinja2 template of the input)")
+        if kind_of(task).decoder_method == "loglikelihood" and not self.capabilities.scores_continuations:
+            raise HarnessError(f"{self.name} cannot score continuations, which {task.kind} tasks such as {task.name!r} "
+                               "are answered by")
 
     def task_settings(self, task) -> dict[str, Any]:
         """The prompt, verbalisers and answering method this task gives decoders (edits invalidate the cache)."""
@@ -189,16 +135,6 @@ class DecoderLM(Model):
         return settings
 
     # -- engine calls (backends implement these) ---------------------------------------
-
-    def score_single_token_options(
-        self, contexts: Sequence[str], option_tokens: Sequence[int], *, batch_size: int = 16
-    ) -> list[list[float]]:
-        """log P(option token | context) for each context and each one-token option."""
-        raise NotImplementedError
-
-    def score_requests(self, requests: Sequence[Request], *, batch_size: int = 16) -> list[float]:
-        """Sum of log P(continuation tokens | context) for each (context, continuation) pair."""
-        raise NotImplementedError
 
     def generate(self, prompts: Sequence[str], *, max_new_tokens: Sequence[int], stops: Sequence[str] = (),
                  batch_size: int = 16, structured: dict[str, Any] | None = None) -> list[str]:
@@ -216,35 +152,15 @@ class DecoderLM(Model):
     # -- answering ---------------------------------------------------------------------
 
     def loglikelihoods(self, per_example: Sequence[Sequence[Request]], *, batch_size: int = 16) -> list[list[float]]:
-        """Summed log-likelihood of every (context, continuation) option of every example.
-
-        Examples whose options are single tokens after one shared context are scored all at
-        once (:meth:`score_single_token_options`); the rest go through :meth:`score_requests`.
-        """
-        results: list[list[float]] = [[] for _ in per_example]
-        single: dict[tuple[int, ...], list[int]] = {}  # option tokens -> examples answered in one pass
-        pending: list[tuple[int, Request]] = []
-        for i, requests in enumerate(per_example):
-            tokens = [self.encode(continuation) for _, continuation in requests]
-            if len({context for context, _ in requests}) == 1 and all(len(t) == 1 for t in tokens):
-                single.setdefault(tuple(t[0] for t in tokens), []).append(i)
-            else:
-                pending.extend((i, request) for request in requests)
-        for option_tokens, members in single.items():
-            scored = self.score_single_token_options([per_example[i][0][0] for i in members], option_tokens, batch_size=batch_size)
-            for i, scores in zip(members, scored):
-                results[i] = scores
-        if pending:
-            flat = self.score_requests([request for _, request in pending], batch_size=batch_size)
-            for (i, _), score in zip(pending, flat):
-                results[i].append(score)
-        return results
+        """Summed log-likelihood of every (context, continuation) option of every example (the
+        engine call of log-likelihood kinds; engines batch and speed them up as they can)."""
+        raise NotImplementedError
 
     def normalise(self, loglikelihood: float, continuation: str) -> float:
         """An option's score under the ``normalisation`` option (sum, per token or per character)."""
         rule = self.option("normalisation")
         if rule == "token":
-            return loglikelihood / len(self.continuation_ids(continuation))
+            return loglikelihood / self.count_tokens(continuation)
         if rule == "char":
             return loglikelihood / max(1, len(continuation))
         return loglikelihood
@@ -342,6 +258,142 @@ class DecoderLM(Model):
     def read_generation(self, task, example, prompt: str, text: str, opening: str = "") -> Prediction:
         """One generated answer as a prediction (``opening`` is what the prompt wrote for the model)."""
         return kind_of(task).read_generation(self, task, example, prompt, text, opening)
+
+
+class TokenizedDecoderLM(DecoderLM):
+    """A decoder engine with the model's transformers tokenizer and config at hand (the
+    transformers and vLLM backends): context-window checks, chat templates, and the
+    token-level speed-up for options that are single tokens after one shared context.
+    Subclasses implement :meth:`score_single_token_options`, :meth:`score_requests` and
+    :meth:`generate`."""
+
+    capabilities = Capabilities(scores_continuations=True, chat_template=True, tokenizer=True)
+
+    source: str = ""
+    _tokenizer = None
+
+    # -- tokenizer and context window --------------------------------------------------
+
+    @property
+    def tokenizer(self):
+        """The transformers tokenizer of :attr:`source` (loaded once, without the weights)."""
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.source)
+        return self._tokenizer
+
+    @cached_property
+    def config(self):
+        """The model's transformers config."""
+        from .hub import load_config
+
+        return load_config(self.name, self.source)
+
+    @property
+    def context_window(self) -> int | None:
+        """The most tokens the model takes (``max_position_embeddings``), if its config says."""
+        return getattr(self.config, "max_position_embeddings", None)
+
+    def check_fits(self, tokens: int, what: str) -> None:
+        """A one-line error when ``tokens`` exceed the model's context window (never a silent cut)."""
+        if self.context_window and tokens > self.context_window:
+            raise HarnessError(f"{self.name}: {what} is {tokens} tokens but the model takes at most {self.context_window}; "
+                               "use fewer --shots or a model with a longer context")
+
+    def fit_budgets(self, prompt_ids: Sequence[Sequence[int]], max_new_tokens: Sequence[int]) -> list[int]:
+        """Generation budgets clipped so prompt plus answer fit the context window (a prompt that
+        leaves no room is an error)."""
+        budgets = []
+        for ids, budget in zip(prompt_ids, max_new_tokens):
+            self.check_fits(len(ids) + 1, "a prompt")
+            budgets.append(min(budget, self.context_window - len(ids)) if self.context_window else budget)
+        return budgets
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids without special tokens."""
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def context_ids(self, context: str) -> list[int]:
+        """A context's token ids; an empty context becomes the BOS (else EOS) token, which the
+        first continuation token is predicted from."""
+        ids = self.encode(context)
+        if ids:
+            return ids
+        bos = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.tokenizer.eos_token_id
+        if bos is None:
+            raise HarnessError(f"{self.name}: empty context and no BOS token to score a continuation after")
+        return [bos]
+
+    def continuation_ids(self, continuation: str) -> list[int]:
+        """A continuation's token ids (never empty: an option must have something to score)."""
+        ids = self.encode(continuation)
+        if not ids:
+            raise HarnessError(f"{self.name}: continuation {continuation!r} encodes to no tokens")
+        return ids
+
+    def uses_chat_template(self) -> bool:
+        """Whether prompts go through the tokenizer's chat template (option ``chat_template``)."""
+        choice = self.option("chat_template")
+        if choice == "off":
+            return False
+        has_template = bool(getattr(self.tokenizer, "chat_template", None))
+        if choice == "on" and not has_template:
+            raise HarnessError(f"{self.name}: -o chat_template=on but its tokenizer has no chat template")
+        return has_template
+
+    def chat_formatter(self):
+        """A :data:`harness.prompts.Formatter` through the chat template, or None for plain prompts."""
+        if not self.uses_chat_template():
+            return None
+
+        def render(turns, prompt):
+            messages = []
+            for question, answer in turns:
+                messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+            messages.append({"role": "user", "content": prompt})
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+        return render
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of a continuation."""
+        return len(self.continuation_ids(text))
+
+    def score_single_token_options(
+        self, contexts: Sequence[str], option_tokens: Sequence[int], *, batch_size: int = 16
+    ) -> list[list[float]]:
+        """log P(option token | context) for each context and each one-token option."""
+        raise NotImplementedError
+
+    def score_requests(self, requests: Sequence[Request], *, batch_size: int = 16) -> list[float]:
+        """Sum of log P(continuation tokens | context) for each (context, continuation) pair."""
+        raise NotImplementedError
+
+    def loglikelihoods(self, per_example: Sequence[Sequence[Request]], *, batch_size: int = 16) -> list[list[float]]:
+        """Summed log-likelihood of every (context, continuation) option of every example.
+
+        Examples whose options are single tokens after one shared context are scored all at
+        once (:meth:`score_single_token_options`); the rest go through :meth:`score_requests`.
+        """
+        results: list[list[float]] = [[] for _ in per_example]
+        single: dict[tuple[int, ...], list[int]] = {}  # option tokens -> examples answered in one pass
+        pending: list[tuple[int, Request]] = []
+        for i, requests in enumerate(per_example):
+            tokens = [self.encode(continuation) for _, continuation in requests]
+            if len({context for context, _ in requests}) == 1 and all(len(t) == 1 for t in tokens):
+                single.setdefault(tuple(t[0] for t in tokens), []).append(i)
+            else:
+                pending.extend((i, request) for request in requests)
+        for option_tokens, members in single.items():
+            scored = self.score_single_token_options([per_example[i][0][0] for i in members], option_tokens, batch_size=batch_size)
+            for i, scores in zip(members, scored):
+                results[i] = scores
+        if pending:
+            flat = self.score_requests([request for _, request in pending], batch_size=batch_size)
+            for (i, _), score in zip(pending, flat):
+                results[i].append(score)
+        return results
 
 
 def cut_at_stops(text: str, stops: Sequence[str]) -> str:

@@ -14,13 +14,13 @@ from functools import cached_property
 from typing import Any, Sequence
 
 from harness import HarnessError, Model, ModelFamily, hookimpl
-from harness.decoder import DecoderLM, cut_at_stops, first_word_answer  # noqa: F401 (re-exported)
+from harness.decoder import TokenizedDecoderLM, cut_at_stops, first_word_answer  # noqa: F401 (re-exported)
 from harness.hub import revision
 from harness.plugins import source_digest
 from harness.packaged import PACKAGED, PackagedWeights, cache_dir
 
 
-class HFCausal(DecoderLM):
+class HFCausal(TokenizedDecoderLM):
     """A transformers causal LM: options scored by log-likelihood, entities and words generated greedily."""
 
     description = "transformers causal LM: log-likelihood scoring (classification, choice), greedy generation (NER, spelling)"

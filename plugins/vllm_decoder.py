@@ -34,7 +34,7 @@ from types import SimpleNamespace
 from typing import Any, Sequence
 
 from harness import HarnessError, Model, ModelFamily, hookimpl
-from harness.decoder import DecoderLM, cut_at_stops
+from harness.decoder import Capabilities, DecoderLM, TokenizedDecoderLM, cut_at_stops
 from harness.grounding import entity_list_continuation_regex, entity_list_schema
 from harness.plugins import installed_version, source_digest
 from harness.prompts import Request
@@ -206,7 +206,7 @@ def replay_output(record: dict[str, Any]):
     )
 
 
-class VLLMCausal(DecoderLM):
+class VLLMCausal(TokenizedDecoderLM):
     """A causal LM served by vLLM: the decoder prompts and answer reading, vLLM's engine."""
 
     description = "vLLM on GPU: prompt-logprob / option-token scoring (classification, choice), structured-output NER, spelling"
@@ -226,6 +226,9 @@ class VLLMCausal(DecoderLM):
         "distributed_executor_backend": (_optional_backend, None),
     }
     whole_task_per_call = True
+    capabilities = Capabilities(scores_continuations=True, prompt_logprobs=True, structured_output=True,
+                                chat_template=True, tokenizer=True)
+    engine_affecting_options = ("dtype",)  # the same request can come back different in another precision
 
     def __init__(self, source: str, packaged=None):
         self._source = source

@@ -211,3 +211,36 @@ def test_typed_options_label_rows_only_when_they_change_predictions(tmp_path, re
     listing = json.loads(CliRunner().invoke(cli, ["models", "--json"]).stdout)
     options = next(r for r in listing if r["name"] == "threshold-classifier")["options"]
     assert options["threads"]["changes_predictions"] is False and options["cutoff"]["type"] == "int"
+
+
+class EchoEngine(__import__("harness.decoder", fromlist=["DecoderLM"]).DecoderLM):
+    """A decoder engine with no tokenizer and no scoring (as a chat-only HTTP API): it
+    generates by echoing the last word of each prompt."""
+
+    name = "echo-engine"
+
+    def identity(self):
+        return {"name": self.name}
+
+    def generate(self, prompts, *, max_new_tokens, stops=(), batch_size=16, structured=None):
+        return [" " + prompt.split("Word: ")[-1].split("\n")[0] for prompt in prompts]
+
+
+class EchoPlugin:
+    @hookimpl
+    def harness_register_models(self, register):
+        register(EchoEngine())
+
+
+def test_an_engine_without_a_tokenizer_answers_generation_kinds_only(tmp_path, register_plugin):
+    register_plugin(EchoPlugin(), "echo-plugin")
+    store = str(tmp_path / "s.sqlite")
+    spelling = run("--tasks", "spelling:norvig1", "--models", "echo-engine", "--source", "demo", "--store", store, "--json")
+    assert spelling.exit_code == 0, spelling.output
+    [cell] = json.loads(spelling.stdout)["results"]
+    over = next(m for m in cell["metrics"] if m["name"] == "over_correction_rate")
+    assert over["value"] == 0.0  # echoing leaves every correct word alone
+    sentiment = run("--tasks", "sentiment", "--models", "echo-engine", "--source", "demo", "--store", store)
+    assert sentiment.exit_code == 1
+    assert sentiment.output.strip() == ("Error: echo-engine cannot score continuations, which classification tasks "
+                                        "such as 'sentiment' are answered by")
