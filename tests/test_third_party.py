@@ -8,15 +8,28 @@ import sys
 from .conftest import PROJECT, harness_subprocess
 
 
-def test_pip_installed_task_plugin_runs(tmp_path):
+def install_example(name: str, tmp_path) -> dict[str, str]:
+    """pip-install ``examples/<name>`` into a folder of its own; the environment that sees it."""
     target = tmp_path / "site"
     install = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(PROJECT / "examples" / "harness-reviews")],
+         "--target", str(target), str(PROJECT / "examples" / name)],
         capture_output=True, text=True, timeout=300,
     )
     assert install.returncode == 0, install.stderr
-    env = {"PYTHONPATH": str(target)}
+    return {"PYTHONPATH": str(target)}
+
+
+def run_own_tests(name: str, env: dict[str, str], tmp_path) -> None:
+    """The example package's own tests pass against the installed package, through the public API."""
+    own = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          str(PROJECT / "examples" / name / "tests")],
+                         capture_output=True, text=True, env={**__import__("os").environ, **env}, cwd=tmp_path, timeout=300)
+    assert own.returncode == 0, own.stdout + own.stderr
+
+
+def test_pip_installed_task_plugin_runs(tmp_path):
+    env = install_example("harness-reviews", tmp_path)
 
     plugins = json.loads(harness_subprocess(["plugins"], env=env).stdout)
     assert plugins == [{"name": "harness-reviews", "hooks": ["harness_register_tasks"], "version": "0.1.0"}]
@@ -30,22 +43,11 @@ def test_pip_installed_task_plugin_runs(tmp_path):
     accuracy = next(m for m in cell["metrics"] if m["name"] == "accuracy")
     assert accuracy["value"] >= 0.75  # VADER reads these clear-cut reviews correctly
 
-    # Its own tests pass against the installed package, through the public API.
-    own = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                          str(PROJECT / "examples" / "harness-reviews" / "tests")],
-                         capture_output=True, text=True, env={**__import__("os").environ, **env}, cwd=tmp_path, timeout=300)
-    assert own.returncode == 0, own.stdout + own.stderr
+    run_own_tests("harness-reviews", env, tmp_path)
 
 
 def test_pip_installed_model_plugin_runs(tmp_path):
-    target = tmp_path / "site"
-    install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(PROJECT / "examples" / "harness-textblob")],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert install.returncode == 0, install.stderr
-    env = {"PYTHONPATH": str(target)}
+    env = install_example("harness-textblob", tmp_path)
     plugins = json.loads(harness_subprocess(["plugins"], env=env).stdout)
     assert plugins == [{"name": "harness-textblob", "hooks": ["harness_register_models"], "version": "0.1.0"}]
 
@@ -63,7 +65,4 @@ def test_pip_installed_model_plugin_runs(tmp_path):
     assert run["provenance"]["plugins"] == {"model": "harness-textblob==0.1.0", "task": "harness==0.1.0"}
     assert run["model_identity"]["plugin"] == "harness-textblob==0.1.0"
 
-    own = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                          str(PROJECT / "examples" / "harness-textblob" / "tests")],
-                         capture_output=True, text=True, env={**__import__("os").environ, **env}, cwd=tmp_path, timeout=300)
-    assert own.returncode == 0, own.stdout + own.stderr
+    run_own_tests("harness-textblob", env, tmp_path)
