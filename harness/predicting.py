@@ -78,10 +78,20 @@ def check_predictions(model: Model, task: Task, batch: Sequence[Example], predic
                            f"{len(batch)} Prediction, one per example, in order)")
     if len(predictions) != len(batch):
         raise ModelFailure(f"{where}: predict() returned {len(predictions)} predictions for {len(batch)} examples")
+    from .errors import UnknownNameError
+    from .kinds import kind_of
+
+    try:
+        kind = kind_of(task)
+    except UnknownNameError:  # tasks of unregistered kinds fail when they are checked
+        kind = None
     for example, prediction in zip(batch, predictions):
         if not isinstance(prediction, Prediction):
             raise ModelFailure(f"{where}, example {example.id}: got {type(prediction).__name__} {_short(prediction)} "
                                "(expected harness.Prediction(output, ...))")
+        wrong = kind.check_output(task, example, prediction.output) if kind is not None else None
+        if wrong:
+            raise ModelFailure(f"{where}, example {example.id}: {wrong}")
         try:
             json.dumps(prediction.to_json(), ensure_ascii=False)
         except (TypeError, ValueError) as exc:

@@ -42,7 +42,7 @@ class Hostile(Model):
         self.usage.prompt_tokens += 10 * len(examples)  # as decoders count the tokens they process
         self.usage.generated_tokens += len(examples)
         self.usage.cached_prompt_tokens = (self.usage.cached_prompt_tokens or 0) + 5 * len(examples)
-        return [Prediction(PAYLOAD, raw=PAYLOAD) for _ in examples]
+        return [Prediction("negative", raw=PAYLOAD) for _ in examples]  # the label, and hostile raw text
 
 
 class HostilePlugin:

@@ -48,7 +48,7 @@ class Unstorable(Model):
     kinds = frozenset({"tagging"})
 
     def predict(self, task, examples, *, batch_size=32):
-        return [Prediction(object()) for _ in examples]
+        return [Prediction(["O"] * len(e.input), details={"state": object()}) for e in examples]
 
 
 class BareStrings(Model):
@@ -57,6 +57,22 @@ class BareStrings(Model):
 
     def predict(self, task, examples, *, batch_size=32):
         return ["positive" for _ in examples]
+
+
+class IntLabels(Model):
+    name = "int-classifier"
+    kinds = frozenset({"classification"})
+
+    def predict(self, task, examples, *, batch_size=32):
+        return [Prediction(1) for _ in examples]
+
+
+class ShortTags(Model):
+    name = "short-tagger"
+    kinds = frozenset({"tagging"})
+
+    def predict(self, task, examples, *, batch_size=32):
+        return [Prediction(["O"]) for _ in examples]
 
 
 class Generator(Model):
@@ -70,7 +86,7 @@ class Generator(Model):
 class BadPlugins:
     @hookimpl
     def harness_register_models(self, register):
-        for model in (Flaky(), ReturnsNone(), Unstorable(), BareStrings(), Generator()):
+        for model in (Flaky(), ReturnsNone(), Unstorable(), BareStrings(), Generator(), IntLabels(), ShortTags()):
             register(model)
 
 
@@ -113,6 +129,9 @@ def test_debug_shows_the_plugins_traceback(bad_models, data_dir, store_path):
     ("object-tagger", "ner", r"object-tagger on ner, example test-0: the prediction cannot be stored as JSON \(TypeError: .*\)"),
     ("string-classifier", "sentiment",
      r"string-classifier on sentiment, example validation-0: got str 'positive' \(expected harness.Prediction\(output, ...\)\)"),
+    ("int-classifier", "sentiment",
+     r"int-classifier on sentiment, example validation-0: output 1 is not one of the task's labels \(negative, positive\)"),
+    ("short-tagger", "ner", r"short-tagger on ner, example test-0: output is 1 tags, expected a list of 9 tags \(one per token\)"),
     ("generator-classifier", "sentiment",
      r"generator-classifier on sentiment: predict\(\) returned a generator \(expected a list of 8 Prediction, one per example, in order\)"),
 ])

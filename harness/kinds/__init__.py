@@ -54,6 +54,11 @@ class Kind:
         """Every metric with a bootstrap CI (``Task.score`` calls this unless a task overrides it)."""
         raise HarnessError(f"Task {task.name!r}: kind {self.name!r} has no default scoring; override Task.score")
 
+    def check_output(self, task: Task, example: Example, output: Any) -> str | None:
+        """None when ``output`` has the shape this kind's answers have, else what is wrong
+        (a model returning it is stopped with a one-line error naming the example)."""
+        return None
+
     def is_correct(self, example: Example, prediction: Prediction) -> bool:
         """Whether one prediction is exactly right (the report lists the others as errors)."""
         return prediction.output == example.reference

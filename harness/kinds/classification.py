@@ -19,6 +19,12 @@ class Classification(Kind):
         return score_classification([e.reference for e in examples], [p.output for p in predictions], list(task.labels),
                                     seed=seed)
 
+    def check_output(self, task, example, output):
+        """A label of the task's (an int or another name would silently count as wrong)."""
+        if output not in task.labels:
+            return f"output {output!r} is not one of the task's labels ({', '.join(task.labels)})"
+        return None
+
     def gold_answer(self, task, example):
         """The label's verbaliser."""
         from ..prompts import verbalise

@@ -33,6 +33,13 @@ class Tagging(Kind):
         scores.metrics.extend(grounding_metrics(predictions, seed=seed))
         return scores
 
+    def check_output(self, task, example, output):
+        """One IOB2 tag per token."""
+        if not isinstance(output, (list, tuple)) or len(output) != len(example.input):
+            got = f"{len(output)} tags" if isinstance(output, (list, tuple)) else f"a {type(output).__name__}"
+            return f"output is {got}, expected a list of {len(example.input)} tags (one per token)"
+        return None
+
     def describe(self, data, reference, output, raw):
         """The sentence, and the gold and predicted entities."""
         if not isinstance(output, list):
