@@ -334,19 +334,7 @@ def _run_one(task, model, loaded, examples, store: Store, s: RunConfig, *, selec
     scores = task.score(examples, predictions, seed=s.seed)
     correct = [task.is_correct(e, p) for e, p in zip(examples, predictions)]
     wall = time.perf_counter() - started
-    provenance = {
-        "packages": package_versions(),
-        "hardware": hardware(),
-        "model": model.provenance(),
-        "task": task.describe(),
-        "plugins": {"model": distribution_of(model), "task": distribution_of(task)},
-        "batch_size": s.batch_size,
-        "selection": selection,
-    }
-    if computed:
-        provenance["throughput"] = {**throughput(computed, fresh_seconds, model.usage), "load_s": load_seconds}
-        if getattr(model, "cpu_bound", False):
-            provenance["workers"] = s.workers
+    provenance = run_provenance(task, model, s, selection, computed=computed, seconds=fresh_seconds, load_seconds=load_seconds)
     run = RunRecord(
         task=task.name, task_version=task.version, kind=task.kind, dataset=task.dataset, split=loaded.split,
         data_source=loaded.source, data_location=loaded.location, model=name, model_identity=model.identity(),
@@ -357,6 +345,26 @@ def _run_one(task, model, loaded, examples, store: Store, s: RunConfig, *, selec
     )
     run_id = store.save_run(run, scores, examples, predictions, correct)
     return RunResult(run_id, task.name, name, loaded.split, loaded.source, len(examples), computed, scores, run.examples_per_s)
+
+
+def run_provenance(task: Task, model: Model, s: RunConfig, selection: dict, *, computed: int, seconds: float,
+                   load_seconds: float) -> dict[str, Any]:
+    """What a run's numbers came from: package versions, hardware, model and task facts, the
+    plugins' distributions, batching, the selection, and the throughput of what it computed."""
+    provenance: dict[str, Any] = {
+        "packages": package_versions(),
+        "hardware": hardware(),
+        "model": model.provenance(),
+        "task": task.describe(),
+        "plugins": {"model": distribution_of(model), "task": distribution_of(task)},
+        "batch_size": s.batch_size,
+        "selection": selection,
+    }
+    if computed:
+        provenance["throughput"] = {**throughput(computed, seconds, model.usage), "load_s": load_seconds}
+        if getattr(model, "cpu_bound", False):
+            provenance["workers"] = s.workers
+    return provenance
 
 
 def selection_key(loaded, examples: Sequence, selection: dict) -> str:
