@@ -72,13 +72,18 @@ class SpacyNER(Model):
         """Identity plus the label maps used."""
         return {**self.identity(), "label_maps": {",".join(sorted(k)): v for k, v in LABEL_MAPS.items()}}
 
+    def prepare(self) -> None:
+        """Load the pipeline (outside the throughput clock)."""
+        if self._nlp is None:
+            import spacy
+
+            self._nlp = spacy.load(SPACY_PACKAGE, exclude=["parser", "lemmatizer", "attribute_ruler"])
+
     def predict(self, task, examples, *, batch_size=32):
         """Tag pre-tokenised sentences and convert entity spans to IOB2."""
-        import spacy
         from spacy.tokens import Doc
 
-        if self._nlp is None:
-            self._nlp = spacy.load(SPACY_PACKAGE, exclude=["parser", "lemmatizer", "attribute_ruler"])
+        self.prepare()
         mapping = LABEL_MAPS[frozenset(task.labels)]
         docs = (Doc(self._nlp.vocab, words=list(e.input)) for e in examples)
         predictions = []
