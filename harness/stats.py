@@ -40,12 +40,21 @@ def bootstrap_ci(
         return nan, nan
     rng = np.random.default_rng(seed)
     values = []
-    chunk = max(1, min(resamples, 20_000_000 // max(1, n * stats.shape[1])))
+    flat = stats.reshape(n, -1)
+    # Counts are whole numbers: summing them as "how often each example was drawn" times its
+    # counts (one matrix product) is exact and gives the very sums of the drawn rows.
+    whole = bool(np.all(flat == np.round(flat))) and float(np.abs(flat).sum()) * n < 2**52
+    chunk = max(1, min(resamples, 20_000_000 // max(1, n * flat.shape[1])))
     done = 0
     while done < resamples:
         size = min(chunk, resamples - done)
         idx = rng.integers(0, n, size=(size, n))
-        values.append(np.asarray(metric(stats[idx].sum(axis=1))))
+        if whole:
+            drawn = np.bincount((idx + n * np.arange(size)[:, None]).ravel(), minlength=size * n).reshape(size, n)
+            sums = (drawn.astype(float) @ flat).reshape((size, *stats.shape[1:]))
+        else:
+            sums = stats[idx].sum(axis=1)
+        values.append(np.asarray(metric(sums)))
         done += size
     samples = np.concatenate(values, axis=0)
     tail = (1 - confidence) / 2 * 100

@@ -102,8 +102,11 @@ def test_bootstrap_matches_a_direct_resampling_loop():
     direct_rng = np.random.default_rng(5)
     idx = direct_rng.integers(0, 50, size=(200, 50))
     values = [f1(stats[row].sum(axis=0)) for row in idx]
-    assert low == pytest.approx(np.percentile(values, 2.5))
-    assert high == pytest.approx(np.percentile(values, 97.5))
+    assert low == np.percentile(values, 2.5) and high == np.percentile(values, 97.5)  # counts: exactly the same sums
+    fractions = stats / 7  # not whole numbers: summed row by row, as before
+    low, high = bootstrap_ci(fractions, f1, resamples=200, seed=5)
+    values = [f1(fractions[row].sum(axis=0)) for row in idx]
+    assert low == pytest.approx(np.percentile(values, 2.5)) and high == pytest.approx(np.percentile(values, 97.5))
 
 
 def test_accuracy_ci_is_close_to_the_normal_approximation():
