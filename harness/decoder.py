@@ -180,9 +180,11 @@ class DecoderLM(Model):
     request_cache: RequestCache | None = None
     caches_requests = True
 
-    def engine_identity(self) -> dict[str, Any]:
-        """What an engine's answer to a request depends on: the model and its engine settings."""
-        return {**self.identity(), "engine_options": {name: self.option(name) for name in self.engine_affecting_options}}
+    def engine_identity(self, identity: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What an engine's answer to a request depends on: the model (its :meth:`identity`,
+        passed in when already computed: it may digest the weights) and its engine settings."""
+        identity = self.identity() if identity is None else identity
+        return {**identity, "engine_options": {name: self.option(name) for name in self.engine_affecting_options}}
 
     def _answered(self, keys: Sequence[Sequence[str]], compute) -> list[list[Any]]:
         """Engine outputs for each example's request keys: from the cache where every request of
@@ -202,7 +204,8 @@ class DecoderLM(Model):
             known.update(fresh)
             if cache is not None:
                 cache.put(fresh)
-        served = [i for i in range(len(keys)) if i not in set(missing)]
+        needed = set(missing)
+        served = [i for i in range(len(keys)) if i not in needed]
         self.usage.cached_examples += len(served)
         self.usage.cached_seconds += sum(known[k][1] for i in served for k in keys[i])
         return [[known[k][0] for k in ks] for ks in keys]

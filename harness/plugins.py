@@ -50,18 +50,10 @@ def _distributions() -> dict[str, list[str]]:
 @functools.lru_cache(maxsize=256)
 def _distribution_of_package(top: str) -> str | None:
     version = installed_version(top)  # the usual case: the distribution is named after its package
-    if version is not None and top in _distribution_packages(top):
+    if version is not None:
         return f"{importlib.metadata.distribution(top).metadata['Name']}=={version}"
     names = _distributions().get(top)  # scans every installed distribution: only when needed
     return f"{names[0]}=={installed_version(names[0])}" if names else None
-
-
-def _distribution_packages(name: str) -> set[str]:
-    """The top-level packages a distribution installs (from its files; editable installs too)."""
-    dist = importlib.metadata.distribution(name)
-    tops = {str(f).split("/", 1)[0].removesuffix(".py") for f in (dist.files or [])}
-    top_level = dist.read_text("top_level.txt") or ""
-    return tops | set(top_level.split()) | {name.replace("-", "_")}
 
 
 def distribution_of(obj: Any) -> str | None:

@@ -203,40 +203,35 @@ def predict_pending(
         store_batch(answered)
         advance(len(answered.examples))
         return answered.seconds, answered if answered.failure else None
-    if getattr(model, "cpu_bound", False) and workers > 1 and len(todo) >= MIN_POOL_EXAMPLES:
+    if model.cpu_bound and workers > 1 and len(todo) >= MIN_POOL_EXAMPLES:
         return _predict_in_pool(model, task, todo, batch_size=batch_size, extra=extra, workers=workers,
                                 store_batch=store_batch, advance=advance)
-    if not getattr(model, "batch_invariant", False):
-        # An answer may depend on the batch it is computed in (padding in a neural model):
-        # one batch per call, so results never depend on timing; progress and commits per batch.
-        return _predict_in_calls(model, task, todo, [batch_size] * len(todo), batch_size, extra, store_batch, advance)
-    return _predict_in_calls(model, task, todo, None, batch_size, extra, store_batch, advance)
+    # An answer may depend on the batch it is computed in (padding in a neural model): such
+    # models get one batch per call, so results never depend on timing.
+    return _predict_in_calls(model, task, todo, batch_size, extra, store_batch, advance, timed=model.batch_invariant)
 
 
-def _predict_in_calls(model, task, todo, sizes, batch_size, extra, store_batch, advance) -> tuple[float, Answered | None]:
-    """Call the model on consecutive slices of ``todo``: of ``sizes``, or (None) sized by time:
-    a first call of one example, then doubling while calls take under :data:`TARGET_CALL_S`
-    (up to ``batch_size x 8``), halving when one takes over twice that."""
+def _predict_in_calls(model, task, todo, batch_size, extra, store_batch, advance, *, timed: bool
+                      ) -> tuple[float, Answered | None]:
+    """Call the model on consecutive slices of ``todo``: one ``batch_size`` batch each, or with
+    ``timed`` a first call of one example, then doubling while calls take under
+    :data:`TARGET_CALL_S` (up to ``batch_size x 8``), halving when one takes over twice that."""
     seconds = 0.0
     largest = batch_size * CHUNK_BATCHES
-    size = 1
+    size = 1 if timed else batch_size
     start = 0
-    calls = 0
     while start < len(todo):
-        if sizes is not None:
-            size = sizes[calls]
         batch = todo[start : start + size]
         answered = predict_checked(model, task, batch, batch_size, extra)
         seconds += answered.seconds
-        calls += 1
         store_batch(answered)
         advance(len(answered.examples))
         if answered.failure:
             return seconds, answered
         start += len(batch)
-        if answered.seconds < TARGET_CALL_S:
+        if timed and answered.seconds < TARGET_CALL_S:
             size = min(largest, size * 2)
-        elif answered.seconds > 2 * TARGET_CALL_S:
+        elif timed and answered.seconds > 2 * TARGET_CALL_S:
             size = max(1, size // 2)
     return seconds, None
 

@@ -264,8 +264,9 @@ def _run_one(task, model, loaded, examples, store: Store, s: RunConfig, *, selec
              summary: RunSummary) -> RunResult:
     started = time.perf_counter()
     settings = {"seed": s.seed, **model.task_settings(task)}
-    if model.prediction_options():
-        settings["options"] = model.prediction_options()
+    options = model.prediction_options()
+    if options:
+        settings["options"] = options
     extra = {}
     tags = model.option_tags()
     if shots:
@@ -273,14 +274,15 @@ def _run_one(task, model, loaded, examples, store: Store, s: RunConfig, *, selec
         extra["shots"] = shots
         tags.insert(0, f"{len(shots)}-shot")
     name = f"{model.name} ({', '.join(tags)})" if tags else model.name  # its own leaderboard row
-    key = cache_key(model.identity(), task.name, task.version, settings)
-    by_request = getattr(model, "caches_requests", False)
+    identity = model.identity()  # once: it may digest the weights
+    key = cache_key(identity, task.name, task.version, settings)
+    by_request = model.caches_requests
     if by_request:
         # Decoders keep their engine's outputs per request and read answers afresh each run:
         # changing how answers are read recomputes no request and needs no version bump.
         from .decoder import RequestCache
 
-        model.request_cache = RequestCache(store, model.engine_identity())
+        model.request_cache = RequestCache(store, model.engine_identity(identity))
         cached = {}
     else:
         cached = store.cached(key, (e.key for e in examples))
@@ -337,7 +339,7 @@ def _run_one(task, model, loaded, examples, store: Store, s: RunConfig, *, selec
     provenance = run_provenance(task, model, s, selection, computed=computed, seconds=fresh_seconds, load_seconds=load_seconds)
     run = RunRecord(
         task=task.name, task_version=task.version, kind=task.kind, dataset=task.dataset, split=loaded.split,
-        data_source=loaded.source, data_location=loaded.location, model=name, model_identity=model.identity(),
+        data_source=loaded.source, data_location=loaded.location, model=name, model_identity=identity,
         settings=settings, cache_key=key, selection_key=selection_key(loaded, examples, selection), n=len(examples),
         seed=s.seed, wall_time_s=wall, compute_time_s=compute_time,
         examples_per_s=len(examples) / compute_time if compute_time > 0 else None, cached=len(examples) - computed,
@@ -362,7 +364,7 @@ def run_provenance(task: Task, model: Model, s: RunConfig, selection: dict, *, c
     }
     if computed:
         provenance["throughput"] = {**throughput(computed, seconds, model.usage), "load_s": load_seconds}
-        if getattr(model, "cpu_bound", False):
+        if model.cpu_bound:
             provenance["workers"] = s.workers
     return provenance
 
