@@ -78,6 +78,56 @@ class GenerationRequest:
     structured: dict[str, Any] | None = None
 
 
+class PartialFailure(Exception):
+    """Raised by an engine call that failed (or was interrupted) after answering some of its
+    examples: ``done`` maps the position of each answered example in the call to its outputs,
+    which are cached before ``error`` is raised again, so a rerun sends only what is missing."""
+
+    def __init__(self, done: dict[int, list[Any]], error: BaseException):
+        super().__init__(str(error))
+        self.done = done
+        self.error = error
+
+
+#: What a model is told when a task's options are asked as generation (``-o scoring=off``, or an
+#: engine that cannot score): the options, one per line of the prompt's answer cue. Versioned:
+#: it is part of every such request.
+OPTIONS_INSTRUCTION = "Answer with exactly one of: {options}."
+
+
+def options_prompt(prompt: str, options: Sequence[str]) -> str:
+    """``prompt`` with a line listing the ``options`` put before its last line (the answer cue,
+    such as "Answer:"), or after it when the prompt is one line."""
+    line = OPTIONS_INSTRUCTION.format(options="; ".join(options))
+    head, sep, cue = prompt.rpartition("\n")
+    return f"{head}\n{line}\n{cue}" if sep else f"{prompt}\n{line}\nAnswer:"
+
+
+def _folded(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s'-]", " ", text.casefold()).split())
+
+
+def match_option(text: str, options: Sequence[str]) -> int | None:
+    """The option a generated answer names, or None when it names none or several.
+
+    The first non-empty line is read, case and punctuation ignored: an answer equal to an
+    option, then one that contains exactly one option as whole words ("Positive, because..."),
+    then one that is part of exactly one option ("trophy" for "the trophy"). An answer naming
+    several options ("positive or negative") names none.
+    """
+    line = _folded(next((line for line in text.splitlines() if line.strip()), ""))
+    folded = [_folded(option) for option in options]
+    if not line:
+        return None
+    for test in (lambda o: line == o, lambda o: f" {o} " in f" {line} ", lambda o: f" {line} " in f" {o} "):
+        hits = [i for i, option in enumerate(folded) if option and test(option)]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            return None
+    return None
+
+
 class _DecoderKinds:
     """``DecoderLM.kinds``: every registered kind that decoders can answer (read when asked,
     so a kind a plugin adds is answered too)."""
@@ -105,6 +155,13 @@ class DecoderLM(Model):
 
     #: what the engine can do, for the kinds and for listings (see :class:`Capabilities`)
     capabilities: Capabilities = Capabilities()
+    #: log-likelihood kinds (classification, choice) may be asked as generation when the engine
+    #: cannot score continuations (the options listed in the prompt, the answer matched back)
+    answers_options_by_generation: bool = False
+
+    def asks_options_by_generation(self) -> bool:
+        """Whether log-likelihood kinds are asked as generation by this engine as configured."""
+        return self.answers_options_by_generation and not self.capabilities.scores_continuations
 
     def uses_chat_template(self) -> bool:
         """Whether prompts go through a chat template (engines with one override this)."""
@@ -124,7 +181,8 @@ class DecoderLM(Model):
         if not task.prompt_template:
             raise HarnessError(f"Task {task.name!r} has no prompt_template, which decoder models such as {self.name} "
                                "need (set Task.prompt_template: a jinja2 template of the input)")
-        if kind_of(task).decoder_method == "loglikelihood" and not self.capabilities.scores_continuations:
+        if (kind_of(task).decoder_method == "loglikelihood" and not self.capabilities.scores_continuations
+                and not self.answers_options_by_generation):
             raise HarnessError(f"{self.name} cannot score continuations, which {task.kind} tasks such as {task.name!r} "
                                "are answered by")
 
@@ -132,6 +190,8 @@ class DecoderLM(Model):
         """The prompt, verbalisers and answering method this task gives decoders (edits invalidate the cache)."""
         settings: dict[str, Any] = {"prompt_template": task.prompt_template, "chat_template": self.uses_chat_template()}
         settings.update(kind_of(task).decoder_settings(self, task))
+        if kind_of(task).decoder_method == "loglikelihood" and self.asks_options_by_generation():
+            settings["options_by_generation"] = OPTIONS_INSTRUCTION
         return settings
 
     # -- engine calls (backends implement these) ---------------------------------------
@@ -169,6 +229,8 @@ class DecoderLM(Model):
         """Answer by log-likelihood (classification, choice) or greedy generation (tagging, correction)."""
         if kind_of(task).decoder_method == "generation":
             return self.predict_by_generation(task, examples, batch_size=batch_size, shots=shots)
+        if self.asks_options_by_generation():
+            return self.predict_options_by_generation(task, examples, batch_size=batch_size, shots=shots)
         return self.predict_by_loglikelihood(task, examples, batch_size=batch_size, shots=shots)
 
     # -- the request cache -------------------------------------------------------------
@@ -198,7 +260,14 @@ class DecoderLM(Model):
             self.prepare()  # weights load (or the engine starts) only once a request needs them
             self.usage.load_seconds += time.perf_counter() - started
             started = time.perf_counter()
-            computed = compute(missing)
+            try:
+                computed = compute(missing)
+            except PartialFailure as failure:  # keep what was answered before the failure
+                if cache is not None and failure.done:
+                    share = (time.perf_counter() - started) / max(1, sum(len(keys[missing[j]]) for j in failure.done))
+                    cache.put({k: (output, share) for j, outputs in failure.done.items()
+                               for k, output in zip(keys[missing[j]], outputs)})
+                raise failure.error from None
             share = (time.perf_counter() - started) / max(1, sum(len(keys[i]) for i in missing))
             fresh = {k: (output, share) for i, outputs in zip(missing, computed) for k, output in zip(keys[i], outputs)}
             known.update(fresh)
@@ -233,6 +302,42 @@ class DecoderLM(Model):
             output, scores, raw=raw, prompt=requests[best][0],
             details={"loglikelihoods": list(loglikelihoods), "normalisation": self.option("normalisation")},
         )
+
+    def predict_options_by_generation(self, task, examples, *, batch_size: int = 16, shots=()) -> list[Prediction]:
+        """Ask a log-likelihood kind's question as generation: the prompt lists the options, the
+        model writes one, and the answer is matched back to an option (:func:`match_option`);
+        an answer that names no option (or several) is a parse failure, counted in the kind's
+        ``parse_failure_rate`` and scored as wrong."""
+        from .prompts import plain, render_prompt, shot_turns
+
+        kind = kind_of(task)
+        chat = self.chat_formatter()
+        shown = [shot for shot in shots if kind.shows_as_shot(shot)]
+        turns = [(options_prompt(question, kind.option_names(task, shot)), answer)
+                 for (question, answer), shot in zip(shot_turns(task, shown), shown)]
+        names = [kind.option_names(task, example) for example in examples]
+        questions = [options_prompt(render_prompt(task, example), options) for example, options in zip(examples, names)]
+        if chat is not None:
+            prompts = [chat([(q, a.strip()) for q, a in turns], question) for question in questions]
+        else:
+            prompts = [plain(turns, question) for question in questions]
+        stops = [] if chat else ["\n"]
+        budget = 16
+        keys = [[request_key("generate", prompt, budget, stops, None)] for prompt in prompts]
+
+        def compute(todo: list[int]) -> list[list[str]]:
+            texts = self.generate([prompts[i] for i in todo], max_new_tokens=[budget] * len(todo), stops=stops,
+                                  batch_size=batch_size)
+            return [[text] for text in texts]
+
+        texts = [outputs[0] for outputs in self._answered(keys, compute)]
+        predictions = []
+        for example, prompt, options, text in zip(examples, prompts, names, texts):
+            chosen = match_option(text, options)
+            output = kind.unanswered_output(task, example) if chosen is None else kind.option_output(task, example, chosen)
+            predictions.append(Prediction(output, raw=text, prompt=prompt,
+                                          details={"parse_failed": chosen is None, "options": options}))
+        return predictions
 
     def generation_requests(self, task, examples, shots=()) -> tuple[list[str], list[int], GenerationRequest, str]:
         """Prompts, token budgets and engine settings for tagging or correction examples, and

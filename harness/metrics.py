@@ -175,6 +175,18 @@ def grounding_metrics(predictions: Sequence[Prediction], seed: int = 0) -> list[
     ]
 
 
+def parse_failure_metrics(predictions: Sequence[Prediction], seed: int = 0) -> list[Metric]:
+    """For options asked as generation (``details["parse_failed"]``, outside entity lists): the
+    share of answers that named no option, with its CI; nothing when no answer was generated."""
+    flags = [p.details["parse_failed"] for p in predictions
+             if p.details and "parse_failed" in p.details and "entities_listed" not in p.details]
+    if not flags:
+        return []
+    stats = np.array(flags, dtype=float).reshape(-1, 1)
+    low, high = bootstrap_ci(stats, lambda sums: sums / len(stats), seed=seed)
+    return [Metric("parse_failure_rate", float(stats.mean()), float(low[0]), float(high[0]), len(stats))]
+
+
 def score_classification(
     references: Sequence[str], predictions: Sequence[Any], labels: Sequence[str], seed: int = 0
 ) -> Scores:

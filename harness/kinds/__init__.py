@@ -96,6 +96,19 @@ class Kind:
         context = generation_prompt(task, example, shots, chat=chat)
         return [(context, option.lstrip() if chat else option) for option in self.options(task, example)]
 
+    def option_names(self, task: Task, example: Example) -> list[str]:
+        """Log-likelihood kinds asked as generation: each option as the model should write it
+        (listed in the prompt and matched against its answer), in option order."""
+        return [option.strip() for option in self.options(task, example)]
+
+    def option_output(self, task: Task, example: Example, index: int) -> Any:
+        """The output that option ``index`` stands for (an option's index by default)."""
+        return index
+
+    def unanswered_output(self, task: Task, example: Example) -> Any:
+        """The output of an answer that names no option: always scored as wrong."""
+        return None
+
     def option_prediction(self, task: Task, requests: Sequence[Request], best: int, probabilities: Sequence[float],
                           *, method: str) -> tuple[Any, dict[str, float], str]:
         """(output, per-option probabilities, raw text) for the best-scoring option."""

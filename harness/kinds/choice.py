@@ -9,9 +9,15 @@ from ..hookspecs import hookimpl
 from . import Kind
 
 
+#: The output of a generated answer that names no candidate (never right, unlike None).
+NO_ANSWER = -1
+
+
 def _choice_label(data, index) -> str:
     if index is None:
         return "(none of them)"
+    if index == NO_ANSWER:
+        return "(no answer)"
     candidates = data.get("candidates", [])
     return candidates[index]["text"] if isinstance(index, int) and 0 <= index < len(candidates) else str(index)
 
@@ -23,9 +29,11 @@ class Choice(Kind):
 
     def score(self, task, examples, predictions, seed=0):
         """Accuracy."""
-        from ..metrics import score_choice
+        from ..metrics import parse_failure_metrics, score_choice
 
-        return score_choice([e.reference for e in examples], [p.output for p in predictions], seed=seed)
+        scores = score_choice([e.reference for e in examples], [p.output for p in predictions], seed=seed)
+        scores.metrics.extend(parse_failure_metrics(predictions, seed=seed))
+        return scores
 
     def describe(self, data, reference, output, raw):
         """The text with its pronoun, the gold and the chosen candidate."""
@@ -54,6 +62,14 @@ class Choice(Kind):
         parts = [context + rest for shot in shots if shot.reference is not None
                  for context, rest in [substitution_requests(shot)[shot.reference]]]
         return "".join(part + "\n\n" for part in parts)
+
+    def option_names(self, task, example):
+        """Each candidate's text."""
+        return [candidate["text"] for candidate in example.input["candidates"]]
+
+    def unanswered_output(self, task, example):
+        """:data:`NO_ANSWER` (None would mean "none of them", which can be right)."""
+        return NO_ANSWER
 
     def options(self, task, example):
         """Each candidate as the answer to the task's question (method ``question``)."""

@@ -16,12 +16,17 @@ class Classification(Kind):
         """Accuracy, macro-F1, per-class F1 and the rate of outputs outside the label set."""
         from ..metrics import score_classification
 
-        return score_classification([e.reference for e in examples], [p.output for p in predictions], list(task.labels),
-                                    seed=seed)
+        from ..metrics import parse_failure_metrics
+
+        scores = score_classification([e.reference for e in examples], [p.output for p in predictions], list(task.labels),
+                                      seed=seed)
+        scores.metrics.extend(parse_failure_metrics(predictions, seed=seed))
+        return scores
 
     def check_output(self, task, example, output):
-        """A label of the task's (an int or another name would silently count as wrong)."""
-        if output not in task.labels:
+        """A label of the task's, or None for an answer that named none (an int or another
+        name would silently count as wrong)."""
+        if output is not None and output not in task.labels:
             return f"output {output!r} is not one of the task's labels ({', '.join(task.labels)})"
         return None
 
@@ -36,6 +41,10 @@ class Classification(Kind):
         from ..prompts import verbalise
 
         return [verbalise(task, label) for label in task.labels]
+
+    def option_output(self, task, example, index):
+        """The label of option ``index``."""
+        return list(task.labels)[index]
 
     def option_prediction(self, task, requests, best, probabilities, *, method):
         """The best label, and each label's probability."""
