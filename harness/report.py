@@ -176,6 +176,7 @@ def build_context(store: Store) -> dict[str, Any]:
             "finetuned": (provenance.get("model") or {}).get("finetuned"),
             "throughput": provenance.get("throughput") or {},
             "engine": (provenance.get("model") or {}).get("engine") or {},
+            "requests": (provenance.get("model") or {}).get("requests") or {},
             "errors": _error_rows(store, int(run["id"]), run["kind"]),
         })
     cells = {(col.task, col.split, col.source, r["model"]): r for col in columns.values() for r in col.runs}

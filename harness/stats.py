@@ -87,3 +87,25 @@ def paired_comparison(first: Sequence[bool], second: Sequence[bool], *, seed: in
             "difference": float((b - a).mean()), "ci_low": float(low), "ci_high": float(high),
             "only_first": only_first, "only_second": only_second, "mcnemar_p": float(p),
             "agree": bool(low <= 0 <= high)}
+
+
+def paired_difference(first: np.ndarray, second: np.ndarray, metric, *, seed: int = 0,
+                      resamples: int = DEFAULT_RESAMPLES, confidence: float = 0.95) -> dict[str, float | bool]:
+    """A corpus metric of two systems on the same examples, and their difference (second -
+    first) with a paired percentile bootstrap CI: each resample draws the same examples for
+    both. ``first`` and ``second`` hold per-example sufficient statistics (one row per
+    example, e.g. true positives, predicted and gold entities); ``metric`` maps column sums
+    (``[..., columns]``) to the metric, as :func:`bootstrap_ci` takes it."""
+    a, b = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    if a.shape[0] != b.shape[0] or a.shape[0] == 0:
+        raise ValueError("paired_difference needs per-example statistics of the same, non-empty examples")
+    width = a.shape[1]
+    joined = np.concatenate([a, b], axis=1)
+
+    def difference(sums: np.ndarray) -> np.ndarray:
+        return np.asarray(metric(sums[..., width:])) - np.asarray(metric(sums[..., :width]))
+
+    low, high = bootstrap_ci(joined, difference, resamples=resamples, seed=seed, confidence=confidence)
+    value_a, value_b = float(metric(a.sum(axis=0))), float(metric(b.sum(axis=0)))
+    return {"first": value_a, "second": value_b, "difference": value_b - value_a, "ci_low": float(low),
+            "ci_high": float(high), "agree": bool(low <= 0 <= high)}

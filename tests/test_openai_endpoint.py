@@ -33,7 +33,7 @@ from harness.local_server import free_port
 MODEL = "smollm2-135m"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):
     """llama-cpp-python's OpenAI-compatible server on the packaged SmolLM2-135M (Q4_1 GGUF),
     with an API key it checks."""
@@ -48,9 +48,10 @@ def llama_server(tmp_path_factory):
 VLLM_PYTHON = os.environ.get("HARNESS_VLLM_PYTHON") or str(Path(__file__).parent.parent / ".venv-vllm" / "bin" / "python")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def vllm_server(tmp_path_factory):
-    """vLLM's OpenAI-compatible server (CPU build) on the de-quantised SmolLM2-135M, float32."""
+    """vLLM's OpenAI-compatible server (CPU build) on the de-quantised SmolLM2-135M, float32.
+    Module-scoped: its CPU workers poll while idle, so it is stopped once these tests are done."""
     from harness.local_server import LocalServer, start_vllm_server
 
     if os.environ.get("HARNESS_TEST_VLLM_BASE_URL"):  # one already running (developing these tests)
@@ -252,6 +253,10 @@ def test_scoring_end_to_end_equals_transformers(vllm_server, data_dir, tmp_path,
         assert facts["server"] == "vllm" and facts["capabilities"]["scores_continuations"]
         assert facts["requests"]["requests"] >= 2 * len(outputs[served]) and facts["requests"]["latency_ms_p50"] > 0
         assert facts["requests"]["requests_per_s"] > 0 and facts["requests"]["prompt_tokens"] > 0
+    report = CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(tmp_path / "site")])
+    assert report.exit_code == 0, report.output
+    page = (tmp_path / "site" / "task-sentiment-validation.html").read_text()
+    assert re.search(r"\d+ requests, [\d.]+ req/s; latency p50 \d+, p90 \d+, p99 \d+ ms", page)
     again = CliRunner().invoke(cli, ["run", "--tasks", "sentiment", "--data-dir", str(data_dir), "--models", f"openai:{MODEL}",
                                      "-o", f"base_url={vllm_server.base_url}", "--store", str(store), "--json", "--no-progress"])
     assert json.loads(again.stdout)["results"][0]["computed"] == 0
