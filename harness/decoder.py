@@ -151,6 +151,9 @@ class DecoderLM(Model):
         "coref": ("substitution", "question"),
         # log-likelihood of an option: summed over its tokens, or divided by its tokens / characters
         "normalisation": ("sum", "token", "char"),
+        # lm-eval: reproduce lm-evaluation-harness's stock requests where the harness differs on
+        # purpose (WSC273's rest of the text scored after a doubled space)
+        "prompt_style": ("harness", "lm-eval"),
     }
 
     #: what the engine can do, for the kinds and for listings (see :class:`Capabilities`)
@@ -283,7 +286,8 @@ class DecoderLM(Model):
         """Score every option of every example; the best (normalised) option is the answer."""
         chat = self.chat_formatter()
         method = self.option("coref")
-        per_example = [lm_requests(task, example, shots, method=method, chat=chat) for example in examples]
+        style = self.option("prompt_style") if self.takes_option("prompt_style") else "harness"
+        per_example = [lm_requests(task, example, shots, method=method, chat=chat, style=style) for example in examples]
         keys = [[request_key("loglikelihood", context, continuation) for context, continuation in requests]
                 for requests in per_example]
         sums = self._answered(keys, lambda todo: self.loglikelihoods([per_example[i] for i in todo], batch_size=batch_size))

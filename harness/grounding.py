@@ -10,8 +10,10 @@ pairs are accepted too). Each listed entity is placed on a span of the sentence'
 3. never over tokens already given to another entity.
 
 An entity that cannot be placed (not in the text, an unknown type, or only overlapping
-spans left) is *ungroundable*; an answer that is not a JSON list is a *parse failure*
-(all tokens tagged O). Both rates are reported as metrics.
+spans left) is *ungroundable*. An answer that is not a JSON list is a *parse failure* (all
+tokens tagged O); so is a list holding an item that is not an entity (``[1]``, ``["EU"]``):
+its entities are still placed, and the items it could not read are counted
+(``malformed_items``). Both rates are reported as metrics.
 """
 from __future__ import annotations
 
@@ -29,34 +31,48 @@ class Grounded:
     parse_failed: bool = False
     listed: int = 0
     ungrounded: list[str] = field(default_factory=list)
+    #: list items that are not entities (they make the answer a parse failure)
+    malformed_items: int = 0
 
     def details(self) -> dict[str, Any]:
         """JSON-able facts kept with the prediction (the metrics are computed from these)."""
-        return {"parse_failed": self.parse_failed, "entities_listed": self.listed, "ungrounded": self.ungrounded}
+        facts = {"parse_failed": self.parse_failed, "entities_listed": self.listed, "ungrounded": self.ungrounded}
+        if self.malformed_items:
+            facts["malformed_items"] = self.malformed_items
+        return facts
 
 
-def parse_entities(text: str) -> list[tuple[str, str]] | None:
-    """The (entity text, type) pairs of a generated answer, or None when it is not a JSON list.
+def parse_entity_list(text: str) -> tuple[list[tuple[str, str]] | None, int]:
+    """The (entity text, type) pairs of a generated answer (None when it is not a JSON list),
+    and how many of its items are not entities.
 
-    The first ``[`` starts the list; anything after the matching ``]`` is ignored. Items
-    that are neither ``{"text", "type"}`` objects nor two-string lists are skipped.
+    The first ``[`` starts the list; anything after the matching ``]`` is ignored. An item is
+    an entity when it is a ``{"text", "type"}`` object or a two-string list.
     """
     start = text.find("[")
     if start < 0:
-        return None
+        return None, 0
     try:
         value, _ = json.JSONDecoder().raw_decode(text[start:])
     except json.JSONDecodeError:
-        return None
+        return None, 0
     if not isinstance(value, list):
-        return None
-    entities = []
+        return None, 0
+    entities, malformed = [], 0
     for item in value:
         if isinstance(item, dict) and isinstance(item.get("text"), str) and isinstance(item.get("type"), str):
             entities.append((item["text"], item["type"]))
         elif isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item):
             entities.append((item[0], item[1]))
-    return entities
+        else:
+            malformed += 1
+    return entities, malformed
+
+
+def parse_entities(text: str) -> list[tuple[str, str]] | None:
+    """The entities of a generated answer (:func:`parse_entity_list` without the count of
+    items that are not entities), or None when it is not a JSON list."""
+    return parse_entity_list(text)[0]
 
 
 def _relaxed(text: str) -> str:
@@ -82,12 +98,15 @@ def _spans(tokens: Sequence[str], target: str, relaxed: bool):
                 yield start, start + width
 
 
-def ground_entities(tokens: Sequence[str], entities: Sequence[tuple[str, str]] | None, types: Sequence[str]) -> Grounded:
-    """IOB2 tags for ``tokens`` from listed ``entities`` (None: the answer did not parse)."""
+def ground_entities(tokens: Sequence[str], entities: Sequence[tuple[str, str]] | None, types: Sequence[str],
+                    malformed_items: int = 0) -> Grounded:
+    """IOB2 tags for ``tokens`` from listed ``entities`` (None: the answer did not parse;
+    ``malformed_items``: the list also held that many items that are not entities, which makes
+    it a parse failure whose entities are still placed)."""
     tags = ["O"] * len(tokens)
     if entities is None:
         return Grounded(tags, parse_failed=True)
-    result = Grounded(tags, listed=len(entities))
+    result = Grounded(tags, parse_failed=malformed_items > 0, listed=len(entities), malformed_items=malformed_items)
     taken = [False] * len(tokens)
     cursor = 0
     for text, entity_type in entities:

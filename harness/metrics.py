@@ -110,7 +110,8 @@ def score_tagging(
 
     Point estimates equal ``seqeval.metrics`` (``f1_score``, ``classification_report``) and
     conlleval's (tests check both); they are computed from per-sentence entity counts, which
-    also give the bootstrap intervals.
+    also give the bootstrap intervals. Precision with no predicted entities is 0 (seqeval's
+    ``zero_division=0``); the ``conlleval`` package reports 1 there, with the same F1.
     """
     ids = ids or [str(i) for i in range(len(references))]
     for ex_id, ref, pred in zip(ids, references, predictions):

@@ -57,17 +57,22 @@ def plain(turns: Sequence[Turn], prompt: str) -> str:
     return "".join(question + answer + "\n\n" for question, answer in turns) + prompt
 
 
-def substitution_requests(example: Example) -> list[Request]:
+def substitution_requests(example: Example, style: str = "harness") -> list[Request]:
     """Trinh & Le's substitution: for each candidate, (text before the pronoun + candidate, rest of text).
 
     The candidate is adapted as lm-evaluation-harness's ``wsc273`` adapts it: "'s" after it
     when the pronoun is a possessive determiner, and its capitalised first word lower-cased
-    unless the pronoun starts a sentence.
+    unless the pronoun starts a sentence. A sentence starts after ".", "!" or "?" (or at the
+    start of the text); with ``style="lm-eval"`` exactly as lm-eval decides it (the character
+    two before the pronoun is ".") and lower-cases as it does (every occurrence of that word).
     """
     data = example.input
     text, start = data["text"], data["pronoun_offset"]
     before, after = text[:start], text[start + len(data["pronoun"]):]
-    sentence_start = not before.strip() or before.rstrip().endswith((".", "!", "?"))
+    if style == "lm-eval":
+        sentence_start = text[start - 2] == "."
+    else:
+        sentence_start = not before.strip() or before.rstrip().endswith((".", "!", "?"))
     requests = []
     for candidate in data["candidates"]:
         mention = candidate["text"]
@@ -75,7 +80,7 @@ def substitution_requests(example: Example) -> list[Request]:
             mention += "'s"
         first = mention.split()[0] if mention.split() else ""
         if not sentence_start and first in CAPITALISED:
-            mention = first.lower() + mention[len(first):]
+            mention = mention.replace(first, first.lower()) if style == "lm-eval" else first.lower() + mention[len(first):]
         requests.append((before + mention, after))
     return requests
 
@@ -112,14 +117,18 @@ def shots_prefix(task: Task, shots: Sequence[Example], method: str = "substituti
 
 
 def lm_requests(
-    task: Task, example: Example, shots: Sequence[Example] = (), *, method: str = "substitution", chat: Formatter | None = None
+    task: Task, example: Example, shots: Sequence[Example] = (), *, method: str = "substitution", chat: Formatter | None = None,
+    style: str = "harness",
 ) -> list[Request]:
     """One (context, continuation) pair per answer option, in option order, after any solved ``shots``.
 
     ``chat`` renders the turns through a chat template (continuations lose their leading
-    space, as an assistant reply has none); without it the prompt is plain text.
+    space, as an assistant reply has none); without it the prompt is plain text. ``style``
+    "lm-eval" reproduces lm-evaluation-harness's requests where they differ on purpose (its
+    ``wsc273`` scores the rest of the text after an extra space).
     """
-    return kind_of(task).lm_requests(task, example, shots, method=method, chat=chat)
+    extra = {"style": style} if style != "harness" else {}  # kinds without styles need not take it
+    return kind_of(task).lm_requests(task, example, shots, method=method, chat=chat, **extra)
 
 
 def generation_prompt(task: Task, example: Example, shots: Sequence[Example] = (), *, chat: Formatter | None = None) -> str:

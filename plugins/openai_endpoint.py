@@ -190,6 +190,7 @@ class OpenAIEndpoint(DecoderLM):
     options = {
         "coref": DecoderLM.options["coref"],
         "normalisation": ("sum", "char"),  # per-token normalisation needs a tokenizer the client lacks
+        "prompt_style": DecoderLM.options["prompt_style"],
         # which endpoint prompts go to: /v1/completions (plain text) or /v1/chat/completions (messages)
         "api": ("completions", "chat"),
         # auto: classification and choice by prompt log-probabilities where the server gives them;

@@ -75,6 +75,8 @@ class WSC273(CorefTask):
     few_shot_split = "extra"
     hub_id = "ErnestSDavis/winograd_wsc"
     hub_config = "wsc273"
+    # 2: text as the Hub builder makes it (each part's spacing collapsed, then joined by spaces)
+    version = "2"
     published = (("BERT-large + WSCR (Kocijan et al. 2019)", "accuracy", 0.714), ("RoBERTa-large (Liu et al. 2019)", "accuracy", 0.901))
     hub_splits = {"test": "test"}
     size = 273
@@ -93,17 +95,21 @@ class WSC273(CorefTask):
                 continue
             line = starts[index] if index < len(starts) else None
             txt1, pron, txt2 = (schema.findtext(f"text/{tag}") for tag in ("txt1", "pron", "txt2"))
-            answers = [a.text.strip() for a in schema.findall("answers/answer") if a.text and a.text.strip()]
-            correct = (schema.findtext("correctAnswer") or "").strip()[:1].upper()
+            answers = [_normalise_space(a.text or "") for a in schema.findall("answers/answer")]
+            correct = _normalise_space(schema.findtext("correctAnswer") or "")
             if txt1 is None or not pron or not pron.strip() or txt2 is None:
                 raise DataError(path, line, f"schema {index + 1}: expected text/txt1, text/pron and text/txt2")
-            if len(answers) != 2 or correct not in ("A", "B"):
+            if len(answers) != 2 or not all(answers) or not correct or correct[0].upper() not in "AB":
                 raise DataError(path, line, f"schema {index + 1}: expected two answers and correctAnswer A or B, got {correct!r}")
-            before = txt1 + pron[: len(pron) - len(pron.lstrip())]
-            offset = len(_normalise_space(before)) + (1 if before.strip() and before[-1].isspace() else 0)
-            text = _normalise_space(txt1 + pron + txt2)
+            # As the Hub's winograd_wsc builder reads it: each part's spacing collapsed, the parts
+            # joined by single spaces (so "it ." keeps its space before the full stop), the
+            # answer B when "B" occurs in correctAnswer
+            left, pronoun, right = _normalise_space(txt1), _normalise_space(pron), _normalise_space(txt2)
+            text = " ".join([left, pronoun, right]).strip()
+            offset = len(left) + 1 if left else 0
             candidates = [(a, find_mention(text, a)) for a in answers]
-            examples.append(Example(f"{split}-{index}", choice_input(text, pron.strip(), offset, candidates), "AB".index(correct), {"line": line}))
+            examples.append(Example(f"{split}-{index}", choice_input(text, pronoun, offset, candidates), int("B" in correct),
+                                    {"line": line}))
         return examples
 
     def from_hub(self, split: str) -> list[Example]:

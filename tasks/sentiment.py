@@ -13,7 +13,8 @@ class SST2(Task):
 
     name = "sentiment"
     kind = "classification"
-    version = "1"
+    # 2: sentences are read verbatim (GLUE's keep a trailing space, which prompts now show)
+    version = "2"
     dataset = "SST-2"
     description = "Movie-review sentence polarity (negative / positive)"
     labels = ("negative", "positive")
@@ -32,20 +33,22 @@ class SST2(Task):
     hub_splits = {"train": "train", "validation": "validation"}
 
     def read_file(self, path: Path, split: str) -> list[Example]:
-        """Read a TSV with header ``sentence<TAB>label`` and labels 0 (negative) / 1 (positive)."""
+        """Read a TSV with header ``sentence<TAB>label`` and labels 0 (negative) / 1 (positive).
+        Sentences are kept exactly as written (GLUE's end in a space, which lm-evaluation-harness's
+        prompts keep too)."""
         examples = []
         for number, (sentence, label) in tsv_rows(path, ["sentence", "label"], self.encoding):
             if label.strip() not in ("0", "1"):
                 raise DataError(path, number, f"expected label 0 or 1 in field 'label', got {label!r}")
-            examples.append(Example(f"{split}-{len(examples)}", sentence.strip(), self.labels[int(label)], {"line": number}))
+            examples.append(Example(f"{split}-{len(examples)}", sentence, self.labels[int(label)], {"line": number}))
         return examples
 
     def from_hub(self, split: str) -> list[Example]:
-        """Load the split from the Hub (``sentence`` + ``label`` columns)."""
+        """Load the split from the Hub (``sentence`` + ``label`` columns), sentences verbatim."""
         import datasets
 
         ds = datasets.load_dataset(self.hub_id, split=self.hub_splits[split])
-        return [Example(f"{split}-{i}", row["sentence"].strip(), self.labels[row["label"]]) for i, row in enumerate(ds)]
+        return [Example(f"{split}-{i}", row["sentence"], self.labels[row["label"]]) for i, row in enumerate(ds)]
 
 
 @hookimpl

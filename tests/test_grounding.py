@@ -73,3 +73,28 @@ def test_parse_failure_and_ungroundable_rates_are_reported_with_the_f1():
     assert scores.get("ungroundable_rate").n == 3
     assert scores.get("f1").value == pytest.approx(2 * 0.5 * 0.5 / (0.5 + 0.5))  # 1 of 2 predicted, 1 of 2 gold
     assert grounding_metrics([Prediction(["O"])]) == []  # encoders: no such rates
+
+
+def test_list_items_that_are_not_entities_make_a_parse_failure():
+    from harness.grounding import parse_entity_list
+
+    assert parse_entity_list("[1]") == ([], 1)
+    assert parse_entity_list('[{"text": "Maria", "type": "PER"}, "Siemens", {"text": "x"}]') == ([("Maria", "PER")], 2)
+    entities, malformed = parse_entity_list("[1]")
+    only_numbers = ground_entities(["Maria"], entities, TYPES, malformed)
+    assert only_numbers.parse_failed and only_numbers.tags == ["O"] and only_numbers.details()["malformed_items"] == 1
+    mixed = ground_entities(["Maria", "works"], [("Maria", "PER")], TYPES, 1)
+    assert mixed.parse_failed and mixed.tags == ["B-PER", "O"]  # the readable entity is still placed
+    clean = ground_entities(["Maria"], [("Maria", "PER")], TYPES)
+    assert not clean.parse_failed and "malformed_items" not in clean.details()
+
+
+def test_a_decoders_bracketed_number_counts_in_the_parse_failure_rate():
+    from harness.kinds import kind_of
+
+    task = get_task("ner")
+    example = Example("a", ["Maria", "works"], ["B-PER", "O"])
+    prediction = kind_of(task).read_generation(None, task, example, "prompt", "1]", "[")
+    assert prediction.raw == "[1]" and prediction.details["parse_failed"] and prediction.output == ["O", "O"]
+    rate = {m.name: m.value for m in task.score([example], [prediction]).metrics}["parse_failure_rate"]
+    assert rate == 1.0

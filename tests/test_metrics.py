@@ -45,6 +45,18 @@ def test_ner_f1_matches_conlleval_on_hand_made_fixture():
         assert scores.get("f1", f"type={entity_type}").value == pytest.approx(evals["f1"], abs=1e-4)
 
 
+def test_zero_predicted_entities_precision_convention():
+    """No predicted entities: precision 0 here (seqeval's zero_division=0), 1 in conlleval; F1 and recall agree."""
+    from seqeval.metrics import precision_score
+
+    gold, pred = [["B-PER", "O"]], [["O", "O"]]
+    scores = score_tagging(gold, pred)
+    overall, _ = conlleval_f1(gold, pred)
+    assert scores.get("precision").value == 0.0 == precision_score(gold, pred, zero_division=0)
+    assert overall["prec"] == 1
+    assert scores.get("f1").value == overall["f1"] == 0.0 and scores.get("recall").value == overall["rec"] == 0.0
+
+
 def test_ner_f1_matches_conlleval_on_random_taggings():
     rng = random.Random(7)
     tags = ["O", "O", "O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]

@@ -75,15 +75,19 @@ class Choice(Kind):
         """Each candidate as the answer to the task's question (method ``question``)."""
         return [" " + candidate["text"] for candidate in example.input["candidates"]]
 
-    def lm_requests(self, task, example, shots, *, method, chat):
+    def lm_requests(self, task, example, shots, *, method, chat, style="harness"):
         """Substitution (Trinh & Le): the text up to the pronoun with each candidate in its place,
-        then the rest of the text is scored; or the question prompt and each candidate."""
+        then the rest of the text is scored; or the question prompt and each candidate. With
+        ``style="lm-eval"`` the requests are lm-evaluation-harness's stock ``wsc273``'s: the rest
+        is scored after an extra space (its target delimiter " " before a rest that starts with
+        one), and candidates are adapted by its rules (:func:`~harness.prompts.substitution_requests`)."""
         if method != "substitution":
             return super().lm_requests(task, example, shots, method=method, chat=chat)
         from ..prompts import shots_prefix, substitution_requests
 
         prefix = shots_prefix(task, shots, method)
-        return [(prefix + context, rest) for context, rest in substitution_requests(example)]
+        delimiter = " " if style == "lm-eval" else ""
+        return [(prefix + context, delimiter + rest) for context, rest in substitution_requests(example, style)]
 
     def option_prediction(self, task, requests, best, probabilities, *, method):
         """The best candidate's index; with substitution the raw answer is the substituted text."""

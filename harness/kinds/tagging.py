@@ -79,13 +79,14 @@ class Tagging(Kind):
 
     def read_generation(self, decoder, task, example, prompt, text, opening):
         """The entity list, grounded back onto the tokens."""
-        from ..grounding import ground_entities, parse_entities
+        from ..grounding import ground_entities, parse_entity_list
         from ..model import Prediction
 
         answer = opening.lstrip() + text
         if opening and not text.rstrip().endswith("]"):
             answer += "]"  # generation stopped at (and dropped) the closing bracket
-        grounded = ground_entities(example.input, parse_entities(answer), task.labels)
+        entities, malformed = parse_entity_list(answer)
+        grounded = ground_entities(example.input, entities, task.labels, malformed)
         return Prediction(grounded.tags, raw=answer, prompt=prompt, details=grounded.details())
 
     def finetune_labels(self, task):
