@@ -114,7 +114,7 @@ def models(ctx, as_json):
         for key, spec in row["options"].items():
             shown = "|".join(map(str, spec["choices"])) if spec["choices"] is not None else spec["type"].upper()
             effect = "" if spec["changes_predictions"] else ", speed/memory only"
-            click.echo(f"  -o {key}={shown} (default {spec['default']}{effect})")
+            click.echo(f"  -o {key}={shown} (default {spec['shown_default']}{effect})")
 
 
 @models.command("install")

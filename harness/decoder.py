@@ -27,7 +27,7 @@ from typing import Any, Sequence
 from .errors import HarnessError
 from .kinds import get_kinds, kind_of
 from .model import Model, Prediction
-from .prompts import Request, generation_prompt, lm_requests
+from .prompts import Request, chat_messages, generation_prompt, lm_requests
 
 
 def request_key(*parts: Any) -> str:
@@ -460,11 +460,7 @@ class TokenizedDecoderLM(DecoderLM):
             return None
 
         def render(turns, prompt):
-            messages = []
-            for question, answer in turns:
-                messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
-            messages.append({"role": "user", "content": prompt})
-            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            return self.tokenizer.apply_chat_template(chat_messages(turns, prompt), tokenize=False, add_generation_prompt=True)
 
         return render
 

@@ -30,6 +30,11 @@ class Option:
     help: str = ""
 
     @property
+    def shown_default(self) -> Any:
+        """The default as listings and errors show it (an option without one says what it falls back on in ``help``)."""
+        return self.help if self.default is None and self.help else self.default
+
+    @property
     def type_name(self) -> str:
         """What the value is, for listings and errors."""
         return getattr(self.parse, "__name__", "value").lstrip("_")
@@ -45,11 +50,11 @@ class Option:
             return self.parse(text) if isinstance(text, str) else text
         except ValueError:
             raise HarnessError(f"Model {model!r}: option {self.name} takes a {self.type_name} "
-                               f"(default {self.default}), got {text!r}") from None
+                               f"(default {self.shown_default}), got {text!r}") from None
 
     def describe(self) -> dict[str, Any]:
         """JSON-able facts for ``harness models --json``."""
-        return {"default": self.default, "choices": list(self.choices) if self.choices is not None else None,
+        return {"default": self.default, "shown_default": self.shown_default, "choices": list(self.choices) if self.choices is not None else None,
                 "type": self.type_name, "changes_predictions": self.changes_predictions, "help": self.help}
 
 

@@ -52,6 +52,15 @@ def render_prompt(task: Task, example: Example) -> str:
     return _template(task.prompt_template).render(input=example.input, example=example, task=task)
 
 
+def chat_messages(turns: Sequence[Turn], prompt: str) -> list[dict[str, str]]:
+    """Solved turns as user / assistant messages, then the prompt as the last user message."""
+    messages = []
+    for question, answer in turns:
+        messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+    messages.append({"role": "user", "content": prompt})
+    return messages
+
+
 def plain(turns: Sequence[Turn], prompt: str) -> str:
     """Solved turns as plain text, each followed by a blank line, then the prompt."""
     return "".join(question + answer + "\n\n" for question, answer in turns) + prompt

@@ -42,8 +42,9 @@ from urllib.parse import urlsplit
 from harness import HarnessError, Model, ModelFamily, hookimpl
 from harness.decoder import Capabilities, DecoderLM, PartialFailure, cut_at_stops
 from harness.grounding import entity_list_continuation_regex, entity_list_schema
+from harness.options import Option
 from harness.plugins import installed_version, source_digest
-from harness.prompts import Request
+from harness.prompts import Request, chat_messages
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
 #: the text whose log-probabilities probe whether the server scores prompts correctly (and
@@ -56,34 +57,30 @@ ALIGNMENT_TOLERANCE = 0.1
 CHAT_MARK = "\x00chat:"
 
 
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
+def _at_least(parse: Callable[[str], Any], low: float, name: str, *, strictly: bool = False) -> Callable[[str], Any]:
+    """A parser of numbers ``>= low`` (``> low`` when ``strictly``), named for listings and errors."""
+    def checked(value: str):
+        number = parse(value)
+        if number < low or (strictly and number == low):
+            raise ValueError(value)
+        return number
+
+    checked.__name__ = name
+    return checked
+
+
+_positive_int = _at_least(int, 1, "whole number >= 1")
+_whole = _at_least(int, 0, "whole number >= 0")
+_seconds = _at_least(float, 0, "number of seconds > 0", strictly=True)
+
+
+def _url(value: str) -> str:
+    if not re.match(r"https?://[^/\s]+", value):
         raise ValueError(value)
-    return number
+    return value
 
 
-_positive_int.__name__ = "whole number >= 1"
-
-
-def _whole(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise ValueError(value)
-    return number
-
-
-_whole.__name__ = "whole number >= 0"
-
-
-def _seconds(value: str) -> float:
-    number = float(value)
-    if not number > 0:
-        raise ValueError(value)
-    return number
-
-
-_seconds.__name__ = "number of seconds > 0"
+_url.__name__ = "URL"
 
 
 def _env_name(value: str) -> str:
@@ -100,6 +97,12 @@ def host_of(base_url: str) -> str:
     parts = urlsplit(base_url)
     host = parts.hostname or base_url
     return f"{host}:{parts.port}" if parts.port else host
+
+
+def _version_tuple(version: str | None) -> tuple[int, ...]:
+    """(major, minor) of a version string; an unknown version counts as the newest."""
+    numbers = re.findall(r"\d+", version or "")
+    return tuple(int(n) for n in numbers[:2]) if len(numbers) >= 2 else (999, 0)
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -200,7 +203,8 @@ class OpenAIEndpoint(DecoderLM):
         "structured": ("auto", "off"),
     }
     engine_options = {
-        "base_url": (str, None),  # None: $OPENAI_BASE_URL, else http://localhost:8000/v1
+        "base_url": Option("base_url", None, parse=_url, changes_predictions=False,
+                           help=f"$OPENAI_BASE_URL, else {DEFAULT_BASE_URL}"),
         "api_key_env": (_env_name, "OPENAI_API_KEY"),
         "max_concurrency": (_positive_int, 8),
         "timeout": (_seconds, 120.0),
@@ -253,7 +257,8 @@ class OpenAIEndpoint(DecoderLM):
         import openai
 
         where = f"{self.name}: the server at {self.base_url}"
-        retried = f" after {self.option('max_retries')} retries" if self.option("max_retries") else ""
+        retries = self.option("max_retries")
+        retried = f" after {retries} retr{'y' if retries == 1 else 'ies'}" if retries else ""
         if isinstance(exc, openai.APIStatusError):
             detail = exc.message.splitlines()[0] if exc.message else ""
             text = f"{where} answered {exc.status_code}{retried}: {detail}"
@@ -511,11 +516,7 @@ class OpenAIEndpoint(DecoderLM):
             return None
 
         def render(turns, prompt):
-            messages = []
-            for question, answer in turns:
-                messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
-            messages.append({"role": "user", "content": prompt})
-            return CHAT_MARK + json.dumps(messages, ensure_ascii=False)
+            return CHAT_MARK + json.dumps(chat_messages(turns, prompt), ensure_ascii=False)
 
         return render
 
@@ -541,6 +542,8 @@ class OpenAIEndpoint(DecoderLM):
         flavour = self.server_facts.flavour
         if flavour == "vllm":
             form = {"json": structured["json"]} if "json" in structured else {"regex": structured["regex"]}
+            if _version_tuple(self.server_facts.version) < (0, 10):  # before structured_outputs: guided_json / guided_regex
+                return {f"guided_{key}": value for key, value in form.items()}
             return {"structured_outputs": form}
         if flavour == "llama-cpp-python":
             if "json" in structured:

@@ -443,7 +443,7 @@ def test_changing_how_answers_are_read_recomputes_no_engine_request(tiny_decoder
     first = json.loads(CliRunner().invoke(cli, args).stdout)["results"][0]
     assert len(asked) == first["computed"] == len(CONLL_SENTENCES)
 
-    def capitals_are_people(tokens, entities, types):  # a different grounding rule
+    def capitals_are_people(tokens, entities, types, malformed_items=0):  # a different grounding rule
         tags = ["B-PER" if t[:1].isupper() else "O" for t in tokens]
         return grounding.Grounded(tags, listed=len(entities or []))
 

@@ -356,7 +356,7 @@ def test_failure_is_one_line_and_resume_sends_only_what_is_missing(endpoint_env,
     failed = run(args, proxy.base_url, "-o", "scoring=off", "-o", "max_retries=1", "-o", "max_concurrency=1")
     assert failed.exit_code != 0
     message = failed.output.strip().splitlines()[-1]
-    assert proxy.base_url in message and "503" in message and "after 1 retries" in message
+    assert proxy.base_url in message and "503" in message and "after 1 retry" in message
     assert endpoint_env.api_key not in failed.output
     assert proxy.completions() == probe + 3
     proxy.down_after = None
@@ -375,3 +375,14 @@ def test_clear_errors(endpoint_env, data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-key-123")
     denied = run([*args, "--models", f"openai:{MODEL}"], endpoint_env.base_url)
     assert denied.exit_code != 0 and "401" in denied.output and "sk-wrong-key-123" not in denied.output
+
+
+def test_structured_output_fields_follow_the_vllm_version():
+    from harness.models.openai_endpoint import ServerFacts
+
+    fields = {}
+    for version in ("0.32.0", "0.6.3"):
+        model = endpoint_model("http://localhost:8000/v1")
+        model.__dict__["server_facts"] = ServerFacts("localhost:8000", {"id": MODEL}, "vllm", version, "aligned", "aa")
+        fields[version] = model.structured_fields({"regex": "[0-9]+"})
+    assert fields == {"0.32.0": {"structured_outputs": {"regex": "[0-9]+"}}, "0.6.3": {"guided_regex": "[0-9]+"}}
