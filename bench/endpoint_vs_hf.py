@@ -76,6 +76,7 @@ def main() -> None:
     parser.add_argument("--sst2-limit", type=int, default=None, help="SST-2 examples (default: all 872)")
     parser.add_argument("--ner-limit", type=int, default=50)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--only", default=None, help="run only the rows whose task label contains this text")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
 
@@ -83,19 +84,19 @@ def main() -> None:
     from harness.local_server import start_llama_server, start_vllm_server
     from harness.stats import paired_difference
 
+    plan = [row for row in PLAN if args.only is None or args.only in row[0]]
     limits = {"sst2": args.sst2_limit, "ner": args.ner_limit, "wsc": None, "norvig": None}
     data = {}
-    for _, name, _, key in PLAN:
+    for _, name, _, key in plan:
         if key not in data:
             examples = get_task(name).load(None, data_dir=args.data_dir, source="local").examples
             data[key] = examples[: limits[key]] if limits[key] else examples
     local = get_model(MODEL).with_options({"chat_template": "off"})
     local.show_progress = False
     reference = {}
-    for label, name, options, key in PLAN:
-        if options:  # the in-process side is always scored the usual way
-            continue
-        reference[key, name] = timed(local, get_task(name), data[key], args.batch_size)
+    for label, name, options, key in plan:
+        if (key, name) not in reference:  # the in-process side is always scored the usual way
+            reference[key, name] = timed(local, get_task(name), data[key], args.batch_size)
     local.close()
 
     results = []
@@ -111,7 +112,7 @@ def main() -> None:
             facts = base.server_facts
             print(f"\n{server_name}: {facts.flavour} {facts.version}, started in {startup:.0f} s; prompt log-probabilities "
                   f"{facts.prompt_scoring}; {server.base_url}")
-            for label, name, options, key in PLAN:
+            for label, name, options, key in plan:
                 task = get_task(name)
                 model = base.with_options(options)
                 examples = data[key]

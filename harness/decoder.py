@@ -325,7 +325,9 @@ class DecoderLM(Model):
             prompts = [chat([(q, a.strip()) for q, a in turns], question) for question in questions]
         else:
             prompts = [plain(turns, question) for question in questions]
-        stops = [] if chat else ["\n"]
+        # a plain prompt's answer may start on the next line ("Answer:\n positive"): generation
+        # stops at a blank line, and the first non-empty line is read
+        stops = [] if chat else ["\n\n"]
         budget = 16
         keys = [[request_key("generate", prompt, budget, stops, None)] for prompt in prompts]
 
