@@ -105,6 +105,17 @@ def _version_tuple(version: str | None) -> tuple[int, ...]:
     return tuple(int(n) for n in numbers[:2]) if len(numbers) >= 2 else (999, 0)
 
 
+def _no_path(value: Any) -> Any:
+    """A served model's weights path (vLLM's ``root``) as its last part and a digest of the whole:
+    it still tells weights apart in the cache key, and pages never show a path of a machine."""
+    import hashlib
+
+    if isinstance(value, str) and re.match(r"(/|~|[A-Za-z]:[\\/])", value):
+        name = re.split(r"[\\/]", value.rstrip("/\\"))[-1]
+        return f"{name} (path digest {hashlib.sha256(value.encode()).hexdigest()[:12]})"
+    return value
+
+
 def redact(text: str, secret: str | None) -> str:
     """``text`` with ``secret`` replaced, in case a server echoes the key back."""
     return text.replace(secret, "***") if secret else text
@@ -319,7 +330,7 @@ class OpenAIEndpoint(DecoderLM):
         if self.served not in entries:
             raise HarnessError(f"{self.name}: the server at {self.base_url} serves {', '.join(sorted(entries)) or 'no model'}, "
                                f"not {self.served!r}")
-        model = {k: v for k, v in entries[self.served].items() if k not in ("created", "permission", "permissions")}
+        model = {k: _no_path(v) for k, v in entries[self.served].items() if k not in ("created", "permission", "permissions")}
         flavour, version = "unknown", None
         vllm = self._get_json("/version")
         if isinstance(vllm, dict) and "version" in vllm and model.get("owned_by") == "vllm":

@@ -251,6 +251,7 @@ def test_scoring_end_to_end_equals_transformers(vllm_server, data_dir, tmp_path,
         assert outputs[served] == outputs[local]  # the same answer to every example
         facts = runs[served]["model"]
         assert facts["server"] == "vllm" and facts["capabilities"]["scores_continuations"]
+        assert facts["served_model"]["root"].startswith("smollm2-135m (path digest ")  # no path of this machine
         assert facts["requests"]["requests"] >= 2 * len(outputs[served]) and facts["requests"]["latency_ms_p50"] > 0
         assert facts["requests"]["requests_per_s"] > 0 and facts["requests"]["prompt_tokens"] > 0
     report = CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(tmp_path / "site")])
