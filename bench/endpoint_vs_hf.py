@@ -133,7 +133,7 @@ def main() -> None:
                     "parse_failure_rate": parse_failures(predictions),
                     "hf_parse_failure_rate": parse_failures(hf_predictions),
                     "examples_per_s": len(examples) / seconds, "hf_examples_per_s": len(examples) / hf_seconds,
-                    "requests": model._stats.summary(),
+                    "requests": model.request_summary(),
                 })
                 results.append(row)
             base.close()

@@ -263,16 +263,20 @@ class DecoderLM(Model):
             self.prepare()  # weights load (or the engine starts) only once a request needs them
             self.usage.load_seconds += time.perf_counter() - started
             started = time.perf_counter()
+
+            def timed_outputs(answered: dict[int, list[Any]]) -> dict[str, tuple[Any, float]]:
+                # (output, seconds) per request key of the answered positions in ``missing``,
+                # the elapsed time shared equally among their requests
+                share = (time.perf_counter() - started) / max(1, sum(len(keys[missing[j]]) for j in answered))
+                return {k: (output, share) for j, outputs in answered.items() for k, output in zip(keys[missing[j]], outputs)}
+
             try:
                 computed = compute(missing)
             except PartialFailure as failure:  # keep what was answered before the failure
                 if cache is not None and failure.done:
-                    share = (time.perf_counter() - started) / max(1, sum(len(keys[missing[j]]) for j in failure.done))
-                    cache.put({k: (output, share) for j, outputs in failure.done.items()
-                               for k, output in zip(keys[missing[j]], outputs)})
+                    cache.put(timed_outputs(failure.done))
                 raise failure.error from None
-            share = (time.perf_counter() - started) / max(1, sum(len(keys[i]) for i in missing))
-            fresh = {k: (output, share) for i, outputs in zip(missing, computed) for k, output in zip(keys[i], outputs)}
+            fresh = timed_outputs(dict(enumerate(computed)))
             known.update(fresh)
             if cache is not None:
                 cache.put(fresh)
@@ -328,15 +332,7 @@ class DecoderLM(Model):
         # a plain prompt's answer may start on the next line ("Answer:\n positive"): generation
         # stops at a blank line, and the first non-empty line is read
         stops = [] if chat else ["\n\n"]
-        budget = 16
-        keys = [[request_key("generate", prompt, budget, stops, None)] for prompt in prompts]
-
-        def compute(todo: list[int]) -> list[list[str]]:
-            texts = self.generate([prompts[i] for i in todo], max_new_tokens=[budget] * len(todo), stops=stops,
-                                  batch_size=batch_size)
-            return [[text] for text in texts]
-
-        texts = [outputs[0] for outputs in self._answered(keys, compute)]
+        texts = self.generated_texts(prompts, [16] * len(prompts), stops, None, batch_size=batch_size)
         predictions = []
         for example, prompt, options, text in zip(examples, prompts, names, texts):
             chosen = match_option(text, options)
@@ -344,6 +340,19 @@ class DecoderLM(Model):
             predictions.append(Prediction(output, raw=text, prompt=prompt,
                                           details={"parse_failed": chosen is None, "options": options}))
         return predictions
+
+    def generated_texts(self, prompts: Sequence[str], budgets: Sequence[int], stops: Sequence[str],
+                        structured: dict[str, Any] | None, *, batch_size: int = 16) -> list[str]:
+        """Greedy continuations of ``prompts`` (one token budget each), from the request cache
+        where it has them, else from :meth:`generate`."""
+        keys = [[request_key("generate", prompt, tokens, list(stops), structured)] for prompt, tokens in zip(prompts, budgets)]
+
+        def compute(todo: list[int]) -> list[list[str]]:
+            texts = self.generate([prompts[i] for i in todo], max_new_tokens=[budgets[i] for i in todo], stops=stops,
+                                  batch_size=batch_size, structured=structured)
+            return [[text] for text in texts]
+
+        return [outputs[0] for outputs in self._answered(keys, compute)]
 
     def generation_requests(self, task, examples, shots=()) -> tuple[list[str], list[int], GenerationRequest, str]:
         """Prompts, token budgets and engine settings for tagging or correction examples, and
@@ -357,15 +366,7 @@ class DecoderLM(Model):
         """Generate every answer, then read it: entity lists are grounded onto the tokens; a
         correction is read as one word."""
         prompts, budget, settings, opening = self.generation_requests(task, examples, shots)
-        keys = [[request_key("generate", prompt, tokens, list(settings.stops), settings.structured)]
-                for prompt, tokens in zip(prompts, budget)]
-
-        def compute(todo: list[int]) -> list[list[str]]:
-            texts = self.generate([prompts[i] for i in todo], max_new_tokens=[budget[i] for i in todo],
-                                  stops=settings.stops, batch_size=batch_size, structured=settings.structured)
-            return [[text] for text in texts]
-
-        texts = [outputs[0] for outputs in self._answered(keys, compute)]
+        texts = self.generated_texts(prompts, budget, settings.stops, settings.structured, batch_size=batch_size)
         return [self.read_generation(task, example, prompt, text, opening)
                 for example, prompt, text in zip(examples, prompts, texts)]
 

@@ -145,19 +145,17 @@ class RequestStats:
     """What the server was asked and how long it took, since the runner last reset usage."""
 
     latencies: list[float] = field(default_factory=list)
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
     #: responses with an error status and failed connections (the client retried them)
     failed_attempts: int = 0
     first_sent: float | None = None
     last_done: float | None = None
 
-    def summary(self) -> dict[str, Any]:
-        """Counts, tokens, latency percentiles (ms) and requests per second of wall time."""
+    def summary(self, usage) -> dict[str, Any]:
+        """Counts, the tokens ``usage`` counted, latency percentiles (ms) and requests per second of wall time."""
         import numpy as np
 
-        facts: dict[str, Any] = {"requests": len(self.latencies), "prompt_tokens": self.prompt_tokens,
-                                 "completion_tokens": self.completion_tokens, "failed_attempts": self.failed_attempts}
+        facts: dict[str, Any] = {"requests": len(self.latencies), "prompt_tokens": usage.prompt_tokens,
+                                 "completion_tokens": usage.generated_tokens, "failed_attempts": self.failed_attempts}
         if self.latencies:
             p50, p90, p99 = np.percentile(np.array(self.latencies) * 1000, [50, 90, 99])
             facts.update(latency_ms_p50=float(p50), latency_ms_p90=float(p90), latency_ms_p99=float(p99))
@@ -190,10 +188,6 @@ class ServerFacts:
     def scores_prompts(self) -> bool:
         """Whether prompt log-probabilities can be used to score options."""
         return self.prompt_scoring in ("aligned", "unverified")
-
-    def to_json(self) -> dict[str, Any]:
-        """The facts as a dict."""
-        return dict(self.__dict__)
 
 
 class OpenAIEndpoint(DecoderLM):
@@ -228,6 +222,7 @@ class OpenAIEndpoint(DecoderLM):
         self.served = served
         self.name = f"openai:{served}"
         self._client = None
+        self._http = None  # the httpx client under it (also probes the server's own paths)
         self._stats = RequestStats()
         self._lock = threading.Lock()
 
@@ -257,10 +252,10 @@ class OpenAIEndpoint(DecoderLM):
                     with self._lock:
                         self._stats.failed_attempts += 1
 
-            http = httpx.Client(event_hooks={"response": [count_failures]},
-                                limits=httpx.Limits(max_connections=self.option("max_concurrency") + 2))
+            self._http = httpx.Client(event_hooks={"response": [count_failures]},
+                                      limits=httpx.Limits(max_connections=self.option("max_concurrency") + 2))
             self._client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key(), timeout=self.option("timeout"),
-                                         max_retries=self.option("max_retries"), http_client=http)
+                                         max_retries=self.option("max_retries"), http_client=self._http)
         return self._client
 
     def failure(self, exc: Exception) -> HarnessError:
@@ -300,8 +295,6 @@ class OpenAIEndpoint(DecoderLM):
             stats.first_sent = started if stats.first_sent is None else min(stats.first_sent, started)
             stats.last_done = done if stats.last_done is None else max(stats.last_done, done)
             if usage is not None:
-                stats.prompt_tokens += usage.prompt_tokens or 0
-                stats.completion_tokens += usage.completion_tokens or 0
                 self.usage.prompt_tokens += usage.prompt_tokens or 0
                 self.usage.generated_tokens += usage.completion_tokens or 0
         return response
@@ -310,7 +303,8 @@ class OpenAIEndpoint(DecoderLM):
         """GET a path under the server's root (``/version``, ``/openapi.json``); None on any failure."""
         root = self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
         try:
-            response = self.client()._client.get(root + path, timeout=10)
+            self.client()
+            response = self._http.get(root + path, timeout=10)
             return response.json() if response.status_code == 200 else None
         except Exception:  # noqa: BLE001 - a server without the path simply does not say
             return None
@@ -420,8 +414,12 @@ class OpenAIEndpoint(DecoderLM):
 
     def provenance(self) -> dict[str, Any]:
         """Identity, engine settings, what the probe found and the requests of this task."""
-        facts = {**super().provenance(), "capabilities": self.capabilities.__dict__, "requests": self._stats.summary()}
+        facts = {**super().provenance(), "capabilities": self.capabilities.__dict__, "requests": self.request_summary()}
         return facts
+
+    def request_summary(self) -> dict[str, Any]:
+        """Requests, tokens, latency percentiles and requests/s since the runner last reset usage."""
+        return self._stats.summary(self.usage)
 
     def reset_usage(self) -> None:
         """Start counting tokens and requests afresh (the runner does this per task)."""
