@@ -14,10 +14,20 @@ from harness import get_task
 SHARED = Path(__file__).parent.parent.parent / "shared" / "data"
 
 
+def lm_eval_bench():
+    """bench/vs_lm_eval.py, whose readers of the raw files use no harness code (they also write
+    the data stock lm-eval reads in that bench)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("vs_lm_eval", Path(__file__).parent.parent / "bench" / "vs_lm_eval.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
 def sentences_as_written(path: Path) -> list[str]:
     """Each data line's text before its tab, as bytes decoded, nothing stripped."""
-    lines = path.read_bytes().decode("utf-8").split("\n")
-    return [line.rsplit("\t", 1)[0] for line in lines[1:] if line.strip()]
+    return [row["sentence"] for row in lm_eval_bench().sst2_rows(path)]
 
 
 def test_sst2_sentences_equal_the_fixture_byte_for_byte(data_dir):
@@ -36,14 +46,8 @@ def test_sst2_sentences_equal_the_real_file_byte_for_byte(split):
 
 
 def hub_builder_wsc273(path: Path) -> list[dict]:
-    """The Hub builder's rows, from bench/vs_lm_eval.py's re-implementation of it (no harness
-    code: it also writes the data stock lm-eval reads in that bench)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("vs_lm_eval", Path(__file__).parent.parent / "bench" / "vs_lm_eval.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench.wsc273_rows(path)
+    """The Hub builder's rows, from the bench's re-implementation of it."""
+    return lm_eval_bench().wsc273_rows(path)
 
 
 @pytest.mark.skipif(not (SHARED / "coref" / "wsc273" / "WSCollection.xml").is_file(),
