@@ -314,14 +314,17 @@ def finetune(task_name, base, out_dir, train_limit, epochs, lr, batch_size, seed
               show_default=True, help="Folder to write the static site to.")
 @click.option("--title", default="harness leaderboard", show_default=True)
 @click.option("--force", is_flag=True, help="Replace a site in --out that another store (or not harness) built.")
+@click.option("--publish", is_flag=True,
+              help="For publishing: leave out the example text of datasets whose licence forbids republishing it "
+                   "(CoNLL-2003); every number stays.")
 @_store_option
-def report(out_dir, title, force, store_path):
+def report(out_dir, title, force, publish, store_path):
     """Render a static HTML leaderboard from the store (read-only: the store is never changed)."""
     from .report import render_report
 
     store = Store(store_path, readonly=True)
     try:
-        index = render_report(store, out_dir, title=title, force=force)
+        index = render_report(store, out_dir, title=title, force=force, publish=publish)
     finally:
         store.close()
     click.echo(f"Wrote {index}")

@@ -196,6 +196,16 @@ class Model:
             facts["engine"] = self.engine_settings()
         return facts
 
+    def parameter_count(self) -> int | None:
+        """The loaded network's parameter count (None: no torch module loaded, or not one)."""
+        module = getattr(self, "_model", None)
+        if module is None or not hasattr(module, "parameters"):
+            return None
+        try:
+            return int(sum(p.numel() for p in module.parameters()))
+        except Exception:  # a plugin's own _model that is not a torch module
+            return None
+
     def installed(self) -> bool | None:
         """Whether :attr:`weight_packages` are installed (None: the model has none to install)."""
         return None

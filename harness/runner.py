@@ -337,8 +337,9 @@ def _run_one(task, model, loaded, examples, store: Store, s: RunConfig, *, selec
     correct = [task.is_correct(e, p) for e, p in zip(examples, predictions)]
     wall = time.perf_counter() - started
     provenance = run_provenance(task, model, s, selection, computed=computed, seconds=fresh_seconds, load_seconds=load_seconds)
+    provenance["task"].update(task.text_policy(loaded.source))  # what the report may republish of this data
     run = RunRecord(
-        task=task.name, task_version=task.version, kind=task.kind, dataset=task.dataset, split=loaded.split,
+        task=task.name, task_version=task.version, kind=task.kind, dataset=task.dataset_evaluated(loaded.split, loaded.source), split=loaded.split,
         data_source=loaded.source, data_location=loaded.location, model=name, model_identity=identity,
         settings=settings, cache_key=key, selection_key=selection_key(loaded, examples, selection), n=len(examples),
         seed=s.seed, wall_time_s=wall, compute_time_s=compute_time,
@@ -362,6 +363,9 @@ def run_provenance(task: Task, model: Model, s: RunConfig, selection: dict, *, c
         "batch_size": s.batch_size,
         "selection": selection,
     }
+    parameters = model.parameter_count()
+    if parameters:
+        provenance["model"]["parameters"] = parameters
     if computed:
         provenance["throughput"] = {**throughput(computed, seconds, model.usage), "load_s": load_seconds}
         if model.cpu_bound:

@@ -17,27 +17,17 @@ def safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
-def bootstrap_ci(
+def bootstrap_samples(
     stats: np.ndarray,
     metric: Callable[[np.ndarray], np.ndarray],
     *,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
-    confidence: float = 0.95,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile bootstrap CI of corpus-level metrics.
-
-    ``stats`` is an (examples x k) array of additive per-example statistics (e.g. true
-    positives, predicted and gold entity counts); ``metric`` maps summed statistics
-    (... x k) to one value or a vector of values per resample. Examples are resampled
-    with replacement, so corpus-level F1 gets an honest interval. Seeded: the same
-    seed gives the same interval.
-    """
+) -> np.ndarray:
+    """The metric on ``resamples`` bootstrap resamples of the examples (rows of ``stats``):
+    an array of shape ``(resamples, ...)``. See :func:`bootstrap_ci`."""
     stats = np.asarray(stats, dtype=float)
     n = len(stats)
-    if n == 0:
-        nan = np.asarray(metric(np.zeros((1, stats.shape[1] if stats.ndim == 2 else 1))))[0] * np.nan
-        return nan, nan
     rng = np.random.default_rng(seed)
     values = []
     flat = stats.reshape(n, -1)
@@ -56,7 +46,30 @@ def bootstrap_ci(
             sums = stats[idx].sum(axis=1)
         values.append(np.asarray(metric(sums)))
         done += size
-    samples = np.concatenate(values, axis=0)
+    return np.concatenate(values, axis=0)
+
+
+def bootstrap_ci(
+    stats: np.ndarray,
+    metric: Callable[[np.ndarray], np.ndarray],
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap CI of corpus-level metrics.
+
+    ``stats`` is an (examples x k) array of additive per-example statistics (e.g. true
+    positives, predicted and gold entity counts); ``metric`` maps summed statistics
+    (... x k) to one value or a vector of values per resample. Examples are resampled
+    with replacement, so corpus-level F1 gets an honest interval. Seeded: the same
+    seed gives the same interval.
+    """
+    stats = np.asarray(stats, dtype=float)
+    if len(stats) == 0:
+        nan = np.asarray(metric(np.zeros((1, stats.shape[1] if stats.ndim == 2 else 1))))[0] * np.nan
+        return nan, nan
+    samples = bootstrap_samples(stats, metric, resamples=resamples, seed=seed)
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(samples, [tail, 100 - tail], axis=0)
     return low, high

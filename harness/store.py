@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 DEFAULT_STORE = "harness.sqlite"
 #: 1: releases before schema versions (user_version 0); 2: store id, one run per (cache key, selection);
-#: 3: the request cache of decoder engines
-SCHEMA_VERSION = 3
+#: 3: the request cache of decoder engines; 4: each prediction's example metadata (gender, subset)
+SCHEMA_VERSION = 4
 #: seconds a writer waits for another writer's lock before giving up
 BUSY_TIMEOUT_S = 600.0
 TABLE_COLUMNS = {
@@ -112,6 +112,8 @@ CREATE TABLE IF NOT EXISTS requests (
     PRIMARY KEY (engine_key, request_key)
 );
 """
+#: what version 4 adds: the example's metadata beside each prediction (the report's slices)
+UPGRADE_TO_4 = "ALTER TABLE predictions ADD COLUMN meta TEXT"
 
 
 @dataclass
@@ -259,7 +261,7 @@ class Store:
     def _create(self) -> None:
         self.db.execute("PRAGMA journal_mode=WAL")
         with self.db:
-            self.db.executescript("BEGIN IMMEDIATE;" + SCHEMA + UPGRADE_TO_2 + UPGRADE_TO_3 + "COMMIT;")
+            self.db.executescript("BEGIN IMMEDIATE;" + SCHEMA + UPGRADE_TO_2 + UPGRADE_TO_3 + ";" + UPGRADE_TO_4 + ";COMMIT;")
             self._stamp()
 
     def _upgrade(self, version: int) -> None:
@@ -278,6 +280,10 @@ class Store:
                         self.db.execute(statement)
             if current < 3:
                 self.db.execute(UPGRADE_TO_3)
+            if current < 4:
+                columns = {row[1] for row in self.db.execute("PRAGMA table_info(predictions)")}
+                if "meta" not in columns:
+                    self.db.execute(UPGRADE_TO_4)
             if current < SCHEMA_VERSION:
                 self._stamp()
             self.db.commit()
@@ -406,7 +412,8 @@ class Store:
                 [(run_id, m.name, m.breakdown, m.value, m.ci_low, m.ci_high, m.n) for m in scores.metrics],
             )
             self.db.executemany(
-                "INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO predictions (run_id, position, example_id, input, reference, prediction, correct, meta) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         run_id,
@@ -416,6 +423,7 @@ class Store:
                         json.dumps(e.reference, ensure_ascii=False),
                         json.dumps(p.to_json(), ensure_ascii=False),
                         int(ok),
+                        json.dumps(e.meta, ensure_ascii=False, default=str) if e.meta else None,
                     )
                     for i, (e, p, ok) in enumerate(zip(examples, predictions, correct))
                 ],
@@ -465,6 +473,10 @@ class Store:
         df = pd.read_sql_query(query, self.db, params=params)
         for name in ("input", "reference", "prediction"):
             df[name] = df[name].map(json.loads)
+        if "meta" in df:  # stores written before schema 4 (read-only, so not upgraded) have no metadata
+            df["meta"] = df["meta"].map(lambda text: json.loads(text) if text else {})
+        else:
+            df["meta"] = [{} for _ in range(len(df))]
         return df
 
     @_guarded

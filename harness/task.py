@@ -104,6 +104,14 @@ class Task:
     few_shot_task: str | None = None
     #: published scores shown beside ours in the report: (system and source, metric, value)
     published: tuple[tuple[str, str, float], ...] = ()
+    #: the dataset's licence, as its publisher states it
+    licence: str = "not declared"
+    #: whether the dataset's text may be republished (``harness report --publish`` leaves out
+    #: example text of datasets where this is not True; None: not declared, so left out)
+    text_redistributable: bool | None = None
+    #: split -> the dataset's name as a local file holds it, where that differs from
+    #: ``dataset`` (CoNLL-2003's local test file is CoNLL++)
+    local_datasets: dict[str, str] = {}
 
     @property
     def splits(self) -> list[str]:
@@ -235,6 +243,29 @@ class Task:
 
         return metrics.is_correct(self.kind, example, prediction)
 
+    def dataset_evaluated(self, split: str, source: str) -> str:
+        """The name of the data a run of ``split`` from ``source`` scored (CoNLL++ for the local
+        CoNLL-2003 test file); demo data is named as such."""
+        if source == "demo":
+            return f"{self.dataset} (built-in demo)"
+        if source == "local" and split in self.local_datasets:
+            return self.local_datasets[split]
+        return self.dataset
+
+    def text_policy(self, source: str) -> dict[str, Any]:
+        """The data's licence and whether its example text may be republished; the built-in demo
+        files are the project's own and always may."""
+        if source == "demo":
+            return {"licence": "harness demo data (Apache-2.0)", "text_redistributable": True}
+        return {"licence": self.licence, "text_redistributable": self.text_redistributable}
+
+    def paired_statistics(self, examples: Sequence[Example], predictions: Sequence[Prediction]):
+        """Per-example statistics of the headline metric, for the report's paired tests (a
+        :class:`~harness.compare.PairedStatistics`); the kind's unless a task scores its own way."""
+        from .kinds import kind_of
+
+        return kind_of(self).paired_statistics(self, examples, predictions)
+
     def describe(self) -> dict[str, Any]:
         """Facts about the task for listings and provenance."""
         return {
@@ -246,6 +277,8 @@ class Task:
             "splits": self.splits,
             "labels": list(self.labels),
             "published": [list(p) for p in self.published],
+            "licence": self.licence,
+            "text_redistributable": self.text_redistributable,
         }
 
 

@@ -68,6 +68,8 @@ class WSC273(CorefTask):
 
     name = "coref:wsc273"
     dataset = "WSC273"
+    licence = "CC-BY-4.0 (per the collection's author)"
+    text_redistributable = True
     description = "Winograd schemas: pick the antecedent of a pronoun (2 candidates)"
     # "extra": the schemas after the first 273 (WSC285's last 12), used as few-shot examples.
     local_files = {"test": "coref/wsc273/WSCollection.xml", "extra": "coref/wsc273/WSCollection.xml"}
@@ -129,6 +131,8 @@ class GAP(CorefTask):
 
     name = "coref:gap"
     dataset = "GAP"
+    licence = "Apache-2.0"
+    text_redistributable = True
     description = "Gendered ambiguous pronouns: is each of two names the pronoun's antecedent?"
     local_files = {"test": "coref/gap/gap-test.tsv", "dev": "coref/gap/gap-development.tsv", "validation": "coref/gap/gap-validation.tsv"}
     demo_files = {"test": "gap-demo.tsv"}
@@ -177,6 +181,24 @@ class GAP(CorefTask):
         """GAP's official scoring: each pronoun-name pair is a binary decision."""
         return gap_scores(examples, [p.output for p in predictions], seed=seed)
 
+    def paired_statistics(self, examples, predictions):
+        """Per example: true positives, false positives and false negatives over its two
+        pronoun-name pairs (the headline F1 from their sums)."""
+        from harness.compare import PairedStatistics
+
+        stats = gap_pair_counts(examples, [p.output for p in predictions])
+        return PairedStatistics([e.id for e in examples], stats, lambda s: safe_ratio(2 * s[..., 0], 2 * s[..., 0] + s[..., 1] + s[..., 2]))
+
+
+def gap_pair_counts(examples: Sequence[Example], outputs: Sequence[Any]) -> np.ndarray:
+    """Per example: [tp, fp, fn] over its pronoun-name pairs A and B."""
+    stats = np.zeros((len(examples), 3))
+    for i, (example, output) in enumerate(zip(examples, outputs)):
+        for candidate in (0, 1):
+            gold, system = example.reference == candidate, output == candidate
+            stats[i] += (gold and system, system and not gold, gold and not system)
+    return stats
+
 
 def gap_scores(examples: Sequence[Example], outputs: Sequence[Any], seed: int = 0) -> Scores:
     """P/R/F1 over pronoun-name pairs, overall and per gender, and bias = F1(F) / F1(M).
@@ -222,6 +244,8 @@ class Winogender(CorefTask):
 
     name = "coref:winogender"
     dataset = "Winogender"
+    licence = "MIT"
+    text_redistributable = True
     description = "Occupation/participant pronoun resolution in male, female and neutral variants"
     local_files = {"test": "coref/winogender/all_sentences.tsv"}
     demo_files = {"test": "winogender-demo.tsv"}

@@ -105,6 +105,9 @@ class CoNLL2003(NERTask):
 
     name = "ner"
     dataset = "CoNLL-2003"
+    licence = "Reuters RCV1 text: research use only, never redistribute"
+    text_redistributable = False
+    local_datasets = {"test": "CoNLL++ (CoNLL-2003 test, 186 sentences corrected)"}
     description = "English newswire NER (PER, ORG, LOC, MISC); local test split is CoNLL++"
     labels = ("LOC", "MISC", "ORG", "PER")
     type_descriptions = {"LOC": "location", "MISC": "other name: nationality, event, product...", "ORG": "organisation",
@@ -121,6 +124,8 @@ class WNUT17(NERTask):
 
     name = "ner:wnut17"
     dataset = "WNUT-17"
+    licence = "CC-BY-4.0"
+    text_redistributable = True
     description = "Emerging and rare entities in user-generated text (6 types)"
     labels = ("corporation", "creative-work", "group", "location", "person", "product")
     columns = 2

@@ -16,6 +16,8 @@ class SST2(Task):
     # 2: sentences are read verbatim (GLUE's keep a trailing space, which prompts now show)
     version = "2"
     dataset = "SST-2"
+    licence = "none stated (GLUE redistributes it)"
+    text_redistributable = True
     description = "Movie-review sentence polarity (negative / positive)"
     labels = ("negative", "positive")
     default_split = "validation"

@@ -75,6 +75,9 @@ def read_norvig(path: Path, encoding: str = "utf-8") -> list[tuple[str, list[str
 class Norvig(SpellingTask):
     """One of Norvig's two test sets (from 'How to Write a Spelling Corrector')."""
 
+    licence = "none stated (published with Norvig's essay)"
+    text_redistributable = True
+
     def __init__(self, number: int):
         self.name = f"spelling:norvig{number}"
         self.dataset = f"Norvig test set {number}"
@@ -96,6 +99,8 @@ class Birkbeck(SpellingTask):
 
     name = "spelling:birkbeck"
     dataset = "Birkbeck"
+    licence = "research corpus (Mitton, Oxford Text Archive): no right to republish stated"
+    text_redistributable = False
     description = "Birkbeck spelling error corpus (Mitton): 36,133 misspellings of 6,136 words"
     local_files = {"test": "spelling/birkbeck/missp.dat"}
     demo_files = {"test": "birkbeck-demo.dat"}
@@ -124,6 +129,8 @@ class ToeflSpell(SpellingTask):
 
     name = "spelling:toefl"
     dataset = "TOEFL-Spell"
+    licence = "CC-BY-SA-4.0"
+    text_redistributable = True
     description = "Misspellings in learner essays (type M: single-word misspellings)"
     local_files = {"test": "spelling/toefl_spell/Annotations.tsv"}
     demo_files = {"test": "toefl-demo.tsv"}
@@ -145,6 +152,8 @@ class Codespell(SpellingTask):
 
     name = "spelling:codespell"
     dataset = "codespell dictionary"
+    licence = "CC-BY-SA-3.0"
+    text_redistributable = True
     description = "codespell's typo -> fix dictionary (any listed fix counts as correct)"
     local_files = {"test": "spelling/codespell/dictionary.txt"}
     package_files = {"test": ("codespell_lib", "data/dictionary.txt")}

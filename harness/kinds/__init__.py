@@ -16,6 +16,8 @@ from ..errors import HarnessError
 from ..plugins import Registration, collect, unknown
 
 if TYPE_CHECKING:
+    from ..analysis import Table
+    from ..compare import PairedStatistics
     from ..decoder import DecoderLM, GenerationRequest
     from ..metrics import Scores
     from ..model import Prediction
@@ -68,6 +70,32 @@ class Kind:
     def describe(self, data: Any, reference: Any, output: Any, raw: str | None) -> dict[str, str]:
         """Human-readable input, gold answer and predicted answer of one example."""
         return {"input": str(data), "reference": str(reference), "prediction": str(raw or output)}
+
+    def paired_statistics(self, task: Task, examples: Sequence[Example], predictions: Sequence[Prediction]) -> PairedStatistics:
+        """Per-example statistics the headline metric is computed from (the report's paired
+        tests resample them): by default the share of exactly right answers."""
+        from ..compare import accuracy_statistics
+
+        return accuracy_statistics([e.id for e in examples], [self.is_correct(e, p) for e, p in zip(examples, predictions)])
+
+    def analyses(self, task: Task, examples: Sequence[Example], predictions: Sequence[Prediction]) -> list[Table]:
+        """Error analyses of one model's answers, shown on the task page (none by default)."""
+        return []
+
+    def option_probabilities(self, task: Task, example: Example, prediction: Prediction) -> tuple[list[float], int] | None:
+        """The model's probability of each option and the gold option's index, for calibration
+        (None: the prediction has no probabilities, or the gold answer is not an option)."""
+        return None
+
+    def explore(self, data: Any, reference: Any, output: Any, raw: str | None, details: dict | None) -> dict[str, Any]:
+        """One example as the example explorer shows it: ``text``, ``gold`` and ``answer`` as
+        plain strings (a kind may give ``tokens`` and entity ``spans`` instead)."""
+        shown = self.describe(data, reference, output, raw)
+        return {"text": shown["input"], "gold": shown["reference"], "answer": shown["prediction"]}
+
+    def facets(self, data: Any, reference: Any, meta: dict[str, Any]) -> dict[str, list[str]]:
+        """What the explorer can filter one example by (facet name -> its values)."""
+        return {}
 
     # -- decoder LMs -----------------------------------------------------------------------
 

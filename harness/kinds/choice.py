@@ -45,6 +45,18 @@ class Choice(Kind):
             "prediction": raw or _choice_label(data, output),
         }
 
+    def option_probabilities(self, task, example, prediction):
+        """Each candidate's probability (examples whose answer is "none of them" have no gold option)."""
+        scores = prediction.scores or {}
+        count = len(example.input.get("candidates", []))
+        if not isinstance(example.reference, int) or not all(str(i) in scores for i in range(count)):
+            return None
+        return [float(scores[str(i)]) for i in range(count)], example.reference
+
+    def facets(self, data, reference, meta):
+        """The pronoun's gender and the example's subset, where the data gives them."""
+        return {name: [str(meta[name])] for name in ("gender", "subset") if meta.get(name) is not None}
+
     def gold_answer(self, task, example):
         """The antecedent's text."""
         return " " + example.input["candidates"][example.reference]["text"]

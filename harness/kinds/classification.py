@@ -51,6 +51,24 @@ class Classification(Kind):
         labels = list(task.labels)
         return labels[best], dict(zip(labels, probabilities)), requests[best][1]
 
+    def analyses(self, task, examples, predictions):
+        """The confusion matrix and the per-class report."""
+        from ..analysis import classification_tables
+
+        return classification_tables(task.labels, [e.reference for e in examples], [p.output for p in predictions])
+
+    def option_probabilities(self, task, example, prediction):
+        """The probabilities of the task's labels, in label order."""
+        labels = list(task.labels)
+        scores = prediction.scores or {}
+        if example.reference not in labels or not all(label in scores for label in labels):
+            return None
+        return [float(scores[label]) for label in labels], labels.index(example.reference)
+
+    def facets(self, data, reference, meta):
+        """The gold class."""
+        return {"class": [str(reference)]}
+
     def decoder_settings(self, decoder, task):
         """The verbalisers (editing them must not serve cached answers)."""
         return {"verbalizers": dict(task.verbalizers)}

@@ -26,6 +26,27 @@ class Correction(Kind):
 
         return normalise_text(prediction.output) in {normalise_text(r) for r in example.reference}
 
+    def paired_statistics(self, task, examples, predictions):
+        """Accuracy over the misspelt inputs (clean ones are left out, as the headline does)."""
+        from ..compare import accuracy_statistics
+        from ..metrics import is_clean
+
+        return accuracy_statistics([e.id for e in examples], [self.is_correct(e, p) for e, p in zip(examples, predictions)],
+                                   [not is_clean(e) for e in examples])
+
+    def analyses(self, task, examples, predictions):
+        """Accuracy by edit distance and on real-word errors."""
+        from ..analysis import correction_table
+
+        return [correction_table([e.input for e in examples], [e.reference for e in examples],
+                                 [self.is_correct(e, p) for e, p in zip(examples, predictions)])]
+
+    def facets(self, data, reference, meta):
+        """The edit distance from the misspelling to its correction."""
+        from ..analysis import distance_bucket
+
+        return {"edit distance": [distance_bucket(str(data), [str(r) for r in reference])]}
+
     def describe(self, data, reference, output, raw):
         """The input, every accepted correction, and the answer."""
         return {"input": str(data), "reference": " / ".join(map(str, reference)), "prediction": str(raw or output)}

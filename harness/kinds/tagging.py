@@ -16,6 +16,13 @@ def _entities(tags, tokens) -> list[str]:
     return [f"{t}: {' '.join(tokens[s : e + 1])}" for t, s, e in entity_spans(list(tags))]
 
 
+def _unplaced(raw) -> str:
+    """A prediction with no entities: "(none)", or the model's own answer when it listed
+    something that could not be read or placed."""
+    text = (raw or "").strip()
+    return "(none)" if text in ("", "[]", "[ ]") else f"(unparsed) {text}"
+
+
 class Tagging(Kind):
     name = "tagging"
     description = "tokens -> IOB2 tags (entity spans)"
@@ -47,8 +54,45 @@ class Tagging(Kind):
         return {
             "input": " ".join(data),
             "reference": "; ".join(_entities(reference, data)) or "(none)",
-            "prediction": "; ".join(_entities(output, data)) or "(none)",
+            "prediction": "; ".join(_entities(output, data)) or _unplaced(raw),
         }
+
+    def paired_statistics(self, task, examples, predictions):
+        """Per sentence: true positives, predicted and gold entities (micro F1 from their sums)."""
+        import numpy as np
+
+        from ..compare import PairedStatistics
+        from ..metrics import _f1, entity_spans
+
+        rows = []
+        for example, prediction in zip(examples, predictions):
+            gold, predicted = set(entity_spans(list(example.reference))), set(entity_spans(list(prediction.output)))
+            rows.append((len(gold & predicted), len(predicted), len(gold)))
+        stats = np.array(rows, dtype=float).reshape(-1, 3)
+        return PairedStatistics([e.id for e in examples], stats, lambda s: _f1(s[..., 0], s[..., 1], s[..., 2]))
+
+    def analyses(self, task, examples, predictions):
+        """Entity errors by category (nervaluate's), overall and per type."""
+        from ..analysis import entity_error_table
+
+        return [entity_error_table([e.reference for e in examples], [p.output for p in predictions])]
+
+    def explore(self, data, reference, output, raw, details):
+        """The tokens, and gold and predicted entities as (type, first token, last token)."""
+        from ..metrics import entity_spans
+
+        spans = entity_spans(list(output)) if isinstance(output, list) else []
+        shown = {"tokens": list(data), "gold_spans": [list(s) for s in entity_spans(list(reference))],
+                 "spans": [list(s) for s in spans]}
+        if not spans and (details or {}).get("parse_failed"):
+            shown["answer"] = _unplaced(raw)
+        return shown
+
+    def facets(self, data, reference, meta):
+        """The gold entity types."""
+        from ..metrics import entity_spans
+
+        return {"type": sorted({t for t, _, _ in entity_spans(list(reference))}) or ["(no entities)"]}
 
     def gold_answer(self, task, example):
         """The gold entities as the JSON list decoders write."""

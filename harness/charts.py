@@ -1,0 +1,122 @@
+"""Geometry of the report's inline SVG charts (the templates draw them; no script, no network)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+
+@dataclass
+class Chart:
+    """An SVG chart's size, axes and marks, in pixels."""
+
+    width: int
+    height: int
+    pad_left: int
+    pad: int
+    x_ticks: list[dict[str, Any]] = field(default_factory=list)
+    y_ticks: list[dict[str, Any]] = field(default_factory=list)
+    marks: list[dict[str, Any]] = field(default_factory=list)
+    path: str = ""
+    x_label: str = ""
+    y_label: str = ""
+
+
+def _finite(value: Any) -> bool:
+    return value is not None and isinstance(value, (int, float)) and value == value and math.isfinite(value)
+
+
+def _nice_range(values: Sequence[float]) -> tuple[float, float]:
+    lo, hi = min(values), max(values)
+    if hi - lo < 0.05:
+        lo, hi = lo - 0.05, hi + 0.05
+    return max(0.0, math.floor(lo * 20) / 20), min(1.0, math.ceil(hi * 20) / 20) if hi <= 1 else math.ceil(hi * 20) / 20
+
+
+def dot_whisker(rows: Sequence[dict[str, Any]], metric: str) -> Chart | None:
+    """One row per model: its headline as a dot and its CI as a whisker (``rows``: model,
+    value, low, high)."""
+    shown = [r for r in rows if _finite(r["value"])]
+    if not shown:
+        return None
+    ends = [v for r in shown for v in (r["value"], r["low"], r["high"]) if _finite(v)]
+    lo, hi = _nice_range(ends)
+    row_height, pad_left, pad, width = 22, 230, 30, 720
+    height = pad * 2 + row_height * len(shown)
+    chart = Chart(width, height, pad_left, pad, x_label=metric)
+
+    def x(v: float) -> float:
+        return pad_left + (v - lo) / (hi - lo) * (width - pad_left - pad)
+
+    for i in range(6):
+        v = lo + (hi - lo) * i / 5
+        chart.x_ticks.append({"x": round(x(v), 1), "label": f"{v:.2f}"})
+    for i, r in enumerate(shown):
+        y = pad + row_height * (i + 0.5)
+        low = r["low"] if _finite(r["low"]) else r["value"]
+        high = r["high"] if _finite(r["high"]) else r["value"]
+        chart.marks.append({"model": r["model"], "y": round(y, 1), "x": round(x(r["value"]), 1), "x_low": round(x(low), 1),
+                            "x_high": round(x(high), 1), "value": r["value"], "low": low, "high": high,
+                            "rank": r.get("rank")})
+    return chart
+
+
+def pareto(points: Sequence[dict[str, Any]], metric: str) -> Chart | None:
+    """Headline (y) against examples per second (x, log scale), with the Pareto frontier: the
+    models no other model beats on both (``points``: model, value, speed)."""
+    shown = [p for p in points if _finite(p["value"]) and _finite(p.get("speed")) and p["speed"] > 0]
+    if not shown:
+        return None
+    width, height, pad_left, pad = 720, 340, 60, 40
+    logs = [math.log10(p["speed"]) for p in shown]
+    x_lo, x_hi = math.floor(min(logs)), math.ceil(max(logs))
+    if x_hi == x_lo:
+        x_hi += 1
+    y_lo, y_hi = _nice_range([p["value"] for p in shown])
+    chart = Chart(width, height, pad_left, pad, x_label="examples per second (log scale)", y_label=metric)
+
+    def x(speed: float) -> float:
+        return pad_left + (math.log10(speed) - x_lo) / (x_hi - x_lo) * (width - pad_left - pad)
+
+    def y(v: float) -> float:
+        return height - pad - (v - y_lo) / (y_hi - y_lo) * (height - 2 * pad)
+
+    for e in range(int(x_lo), int(x_hi) + 1):
+        chart.x_ticks.append({"x": round(x(10.0 ** e), 1), "label": f"{10.0 ** e:g}"})
+    for i in range(5):
+        v = y_lo + (y_hi - y_lo) * i / 4
+        chart.y_ticks.append({"y": round(y(v), 1), "label": f"{v:.2f}"})
+    frontier = []
+    for p in sorted(shown, key=lambda p: (-p["speed"], -p["value"])):
+        if not frontier or p["value"] > frontier[-1]["value"]:
+            frontier.append(p)
+    on_frontier = {id(p) for p in frontier}
+    for p in shown:
+        chart.marks.append({**p, "x": round(x(p["speed"]), 1), "y": round(y(p["value"]), 1), "frontier": id(p) in on_frontier})
+    chart.path = " ".join(f"{x(p['speed']):.1f},{y(p['value']):.1f}" for p in sorted(frontier, key=lambda p: p["speed"]))
+    return chart
+
+
+def reliability(bins: Sequence[tuple[float, float, int, float, float]]) -> Chart:
+    """A reliability diagram: per confidence bin, accuracy (bar) against the diagonal of
+    perfect calibration; a dot marks the bin's mean confidence."""
+    size, pad_left, pad = 260, 40, 24
+    chart = Chart(size + pad_left + pad, size + 2 * pad, pad_left, pad, x_label="confidence", y_label="accuracy")
+    inner = size
+
+    def x(v: float) -> float:
+        return pad_left + v * inner
+
+    def y(v: float) -> float:
+        return pad + (1 - v) * inner
+
+    for v in (0.0, 0.25, 0.5, 0.75, 1.0):
+        chart.x_ticks.append({"x": round(x(v), 1), "label": f"{v:.2f}"})
+        chart.y_ticks.append({"y": round(y(v), 1), "label": f"{v:.2f}"})
+    for low, high, count, confidence, accuracy in bins:
+        left, right = x(low), x(max(high, low + 1 / 60))
+        chart.marks.append({"x": round(left, 1), "width": round(max(1.0, right - left - 1), 1), "y": round(y(accuracy), 1),
+                            "height": round(y(0) - y(accuracy), 1), "cx": round(x(confidence), 1), "cy": round(y(confidence), 1),
+                            "count": count, "confidence": confidence, "accuracy": accuracy, "low": low, "high": high})
+    chart.path = f"{x(0):.1f},{y(0):.1f} {x(1):.1f},{y(1):.1f}"
+    return chart

@@ -1,0 +1,180 @@
+"""Comparing models on the same examples: paired differences with bootstrap CIs, McNemar's
+exact test, Holm's correction across pairs, and the ranks and overall score built on them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .stats import DEFAULT_RESAMPLES, bootstrap_samples
+
+#: family-wise error rate of the pairwise decisions (Holm)
+ALPHA = 0.05
+
+
+@dataclass
+class PairedStatistics:
+    """What a task's headline metric is computed from, one row per example.
+
+    ``stats`` holds additive per-example statistics and ``metric`` maps their column sums
+    (``[..., columns]``) to the headline value (as :func:`~harness.stats.bootstrap_ci` takes
+    them). ``correct`` is set for accuracy-type headlines: each counted example's 0/1
+    correctness (None where the headline is not a plain share of right answers, e.g. F1),
+    and ``counted`` says which examples it covers (spelling accuracy counts misspelt words).
+    """
+
+    ids: list[str]
+    stats: np.ndarray
+    metric: Callable[[np.ndarray], Any]
+    correct: np.ndarray | None = None
+    counted: np.ndarray | None = None
+
+    def value(self) -> float:
+        """The headline value over every example."""
+        return float(self.metric(self.stats.sum(axis=0)))
+
+    def subset(self, ids: Sequence[str]) -> PairedStatistics:
+        """The statistics of ``ids`` only, in that order."""
+        where = {example_id: i for i, example_id in enumerate(self.ids)}
+        rows = np.array([where[example_id] for example_id in ids], dtype=int)
+        pick = (lambda a: None if a is None else a[rows])
+        return PairedStatistics(list(ids), self.stats[rows], self.metric, pick(self.correct), pick(self.counted))
+
+
+def accuracy_statistics(ids: Sequence[str], correct: Sequence[bool], counted: Sequence[bool] | None = None) -> PairedStatistics:
+    """Statistics of a share of right answers over the ``counted`` examples (all by default)."""
+    right = np.asarray(correct, dtype=float)
+    mask = np.ones(len(right)) if counted is None else np.asarray(counted, dtype=float)
+    stats = np.stack([right * mask, mask], axis=1) if len(right) else np.zeros((0, 2))
+
+    def share(sums: np.ndarray) -> np.ndarray:
+        from .stats import safe_ratio
+
+        return safe_ratio(sums[..., 0], sums[..., 1])
+
+    return PairedStatistics(list(ids), stats, share, right, mask.astype(bool))
+
+
+def mcnemar_p(first: np.ndarray, second: np.ndarray) -> tuple[float, int, int]:
+    """McNemar's exact two-sided p-value (statsmodels) of two systems' 0/1 correctness on the
+    same examples, and the discordant counts (only the first right, only the second right)."""
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    a, b = np.asarray(first, dtype=bool), np.asarray(second, dtype=bool)
+    only_first, only_second = int((a & ~b).sum()), int((~a & b).sum())
+    table = [[int((a & b).sum()), only_first], [only_second, int((~a & ~b).sum())]]
+    p = float(mcnemar(table, exact=True).pvalue) if only_first + only_second else 1.0
+    return p, only_first, only_second
+
+
+def paired_bootstrap(first: PairedStatistics, second: PairedStatistics, *, seed: int = 0,
+                     resamples: int = DEFAULT_RESAMPLES, confidence: float = 0.95) -> dict[str, float]:
+    """The headline difference (second - first) on the same examples with a paired percentile
+    bootstrap CI (each resample draws the same examples for both), and the bootstrap's
+    two-sided p-value: twice the smaller share of resampled differences on either side of 0."""
+    width = first.stats.shape[1]
+    joined = np.concatenate([first.stats, second.stats], axis=1)
+
+    def difference(sums: np.ndarray) -> np.ndarray:
+        return np.asarray(second.metric(sums[..., width:])) - np.asarray(first.metric(sums[..., :width]))
+
+    samples = bootstrap_samples(joined, difference, resamples=resamples, seed=seed)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(samples, [tail, 100 - tail])
+    p = min(1.0, 2 * min(float(np.mean(samples <= 0)), float(np.mean(samples >= 0))))
+    return {"difference": second.value() - first.value(), "ci_low": float(low), "ci_high": float(high),
+            "bootstrap_p": p}
+
+
+@dataclass
+class PairResult:
+    """The comparison of two models on one task (``difference`` is second - first)."""
+
+    first: str
+    second: str
+    n: int
+    difference: float
+    ci_low: float
+    ci_high: float
+    test: str
+    p: float
+    p_holm: float = 1.0
+    significant: bool = False
+    only_first: int | None = None
+    only_second: int | None = None
+
+    def verdict_for(self, model: str) -> str:
+        """"better", "worse" or "same" (no significant difference), from ``model``'s side."""
+        if not self.significant or self.difference == 0:
+            return "same"
+        second_better = self.difference > 0
+        return "better" if second_better == (model == self.second) else "worse"
+
+
+def compare_models(systems: dict[str, PairedStatistics], *, seed: int = 0, alpha: float = ALPHA,
+                   resamples: int = DEFAULT_RESAMPLES) -> list[PairResult]:
+    """Every pair of models, compared on the examples both scored.
+
+    The test is McNemar's exact test where the headline is a share of right answers (both
+    models have ``correct``), else the paired bootstrap's p-value; Holm's step-down method
+    (statsmodels) then holds the family-wise error rate across all pairs at ``alpha``.
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    pairs: list[PairResult] = []
+    for a, b in combinations(systems, 2):
+        common = [i for i in systems[a].ids if i in set(systems[b].ids)]
+        if not common:
+            continue
+        first, second = systems[a].subset(common), systems[b].subset(common)
+        boot = paired_bootstrap(first, second, seed=seed, resamples=resamples)
+        result = PairResult(a, b, len(common), boot["difference"], boot["ci_low"], boot["ci_high"], "paired bootstrap",
+                            boot["bootstrap_p"])
+        if first.correct is not None and second.correct is not None:
+            counted = first.counted & second.counted
+            result.p, result.only_first, result.only_second = mcnemar_p(first.correct[counted], second.correct[counted])
+            result.test = "McNemar exact"
+        pairs.append(result)
+    if pairs:
+        reject, adjusted, _, _ = multipletests([p.p for p in pairs], alpha=alpha, method="holm")
+        for pair, rejected, p_holm in zip(pairs, reject, adjusted):
+            pair.p_holm, pair.significant = float(p_holm), bool(rejected)
+    return pairs
+
+
+def ranks(values: dict[str, float], pairs: Sequence[PairResult]) -> dict[str, int]:
+    """Each model's rank: 1 + the number of models significantly better than it, so every model
+    not significantly worse than the best shares rank 1."""
+    better_than = {model: 0 for model in values}
+    for pair in pairs:
+        if pair.significant and pair.difference != 0:
+            loser = pair.first if pair.difference > 0 else pair.second
+            better_than[loser] += 1
+    return {model: 1 + better_than[model] for model in values}
+
+
+def mean_win_rate(columns: Sequence[dict[str, float]]) -> dict[str, tuple[float, int]]:
+    """HELM's mean win rate: per task, the share of the other models on it whose headline is
+    lower (ties count half), averaged over the tasks the model ran; with that task count.
+    Tasks with a single model are left out."""
+    totals: dict[str, list[float]] = {}
+    for values in columns:
+        scored = {m: v for m, v in values.items() if v is not None and v == v}
+        if len(scored) < 2:
+            continue
+        for model, value in scored.items():
+            others = [v for m, v in scored.items() if m != model]
+            wins = sum(1.0 if value > v else 0.5 if value == v else 0.0 for v in others)
+            totals.setdefault(model, []).append(wins / len(others))
+    return {model: (float(np.mean(rates)), len(rates)) for model, rates in totals.items()}
+
+
+def comparison_matrix(models: Sequence[str], pairs: Sequence[PairResult]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(row model, column model) -> the row model's verdict against the column model, and the pair."""
+    cells: dict[tuple[str, str], dict[str, Any]] = {}
+    for pair in pairs:
+        cells[(pair.first, pair.second)] = {"verdict": pair.verdict_for(pair.first), "pair": pair, "sign": -1}
+        cells[(pair.second, pair.first)] = {"verdict": pair.verdict_for(pair.second), "pair": pair, "sign": 1}
+    return cells

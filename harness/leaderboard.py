@@ -1,0 +1,360 @@
+"""Everything the report's pages show, read from the results store: per task column the runs
+with their metrics, ranks and pairwise tests, error analyses, calibration, cost and the
+example explorer's rows."""
+from __future__ import annotations
+
+import math
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .publishing import hide_paths, hide_paths_in, text_allowed
+from .store import Store
+
+#: Incorrect examples shown per model on a task page (a seeded sample).
+ERRORS_SHOWN = 5
+#: Runs computed faster than this (seconds) have no meaningful examples/s.
+MIN_TIMED_SECONDS = 0.05
+#: Families of models, in the order the leaderboard's filter lists them.
+FAMILIES = ("baseline", "encoder", "fine-tuned encoder", "decoder", "endpoint")
+
+
+@dataclass
+class Column:
+    """One leaderboard column: a task on one split from one data source."""
+
+    task: str
+    split: str
+    source: str
+    kind: str
+    dataset: str
+    headline: str
+    page: str
+    explorer_page: str
+    licence: str = "not declared"
+    text_shown: bool = True
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    published: list = field(default_factory=list)
+    metric_names: list[str] = field(default_factory=list)
+    curves: list[dict[str, Any]] = field(default_factory=list)
+    breakdown_rows: list[tuple[str, str]] = field(default_factory=list)
+    breakdown_by: str = ""
+    breakdown_cells: dict = field(default_factory=dict)
+    significance: dict[str, Any] = field(default_factory=dict)
+    analyses: list[dict[str, Any]] = field(default_factory=list)
+    calibration: list[dict[str, Any]] = field(default_factory=list)
+    chart: Any = None
+    pareto: Any = None
+    explorer: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """Column heading."""
+        return f"{self.task} ({self.split})"
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of ``text``."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "task"
+
+
+def shown_settings(settings: dict) -> dict:
+    """The run settings worth showing beside its numbers, as the user gave them: model options
+    (``chat_template=auto``, not what it resolved to), how answers are read, the shots."""
+    settings = settings or {}
+    shown = dict(settings.get("options") or {})
+    for key in ("chat_template", "method", "answer_parsing"):
+        if key in settings and key not in shown:
+            shown[key] = settings[key]
+    if settings.get("shots"):
+        shown["shots"] = len(settings["shots"])
+    return hide_paths_in(shown)
+
+
+def model_family(model: str, settings: dict, finetuned: dict | None) -> tuple[str, str]:
+    """(family, label): baseline, encoder, fine-tuned encoder (with its k), decoder or endpoint
+    (with its shots)."""
+    shots = len((settings or {}).get("shots") or [])
+    if finetuned:
+        k = finetuned.get("k")
+        return "fine-tuned encoder", f"fine-tuned encoder (k={k})" if k else "fine-tuned encoder (all)"
+    if model.startswith("openai:"):
+        return "endpoint", f"endpoint, {shots}-shot"
+    if "prompt_template" in (settings or {}) or "verbalizers" in (settings or {}) or shots:
+        return "decoder", f"decoder, {shots}-shot"
+    if model.startswith("hf:"):
+        return "encoder", "encoder"
+    return "baseline", "baseline"
+
+
+def display_model(model: str, identity: dict[str, Any]) -> str:
+    """The model's row label without paths: a local folder shows as its name, with the
+    weights' revision digest when the identity has one."""
+    shown = hide_paths(model)
+    if shown != model:
+        revision = str((identity or {}).get("revision") or "")
+        folder = re.sub(r"…/([^#\s]+)#\w+", r"\1", shown)
+        digest = revision.split(":")[-1][:12] if revision else ""
+        return f"{folder} (weights {digest})" if digest else folder
+    return model
+
+
+def _subset_of(provenance: dict, n: int) -> int | None:
+    selection = provenance.get("selection") or {}
+    total = selection.get("of")
+    return int(total) if total and n < total else None
+
+
+def _timed(run) -> float | None:
+    """examples/s where the timing means something (not a run too fast to time)."""
+    speed = run["examples_per_s"]
+    if speed is None or speed != speed or (run["compute_time_s"] or 0) < MIN_TIMED_SECONDS:
+        return None
+    return float(speed)
+
+
+def _hardware(provenance: dict) -> str:
+    hardware = provenance.get("hardware") or {}
+    gpu = hardware.get("gpu") or hardware.get("cuda_device")
+    if gpu:
+        return str(gpu)
+    cpu = hardware.get("cpu") or hardware.get("processor") or hardware.get("machine") or "CPU"
+    cores = hardware.get("cpu_count") or hardware.get("cores")
+    return f"{cpu}" + (f", {cores} cores" if cores else "")
+
+
+def build_context(store: Store, *, publish: bool = False, seed: int = 0) -> dict[str, Any]:
+    """Everything the templates need, read from the store through pandas."""
+    from .compare import comparison_matrix, mean_win_rate
+
+    runs = store.latest_runs()
+    empty = {"columns": [], "models": [], "cells": {}, "model_labels": {}, "families": [], "overall": {},
+             "model_info": {}, "publish": publish}
+    if runs.empty:
+        return empty
+    metrics = store.metrics([int(i) for i in runs["id"]])
+    columns: dict[tuple[str, str, str], Column] = {}
+    models: list[str] = []
+    model_info: dict[str, dict[str, Any]] = {}
+    for _, run in runs.iterrows():
+        key = (run["task"], run["split"], run["data_source"])
+        provenance = run["provenance"]
+        task_facts = _task_facts(run["task"], provenance.get("task") or {})
+        if key not in columns:
+            stem = f"{slug(run['task'])}-{slug(run['split'])}" + ("-demo" if run["data_source"] == "demo" else "")
+            columns[key] = Column(run["task"], run["split"], run["data_source"], run["kind"], run["dataset"], run["headline"],
+                                  f"task-{stem}.html", f"explore-{stem}.html",
+                                  licence=str(task_facts.get("licence") or "not declared"),
+                                  text_shown=text_allowed(task_facts, run["data_source"], publish),
+                                  published=(provenance.get("task") or {}).get("published", []))
+        model_provenance = provenance.get("model") or {}
+        finetuned = model_provenance.get("finetuned")
+        family, family_label = model_family(run["model"], run["settings"], finetuned)
+        if run["model"] not in models:
+            models.append(run["model"])
+            model_info[run["model"]] = {
+                "display": display_model(run["model"], run["model_identity"]),
+                "family": family, "family_label": family_label,
+                "parameters": model_provenance.get("parameters"),
+                "base": (finetuned or {}).get("base"),
+                "finetuned_label": (finetuned or {}).get("label"),
+                "licence": model_provenance.get("licence"),
+            }
+        run_metrics = metrics[metrics["run_id"] == run["id"]]
+        overall = run_metrics[run_metrics["breakdown"] == ""]
+        breakdown = run_metrics[run_metrics["breakdown"] != ""]
+        headline = overall[overall["name"] == run["headline"]].iloc[0]
+        throughput = provenance.get("throughput") or {}
+        columns[key].runs.append({
+            "id": int(run["id"]),
+            "model": run["model"],
+            "display": model_info[run["model"]]["display"],
+            "family": family,
+            "created_at": run["created_at"],
+            "n": int(run["n"]),
+            "seed": int(run["seed"]),
+            "headline": {"value": headline["value"], "low": headline["ci_low"], "high": headline["ci_high"],
+                         "n": headline["n"]},
+            "metrics": overall.to_dict("records"),
+            "breakdown": breakdown.to_dict("records"),
+            "wall_time_s": run["wall_time_s"],
+            "examples_per_s": _timed(run),
+            "data_location": hide_paths(run["data_location"]),
+            "task_version": run["task_version"],
+            "model_identity": hide_paths_in(run["model_identity"]),
+            "settings": shown_settings(run["settings"]),
+            "subset_of": _subset_of(provenance, int(run["n"])),
+            "packages": provenance.get("packages", {}),
+            "hardware": hide_paths_in(provenance.get("hardware", {})),
+            "hardware_label": _hardware(provenance),
+            "finetuned": hide_paths_in(finetuned) if finetuned else None,
+            "throughput": throughput,
+            "load_s": throughput.get("load_s"),
+            "parameters": model_provenance.get("parameters"),
+            "engine": hide_paths_in(model_provenance.get("engine") or {}),
+            "requests": model_provenance.get("requests") or {},
+            "rank": None,
+            "errors": [],
+            "wrong": 0,
+        })
+    ordered = sorted(columns.values(), key=lambda c: (c.task, c.split, c.source))
+    for col in ordered:
+        _fill_column(store, col, seed=seed)
+    cells = {(col.task, col.split, col.source, r["model"]): r for col in ordered for r in col.runs}
+    overall = mean_win_rate([{r["model"]: r["headline"]["value"] for r in col.runs} for col in ordered])
+    families = [f for f in FAMILIES if any(info["family"] == f for info in model_info.values())]
+    return {"columns": ordered, "models": models, "cells": cells, "model_info": model_info, "families": families,
+            "overall": overall, "publish": publish, "comparison_matrix": comparison_matrix}
+
+
+def _task_facts(name: str, recorded: dict) -> dict:
+    """The run's recorded task facts; runs stored before tasks declared their licence fall back
+    to the installed task's declaration (none: not declared)."""
+    if "text_redistributable" in recorded:
+        return recorded
+    from .errors import HarnessError
+    from .task import get_task
+
+    try:
+        task = get_task(name)
+    except HarnessError:
+        return recorded
+    return {**recorded, "licence": task.licence, "text_redistributable": task.text_redistributable}
+
+
+def _fill_column(store: Store, col: Column, *, seed: int) -> None:
+    """Metrics tables, curves, and everything computed from the column's predictions."""
+    from .charts import dot_whisker, pareto
+    from .report import learning_curves
+
+    col.runs.sort(key=lambda r: -(r["headline"]["value"] if r["headline"]["value"] == r["headline"]["value"]
+                                  and r["headline"]["value"] is not None else -math.inf))
+    col.metric_names = sorted({m["name"] for r in col.runs for m in r["metrics"]}, key=lambda n: (n != col.headline, n))
+    col.curves = learning_curves(col.runs)
+    col.breakdown_rows = sorted({(m["breakdown"], m["name"]) for r in col.runs for m in r["breakdown"]},
+                                key=lambda row: (row[0], row[1] != col.headline, row[1]))
+    col.breakdown_by = ", ".join(sorted({b.split("=", 1)[0] for b, _ in col.breakdown_rows}))
+    col.breakdown_cells = {(r["model"], m["breakdown"], m["name"]): m for r in col.runs for m in r["breakdown"]}
+    loaded = _load_predictions(store, col)
+    _significance(col, loaded, seed=seed)
+    _analyses(col, loaded)
+    _errors(col, loaded, seed=seed)
+    col.chart = dot_whisker([{"model": r["display"], **r["headline"], "rank": r.get("rank")} for r in col.runs], col.headline)
+    col.pareto = pareto([{"model": r["display"], "value": r["headline"]["value"], "speed": r["examples_per_s"],
+                          "hardware": r["hardware_label"]} for r in col.runs], col.headline)
+    from .explorer import explorer_data
+
+    col.explorer = explorer_data(col, loaded)
+
+
+@dataclass
+class Loaded:
+    """One run's examples and predictions, rebuilt from the store."""
+
+    examples: list
+    predictions: list
+    correct: list[bool]
+
+
+def _load_predictions(store: Store, col: Column) -> dict[int, Loaded]:
+    from .model import Prediction
+    from .task import Example
+
+    frame = store.predictions([r["id"] for r in col.runs])
+    loaded: dict[int, Loaded] = {}
+    for run_id, rows in frame.groupby("run_id", sort=False):
+        examples = [Example(str(i), x, ref, meta or {}) for i, x, ref, meta in
+                    zip(rows["example_id"], rows["input"], rows["reference"], rows["meta"])]
+        predictions = [Prediction.from_json(p) for p in rows["prediction"]]
+        loaded[int(run_id)] = Loaded(examples, predictions, [bool(c) for c in rows["correct"]])
+    return loaded
+
+
+def _installed_task(name: str):
+    from .errors import HarnessError
+    from .task import get_task
+
+    try:
+        return get_task(name)
+    except HarnessError:
+        return None
+
+
+def _significance(col: Column, loaded: dict[int, Loaded], *, seed: int) -> None:
+    """Pairwise tests, ranks; left out (with the reason) where the task is not installed or
+    its per-example statistics do not give the stored headline."""
+    from .compare import compare_models, ranks
+
+    task = _installed_task(col.task)
+    if task is None:
+        col.significance = {"missing": f"the task {col.task!r} is not installed here, so its headline cannot be recomputed"}
+        return
+    systems = {}
+    for run in col.runs:
+        data = loaded.get(run["id"])
+        if data is None:
+            continue
+        stats = task.paired_statistics(data.examples, data.predictions)
+        stored = run["headline"]["value"]
+        if stored is None or stored != stored or abs(stats.value() - stored) > 1e-9:
+            col.significance = {"missing": f"{task.name}'s per-example statistics do not give its stored {col.headline} "
+                                           f"for {run['display']}; no pairwise tests"}
+            return
+        systems[run["model"]] = stats
+    pairs = compare_models(systems, seed=seed)
+    rank = ranks({m: 0.0 for m in systems}, pairs)
+    for run in col.runs:
+        run["rank"] = rank.get(run["model"])
+    tests = sorted({p.test for p in pairs})
+    col.significance = {"pairs": pairs, "tests": tests, "models": [r["model"] for r in col.runs if r["model"] in systems],
+                        "displays": {r["model"]: r["display"] for r in col.runs}}
+
+
+def _analyses(col: Column, loaded: dict[int, Loaded]) -> None:
+    """The kind's error analyses per model, and calibration where models give probabilities."""
+    from .calibration import calibration
+    from .charts import reliability
+    from .kinds import get_kind
+    from .errors import UnknownNameError
+
+    task = _installed_task(col.task)
+    try:
+        kind = get_kind(col.kind)
+    except UnknownNameError:
+        return
+    if task is None:
+        return
+    by_title: dict[str, list[dict[str, Any]]] = {}
+    for run in col.runs:
+        data = loaded.get(run["id"])
+        if data is None:
+            continue
+        for table in kind.analyses(task, data.examples, data.predictions):
+            by_title.setdefault(table.title, []).append({"model": run["display"], "table": table})
+        rows = [kind.option_probabilities(task, e, p) for e, p in zip(data.examples, data.predictions)]
+        usable = [r for r in rows if r is not None]
+        if usable and len(usable) == len(rows):
+            result = calibration([p for p, _ in usable], [g for _, g in usable])
+            col.calibration.append({"model": run["display"], "result": result, "chart": reliability(result.bins)})
+    col.analyses = [{"title": title, "tables": tables} for title, tables in by_title.items()]
+
+
+def _errors(col: Column, loaded: dict[int, Loaded], *, seed: int) -> None:
+    """A seeded sample of each model's wrong answers (none where the text may not be shown)."""
+    from .report import describe
+
+    for run in col.runs:
+        run["errors"], run["wrong"] = [], 0
+        data = loaded.get(run["id"])
+        if data is None:
+            continue
+        wrong = [i for i, ok in enumerate(data.correct) if not ok]
+        run["wrong"] = len(wrong)
+        if not col.text_shown:
+            continue
+        picked = sorted(random.Random(f"{seed}:{col.task}:{run['model']}").sample(wrong, min(ERRORS_SHOWN, len(wrong))))
+        for i in picked:
+            e, p = data.examples[i], data.predictions[i]
+            shown = describe(col.kind, e.input, e.reference, p.output, p.raw)
+            run["errors"].append({"id": e.id, **shown})
