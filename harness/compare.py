@@ -8,7 +8,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .stats import DEFAULT_RESAMPLES, bootstrap_samples
+from .stats import DEFAULT_RESAMPLES, bootstrap_samples, resample_counts
 
 #: family-wise error rate of the pairwise decisions (Holm)
 ALPHA = 0.05
@@ -70,17 +70,31 @@ def mcnemar_p(first: np.ndarray, second: np.ndarray) -> tuple[float, int, int]:
 
 
 def paired_bootstrap(first: PairedStatistics, second: PairedStatistics, *, seed: int = 0,
-                     resamples: int = DEFAULT_RESAMPLES, confidence: float = 0.95) -> dict[str, float]:
+                     resamples: int = DEFAULT_RESAMPLES, confidence: float = 0.95,
+                     counts: np.ndarray | None = None) -> dict[str, float]:
     """The headline difference (second - first) on the same examples with a paired percentile
     bootstrap CI (each resample draws the same examples for both), and the bootstrap's
-    two-sided p-value: twice the smaller share of resampled differences on either side of 0."""
-    width = first.stats.shape[1]
-    joined = np.concatenate([first.stats, second.stats], axis=1)
+    two-sided p-value: twice the smaller share of resampled differences on either side of 0.
+    ``counts`` (:func:`~harness.stats.resample_counts`) reuses draws already made."""
+    if counts is None:
+        width = first.stats.shape[1]
+        joined = np.concatenate([first.stats, second.stats], axis=1)
 
-    def difference(sums: np.ndarray) -> np.ndarray:
-        return np.asarray(second.metric(sums[..., width:])) - np.asarray(first.metric(sums[..., :width]))
+        def difference(sums: np.ndarray) -> np.ndarray:
+            return np.asarray(second.metric(sums[..., width:])) - np.asarray(first.metric(sums[..., :width]))
 
-    samples = bootstrap_samples(joined, difference, resamples=resamples, seed=seed)
+        samples = bootstrap_samples(joined, difference, resamples=resamples, seed=seed)
+    else:
+        samples = _resampled(second, counts) - _resampled(first, counts)
+    return _summary(first, second, samples, confidence)
+
+
+def _resampled(system: PairedStatistics, counts: np.ndarray) -> np.ndarray:
+    """The system's headline on each resample that ``counts`` describes."""
+    return np.asarray(system.metric(counts.astype(float) @ system.stats))
+
+
+def _summary(first: PairedStatistics, second: PairedStatistics, samples: np.ndarray, confidence: float) -> dict[str, float]:
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(samples, [tail, 100 - tail])
     p = min(1.0, 2 * min(float(np.mean(samples <= 0)), float(np.mean(samples >= 0))))
@@ -124,12 +138,24 @@ def compare_models(systems: dict[str, PairedStatistics], *, seed: int = 0, alpha
     from statsmodels.stats.multitest import multipletests
 
     pairs: list[PairResult] = []
+    names = list(systems)
+    shared = bool(names) and bool(systems[names[0]].ids) and all(systems[m].ids == systems[names[0]].ids for m in names)
+    # Every model scored the same examples (the usual case): one set of draws serves every
+    # pair, and each model's statistics are resampled once rather than once per pair.
+    counts = resample_counts(len(systems[names[0]].ids), resamples=resamples, seed=seed) if shared else None
+    resampled = {m: _resampled(systems[m], counts) for m in names} if shared else {}
     for a, b in combinations(systems, 2):
-        common = [i for i in systems[a].ids if i in set(systems[b].ids)]
-        if not common:
-            continue
-        first, second = systems[a].subset(common), systems[b].subset(common)
-        boot = paired_bootstrap(first, second, seed=seed, resamples=resamples)
+        if shared:
+            first, second = systems[a], systems[b]
+            boot = _summary(first, second, resampled[b] - resampled[a], 0.95)
+        else:
+            wanted = set(systems[b].ids)
+            common = [i for i in systems[a].ids if i in wanted]
+            if not common:
+                continue
+            first, second = systems[a].subset(common), systems[b].subset(common)
+            boot = paired_bootstrap(first, second, seed=seed, resamples=resamples)
+        common = first.ids
         result = PairResult(a, b, len(common), boot["difference"], boot["ci_low"], boot["ci_high"], "paired bootstrap",
                             boot["bootstrap_p"])
         if first.correct is not None and second.correct is not None:

@@ -49,6 +49,15 @@ def bootstrap_samples(
     return np.concatenate(values, axis=0)
 
 
+def resample_counts(n: int, *, resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> np.ndarray:
+    """How often each of ``n`` examples is drawn in each of ``resamples`` bootstrap resamples
+    (``resamples x n``): the same draws :func:`bootstrap_samples` makes with this seed, so
+    several systems' statistics can be resampled together (``counts @ stats``)."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(resamples, n))
+    return np.bincount((idx + n * np.arange(resamples)[:, None]).ravel(), minlength=resamples * n).reshape(resamples, n)
+
+
 def bootstrap_ci(
     stats: np.ndarray,
     metric: Callable[[np.ndarray], np.ndarray],

@@ -1,0 +1,203 @@
+"""The report's comparisons and analyses against hand computation and reference implementations:
+paired bootstrap, McNemar, Holm, ranks, mean win rate, calibration (torchmetrics), NER error
+categories (nervaluate), confusion matrices and spelling by edit distance."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from harness.analysis import classification_tables, correction_table, entity_error_counts, entity_error_table
+from harness.calibration import calibration
+from harness.compare import PairedStatistics, accuracy_statistics, compare_models, mean_win_rate, ranks
+
+# Three systems on the same 12 examples (1 = right).
+A = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]
+B = [1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0]
+C = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1]
+IDS = [f"e{i}" for i in range(12)]
+
+
+def binomial_two_sided(k: int, n: int) -> float:
+    """McNemar's exact p written out: twice the smaller binomial(n, 1/2) tail, capped at 1."""
+    tail = sum(math.comb(n, i) for i in range(0, min(k, n - k) + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+
+def holm_by_hand(pvalues, alpha=0.05):
+    """Holm's step-down: reject the smallest p while p <= alpha / (m - step)."""
+    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
+    decisions = [False] * len(pvalues)
+    for step, i in enumerate(order):
+        if pvalues[i] > alpha / (len(pvalues) - step):
+            break
+        decisions[i] = True
+    return decisions
+
+
+def test_pairwise_tests_match_hand_computation():
+    systems = {name: accuracy_statistics(IDS, right) for name, right in (("A", A), ("B", B), ("C", C))}
+    pairs = {(p.first, p.second): p for p in compare_models(systems, seed=7, resamples=400)}
+    assert set(pairs) == {("A", "B"), ("A", "C"), ("B", "C")}
+
+    # McNemar on the discordant pairs: A-B 8 (only A right) vs 0, p = 2/2^8; A-C 1 vs 1, p = 1;
+    # B-C 1 vs 9, p = 2 (1 + 10) / 2^10.
+    ab, ac, bc = pairs["A", "B"], pairs["A", "C"], pairs["B", "C"]
+    assert (ab.only_first, ab.only_second) == (8, 0) and ab.p == pytest.approx(binomial_two_sided(0, 8)) == 2 / 256
+    assert (ac.only_first, ac.only_second) == (1, 1) and ac.p == pytest.approx(1.0)
+    assert (bc.only_first, bc.only_second) == (1, 9) and bc.p == pytest.approx(binomial_two_sided(1, 10)) == 22 / 1024
+    assert all(p.test == "McNemar exact" for p in pairs.values())
+
+    # Holm across the three pairs: 2/256 <= 0.05/3 and 22/1024 <= 0.05/2 are rejected, 1 is not;
+    # adjusted p-values are the running maximum of (m - step) p.
+    order = [ab, ac, bc]
+    assert [p.significant for p in order] == holm_by_hand([p.p for p in order])
+    assert [p.significant for p in order] == [True, False, True]
+    assert ab.p_holm == pytest.approx(3 * ab.p) and bc.p_holm == pytest.approx(max(3 * ab.p, 2 * bc.p))
+
+    # The paired bootstrap CI of B - A, reproduced by drawing the same resamples by hand.
+    rng = np.random.default_rng(7)
+    idx = rng.integers(0, 12, size=(400, 12))
+    a, b = np.array(A, float), np.array(B, float)
+    differences = b[idx].mean(axis=1) - a[idx].mean(axis=1)
+    low, high = np.percentile(differences, [2.5, 97.5])
+    assert ab.difference == pytest.approx(b.mean() - a.mean())
+    assert (ab.ci_low, ab.ci_high) == (pytest.approx(low), pytest.approx(high))
+
+    # Verdicts and ranks: A and C share rank 1; B is significantly worse than both.
+    assert ab.verdict_for("A") == "better" and ab.verdict_for("B") == "worse" and ac.verdict_for("A") == "same"
+    assert ranks({"A": 0, "B": 0, "C": 0}, list(pairs.values())) == {"A": 1, "C": 1, "B": 3}
+
+
+def test_corpus_f1_pairs_use_the_paired_bootstrap_on_the_examples_both_scored():
+    def f1(s):
+        return 2 * s[..., 0] / np.maximum(s[..., 1] + s[..., 2], 1)
+
+    first = PairedStatistics(["x", "y", "z"], np.array([[1, 1, 2], [0, 1, 1], [2, 2, 2]], float), f1)
+    second = PairedStatistics(["z", "y", "w"], np.array([[1, 2, 2], [1, 1, 1], [0, 0, 3]], float), f1)
+    (pair,) = compare_models({"first": first, "second": second}, resamples=200)
+    assert pair.n == 2 and pair.test == "paired bootstrap"
+    # on y and z: first tp 2 of (3 predicted, 3 gold), second tp 2 of (3, 3): no difference
+    assert pair.difference == pytest.approx(0.0) and not pair.significant
+
+
+def test_mean_win_rate_counts_ties_half_and_skips_single_model_tasks():
+    rates = mean_win_rate([{"a": 0.9, "b": 0.5, "c": 0.5}, {"a": 0.1, "b": 0.2}, {"c": 1.0}])
+    assert rates["a"] == (pytest.approx((1.0 + 0.0) / 2), 2)
+    assert rates["b"] == (pytest.approx((0.25 + 1.0) / 2), 2)
+    assert rates["c"] == (pytest.approx(0.25), 1)
+
+
+def test_calibration_matches_torchmetrics_and_brier_by_hand():
+    import torch
+    from torchmetrics.functional.classification import multiclass_calibration_error
+
+    rng = np.random.default_rng(3)
+    probabilities = rng.dirichlet([0.4, 0.4, 0.4], size=700)
+    probabilities[:9] = [1.0, 0.0, 0.0]  # certain answers: torchmetrics gives confidence 1 a bin of its own
+    gold = rng.integers(0, 3, size=700)
+    result = calibration(probabilities, gold)
+    reference = multiclass_calibration_error(torch.tensor(probabilities), torch.tensor(gold), num_classes=3, n_bins=15, norm="l1")
+    assert result.ece == pytest.approx(float(reference), abs=1e-6)
+    brier = np.mean([sum((p - (k == g)) ** 2 for k, p in enumerate(row)) for row, g in zip(probabilities, gold)])
+    assert result.brier == pytest.approx(brier)
+    assert sum(count for _, _, count, _, _ in result.bins) == 700
+
+
+def test_entity_error_categories_on_a_hand_made_sentence():
+    gold = [("PER", 0, 1), ("LOC", 3, 3), ("ORG", 5, 6), ("MISC", 8, 8), ("LOC", 10, 10)]
+    predicted = [("PER", 0, 1), ("ORG", 3, 3), ("ORG", 5, 5), ("PER", 8, 9), ("LOC", 12, 12)]
+    assert entity_error_counts(gold, predicted) == [
+        ("correct", "PER"), ("wrong type", "LOC"), ("wrong boundary", "ORG"), ("wrong type and boundary", "MISC"),
+        ("spurious", "LOC"), ("missed", "LOC"),
+    ]
+
+
+def _nervaluate_identities(references, outputs):
+    """Our categories and what nervaluate's schemes give for them."""
+    from nervaluate import Evaluator
+
+    types = sorted({tag.split("-", 1)[1] for seq in [*references, *outputs] for tag in seq if tag != "O"})
+    ours = entity_error_table(references, outputs).data["counts"]["all types"]
+    overall = Evaluator(references, outputs, tags=types, loader="list").evaluate()["overall"]
+    strict, exact, partial = overall["strict"], overall["exact"], overall["partial"]
+    return ours, {
+        "correct": strict.correct, "missed": strict.missed, "spurious": strict.spurious,
+        "wrong type": exact.correct - strict.correct,
+        "wrong boundary + wrong type and boundary": partial.partial,
+        "all wrong": strict.incorrect,
+    }
+
+
+def _check_identities(ours, theirs):
+    assert ours["correct"] == theirs["correct"]
+    assert ours["missed"] == theirs["missed"]
+    assert ours["spurious"] == theirs["spurious"]
+    assert ours["wrong type"] == theirs["wrong type"]
+    assert ours["wrong boundary"] + ours["wrong type and boundary"] == theirs["wrong boundary + wrong type and boundary"]
+    assert ours["wrong type"] + ours["wrong boundary"] + ours["wrong type and boundary"] == theirs["all wrong"]
+
+
+def test_entity_error_categories_agree_with_nervaluate_on_a_fixture():
+    references = [["B-PER", "I-PER", "O", "B-LOC", "O", "B-ORG", "I-ORG", "O", "B-MISC", "O", "B-LOC", "O", "O"],
+                  ["B-ORG", "I-ORG", "I-ORG", "O", "B-PER"], ["O", "O"]]
+    outputs = [["B-PER", "I-PER", "O", "B-ORG", "O", "B-ORG", "O", "O", "B-PER", "I-PER", "O", "O", "B-LOC"],
+               ["B-ORG", "B-LOC", "I-LOC", "O", "B-PER"], ["B-MISC", "O"]]
+    ours, theirs = _nervaluate_identities(references, outputs)
+    _check_identities(ours, theirs)
+    assert sum(ours.values()) > 0
+
+
+def test_entity_error_categories_agree_with_nervaluate_on_the_real_spacy_run(tmp_path):
+    """spaCy's en_core_web_sm over the whole CoNLL++ test set (../shared/data)."""
+    from click.testing import CliRunner
+
+    from harness.cli import cli
+    from harness.store import Store
+
+    from .test_data_verbatim import SHARED
+
+    store = tmp_path / "s.sqlite"
+    result = CliRunner().invoke(cli, ["run", "--tasks", "ner", "--models", "spacy-en-sm", "--data-dir", str(SHARED),
+                                      "--store", str(store), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    frame = Store(store, readonly=True).predictions()
+    assert len(frame) == 3453
+    ours, theirs = _nervaluate_identities(list(frame["reference"]), [p["output"] for p in frame["prediction"]])
+    _check_identities(ours, theirs)
+    assert ours["correct"] > 3000 and ours["wrong type"] > 0 and ours["wrong type and boundary"] > 0
+
+
+def test_confusion_matrix_and_class_report_by_hand():
+    gold = ["pos", "pos", "neg", "neg", "neg", "pos"]
+    predicted = ["pos", "neg", "neg", None, "pos", "pos"]
+    confusion, report = classification_tables(["neg", "pos"], gold, predicted)
+    assert confusion.columns == ["gold \\ predicted", "neg", "pos", "(no answer)"]
+    assert confusion.rows == [["neg", 1, 1, 1], ["pos", 1, 2, 0]]
+    neg = next(row for row in report.rows if row[0] == "neg")
+    assert neg[1:] == [pytest.approx(1 / 2), pytest.approx(1 / 3), pytest.approx(0.4), 3]  # P 1/2, R 1/3
+
+
+def test_spelling_accuracy_by_edit_distance_and_real_word_errors():
+    inputs = ["speling", "recieve", "acommodation", "form", "there", "clean"]
+    references = [["spelling"], ["receive"], ["accommodation", "acommodation"], ["from"], ["their"], ["clean"]]
+    correct = [True, False, True, False, True, True]
+    table = correction_table(inputs, references, correct)
+    data = table.data
+    # speling -> spelling is 1 edit; recieve -> receive 2 (a swap is two substitutions); form -> from 2;
+    # there -> their 2; acommodation is listed as a correction of itself: clean, like "clean".
+    assert data["edit distance 1"] == {"n": 1, "accuracy": 1.0}
+    assert data["edit distance 2"] == {"n": 3, "accuracy": pytest.approx(1 / 3)}
+    assert data["real-word errors"] == {"n": 2, "accuracy": 0.5}  # "form" and "there" are English words
+    assert "edit distance 3+" not in data
+
+
+def test_shared_draws_give_the_same_intervals_as_each_pair_drawn_alone():
+    from harness.compare import paired_bootstrap
+
+    rng = np.random.default_rng(1)
+    systems = {name: accuracy_statistics(IDS * 5, list(rng.integers(0, 2, 60))) for name in "abcd"}
+    for pair in compare_models(systems, seed=3, resamples=300):
+        alone = paired_bootstrap(systems[pair.first], systems[pair.second], seed=3, resamples=300)
+        assert (pair.ci_low, pair.ci_high) == (pytest.approx(alone["ci_low"]), pytest.approx(alone["ci_high"]))

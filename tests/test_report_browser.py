@@ -1,0 +1,262 @@
+"""The comparative leaderboard, checked in headless Chromium: one row per model, rank ties,
+the significance matrix, a confusion matrix, NER error categories, a reliability diagram,
+the Pareto chart and explorer filters; and ``--publish``, which keeps every number but no
+sentence of a dataset whose licence forbids republishing it.
+
+By default the site is built from a store of small fixture runs. With
+``HARNESS_REPORT_STORE=path/to/store.sqlite`` the same checks run on the report of that
+store (the acceptance run on ../shared/data), and the publish check then greps for every
+sentence of the real restricted test sets under ``HARNESS_REPORT_DATA`` (../shared/data).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import cli
+from harness.store import Store
+
+from . import slow_plugin
+from .test_report import chromium_dom
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """(store, site, published site, data folder) for every test here."""
+    tmp = tmp_path_factory.mktemp("browser")
+    given = os.environ.get("HARNESS_REPORT_STORE")
+    if given:
+        store, data_dir = Path(given), Path(os.environ.get("HARNESS_REPORT_DATA", Path(__file__).parents[2] / "shared" / "data"))
+    else:
+        store, data_dir = _fixture_store(tmp)
+    site, published = tmp / "site", tmp / "published"
+    for out, extra in ((site, []), (published, ["--publish"])):
+        result = CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(out), *extra])
+        assert result.exit_code == 0, result.output
+    return store, site, published, data_dir
+
+
+def _fixture_store(tmp: Path):
+    from harness.plugins import pm
+
+    from .conftest import build_tiny_encoder, write_data_dir
+
+    data_dir = write_data_dir(tmp / "data")
+    encoder = build_tiny_encoder(tmp / "models" / "tiny-sentiment", "sequence", ["negative", "positive"])
+    store = tmp / "fixture.sqlite"
+    pm.register(slow_plugin, name="slow-plugin")
+    os.environ["SLOW_TAGGER_DELAY"] = "0.02"  # long enough to time: the Pareto chart has a point
+    try:
+        for args in (["--tasks", "ner,sentiment", "--models", f"spacy-en-sm,vader,capital-tagger,hf:{encoder}",
+                      "--data-dir", str(data_dir)],
+                     ["--tasks", "spelling:norvig1,coref", "--models", "symspell,identity,coref-nearest,coref-first",
+                      "--source", "demo"]):
+            result = CliRunner().invoke(cli, ["run", *args, "--store", str(store), "--no-progress"])
+            assert result.exit_code == 0, result.output
+    finally:
+        os.environ.pop("SLOW_TAGGER_DELAY", None)
+        pm.unregister(name="slow-plugin")
+    return store, data_dir
+
+
+def _latest(store: Path):
+    return Store(store, readonly=True).latest_runs()
+
+
+def _page(runs, task: str) -> str:
+    from harness.leaderboard import slug
+
+    row = runs[runs["task"] == task].iloc[0]
+    return f"task-{slug(task)}-{slug(row['split'])}" + ("-demo" if row["data_source"] == "demo" else "") + ".html"
+
+
+def _table(dom: str, table_id: str) -> str:
+    start = dom.index(f'<table id="{table_id}"')
+    return dom[start : dom.index("</table>", start)]
+
+
+def test_one_row_per_model_with_its_family_and_no_paths(built, tmp_path):
+    store, site, _, _ = built
+    runs = _latest(store)
+    dom = chromium_dom(site / "index.html", tmp_path / "p")
+    rows = re.findall(r'<tr class="model-row" data-family="([^"]*)"[^>]*>\s*<td data-value="([^"]*)"', _table(dom, "leaderboard"))
+    assert len(rows) == runs["model"].nunique()
+    assert {family for family, _ in rows} <= {"baseline", "encoder", "fine-tuned encoder", "decoder", "endpoint"}
+    for model in runs["model"].unique():  # a local folder's path never names the row
+        if model.startswith("hf:/"):
+            assert model not in dom and Path(model[3:]).name in dom
+
+
+def test_family_filter_hides_rows(built, tmp_path):
+    store, site, _, _ = built
+    dom = chromium_dom(site / "index.html", tmp_path / "p", "#families=baseline")
+    rows = re.findall(r'<tr class="model-row" data-family="([^"]*)"( hidden="")?', _table(dom, "leaderboard"))
+    assert rows and all((family == "baseline") != bool(hidden) for family, hidden in rows)
+    assert any(hidden for _, hidden in rows)
+
+
+def test_ranks_tie_where_no_model_is_significantly_better(built, tmp_path):
+    store, site, _, _ = built
+    dom = chromium_dom(site / "index.html", tmp_path / "p")
+    table = _table(dom, "leaderboard")
+    firsts_per_column: dict[int, int] = {}
+    for row in re.findall(r'<tr class="model-row".*?</tr>', table, re.S):
+        for column, cell in enumerate(re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)):
+            if 'class="rank rank-1"' in cell:
+                firsts_per_column[column] = firsts_per_column.get(column, 0) + 1
+    assert firsts_per_column and max(firsts_per_column.values()) >= 2  # a shared first place
+    assert "mean win rate" in dom
+
+
+def test_significance_matrix_is_consistent_both_ways(built, tmp_path):
+    store, site, _, _ = built
+    runs = _latest(store)
+    task = runs.groupby("task")["model"].nunique().idxmax()
+    dom = chromium_dom(site / _page(runs, task), tmp_path / "p")
+    table = _table(dom, "significance")
+    models = re.findall(r"<th>(.*?)</th>", table.split("</thead>")[0])[1:]
+    rows = re.findall(r"<tr><td>(.*?)</td>(.*?)</tr>", table, re.S)
+    assert len(rows) == len(models) >= 2
+    verdicts = {}
+    for r, (name, cells) in enumerate(rows):
+        for c, verdict in enumerate(re.findall(r'<td class="(?:better|worse|same)"(?: data-verdict="(\w+)")?', cells)):
+            verdicts[r, c] = verdict
+    opposite = {"better": "worse", "worse": "better", "same": "same"}
+    for (r, c), verdict in verdicts.items():
+        if r != c:
+            assert verdict in opposite and verdicts[c, r] == opposite[verdict]
+
+
+def test_confusion_matrix_counts_every_example(built, tmp_path):
+    store, site, _, _ = built
+    runs = _latest(store)
+    dom = chromium_dom(site / _page(runs, "sentiment"), tmp_path / "p")
+    tables = re.findall(r'<table class="analysis" data-title="Confusion matrix" data-model="([^"]*)">(.*?)</table>', dom, re.S)
+    assert len(tables) == len(runs[runs["task"] == "sentiment"])
+    n = {r["model"]: r["n"] for _, r in runs[runs["task"] == "sentiment"].iterrows()}
+    for _, table in tables:
+        counts = [int(v) for v in re.findall(r'<td class="num">(\d+)</td>', table)]
+        assert sum(counts) in n.values()
+
+
+def test_ner_error_categories_account_for_every_gold_entity(built, tmp_path):
+    store, site, _, _ = built
+    runs = _latest(store)
+    from harness.metrics import entity_spans
+
+    dom = chromium_dom(site / _page(runs, "ner"), tmp_path / "p")
+    tables = re.findall(r'<table class="analysis" data-title="Entity errors by category" data-model="[^"]*">(.*?)</table>', dom, re.S)
+    assert tables
+    first_run = runs[runs["task"] == "ner"].iloc[0]
+    frame = Store(store, readonly=True).predictions([int(first_run["id"])])
+    gold = sum(len(entity_spans(r)) for r in frame["reference"])
+    headings = re.findall(r"<th>(.*?)</th>", tables[0])
+    assert headings[1:] == ["correct", "wrong type", "wrong boundary", "wrong type and boundary", "missed", "spurious"]
+    sums = []
+    for table in tables:
+        all_types = re.search(r'<th scope="row">all types</th>(.*?)</tr>', table, re.S).group(1)
+        counts = [int(v) for v in re.findall(r'<td class="num">(\d+)</td>', all_types)]
+        sums.append(sum(counts[:5]))  # every gold entity is correct, mistyped, misbounded, both or missed
+    assert gold in sums
+
+
+def test_reliability_diagram_for_models_with_probabilities(built, tmp_path):
+    store, site, _, _ = built
+    runs = _latest(store)
+    dom = chromium_dom(site / _page(runs, "sentiment"), tmp_path / "p")
+    table = _table(dom, "calibration")
+    rows = [[float(v) for v in re.findall(r'<td class="num" data-value="([0-9.e-]+)">', row)]
+            for row in re.findall(r"<tr><td.*?</tr>", table, re.S)]
+    assert rows and all(0 <= ece <= 1 and 0 <= brier <= 2 and n >= 1 for ece, brier, n in rows)
+    assert len(re.findall(r'<svg class="reliability"', dom)) >= 1 and '<rect class="bin"' in dom
+
+
+def test_pareto_chart_plots_timed_runs(built, tmp_path):
+    store, site, _, _ = built
+    runs = _latest(store)
+    timed = runs[(runs["compute_time_s"] >= 0.05)]
+    task = timed["task"].value_counts().idxmax()
+    dom = chromium_dom(site / _page(runs, task), tmp_path / "p")
+    assert '<svg id="pareto"' in dom
+    assert len(re.findall(r'<circle class="cost-point"', dom)) == len(timed[timed["task"] == task])
+
+
+def _explorer_state(dom: str) -> tuple[int, list[str]]:
+    matched = int(re.search(r'id="count"[^>]*data-matched="(\d+)"', dom).group(1))
+    rows = re.findall(r'<tr class="explorer-row" data-id="[^"]*">(.*?)</tr>', dom, re.S)
+    return matched, rows
+
+
+def test_explorer_filters_change_the_visible_rows(built, tmp_path):
+    store, site, _, _ = built
+    runs = _latest(store)
+    task = runs.groupby("task")["model"].nunique().idxmax()
+    page = site / _page(runs, task).replace("task-", "explore-", 1)
+    everything, rows = _explorer_state(chromium_dom(page, tmp_path / "p1"))
+    assert everything >= 1 and len(rows) == min(everything, 50)
+    filtered = {}
+    for mode in ("a-right-b-wrong", "all-wrong", "disagree"):
+        count, rows = _explorer_state(chromium_dom(page, tmp_path / mode, f"#mode={mode}&a=0&b=1"))
+        filtered[mode] = count
+        assert len(rows) == min(count, 50)
+        for row in rows:
+            cells = re.findall(r'<td class="(right|wrong|absent)"', row)
+            if mode == "a-right-b-wrong":
+                assert cells[0] == "right" and cells[1] == "wrong"
+            if mode == "all-wrong":
+                assert "right" not in cells
+    assert any(count != everything for count in filtered.values())
+    probe = re.search(r'<option value="([^"]+=[^"]+)">', chromium_dom(page, tmp_path / "p2"))
+    assert probe, "the explorer lists facets to filter by"
+    facet, _ = _explorer_state(chromium_dom(page, tmp_path / "facet", "#facet=" + probe.group(1).replace("=", "%3D")))
+    assert 1 <= facet <= everything
+
+
+def _restricted_sentences(store: Path, data_dir: Path) -> list[str]:
+    """Every sentence of the restricted test sets the store ran on, read from the data itself."""
+    from harness.task import get_task
+
+    sentences = []
+    for _, run in _latest(store).iterrows():
+        task = get_task(run["task"])
+        if task.text_redistributable or run["data_source"] == "demo":
+            continue
+        examples = task.load(run["split"], data_dir=data_dir, source="local").examples
+        for example in examples:
+            text = example.input if isinstance(example.input, str) else " ".join(example.input)
+            if len(text.split()) >= 5:  # shorter ones ("National Football League") occur in other datasets too
+                sentences.append(text)
+            if isinstance(example.input, list) and len(example.input) >= 3:
+                sentences.append(json.dumps(example.input, ensure_ascii=False, separators=(",", ":"))[1:-1])
+    return sentences
+
+
+def test_publish_leaves_out_restricted_text_and_keeps_every_number(built):
+    store, site, published, data_dir = built
+    sentences = _restricted_sentences(store, data_dir)
+    assert sentences, "the store has a run on a restricted dataset (CoNLL-2003)"
+    private_text = "\n".join(p.read_text(encoding="utf-8") for p in site.iterdir() if p.is_file())
+    assert any(s in private_text for s in sentences)  # the unpublished report does quote them
+    for page in published.iterdir():
+        text = page.read_text(encoding="utf-8")
+        for sentence in sentences:
+            assert sentence not in text, f"{page.name} quotes a restricted sentence"
+    for name in ("index.html", *[p.name for p in site.glob("task-*.html")]):
+        numbers = re.findall(r'data-value="(-?[0-9][0-9.e+-]*)"', (site / name).read_text(encoding="utf-8"))
+        assert numbers == re.findall(r'data-value="(-?[0-9][0-9.e+-]*)"', (published / name).read_text(encoding="utf-8"))
+    assert "does not allow republishing" in (published / _page(_latest(store), "ner")).read_text(encoding="utf-8")
+
+
+def test_no_page_names_a_path_of_this_machine(built):
+    store, site, published, data_dir = built
+    needles = {str(store.parent), str(data_dir), str(Path.home()) + "/", str(Path.cwd())}
+    for folder in (site, published):
+        for page in folder.iterdir():
+            text = page.read_text(encoding="utf-8")
+            for needle in needles:
+                assert needle not in text, f"{page.name} names {needle}"
