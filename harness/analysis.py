@@ -3,6 +3,7 @@ NER entity errors by category, spelling accuracy by edit distance."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Sequence
 
 #: the entity error categories (SemEval-2013 task 9.1's, as nervaluate counts them)
@@ -31,17 +32,22 @@ NO_LABEL = "(no answer)"
 def classification_tables(labels: Sequence[str], references: Sequence[Any], outputs: Sequence[Any]) -> list[Table]:
     """The confusion matrix (gold rows, predicted columns; answers outside the labels in a
     column of their own) and scikit-learn's classification report."""
-    from sklearn.metrics import classification_report, confusion_matrix
+    from collections import Counter
+
+    from sklearn.metrics import classification_report
 
     labels = [str(label) for label in labels]
     gold = [str(r) for r in references]
     predicted = [str(o) if o is not None and str(o) in labels else NO_LABEL for o in outputs]
     columns = labels + ([NO_LABEL] if NO_LABEL in predicted else [])
-    matrix = confusion_matrix(gold, predicted, labels=columns).tolist()
+    pairs = Counter(zip(gold, predicted))
+    matrix = [[pairs[g, p] for p in columns] for g in columns]
     confusion = Table("Confusion matrix", ["gold \\ predicted", *columns],
                       [[label, *matrix[i]] for i, label in enumerate(columns) if label != NO_LABEL],
                       "Rows: the gold label; columns: the model's answer.", data={"labels": columns, "matrix": matrix})
-    report = classification_report(gold, predicted, labels=labels, output_dict=True, zero_division=0)
+    code = {label: i for i, label in enumerate(columns)}  # integer labels: sklearn checks them much faster than strings
+    report = classification_report([code[g] for g in gold], [code[p] for p in predicted], labels=list(range(len(labels))),
+                                   target_names=labels, output_dict=True, zero_division=0)
     rows = [[label, report[label]["precision"], report[label]["recall"], report[label]["f1-score"], int(report[label]["support"])]
             for label in labels]
     for average in ("macro avg", "weighted avg"):
@@ -92,11 +98,11 @@ def entity_error_counts(gold: Sequence[tuple[str, int, int]], predicted: Sequenc
 
 def entity_error_table(references: Sequence[Sequence[str]], outputs: Sequence[Sequence[str]]) -> Table:
     """Entity errors by category, overall and per type."""
-    from .metrics import entity_spans
+    from .metrics import spans_of
 
     counts: dict[str, dict[str, int]] = {}
     for reference, output in zip(references, outputs):
-        for category, entity_type in entity_error_counts(entity_spans(list(reference)), entity_spans(list(output or []))):
+        for category, entity_type in entity_error_counts(spans_of(reference), spans_of(output or [])):
             for row in ("all types", entity_type):
                 counts.setdefault(row, dict.fromkeys(ENTITY_CATEGORIES, 0))[category] += 1
     order = ["all types", *sorted(t for t in counts if t != "all types")]
@@ -117,13 +123,20 @@ def edit_distance(a: str, b: str) -> int:
 
 
 def distance_bucket(misspelling: str, corrections: Sequence[str]) -> str:
-    """"1", "2" or "3+": the edit distance from the misspelling to its nearest correction."""
+    """"1", "2" or "3+": the edit distance from the misspelling to its nearest correction
+    ("clean" when it is one of them)."""
+    return _distance_bucket(str(misspelling), tuple(str(c) for c in corrections))
+
+
+@lru_cache(maxsize=1 << 16)
+def _distance_bucket(misspelling: str, corrections: tuple[str, ...]) -> str:
     from .metrics import normalise_text
 
     distance = min(edit_distance(normalise_text(misspelling), normalise_text(c)) for c in corrections)
     return "clean" if distance == 0 else str(distance) if distance < 3 else "3+"
 
 
+@lru_cache(maxsize=1 << 16)
 def is_real_word(word: str) -> bool:
     """Whether a misspelling is itself an English word (pyspellchecker's word list): a real-word error."""
     from .metrics import normalise_text

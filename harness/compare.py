@@ -2,6 +2,7 @@
 exact test, Holm's correction across pairs, and the ranks and overall score built on them."""
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Callable, Sequence
@@ -57,16 +58,18 @@ def accuracy_statistics(ids: Sequence[str], correct: Sequence[bool], counted: Se
     return PairedStatistics(list(ids), stats, share, right, mask.astype(bool))
 
 
-def mcnemar_p(first: np.ndarray, second: np.ndarray) -> tuple[float, int, int]:
-    """McNemar's exact two-sided p-value (statsmodels) of two systems' 0/1 correctness on the
-    same examples, and the discordant counts (only the first right, only the second right)."""
-    from statsmodels.stats.contingency_tables import mcnemar
+def exact_mcnemar(only_first, only_second):
+    """McNemar's exact two-sided p-value from the discordant counts (only the first system
+    right, only the second right; numbers or arrays): twice the binomial(discordant, 1/2) tail
+    of the smaller count, capped at 1 (scipy's binomial CDF; a test checks it equals
+    statsmodels' ``mcnemar(exact=True)``)."""
+    from scipy.stats import binom
 
-    a, b = np.asarray(first, dtype=bool), np.asarray(second, dtype=bool)
-    only_first, only_second = int((a & ~b).sum()), int((~a & b).sum())
-    table = [[int((a & b).sum()), only_first], [only_second, int((~a & ~b).sum())]]
-    p = float(mcnemar(table, exact=True).pvalue) if only_first + only_second else 1.0
-    return p, only_first, only_second
+    only_first, only_second = np.asarray(only_first), np.asarray(only_second)
+    total = only_first + only_second
+    tail = binom.cdf(np.minimum(only_first, only_second), np.maximum(total, 1), 0.5)
+    p = np.where(total > 0, np.minimum(1.0, 2 * tail), 1.0)
+    return float(p) if p.ndim == 0 else p
 
 
 def paired_bootstrap(first: PairedStatistics, second: PairedStatistics, *, seed: int = 0,
@@ -85,13 +88,33 @@ def paired_bootstrap(first: PairedStatistics, second: PairedStatistics, *, seed:
 
         samples = bootstrap_samples(joined, difference, resamples=resamples, seed=seed)
     else:
+        counts = counts.astype(float)
         samples = _resampled(second, counts) - _resampled(first, counts)
     return _summary(first, second, samples, confidence)
 
 
+def _pairs_on_shared_examples(systems: dict[str, PairedStatistics], *, seed: int, resamples: int) -> list[PairResult]:
+    """Every pair of models that scored the same examples: one set of draws serves every pair,
+    each model's statistics are resampled once, and the intervals come out of one array."""
+    names = list(systems)
+    counts = resample_counts(len(systems[names[0]].ids), resamples=resamples, seed=seed).astype(float)
+    resampled = np.stack([_resampled(systems[m], counts) for m in names])
+    values = np.array([systems[m].value() for m in names])
+    index = list(combinations(range(len(names)), 2))
+    if not index:
+        return []
+    first, second = np.array([i for i, _ in index]), np.array([j for _, j in index])
+    samples = resampled[second] - resampled[first]
+    low, high = np.percentile(samples, [2.5, 97.5], axis=1)
+    p = np.minimum(1.0, 2 * np.minimum((samples <= 0).mean(axis=1), (samples >= 0).mean(axis=1)))
+    n = len(systems[names[0]].ids)
+    return [PairResult(names[i], names[j], n, float(values[j] - values[i]), float(lo), float(hi), "paired bootstrap", float(pv))
+            for (i, j), lo, hi, pv in zip(index, low, high, p)]
+
+
 def _resampled(system: PairedStatistics, counts: np.ndarray) -> np.ndarray:
     """The system's headline on each resample that ``counts`` describes."""
-    return np.asarray(system.metric(counts.astype(float) @ system.stats))
+    return np.asarray(system.metric(counts @ system.stats))
 
 
 def _summary(first: PairedStatistics, second: PairedStatistics, samples: np.ndarray, confidence: float) -> dict[str, float]:
@@ -140,31 +163,42 @@ def compare_models(systems: dict[str, PairedStatistics], *, seed: int = 0, alpha
     pairs: list[PairResult] = []
     names = list(systems)
     shared = bool(names) and bool(systems[names[0]].ids) and all(systems[m].ids == systems[names[0]].ids for m in names)
-    # Every model scored the same examples (the usual case): one set of draws serves every
-    # pair, and each model's statistics are resampled once rather than once per pair.
-    counts = resample_counts(len(systems[names[0]].ids), resamples=resamples, seed=seed) if shared else None
-    resampled = {m: _resampled(systems[m], counts) for m in names} if shared else {}
-    for a, b in combinations(systems, 2):
-        if shared:
-            first, second = systems[a], systems[b]
-            boot = _summary(first, second, resampled[b] - resampled[a], 0.95)
-        else:
+    if shared:
+        pairs = _pairs_on_shared_examples(systems, seed=seed, resamples=resamples)
+    else:
+        for a, b in combinations(systems, 2):
             wanted = set(systems[b].ids)
             common = [i for i in systems[a].ids if i in wanted]
             if not common:
                 continue
             first, second = systems[a].subset(common), systems[b].subset(common)
             boot = paired_bootstrap(first, second, seed=seed, resamples=resamples)
-        common = first.ids
-        result = PairResult(a, b, len(common), boot["difference"], boot["ci_low"], boot["ci_high"], "paired bootstrap",
-                            boot["bootstrap_p"])
+            pairs.append(PairResult(a, b, len(common), boot["difference"], boot["ci_low"], boot["ci_high"],
+                                    "paired bootstrap", boot["bootstrap_p"]))
+    discordant = []
+    for pair in pairs:
+        first, second = systems[pair.first], systems[pair.second]
         if first.correct is not None and second.correct is not None:
+            if not shared:
+                common = [i for i in first.ids if i in set(second.ids)]
+                first, second = first.subset(common), second.subset(common)
             counted = first.counted & second.counted
-            result.p, result.only_first, result.only_second = mcnemar_p(first.correct[counted], second.correct[counted])
-            result.test = "McNemar exact"
-        pairs.append(result)
+            a, b = first.correct[counted].astype(bool), second.correct[counted].astype(bool)
+            pair.only_first, pair.only_second = int((a & ~b).sum()), int((~a & b).sum())
+            pair.test = "McNemar exact"
+            discordant.append(pair)
+    if discordant:  # one vectorised binomial CDF for every pair
+        exact = exact_mcnemar([p.only_first for p in discordant], [p.only_second for p in discordant])
+        for pair, p in zip(discordant, exact):
+            pair.p = float(p)
     if pairs:
-        reject, adjusted, _, _ = multipletests([p.p for p in pairs], alpha=alpha, method="holm")
+        # statsmodels' Holm runs a full garbage collection, which costs time in proportion to
+        # every object alive (a report holds each prediction): those are set aside meanwhile.
+        gc.freeze()
+        try:
+            reject, adjusted, _, _ = multipletests([p.p for p in pairs], alpha=alpha, method="holm")
+        finally:
+            gc.unfreeze()
         for pair, rejected, p_holm in zip(pairs, reject, adjusted):
             pair.p_holm, pair.significant = float(p_holm), bool(rejected)
     return pairs

@@ -134,6 +134,7 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0) -> dict
     if runs.empty:
         return empty
     metrics = store.metrics([int(i) for i in runs["id"]])
+    metrics_of = {int(run_id): rows for run_id, rows in metrics.groupby("run_id", sort=False)}
     columns: dict[tuple[str, str, str], Column] = {}
     models: list[str] = []
     model_info: dict[str, dict[str, Any]] = {}
@@ -161,10 +162,10 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0) -> dict
                 "finetuned_label": (finetuned or {}).get("label"),
                 "licence": model_provenance.get("licence"),
             }
-        run_metrics = metrics[metrics["run_id"] == run["id"]]
-        overall = run_metrics[run_metrics["breakdown"] == ""]
-        breakdown = run_metrics[run_metrics["breakdown"] != ""]
-        headline = overall[overall["name"] == run["headline"]].iloc[0]
+        run_metrics = metrics_of[int(run["id"])].to_dict("records")
+        overall = [m for m in run_metrics if m["breakdown"] == ""]
+        breakdown = [m for m in run_metrics if m["breakdown"] != ""]
+        headline = next(m for m in overall if m["name"] == run["headline"])
         throughput = provenance.get("throughput") or {}
         columns[key].runs.append({
             "id": int(run["id"]),
@@ -176,8 +177,8 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0) -> dict
             "seed": int(run["seed"]),
             "headline": {"value": headline["value"], "low": headline["ci_low"], "high": headline["ci_high"],
                          "n": headline["n"]},
-            "metrics": overall.to_dict("records"),
-            "breakdown": breakdown.to_dict("records"),
+            "metrics": overall,
+            "breakdown": breakdown,
             "wall_time_s": run["wall_time_s"],
             "examples_per_s": _timed(run),
             "data_location": hide_paths(run["data_location"]),
@@ -261,13 +262,12 @@ def _load_predictions(store: Store, col: Column) -> dict[int, Loaded]:
     from .model import Prediction
     from .task import Example
 
-    frame = store.predictions([r["id"] for r in col.runs])
     loaded: dict[int, Loaded] = {}
-    for run_id, rows in frame.groupby("run_id", sort=False):
-        examples = [Example(str(i), x, ref, meta or {}) for i, x, ref, meta in
-                    zip(rows["example_id"], rows["input"], rows["reference"], rows["meta"])]
-        predictions = [Prediction.from_json(p) for p in rows["prediction"]]
-        loaded[int(run_id)] = Loaded(examples, predictions, [bool(c) for c in rows["correct"]])
+    for run_id, example_id, data, reference, prediction, correct, meta in store.prediction_rows([r["id"] for r in col.runs]):
+        run = loaded.setdefault(int(run_id), Loaded([], [], []))
+        run.examples.append(Example(str(example_id), data, reference, meta))
+        run.predictions.append(Prediction.from_json(prediction))
+        run.correct.append(correct)
     return loaded
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
+from functools import lru_cache
+
 import numpy as np
 
 from .errors import HarnessError
@@ -87,6 +89,16 @@ def entity_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
             begin = i
         prev_tag, prev_type = tag, type_
     return chunks
+
+
+@lru_cache(maxsize=1 << 16)
+def _spans_of(tags: tuple[str, ...]) -> tuple[tuple[str, int, int], ...]:
+    return tuple(entity_spans(tags))
+
+
+def spans_of(tags: Sequence[str]) -> tuple[tuple[str, int, int], ...]:
+    """:func:`entity_spans`, remembered: the report reads each gold sequence once per model."""
+    return _spans_of(tuple(tags))
 
 
 def prf(tp: np.ndarray, predicted: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

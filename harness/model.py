@@ -196,6 +196,9 @@ class Model:
             facts["engine"] = self.engine_settings()
         return facts
 
+    #: the model's licence where known (shown beside it in the report)
+    licence: str | None = None
+
     def parameter_count(self) -> int | None:
         """The loaded network's parameter count (None: no torch module loaded, or not one)."""
         module = getattr(self, "_model", None)

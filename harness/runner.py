@@ -366,6 +366,8 @@ def run_provenance(task: Task, model: Model, s: RunConfig, selection: dict, *, c
     parameters = model.parameter_count()
     if parameters:
         provenance["model"]["parameters"] = parameters
+    if model.licence:
+        provenance["model"]["licence"] = model.licence
     if computed:
         provenance["throughput"] = {**throughput(computed, seconds, model.usage), "load_s": load_seconds}
         if model.cpu_bound:

@@ -471,13 +471,38 @@ class Store:
             query += " LIMIT ?"
             params.append(int(limit))
         df = pd.read_sql_query(query, self.db, params=params)
-        for name in ("input", "reference", "prediction"):
-            df[name] = df[name].map(json.loads)
-        if "meta" in df:  # stores written before schema 4 (read-only, so not upgraded) have no metadata
-            df["meta"] = df["meta"].map(lambda text: json.loads(text) if text else {})
-        else:
-            df["meta"] = [{} for _ in range(len(df))]
+        for name in ("input", "reference", "meta"):  # each example's, once for all the models that answered it
+            if name not in df:  # stores written before schema 4 (read-only, so not upgraded) have no metadata
+                df[name] = None
+            texts = df[name].tolist()
+            decoded = {text: json.loads(text) if text else {} for text in set(texts)}
+            df[name] = [decoded[text] for text in texts]
+        df["prediction"] = [json.loads(text) for text in df["prediction"].tolist()]
         return df
+
+    @_guarded
+    def prediction_rows(self, run_ids: Sequence[int]) -> list[tuple[int, str, Any, Any, dict, bool, dict]]:
+        """(run id, example id, input, reference, prediction, correct, metadata) of every
+        prediction of ``run_ids``, in order, JSON decoded: what the report reads, without
+        pandas (a large store has hundreds of thousands). Each example's input, reference and
+        metadata are decoded once, however many models answered it."""
+        where, params = _where([_in("run_id", run_ids)])
+        rows = self.db.execute("SELECT * FROM predictions" + where + " ORDER BY run_id, position", params)
+        names = [column[0] for column in rows.description]
+        at = {name: names.index(name) for name in names}
+        decoded: dict[str, Any] = {}
+
+        def once(text: str | None) -> Any:
+            if not text:
+                return {}
+            if text not in decoded:
+                decoded[text] = json.loads(text)
+            return decoded[text]
+
+        meta = at.get("meta")
+        return [(row[at["run_id"]], row[at["example_id"]], once(row[at["input"]]), once(row[at["reference"]]),
+                 json.loads(row[at["prediction"]]), bool(row[at["correct"]]), once(row[meta]) if meta is not None else {})
+                for row in rows]
 
     @_guarded
     def latest_runs(self) -> pd.DataFrame:

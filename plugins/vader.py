@@ -10,6 +10,7 @@ class Vader(Model):
     """Rule-based sentiment: compound score >= 0 is positive (VADER's own neutral band folded in)."""
 
     name = "vader"
+    licence = "MIT (vaderSentiment)"
     description = "VADER lexicon sentiment (vaderSentiment), compound >= 0 -> positive"
     kinds = frozenset({"classification"})
     baseline = True

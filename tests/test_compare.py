@@ -175,6 +175,11 @@ def test_confusion_matrix_and_class_report_by_hand():
     confusion, report = classification_tables(["neg", "pos"], gold, predicted)
     assert confusion.columns == ["gold \\ predicted", "neg", "pos", "(no answer)"]
     assert confusion.rows == [["neg", 1, 1, 1], ["pos", 1, 2, 0]]
+    from sklearn.metrics import confusion_matrix
+
+    as_read = [p if p is not None else "(no answer)" for p in predicted]
+    expected = confusion_matrix(gold, as_read, labels=["neg", "pos", "(no answer)"]).tolist()
+    assert [row[1:] for row in confusion.rows] == expected[:2]
     neg = next(row for row in report.rows if row[0] == "neg")
     assert neg[1:] == [pytest.approx(1 / 2), pytest.approx(1 / 3), pytest.approx(0.4), 3]  # P 1/2, R 1/3
 
@@ -201,3 +206,13 @@ def test_shared_draws_give_the_same_intervals_as_each_pair_drawn_alone():
     for pair in compare_models(systems, seed=3, resamples=300):
         alone = paired_bootstrap(systems[pair.first], systems[pair.second], seed=3, resamples=300)
         assert (pair.ci_low, pair.ci_high) == (pytest.approx(alone["ci_low"]), pytest.approx(alone["ci_high"]))
+
+
+@pytest.mark.parametrize(("only_first", "only_second"), [(0, 0), (0, 8), (1, 9), (5, 5), (17, 40), (300, 260)])
+def test_mcnemar_exact_equals_statsmodels(only_first, only_second):
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    from harness.compare import exact_mcnemar
+
+    expected = mcnemar([[10, only_first], [only_second, 3]], exact=True).pvalue if only_first + only_second else 1.0
+    assert exact_mcnemar(only_first, only_second) == pytest.approx(expected, rel=1e-12)

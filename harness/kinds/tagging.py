@@ -62,11 +62,11 @@ class Tagging(Kind):
         import numpy as np
 
         from ..compare import PairedStatistics
-        from ..metrics import _f1, entity_spans
+        from ..metrics import _f1, spans_of
 
         rows = []
         for example, prediction in zip(examples, predictions):
-            gold, predicted = set(entity_spans(list(example.reference))), set(entity_spans(list(prediction.output)))
+            gold, predicted = set(spans_of(example.reference)), set(spans_of(prediction.output))
             rows.append((len(gold & predicted), len(predicted), len(gold)))
         stats = np.array(rows, dtype=float).reshape(-1, 3)
         return PairedStatistics([e.id for e in examples], stats, lambda s: _f1(s[..., 0], s[..., 1], s[..., 2]))
@@ -79,10 +79,10 @@ class Tagging(Kind):
 
     def explore(self, data, reference, output, raw, details):
         """The tokens, and gold and predicted entities as (type, first token, last token)."""
-        from ..metrics import entity_spans
+        from ..metrics import spans_of
 
-        spans = entity_spans(list(output)) if isinstance(output, list) else []
-        shown = {"tokens": list(data), "gold_spans": [list(s) for s in entity_spans(list(reference))],
+        spans = spans_of(output) if isinstance(output, list) else ()
+        shown = {"tokens": data, "gold_spans": [list(s) for s in spans_of(reference)],
                  "spans": [list(s) for s in spans]}
         if not spans and (details or {}).get("parse_failed"):
             shown["answer"] = _unplaced(raw)
@@ -90,9 +90,9 @@ class Tagging(Kind):
 
     def facets(self, data, reference, meta):
         """The gold entity types."""
-        from ..metrics import entity_spans
+        from ..metrics import spans_of
 
-        return {"type": sorted({t for t, _, _ in entity_spans(list(reference))}) or ["(no entities)"]}
+        return {"type": sorted({t for t, _, _ in spans_of(reference)}) or ["(no entities)"]}
 
     def gold_answer(self, task, example):
         """The gold entities as the JSON list decoders write."""
