@@ -332,9 +332,10 @@ def _analyses(col: Column, loaded: dict[int, Loaded]) -> None:
             continue
         for table in kind.analyses(task, data.examples, data.predictions):
             by_title.setdefault(table.title, []).append({"model": run["display"], "table": table})
-        rows = [kind.option_probabilities(task, e, p) for e, p in zip(data.examples, data.predictions)]
-        usable = [r for r in rows if r is not None]
-        if usable and len(usable) == len(rows):
+        # examples whose gold answer is not an option (GAP's "neither") have no place in it
+        usable = [r for r in (kind.option_probabilities(task, e, p) for e, p in zip(data.examples, data.predictions))
+                  if r is not None]
+        if usable:
             result = calibration([p for p, _ in usable], [g for _, g in usable])
             col.calibration.append({"model": run["display"], "result": result, "chart": reliability(result.bins)})
     col.analyses = [{"title": title, "tables": tables} for title, tables in by_title.items()]

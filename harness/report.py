@@ -55,7 +55,7 @@ def learning_curves(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for run in runs:
         card = run.get("finetuned")
         if card and card.get("k") and run["headline"]["value"] is not None:
-            by_base.setdefault(card["base"], []).append({"k": int(card["k"]), "label": card.get("k_label", ""), **run["headline"], "model": run["model"]})
+            by_base.setdefault(card["base"], []).append({"k": int(card["k"]), "label": card.get("k_label", ""), **run["headline"], "model": run.get("display", run["model"])})
     curves = []
     for base, points in sorted(by_base.items()):
         points.sort(key=lambda p: p["k"])

@@ -92,6 +92,7 @@ CREATE TABLE IF NOT EXISTS predictions (
     reference  TEXT NOT NULL,
     prediction TEXT NOT NULL,
     correct    INTEGER NOT NULL,
+    meta       TEXT,
     PRIMARY KEY (run_id, position)
 );
 CREATE INDEX IF NOT EXISTS metrics_run ON metrics(run_id);
@@ -112,7 +113,8 @@ CREATE TABLE IF NOT EXISTS requests (
     PRIMARY KEY (engine_key, request_key)
 );
 """
-#: what version 4 adds: the example's metadata beside each prediction (the report's slices)
+#: what version 4 adds to an older store: the example's metadata beside each prediction (the
+#: report's slices; SCHEMA has it for new stores)
 UPGRADE_TO_4 = "ALTER TABLE predictions ADD COLUMN meta TEXT"
 
 
@@ -261,7 +263,7 @@ class Store:
     def _create(self) -> None:
         self.db.execute("PRAGMA journal_mode=WAL")
         with self.db:
-            self.db.executescript("BEGIN IMMEDIATE;" + SCHEMA + UPGRADE_TO_2 + UPGRADE_TO_3 + ";" + UPGRADE_TO_4 + ";COMMIT;")
+            self.db.executescript("BEGIN IMMEDIATE;" + SCHEMA + UPGRADE_TO_2 + UPGRADE_TO_3 + "COMMIT;")
             self._stamp()
 
     def _upgrade(self, version: int) -> None:
