@@ -317,14 +317,16 @@ def finetune(task_name, base, out_dir, train_limit, epochs, lr, batch_size, seed
 @click.option("--publish", is_flag=True,
               help="For publishing: leave out the example text of datasets whose licence forbids republishing it "
                    "(CoNLL-2003); every number stays.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes that build the task pages. Default: every core for a store of 20,000 predictions or more.")
 @_store_option
-def report(out_dir, title, force, publish, store_path):
+def report(out_dir, title, force, publish, workers, store_path):
     """Render a static HTML leaderboard from the store (read-only: the store is never changed)."""
     from .report import render_report
 
     store = Store(store_path, readonly=True)
     try:
-        index = render_report(store, out_dir, title=title, force=force, publish=publish)
+        index = render_report(store, out_dir, title=title, force=force, publish=publish, workers=workers)
     finally:
         store.close()
     click.echo(f"Wrote {index}")

@@ -98,7 +98,10 @@ def _pairs_on_shared_examples(systems: dict[str, PairedStatistics], *, seed: int
     each model's statistics are resampled once, and the intervals come out of one array."""
     names = list(systems)
     counts = resample_counts(len(systems[names[0]].ids), resamples=resamples, seed=seed).astype(float)
-    resampled = np.stack([_resampled(systems[m], counts) for m in names])
+    # one matrix product for every model's statistics side by side, then each model's metric
+    widths = np.cumsum([0, *[systems[m].stats.shape[1] for m in names]])
+    sums = counts @ np.hstack([systems[m].stats for m in names])
+    resampled = np.stack([np.asarray(systems[m].metric(sums[:, widths[i]:widths[i + 1]])) for i, m in enumerate(names)])
     values = np.array([systems[m].value() for m in names])
     index = list(combinations(range(len(names)), 2))
     if not index:

@@ -124,8 +124,14 @@ def _hardware(provenance: dict) -> str:
     return f"{cpu}" + (f", {cores} cores" if cores else "")
 
 
-def build_context(store: Store, *, publish: bool = False, seed: int = 0) -> dict[str, Any]:
-    """Everything the templates need, read from the store through pandas."""
+#: predictions from which the report fills its task columns in parallel processes by default
+PARALLEL_FROM = 20_000
+
+
+def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers: int | None = None) -> dict[str, Any]:
+    """Everything the templates need, read from the store. ``workers``: processes that fill the
+    task columns (default: every core for a store of :data:`PARALLEL_FROM` predictions or
+    more, else this process alone)."""
     from .compare import comparison_matrix, mean_win_rate
 
     runs = store.latest_runs()
@@ -199,14 +205,52 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0) -> dict
             "errors": [],
             "wrong": 0,
         })
-    ordered = sorted(columns.values(), key=lambda c: (c.task, c.split, c.source))
-    for col in ordered:
-        _fill_column(store, col, seed=seed)
+    if workers is None:
+        import os
+
+        workers = (os.cpu_count() or 1) if int(runs["n"].sum()) >= PARALLEL_FROM else 1
+    ordered = _fill_columns(store, sorted(columns.values(), key=lambda c: (c.task, c.split, c.source)), seed=seed,
+                            workers=workers)
     cells = {(col.task, col.split, col.source, r["model"]): r for col in ordered for r in col.runs}
     overall = mean_win_rate([{r["model"]: r["headline"]["value"] for r in col.runs} for col in ordered])
     families = [f for f in FAMILIES if any(info["family"] == f for info in model_info.values())]
     return {"columns": ordered, "models": models, "cells": cells, "model_info": model_info, "families": families,
             "overall": overall, "publish": publish, "comparison_matrix": comparison_matrix}
+
+
+def _fill_columns(store: Store, columns: list[Column], *, seed: int, workers: int) -> list[Column]:
+    """Every column filled from its predictions: in up to ``workers`` processes, a column at a
+    time each, where the platform forks (the columns are independent and the work is
+    CPU-bound), else here. The result is the same either way."""
+    import multiprocessing
+
+    workers = min(len(columns), workers)
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods() and store.path.is_file():
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            return list(pool.map(_filled, [str(store.path)] * len(columns), columns, [seed] * len(columns)))
+    return [_filled_here(store, col, seed) for col in columns]
+
+
+def _filled(store_path: str, col: Column, seed: int) -> Column:
+    """A column filled in a worker process, from its own read-only connection to the store."""
+    store = Store(store_path, readonly=True)
+    try:
+        return _filled_here(store, col, seed)
+    finally:
+        store.close()
+
+
+def _filled_here(store: Store, col: Column, seed: int) -> Column:
+    from .metrics import forget_spans
+
+    try:
+        _fill_column(store, col, seed=seed)
+    finally:
+        forget_spans()
+    return col
 
 
 def _task_facts(name: str, recorded: dict) -> dict:
@@ -263,9 +307,14 @@ def _load_predictions(store: Store, col: Column) -> dict[int, Loaded]:
     from .task import Example
 
     loaded: dict[int, Loaded] = {}
+    shared: dict[tuple, Example] = {}  # one Example per example, however many models answered it
     for run_id, example_id, data, reference, prediction, correct, meta in store.prediction_rows([r["id"] for r in col.runs]):
         run = loaded.setdefault(int(run_id), Loaded([], [], []))
-        run.examples.append(Example(str(example_id), data, reference, meta))
+        key = (example_id, id(data), id(reference), id(meta))  # the store decodes each distinct text once
+        example = shared.get(key)
+        if example is None:
+            example = shared[key] = Example(str(example_id), data, reference, meta)
+        run.examples.append(example)
         run.predictions.append(Prediction.from_json(prediction))
         run.correct.append(correct)
     return loaded

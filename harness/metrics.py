@@ -96,9 +96,25 @@ def _spans_of(tags: tuple[str, ...]) -> tuple[tuple[str, int, int], ...]:
     return tuple(entity_spans(tags))
 
 
+#: id(tag list) -> (the list, its spans): lists the report reads many times (each gold sequence
+#: once per model), found without hashing their contents; the list is held, so its id is not
+#: reused while the entry lives. :func:`forget_spans` empties it.
+_by_identity: dict[int, tuple[Sequence[str], tuple[tuple[str, int, int], ...]]] = {}
+
+
 def spans_of(tags: Sequence[str]) -> tuple[tuple[str, int, int], ...]:
-    """:func:`entity_spans`, remembered: the report reads each gold sequence once per model."""
-    return _spans_of(tuple(tags))
+    """:func:`entity_spans`, remembered (call :func:`forget_spans` when done)."""
+    entry = _by_identity.get(id(tags))
+    if entry is not None and entry[0] is tags:
+        return entry[1]
+    spans = _spans_of(tuple(tags))
+    _by_identity[id(tags)] = (tags, spans)
+    return spans
+
+
+def forget_spans() -> None:
+    """Empty :func:`spans_of`'s memory of tag lists."""
+    _by_identity.clear()
 
 
 def prf(tp: np.ndarray, predicted: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -240,7 +256,12 @@ def score_classification(
 
 def normalise_text(text: Any) -> str:
     """How corrections are compared: surrounding and repeated whitespace collapsed, case folded."""
-    return " ".join(str(text).split()).casefold()
+    return _normalised(text) if isinstance(text, str) else " ".join(str(text).split()).casefold()
+
+
+@lru_cache(maxsize=1 << 16)
+def _normalised(text: str) -> str:
+    return " ".join(text.split()).casefold()
 
 
 def is_correct(kind: str, example: Example, prediction: Prediction) -> bool:

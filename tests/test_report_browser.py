@@ -260,3 +260,14 @@ def test_no_page_names_a_path_of_this_machine(built):
             text = page.read_text(encoding="utf-8")
             for needle in needles:
                 assert needle not in text, f"{page.name} names {needle}"
+
+
+def test_pages_built_in_parallel_processes_are_the_same(built, tmp_path):
+    """`--workers 2` (what a large store gets by default) writes the very same site."""
+    from .conftest import harness_subprocess
+
+    store, site, _, _ = built
+    result = harness_subprocess(["report", "--store", str(store), "--out", str(tmp_path / "parallel"), "--workers", "2"])
+    assert result.returncode == 0, result.stderr
+    for page in site.iterdir():
+        assert (tmp_path / "parallel" / page.name).read_bytes() == page.read_bytes(), page.name
