@@ -115,13 +115,15 @@ def _timed(run) -> float | None:
 
 
 def _hardware(provenance: dict) -> str:
+    """The machine a run was timed on, in a few words: the GPU, else the CPU's architecture
+    and cores (and torch's threads)."""
     hardware = provenance.get("hardware") or {}
-    gpu = hardware.get("gpu") or hardware.get("cuda_device")
-    if gpu:
-        return str(gpu)
-    cpu = hardware.get("cpu") or hardware.get("processor") or hardware.get("machine") or "CPU"
-    cores = hardware.get("cpu_count") or hardware.get("cores")
-    return f"{cpu}" + (f", {cores} cores" if cores else "")
+    if hardware.get("gpu"):
+        return str(hardware["gpu"])
+    label = f"{hardware.get('machine') or 'CPU'}, {hardware.get('cpu_count') or '?'} cores"
+    if hardware.get("torch_threads"):
+        label += f", {hardware['torch_threads']} torch threads"
+    return label
 
 
 #: predictions from which the report fills its task columns in parallel processes by default
@@ -166,7 +168,7 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
                 "parameters": model_provenance.get("parameters"),
                 "base": (finetuned or {}).get("base"),
                 "finetuned_label": (finetuned or {}).get("label"),
-                "licence": model_provenance.get("licence"),
+                "licence": model_provenance.get("licence") or _installed_model_licence(run["model"]),
             }
         run_metrics = metrics_of[int(run["id"])].to_dict("records")
         overall = [m for m in run_metrics if m["breakdown"] == ""]
@@ -251,6 +253,16 @@ def _filled_here(store: Store, col: Column, seed: int) -> Column:
     finally:
         forget_spans()
     return col
+
+
+def _installed_model_licence(name: str) -> str | None:
+    """The licence the installed model declares (for runs stored before models recorded it)."""
+    from .model import get_model
+
+    try:
+        return get_model(name.split(" (", 1)[0]).licence
+    except Exception:  # not installed here, or a family that needs its argument to load
+        return None
 
 
 def _task_facts(name: str, recorded: dict) -> dict:
