@@ -120,3 +120,43 @@ def reliability(bins: Sequence[tuple[float, float, int, float, float]]) -> Chart
                             "count": count, "confidence": confidence, "accuracy": accuracy, "low": low, "high": high})
     chart.path = f"{x(0):.1f},{y(0):.1f} {x(1):.1f},{y(1):.1f}"
     return chart
+
+
+#: line colours of the models on a degradation chart (cycled)
+PALETTE = ("#3465a4", "#c0392b", "#2e7d32", "#8e44ad", "#d68910", "#17a589", "#7f8c8d", "#a04000")
+
+
+def degradation(series: dict[str, list[dict[str, Any]]], metric: str, noise: str) -> Chart | None:
+    """Each model's headline (y, with its CI) against the noise rate (x): one line per model
+    (``series``: model -> points with rate, value, low, high)."""
+    points = [p for pts in series.values() for p in pts if _finite(p["value"])]
+    if not points:
+        return None
+    width, height, pad_left, pad = 720, 320, 60, 40
+    top = max(p["rate"] for p in points) or 1.0
+    y_lo, y_hi = _nice_range([v for p in points for v in (p["value"], p["low"], p["high"]) if _finite(v)])
+    chart = Chart(width, height, pad_left, pad, x_label=f"{noise} rate (share of words changed)", y_label=metric)
+
+    def x(rate: float) -> float:
+        return pad_left + rate / top * (width - pad_left - 180)
+
+    def y(v: float) -> float:
+        return height - pad - (v - y_lo) / (y_hi - y_lo) * (height - 2 * pad)
+
+    for rate in sorted({p["rate"] for p in points}):
+        chart.x_ticks.append({"x": round(x(rate), 1), "label": f"{rate:g}"})
+    for i in range(5):
+        v = y_lo + (y_hi - y_lo) * i / 4
+        chart.y_ticks.append({"y": round(y(v), 1), "label": f"{v:.2f}"})
+    for n, (model, pts) in enumerate(series.items()):
+        shown = sorted((p for p in pts if _finite(p["value"])), key=lambda p: p["rate"])
+        if not shown:
+            continue
+        colour = PALETTE[n % len(PALETTE)]
+        marks = [{"x": round(x(p["rate"]), 1), "y": round(y(p["value"]), 1),
+                  "y_low": round(y(p["low"] if _finite(p["low"]) else p["value"]), 1),
+                  "y_high": round(y(p["high"] if _finite(p["high"]) else p["value"]), 1), **p} for p in shown]
+        chart.marks.append({"model": model, "colour": colour, "points": marks,
+                            "path": " ".join(f"{m['x']},{m['y']}" for m in marks),
+                            "legend_y": pad + 16 * n})
+    return chart

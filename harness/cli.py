@@ -167,6 +167,9 @@ def _default_models() -> list[str]:
               help="Evaluate a random N examples (seeded by --seed; file order kept).")
 @click.option("--shots", type=click.IntRange(min=0), default=0, show_default=True,
               help="Solved train examples shown to few-shot models (drawn with --seed); other models are skipped.")
+@click.option("--perturb", "perturb_spec", default=None, metavar="NAME:RATE[,RATE...]",
+              help="Also run with seeded noise in the inputs, once per rate, e.g. typo:0,0.05,0.1 "
+                   "(typo, ocr, case, punct; rate: the share of words changed; 0 is the clean run).")
 @click.option("-o", "--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
               help="A model setting, e.g. -o chat_template=off (see `harness models`). Repeatable.")
 @click.option("--tensor-parallel-size", type=click.IntRange(min=1), default=None,
@@ -185,7 +188,8 @@ def _default_models() -> list[str]:
 @click.option("--debug", is_flag=True, help="Show the traceback of a failing model plugin.")
 @_store_option
 @click.pass_context
-def run(ctx, task_names, model_names, data_dir, source, split, limit, sample, shots, option_pairs, tensor_parallel_size,
+def run(ctx, task_names, model_names, data_dir, source, split, limit, sample, shots, perturb_spec, option_pairs,
+        tensor_parallel_size,
         gpu_memory_utilization, max_model_len, seed, batch_size, workers, as_json, no_progress, verbose, debug, store_path):
     """Evaluate every model on every task and store the results."""
     from .runner import RunInterrupted, run_matrix
@@ -202,6 +206,9 @@ def run(ctx, task_names, model_names, data_dir, source, split, limit, sample, sh
                     "max_model_len": max_model_len}
     options.update({key: str(value) for key, value in engine_flags.items() if value is not None})
 
+    from .perturb import parse_perturbations
+
+    perturbations = parse_perturbations(perturb_spec) if perturb_spec else []
     requested = _split_names(task_names)
     if not requested:
         raise HarnessError("--tasks names no task; e.g. --tasks ner,sentiment (see `harness tasks`)")
@@ -215,6 +222,7 @@ def run(ctx, task_names, model_names, data_dir, source, split, limit, sample, sh
         summary = run_matrix(
             task_list, model_list, store, split=split, data_dir=data_dir, source=source, limit=limit, sample=sample,
             shots=shots, options=options, seed=seed, batch_size=batch_size, workers=workers, progress=not no_progress,
+            perturbations=perturbations,
         )
     except RunInterrupted as exc:
         _print_results(exc.summary, as_json)
@@ -247,7 +255,8 @@ def _print_results(summary, as_json: bool) -> None:
         out = []
         for r in summary.results:
             out.append({
-                "run_id": r.run_id, "task": r.task, "model": r.model, "split": r.split, "data_source": r.data_source,
+                "run_id": r.run_id, "task": r.task, "perturbation": r.perturbation or None, "model": r.model, "split": r.split,
+                "data_source": r.data_source,
                 "n": r.n, "computed": r.computed, "examples_per_s": r.examples_per_s, "headline": r.scores.headline,
                 "metrics": [m.to_json() for m in r.scores.metrics],
             })
@@ -259,8 +268,9 @@ def _print_results(summary, as_json: bool) -> None:
         m = r.scores.get(r.scores.headline)
         speed = f"{r.examples_per_s:.1f} ex/s" if r.examples_per_s else "-"
         demo = " [demo data]" if r.data_source == "demo" else ""
+        task = f"{r.task} ({r.perturbation})" if r.perturbation else r.task
         click.echo(
-            f"{r.task:<14} {r.model:<24} {r.split:<10} n={r.n:<6} {r.scores.headline}={m.value:.4f} "
+            f"{task:<14} {r.model:<24} {r.split:<10} n={r.n:<6} {r.scores.headline}={m.value:.4f} "
             f"[{m.ci_low:.4f}, {m.ci_high:.4f}]  {speed}  (computed {r.computed}, cached {r.n - r.computed}){demo}"
         )
 
@@ -293,17 +303,29 @@ def _print_skips(summary, verbose: bool) -> None:
 @click.option("--source", type=click.Choice(SOURCES), default="auto", show_default=True)
 @click.option("--dev-split", default=None, help="Split to pick the best epoch on. Default: dev (or validation).")
 @click.option("--dev-limit", type=click.IntRange(min=1), default=None, help="Score only the first N dev examples each epoch.")
+@click.option("--augment", "augment_spec", default=None, metavar="NAME:RATE",
+              help="Train on examples with seeded noise, e.g. typo:0.1 (as harness run --perturb adds it); dev stays clean.")
+@click.option("--augment-mix", is_flag=True, help="With --augment: train on each clean example and its noisy copy.")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 def finetune(task_name, base, out_dir, train_limit, epochs, lr, batch_size, seed, max_minutes, max_length, data_dir, source,
-             dev_split, dev_limit, no_progress):
+             dev_split, dev_limit, augment_spec, augment_mix, no_progress):
     """Fine-tune an encoder on a task's train split and save it for `harness run --models hf:DIR`."""
     from .finetune import FinetuneConfig
     from .finetune import finetune as run_finetune
+    from .perturb import parse_perturbations
 
+    augment = None
+    if augment_spec:
+        conditions = parse_perturbations(augment_spec, option="--augment")
+        if len(conditions) != 1:
+            raise HarnessError(f"--augment {augment_spec!r}: expected one NAME:RATE, e.g. typo:0.1")
+        augment = conditions[0]
+    elif augment_mix:
+        raise HarnessError("--augment-mix needs --augment NAME:RATE")
     config = FinetuneConfig(
         task=task_name, base=base, out=str(out_dir), train_limit=train_limit, epochs=epochs, lr=lr, batch_size=batch_size,
         seed=seed, max_minutes=max_minutes, max_length=max_length, data_dir=str(data_dir) if data_dir else None,
-        source=source, dev_split=dev_split, dev_limit=dev_limit,
+        source=source, dev_split=dev_split, dev_limit=dev_limit, augment=augment, augment_mix=augment_mix,
     )
     card = run_finetune(config, progress=not no_progress)
     click.echo(json.dumps(card, indent=2))

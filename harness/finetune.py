@@ -46,7 +46,24 @@ class FinetuneConfig:
     train_split: str = "train"
     dev_split: str | None = None
     dev_limit: int | None = None
+    #: noise added to each training example (``--augment typo:0.1``; None: clean training)
+    augment: Any = None
+    #: train on each clean example and its noisy copy (``--augment-mix``), not the noisy one alone
+    augment_mix: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def augmented(task, examples: list, noise, *, seed: int, mix: bool) -> list:
+    """Each training example with seeded ``noise`` (a :class:`~harness.perturb.Perturbation`)
+    in its words; with ``mix``, each clean example followed by its noisy copy."""
+    from .kinds import kind_of
+
+    kind = kind_of(task)
+    refused = kind.perturbation_refused(task)
+    if refused:
+        raise HarnessError(f"--augment: {refused}")
+    noisy = [kind.perturb(task, e, noise.noise(seed, e.id)) for e in examples]
+    return [e for pair in zip(examples, noisy) for e in pair] if mix else noisy
 
 
 def resolve_base(base: str) -> str:
@@ -198,6 +215,9 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=lambda m: pri
         raise HarnessError(f"Task {task.name!r} has no dev split to select the best epoch on; pass --dev-split")
     dev_loaded = task.load(dev_split, data_dir=config.data_dir, source=config.source)
     train = select_examples(train_loaded.examples, limit=None, sample=config.train_limit, seed=config.seed)
+    k = len(train)
+    if config.augment is not None and config.augment.rate > 0:
+        train = augmented(task, train, config.augment, seed=config.seed, mix=config.augment_mix)
     dev = select_examples(dev_loaded.examples, limit=config.dev_limit, sample=None, seed=config.seed)
     labels = tag_labels(task)
     label_ids = {label: i for i, label in enumerate(labels)}
@@ -254,9 +274,12 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=lambda m: pri
     dev_metrics = trainer.evaluate()
     epochs_done = trainer.state.epoch or 0
     headline = task_headline(task)
-    k_label = "all" if config.train_limit is None or config.train_limit >= len(train_loaded.examples) else str(len(train))
+    k_label = "all" if config.train_limit is None or config.train_limit >= len(train_loaded.examples) else str(k)
+    noise = config.augment if config.augment is not None and config.augment.rate > 0 else None
     card = {
-        "label": f"fine-tuned on {task.dataset} (k={k_label})",
+        "label": f"fine-tuned on {task.dataset} (k={k_label}" + (f", {noise.label} augmented" if noise else "") + ")",
+        "augment": {**noise.to_json(), "mixed_with_clean": config.augment_mix, "seed": config.seed,
+                    "train_examples": len(train)} if noise else None,
         "base": config.base,
         "base_source": source,
         "task": task.name,
@@ -264,7 +287,7 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=lambda m: pri
         "dataset": task.dataset,
         "train_source": train_loaded.location,
         "dev_source": dev_loaded.location,
-        "k": len(train),
+        "k": k,
         "k_label": k_label,
         "seed": config.seed,
         "hyperparameters": {

@@ -32,6 +32,9 @@ class Column:
     headline: str
     page: str
     explorer_page: str
+    #: the noise condition ("typo 0.1"; empty: clean) and its JSON form
+    perturbation: str = ""
+    noise: dict | None = None
     licence: str = "not declared"
     text_shown: bool = True
     runs: list[dict[str, Any]] = field(default_factory=list)
@@ -47,11 +50,13 @@ class Column:
     chart: Any = None
     pareto: Any = None
     explorer: dict[str, Any] = field(default_factory=dict)
+    #: degradation curves under noise (on the clean column's page)
+    robustness: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def label(self) -> str:
-        """Column heading."""
-        return f"{self.task} ({self.split})"
+        """Column heading ("ner (test)", "ner (test, typo 0.1)")."""
+        return f"{self.task} ({self.split}{', ' + self.perturbation if self.perturbation else ''})"
 
 
 def slug(text: str) -> str:
@@ -147,13 +152,16 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
     models: list[str] = []
     model_info: dict[str, dict[str, Any]] = {}
     for _, run in runs.iterrows():
-        key = (run["task"], run["split"], run["data_source"])
+        noise = (run["settings"] or {}).get("perturbation")
+        condition = f"{noise['name']} {noise['rate']:g}" if noise else ""
+        key = (run["task"], run["split"], run["data_source"], condition)
         provenance = run["provenance"]
         task_facts = _task_facts(run["task"], provenance.get("task") or {})
         if key not in columns:
-            stem = f"{slug(run['task'])}-{slug(run['split'])}" + ("-demo" if run["data_source"] == "demo" else "")
+            stem = (f"{slug(run['task'])}-{slug(run['split'])}" + ("-demo" if run["data_source"] == "demo" else "")
+                    + (f"-{slug(condition)}" if condition else ""))
             columns[key] = Column(run["task"], run["split"], run["data_source"], run["kind"], run["dataset"], run["headline"],
-                                  f"task-{stem}.html", f"explore-{stem}.html",
+                                  f"task-{stem}.html", f"explore-{stem}.html", perturbation=condition, noise=noise,
                                   licence=str(task_facts.get("licence") or "not declared"),
                                   text_shown=text_allowed(task_facts, run["data_source"], publish),
                                   published=(provenance.get("task") or {}).get("published", []))
@@ -211,9 +219,12 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
         import os
 
         workers = (os.cpu_count() or 1) if int(runs["n"].sum()) >= PARALLEL_FROM else 1
-    ordered = _fill_columns(store, sorted(columns.values(), key=lambda c: (c.task, c.split, c.source)), seed=seed,
-                            workers=workers)
-    cells = {(col.task, col.split, col.source, r["model"]): r for col in ordered for r in col.runs}
+    ordered = _fill_columns(store, sorted(columns.values(), key=lambda c: (c.task, c.split, c.source, c.noise is not None,
+                                                                             (c.noise or {}).get("name", ""),
+                                                                             (c.noise or {}).get("rate", 0))),
+                            seed=seed, workers=workers)
+    _robustness(ordered)
+    cells = {(col.task, col.split, col.source, col.perturbation, r["model"]): r for col in ordered for r in col.runs}
     overall = mean_win_rate([{r["model"]: r["headline"]["value"] for r in col.runs} for col in ordered])
     families = [f for f in FAMILIES if any(info["family"] == f for info in model_info.values())]
     return {"columns": ordered, "models": models, "cells": cells, "model_info": model_info, "families": families,
@@ -253,6 +264,48 @@ def _filled_here(store: Store, col: Column, seed: int) -> Column:
     finally:
         forget_spans()
     return col
+
+
+def _robustness(columns: list[Column]) -> None:
+    """Degradation curves: for each task column and kind of noise, each model's headline
+    against the noise rate (the clean run is rate 0), with a summary of how much it keeps."""
+    from .charts import degradation
+
+    groups: dict[tuple[str, str, str], list[Column]] = {}
+    for col in columns:
+        groups.setdefault((col.task, col.split, col.source), []).append(col)
+    for group in groups.values():
+        clean = next((c for c in group if c.noise is None), None)
+        names = sorted({c.noise["name"] for c in group if c.noise})
+        home = clean or group[0]
+        for name in names:
+            noisy = sorted((c for c in group if c.noise and c.noise["name"] == name), key=lambda c: c.noise["rate"])
+            points = ([(0.0, clean)] if clean else []) + [(float(c.noise["rate"]), c) for c in noisy]
+            series: dict[str, list[dict[str, Any]]] = {}
+            for rate, col in points:
+                for run in col.runs:
+                    series.setdefault(run["display"], []).append({"rate": rate, **run["headline"]})
+            rows = [{"model": model, "points": pts, **robustness_summary(pts)} for model, pts in series.items()]
+            home.robustness.append({"name": name, "pages": [(rate, col.page, col.label) for rate, col in points],
+                                    "rows": rows, "chart": degradation(series, home.headline, name)})
+
+
+def robustness_summary(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """How much of its clean score a model keeps under noise: the area under its
+    score-against-rate curve (trapezoids) divided by the area of its clean score held flat
+    over the same rates, and the rate at which its score first falls to half the clean one
+    (linear between measured rates; None when it never does). Needs the clean point (rate 0)."""
+    pts = sorted((p for p in points if p["value"] is not None and p["value"] == p["value"]), key=lambda p: p["rate"])
+    if len(pts) < 2 or pts[0]["rate"] != 0 or not pts[0]["value"]:
+        return {"kept": None, "half_rate": None}
+    clean, top = pts[0]["value"], pts[-1]["rate"]
+    area = sum((b["rate"] - a["rate"]) * (a["value"] + b["value"]) / 2 for a, b in zip(pts, pts[1:]))
+    half = None
+    for a, b in zip(pts, pts[1:]):
+        if b["value"] <= clean / 2 < a["value"] or b["value"] <= clean / 2 == a["value"]:
+            half = a["rate"] + (b["rate"] - a["rate"]) * (a["value"] - clean / 2) / ((a["value"] - b["value"]) or 1)
+            break
+    return {"kept": area / (clean * top) if top else None, "half_rate": half}
 
 
 def _installed_model_licence(name: str) -> str | None:

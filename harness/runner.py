@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from .errors import HarnessError
 from .metrics import Scores
 from .model import Model, Prediction
+from .perturb import Perturbation
 from .predicting import ModelFailure, default_workers, predict_pending
 from .plugins import distribution_of, installed_version
 from .store import RunRecord, Store, cache_key
@@ -39,6 +40,8 @@ class RunResult:
     computed: int
     scores: Scores
     examples_per_s: float | None
+    #: the noise condition ("typo 0.1"; empty: clean)
+    perturbation: str = ""
 
 
 @dataclass
@@ -118,6 +121,7 @@ def run_matrix(
     batch_size: int = 32,
     workers: int | None = None,
     progress: bool = True,
+    perturbations: Sequence[Perturbation] = (),
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
 ) -> RunSummary:
     """Evaluate every model on every task it supports and store the results.
@@ -127,7 +131,9 @@ def run_matrix(
     ``sample`` a random N (seeded by ``seed``, file order kept). ``shots`` > 0 gives
     few-shot models that many solved train examples (drawn with ``seed``), and skips the rest.
     ``options`` (``-o KEY=VALUE``) go to every model that takes them (:attr:`Model.options`).
-    ``workers`` processes (default: every core) run CPU-bound models.
+    ``workers`` processes (default: every core) run CPU-bound models. ``perturbations``
+    (``--perturb``) runs everything once per noise condition, the evaluated inputs perturbed
+    (a rate of 0 is the clean run; few-shot examples stay clean).
 
     A model that fails on a task is recorded in ``summary.failed`` and the other pairs go on.
     Ctrl-C raises :class:`RunInterrupted` once what was computed is committed.
@@ -146,7 +152,9 @@ def run_matrix(
     settings = RunConfig(split=split, data_dir=data_dir, source=source, limit=limit, sample=sample, shots=shots, seed=seed,
                          batch_size=batch_size, workers=workers or default_workers(), progress=progress, log=log)
     try:
-        _run_tasks(tasks, models, store, summary, settings)
+        for condition in perturbations or [None]:
+            settings.perturbation = condition if condition is not None and condition.rate > 0 else None
+            _run_tasks(tasks, models, store, summary, settings)
     finally:
         for model in models:
             model.close()
@@ -174,6 +182,8 @@ class RunConfig:
     workers: int = field(default_factory=default_workers)
     progress: bool = True
     log: Callable[[str], None] = _stderr
+    #: noise added to the evaluated inputs (None: clean)
+    perturbation: Perturbation | None = None
 
 
 def plan(tasks, models, summary: RunSummary, shots: int) -> list[tuple[Task, list[Model]]]:
@@ -205,12 +215,19 @@ def plan(tasks, models, summary: RunSummary, shots: int) -> list[tuple[Task, lis
 
 
 def _run_tasks(tasks, models, store: Store, summary: RunSummary, s: RunConfig) -> None:
+    from .kinds import kind_of
+
     for task, supported in plan(tasks, models, summary, s.shots):
         try:
+            if s.perturbation is not None and kind_of(task).perturbation_refused(task):
+                raise HarnessError(kind_of(task).perturbation_refused(task))
             loaded = task.load(s.split, data_dir=s.data_dir, source=s.source)
             examples = select_examples(loaded.examples, limit=s.limit, sample=s.sample, seed=s.seed)
             if not examples:
                 raise HarnessError(f"Task {task.name!r}: split {loaded.split!r} from {loaded.location} has no examples")
+            if s.perturbation is not None:
+                kind = kind_of(task)
+                examples = [kind.perturb(task, e, s.perturbation.noise(s.seed, e.id)) for e in examples]
             shot_examples = few_shot_examples(task, s.shots, seed=s.seed, data_dir=s.data_dir, source=s.source) if s.shots else []
         except HarnessError as exc:
             summary.failed.extend(Failed(task.name, model.name, str(exc)) for model in supported)
@@ -264,6 +281,8 @@ def _run_one(task, model, loaded, examples, store: Store, s: RunConfig, *, selec
              summary: RunSummary) -> RunResult:
     started = time.perf_counter()
     settings = {"seed": s.seed, **model.task_settings(task)}
+    if s.perturbation is not None:  # part of the cache key: a noisy run never serves a clean one
+        settings["perturbation"] = s.perturbation.to_json()
     options = model.prediction_options()
     if options:
         settings["options"] = options
@@ -347,7 +366,8 @@ def _run_one(task, model, loaded, examples, store: Store, s: RunConfig, *, selec
         provenance=provenance,
     )
     run_id = store.save_run(run, scores, examples, predictions, correct)
-    return RunResult(run_id, task.name, name, loaded.split, loaded.source, len(examples), computed, scores, run.examples_per_s)
+    return RunResult(run_id, task.name, name, loaded.split, loaded.source, len(examples), computed, scores, run.examples_per_s,
+                     s.perturbation.label if s.perturbation is not None else "")
 
 
 def run_provenance(task: Task, model: Model, s: RunConfig, selection: dict, *, computed: int, seconds: float,

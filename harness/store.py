@@ -508,8 +508,12 @@ class Store:
 
     @_guarded
     def latest_runs(self) -> pd.DataFrame:
-        """The newest run of each (task, split, data source, model): what the leaderboard shows."""
+        """The newest run of each (task, split, data source, noise condition, model): what the
+        leaderboard shows."""
         runs = self.runs()
         if runs.empty:
             return runs
-        return runs.drop_duplicates(["task", "split", "data_source", "model"], keep="last")
+        # a noisy run (--perturb) is a condition of its own, not a newer clean run
+        noise = runs["settings"].map(lambda settings: json.dumps((settings or {}).get("perturbation"), sort_keys=True))
+        keep = ~runs.assign(_noise=noise).duplicated(["task", "split", "data_source", "model", "_noise"], keep="last")
+        return runs[keep]

@@ -97,6 +97,17 @@ class Kind:
         """What the explorer can filter one example by (facet name -> its values)."""
         return {}
 
+    # -- robustness ------------------------------------------------------------------------
+
+    def perturbation_refused(self, task: Task) -> str | None:
+        """None when ``--perturb`` can add noise to the task's inputs, else why not."""
+        return f"Task {task.name!r} is of kind {self.name}, which does not say which of its words noise may change"
+
+    def perturb(self, task: Task, example: Example, noise) -> Example:
+        """The example with ``noise`` (:class:`~harness.perturb.WordNoise`) applied to its words,
+        its gold answer still aligned with them."""
+        raise HarnessError(self.perturbation_refused(task) or f"Task {task.name!r}: no perturbation")
+
     # -- decoder LMs -----------------------------------------------------------------------
 
     def gold_answer(self, task: Task, example: Example) -> str:

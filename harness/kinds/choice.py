@@ -57,6 +57,26 @@ class Choice(Kind):
         """The pronoun's gender and the example's subset, where the data gives them."""
         return {name: [str(meta[name])] for name in ("gender", "subset") if meta.get(name) is not None}
 
+    def perturbation_refused(self, task):
+        """The words around the pronoun and the candidates may be perturbed."""
+        return None
+
+    def perturb(self, task, example, noise):
+        """Every word except the pronoun and the candidate mentions, which are left untouched
+        and whose offsets move with the text."""
+        from ..perturb import perturb_text
+        from ..task import Example
+
+        data = dict(example.input)
+        keep = [(data["pronoun_offset"], data["pronoun_offset"] + len(data["pronoun"]))]
+        keep += [(c["offset"], c["offset"] + len(c["text"])) for c in data["candidates"] if c.get("offset") is not None]
+        text, moved = perturb_text(data["text"], noise, keep)
+        data["text"] = text
+        data["pronoun_offset"] = moved(data["pronoun_offset"])
+        data["candidates"] = [{**c, "offset": None if c.get("offset") is None else moved(c["offset"])}
+                              for c in data["candidates"]]
+        return Example(example.id, data, example.reference, example.meta)
+
     def gold_answer(self, task, example):
         """The antecedent's text."""
         return " " + example.input["candidates"][example.reference]["text"]

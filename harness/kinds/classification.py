@@ -69,6 +69,17 @@ class Classification(Kind):
         """The gold class."""
         return {"class": [str(reference)]}
 
+    def perturbation_refused(self, task):
+        """Any text may be perturbed."""
+        return None
+
+    def perturb(self, task, example, noise):
+        """Every word of the text (its spacing kept); the label stays."""
+        from ..perturb import perturb_text
+        from ..task import Example
+
+        return Example(example.id, perturb_text(str(example.input), noise)[0], example.reference, example.meta)
+
     def decoder_settings(self, decoder, task):
         """The verbalisers (editing them must not serve cached answers)."""
         return {"verbalizers": dict(task.verbalizers)}

@@ -47,6 +47,11 @@ class Correction(Kind):
 
         return {"edit distance": [distance_bucket(str(data), [str(r) for r in reference])]}
 
+    def perturbation_refused(self, task):
+        """Spelling inputs are misspellings already: noise would change what the right answer is."""
+        return (f"Task {task.name!r} is a spelling-correction task: its inputs are misspellings already, and noise "
+                "would change which correction is right; --perturb applies to NER, sentiment and coreference")
+
     def describe(self, data, reference, output, raw):
         """The input, every accepted correction, and the answer."""
         return {"input": str(data), "reference": " / ".join(map(str, reference)), "prediction": str(raw or output)}

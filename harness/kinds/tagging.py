@@ -88,6 +88,17 @@ class Tagging(Kind):
             shown["answer"] = _unplaced(raw)
         return shown
 
+    def perturbation_refused(self, task):
+        """Any token may be perturbed."""
+        return None
+
+    def perturb(self, task, example, noise):
+        """Each token on its own: the token count, and so the gold tags, stay aligned."""
+        from ..perturb import perturb_words
+        from ..task import Example
+
+        return Example(example.id, perturb_words(list(example.input), noise), example.reference, example.meta)
+
     def facets(self, data, reference, meta):
         """The gold entity types."""
         from ..metrics import spans_of
