@@ -225,7 +225,7 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
                             seed=seed, workers=workers)
     _robustness(ordered)
     cells = {(col.task, col.split, col.source, col.perturbation, r["model"]): r for col in ordered for r in col.runs}
-    overall = mean_win_rate([{r["model"]: r["headline"]["value"] for r in col.runs} for col in ordered])
+    overall = mean_win_rate([{r["model"]: r["headline"]["value"] for r in col.runs} for col in ordered if not col.noise])
     families = [f for f in FAMILIES if any(info["family"] == f for info in model_info.values())]
     return {"columns": ordered, "models": models, "cells": cells, "model_info": model_info, "families": families,
             "overall": overall, "publish": publish, "comparison_matrix": comparison_matrix}
