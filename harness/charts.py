@@ -122,6 +122,8 @@ def reliability(bins: Sequence[tuple[float, float, int, float, float]]) -> Chart
     return chart
 
 
+#: room on the right of a degradation chart for its legend (pixels)
+LEGEND_WIDTH = 300
 #: line colours of the models on a degradation chart (cycled)
 PALETTE = ("#3465a4", "#c0392b", "#2e7d32", "#8e44ad", "#d68910", "#17a589", "#7f8c8d", "#a04000")
 
@@ -132,13 +134,13 @@ def degradation(series: dict[str, list[dict[str, Any]]], metric: str, noise: str
     points = [p for pts in series.values() for p in pts if _finite(p["value"])]
     if not points:
         return None
-    width, height, pad_left, pad = 720, 320, 60, 40
+    width, height, pad_left, pad = 860, 320, 60, 40
     top = max(p["rate"] for p in points) or 1.0
     y_lo, y_hi = _nice_range([v for p in points for v in (p["value"], p["low"], p["high"]) if _finite(v)])
     chart = Chart(width, height, pad_left, pad, x_label=f"{noise} rate (share of words changed)", y_label=metric)
 
     def x(rate: float) -> float:
-        return pad_left + rate / top * (width - pad_left - 180)
+        return pad_left + rate / top * (width - pad_left - LEGEND_WIDTH - 20)
 
     def y(v: float) -> float:
         return height - pad - (v - y_lo) / (y_hi - y_lo) * (height - 2 * pad)
@@ -158,5 +160,5 @@ def degradation(series: dict[str, list[dict[str, Any]]], metric: str, noise: str
                   "y_high": round(y(p["high"] if _finite(p["high"]) else p["value"]), 1), **p} for p in shown]
         chart.marks.append({"model": model, "colour": colour, "points": marks,
                             "path": " ".join(f"{m['x']},{m['y']}" for m in marks),
-                            "legend_y": pad + 16 * n})
+                            "legend_y": pad + 16 * n, "legend_x": width - LEGEND_WIDTH})
     return chart

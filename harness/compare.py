@@ -77,7 +77,7 @@ def paired_bootstrap(first: PairedStatistics, second: PairedStatistics, *, seed:
                      counts: np.ndarray | None = None) -> dict[str, float]:
     """The headline difference (second - first) on the same examples with a paired percentile
     bootstrap CI (each resample draws the same examples for both), and the bootstrap's
-    two-sided p-value: twice the smaller share of resampled differences on either side of 0.
+    two-sided p-value (:func:`bootstrap_p`).
     ``counts`` (:func:`~harness.stats.resample_counts`) reuses draws already made."""
     if counts is None:
         width = first.stats.shape[1]
@@ -109,10 +109,21 @@ def _pairs_on_shared_examples(systems: dict[str, PairedStatistics], *, seed: int
     first, second = np.array([i for i, _ in index]), np.array([j for _, j in index])
     samples = resampled[second] - resampled[first]
     low, high = np.percentile(samples, [2.5, 97.5], axis=1)
-    p = np.minimum(1.0, 2 * np.minimum((samples <= 0).mean(axis=1), (samples >= 0).mean(axis=1)))
+    p = bootstrap_p(samples)
     n = len(systems[names[0]].ids)
     return [PairResult(names[i], names[j], n, float(values[j] - values[i]), float(lo), float(hi), "paired bootstrap", float(pv))
             for (i, j), lo, hi, pv in zip(index, low, high, p)]
+
+
+def bootstrap_p(samples: np.ndarray):
+    """The paired bootstrap's two-sided p-value of resampled differences (the last axis holds
+    the resamples): twice the smaller count of resamples on either side of 0, plus one, over
+    the resamples plus one (so it is never 0: with R resamples it cannot tell below 2/(R+1))."""
+    samples = np.asarray(samples)
+    resamples = samples.shape[-1]
+    fewer = np.minimum((samples <= 0).sum(axis=-1), (samples >= 0).sum(axis=-1))
+    p = np.minimum(1.0, 2 * (fewer + 1) / (resamples + 1))
+    return float(p) if p.ndim == 0 else p
 
 
 def _resampled(system: PairedStatistics, counts: np.ndarray) -> np.ndarray:
@@ -123,7 +134,7 @@ def _resampled(system: PairedStatistics, counts: np.ndarray) -> np.ndarray:
 def _summary(first: PairedStatistics, second: PairedStatistics, samples: np.ndarray, confidence: float) -> dict[str, float]:
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(samples, [tail, 100 - tail])
-    p = min(1.0, 2 * min(float(np.mean(samples <= 0)), float(np.mean(samples >= 0))))
+    p = bootstrap_p(samples)
     return {"difference": second.value() - first.value(), "ci_low": float(low), "ci_high": float(high),
             "bootstrap_p": p}
 

@@ -216,3 +216,12 @@ def test_mcnemar_exact_equals_statsmodels(only_first, only_second):
 
     expected = mcnemar([[10, only_first], [only_second, 3]], exact=True).pvalue if only_first + only_second else 1.0
     assert exact_mcnemar(only_first, only_second) == pytest.approx(expected, rel=1e-12)
+
+
+def test_bootstrap_p_value_by_hand():
+    from harness.compare import bootstrap_p
+
+    assert bootstrap_p(np.array([-1.0, 1.0, 2.0, 3.0])) == pytest.approx(2 * (1 + 1) / 5)
+    assert bootstrap_p(np.ones(999)) == pytest.approx(2 / 1000)  # never 0: R resamples cannot tell less
+    assert bootstrap_p(np.zeros(9)) == 1.0
+    assert list(bootstrap_p(np.array([[1.0, 2.0, 3.0], [-1.0, 0.0, 1.0]]))) == [pytest.approx(0.5), 1.0]
