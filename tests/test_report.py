@@ -200,3 +200,12 @@ def test_runs_on_part_of_a_split_are_marked_on_the_leaderboard(report_dir, tmp_p
     assert len(marks) == 1 and marks[0][0] == "2" and int(marks[0][1]) > 2
     spacy = next(row for row in rows if 'data-value="spacy-en-sm"' in row)
     assert "subset" not in spacy  # whole splits carry no mark
+
+
+def test_markup_in_outputs_stays_text_in_the_explorer(report_dir, tmp_path):
+    """The explorer builds its rows from data files with textContent: hostile output is shown, never run."""
+    page = report_dir / "explore-sentiment-validation.html"
+    dom = chromium_dom(page, tmp_path / "profile", "#q=" + "pwned")
+    assert "data-pwned" not in dom.split("<body", 1)[1].split(">", 1)[0]
+    assert "&lt;script&gt;document.body.setAttribute('data-pwned','1')&lt;/script&gt;" in dom  # shown as text
+    assert "<b>model</b>" not in dom and "evil&lt;b&gt;model&lt;/b&gt;" in dom
