@@ -109,20 +109,25 @@ def _pairs_on_shared_examples(systems: dict[str, PairedStatistics], *, seed: int
     first, second = np.array([i for i, _ in index]), np.array([j for _, j in index])
     samples = resampled[second] - resampled[first]
     low, high = np.percentile(samples, [2.5, 97.5], axis=1)
-    p = bootstrap_p(samples)
+    p = bootstrap_p(samples, values[second] - values[first])
     n = len(systems[names[0]].ids)
     return [PairResult(names[i], names[j], n, float(values[j] - values[i]), float(lo), float(hi), "paired bootstrap", float(pv))
             for (i, j), lo, hi, pv in zip(index, low, high, p)]
 
 
-def bootstrap_p(samples: np.ndarray):
-    """The paired bootstrap's two-sided p-value of resampled differences (the last axis holds
-    the resamples): twice the smaller count of resamples on either side of 0, plus one, over
-    the resamples plus one (so it is never 0: with R resamples it cannot tell below 2/(R+1))."""
-    samples = np.asarray(samples)
-    resamples = samples.shape[-1]
-    fewer = np.minimum((samples <= 0).sum(axis=-1), (samples >= 0).sum(axis=-1))
-    p = np.minimum(1.0, 2 * (fewer + 1) / (resamples + 1))
+def bootstrap_p(samples: np.ndarray, observed):
+    """The two-sided p-value of an observed paired difference from its bootstrap resamples
+    (the last axis): the difference over its bootstrap standard error, against the normal
+    distribution (scipy). Unlike counting resamples on either side of 0, it does not stop at
+    1/R, so Holm's correction across many pairs can still reject. No spread: 1 for no
+    difference, else 0."""
+    from scipy.stats import norm
+
+    samples, observed = np.asarray(samples, dtype=float), np.asarray(observed, dtype=float)
+    spread = samples.std(axis=-1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(spread > 0, 2 * norm.sf(np.abs(observed) / np.where(spread > 0, spread, 1.0)),
+                     np.where(observed == 0, 1.0, 0.0))
     return float(p) if p.ndim == 0 else p
 
 
@@ -134,9 +139,9 @@ def _resampled(system: PairedStatistics, counts: np.ndarray) -> np.ndarray:
 def _summary(first: PairedStatistics, second: PairedStatistics, samples: np.ndarray, confidence: float) -> dict[str, float]:
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(samples, [tail, 100 - tail])
-    p = bootstrap_p(samples)
-    return {"difference": second.value() - first.value(), "ci_low": float(low), "ci_high": float(high),
-            "bootstrap_p": p}
+    difference = second.value() - first.value()
+    return {"difference": difference, "ci_low": float(low), "ci_high": float(high),
+            "bootstrap_p": bootstrap_p(samples, difference)}
 
 
 @dataclass

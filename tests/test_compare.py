@@ -219,9 +219,15 @@ def test_mcnemar_exact_equals_statsmodels(only_first, only_second):
 
 
 def test_bootstrap_p_value_by_hand():
+    from scipy.stats import norm
+
     from harness.compare import bootstrap_p
 
-    assert bootstrap_p(np.array([-1.0, 1.0, 2.0, 3.0])) == pytest.approx(2 * (1 + 1) / 5)
-    assert bootstrap_p(np.ones(999)) == pytest.approx(2 / 1000)  # never 0: R resamples cannot tell less
-    assert bootstrap_p(np.zeros(9)) == 1.0
-    assert list(bootstrap_p(np.array([[1.0, 2.0, 3.0], [-1.0, 0.0, 1.0]]))) == [pytest.approx(0.5), 1.0]
+    # resamples 1, 2, 3: standard error 1; an observed difference of 2 is z = 2
+    assert bootstrap_p(np.array([1.0, 2.0, 3.0]), 2.0) == pytest.approx(2 * (1 - norm.cdf(2.0)))
+    assert bootstrap_p(np.array([1.0, 2.0, 3.0]), -0.5) == pytest.approx(2 * (1 - norm.cdf(0.5)))
+    assert bootstrap_p(np.zeros(9), 0.0) == 1.0 and bootstrap_p(np.full(9, 0.2), 0.2) == 0.0
+    both = bootstrap_p(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]), np.array([2.0, 0.0]))
+    assert list(both) == [pytest.approx(2 * (1 - norm.cdf(2.0))), 1.0]
+    # 20 models' worth of pairs (190): a clear difference still survives Holm, unlike a p floored at 2/(R+1)
+    assert 190 * bootstrap_p(np.random.default_rng(0).normal(0.05, 0.01, 1000), 0.05) < 0.05
