@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .stats import DEFAULT_RESAMPLES, bootstrap_samples, resample_counts
+from .stats import DEFAULT_RESAMPLES, paired_samples, resample_counts
 
 #: family-wise error rate of the pairwise decisions (Holm)
 ALPHA = 0.05
@@ -73,23 +73,11 @@ def exact_mcnemar(only_first, only_second):
 
 
 def paired_bootstrap(first: PairedStatistics, second: PairedStatistics, *, seed: int = 0,
-                     resamples: int = DEFAULT_RESAMPLES, confidence: float = 0.95,
-                     counts: np.ndarray | None = None) -> dict[str, float]:
+                     resamples: int = DEFAULT_RESAMPLES, confidence: float = 0.95) -> dict[str, float]:
     """The headline difference (second - first) on the same examples with a paired percentile
-    bootstrap CI (each resample draws the same examples for both), and the bootstrap's
-    two-sided p-value (:func:`bootstrap_p`).
-    ``counts`` (:func:`~harness.stats.resample_counts`) reuses draws already made."""
-    if counts is None:
-        width = first.stats.shape[1]
-        joined = np.concatenate([first.stats, second.stats], axis=1)
-
-        def difference(sums: np.ndarray) -> np.ndarray:
-            return np.asarray(second.metric(sums[..., width:])) - np.asarray(first.metric(sums[..., :width]))
-
-        samples = bootstrap_samples(joined, difference, resamples=resamples, seed=seed)
-    else:
-        counts = counts.astype(float)
-        samples = _resampled(second, counts) - _resampled(first, counts)
+    bootstrap CI (:func:`~harness.stats.paired_samples`), and the bootstrap's two-sided
+    p-value (:func:`bootstrap_p`)."""
+    samples = paired_samples(first.stats, second.stats, first.metric, seed=seed, resamples=resamples)
     return _summary(first, second, samples, confidence)
 
 
@@ -129,11 +117,6 @@ def bootstrap_p(samples: np.ndarray, observed):
         p = np.where(spread > 0, 2 * norm.sf(np.abs(observed) / np.where(spread > 0, spread, 1.0)),
                      np.where(observed == 0, 1.0, 0.0))
     return float(p) if p.ndim == 0 else p
-
-
-def _resampled(system: PairedStatistics, counts: np.ndarray) -> np.ndarray:
-    """The system's headline on each resample that ``counts`` describes."""
-    return np.asarray(system.metric(counts @ system.stats))
 
 
 def _summary(first: PairedStatistics, second: PairedStatistics, samples: np.ndarray, confidence: float) -> dict[str, float]:
@@ -179,28 +162,26 @@ def compare_models(systems: dict[str, PairedStatistics], *, seed: int = 0, alpha
     """
     from statsmodels.stats.multitest import multipletests
 
-    pairs: list[PairResult] = []
     names = list(systems)
     shared = bool(names) and bool(systems[names[0]].ids) and all(systems[m].ids == systems[names[0]].ids for m in names)
     if shared:
         pairs = _pairs_on_shared_examples(systems, seed=seed, resamples=resamples)
+        compared = {(p.first, p.second): (systems[p.first], systems[p.second]) for p in pairs}
     else:
+        pairs, compared = [], {}
         for a, b in combinations(systems, 2):
             wanted = set(systems[b].ids)
             common = [i for i in systems[a].ids if i in wanted]
             if not common:
                 continue
-            first, second = systems[a].subset(common), systems[b].subset(common)
+            first, second = compared[a, b] = systems[a].subset(common), systems[b].subset(common)
             boot = paired_bootstrap(first, second, seed=seed, resamples=resamples)
             pairs.append(PairResult(a, b, len(common), boot["difference"], boot["ci_low"], boot["ci_high"],
                                     "paired bootstrap", boot["bootstrap_p"]))
     discordant = []
     for pair in pairs:
-        first, second = systems[pair.first], systems[pair.second]
+        first, second = compared[pair.first, pair.second]
         if first.correct is not None and second.correct is not None:
-            if not shared:
-                common = [i for i in first.ids if i in set(second.ids)]
-                first, second = first.subset(common), second.subset(common)
             counted = first.counted & second.counted
             a, b = first.correct[counted].astype(bool), second.correct[counted].astype(bool)
             pair.only_first, pair.only_second = int((a & ~b).sum()), int((~a & b).sum())
@@ -223,15 +204,15 @@ def compare_models(systems: dict[str, PairedStatistics], *, seed: int = 0, alpha
     return pairs
 
 
-def ranks(values: dict[str, float], pairs: Sequence[PairResult]) -> dict[str, int]:
+def ranks(models: Sequence[str], pairs: Sequence[PairResult]) -> dict[str, int]:
     """Each model's rank: 1 + the number of models significantly better than it, so every model
     not significantly worse than the best shares rank 1."""
-    better_than = {model: 0 for model in values}
+    better_than = {model: 0 for model in models}
     for pair in pairs:
         if pair.significant and pair.difference != 0:
             loser = pair.first if pair.difference > 0 else pair.second
             better_than[loser] += 1
-    return {model: 1 + better_than[model] for model in values}
+    return {model: 1 + better_than[model] for model in models}
 
 
 def mean_win_rate(columns: Sequence[dict[str, float]]) -> dict[str, tuple[float, int]]:

@@ -417,7 +417,7 @@ def _significance(col: Column, loaded: dict[int, Loaded], *, seed: int) -> None:
             return
         systems[run["model"]] = stats
     pairs = compare_models(systems, seed=seed)
-    rank = ranks({m: 0.0 for m in systems}, pairs)
+    rank = ranks(list(systems), pairs)
     for run in col.runs:
         run["rank"] = rank.get(run["model"])
     tests = sorted({p.test for p in pairs})

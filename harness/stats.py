@@ -40,8 +40,7 @@ def bootstrap_samples(
         size = min(chunk, resamples - done)
         idx = rng.integers(0, n, size=(size, n))
         if whole:
-            drawn = np.bincount((idx + n * np.arange(size)[:, None]).ravel(), minlength=size * n).reshape(size, n)
-            sums = (drawn.astype(float) @ flat).reshape((size, *stats.shape[1:]))
+            sums = (_draw_counts(idx).astype(float) @ flat).reshape((size, *stats.shape[1:]))
         else:
             sums = stats[idx].sum(axis=1)
         values.append(np.asarray(metric(sums)))
@@ -53,9 +52,13 @@ def resample_counts(n: int, *, resamples: int = DEFAULT_RESAMPLES, seed: int = 0
     """How often each of ``n`` examples is drawn in each of ``resamples`` bootstrap resamples
     (``resamples x n``): the same draws :func:`bootstrap_samples` makes with this seed, so
     several systems' statistics can be resampled together (``counts @ stats``)."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(resamples, n))
-    return np.bincount((idx + n * np.arange(resamples)[:, None]).ravel(), minlength=resamples * n).reshape(resamples, n)
+    return _draw_counts(np.random.default_rng(seed).integers(0, n, size=(resamples, n)))
+
+
+def _draw_counts(idx: np.ndarray) -> np.ndarray:
+    """How often each example was drawn in each resample, from the drawn indices (resamples x n)."""
+    size, n = idx.shape
+    return np.bincount((idx + n * np.arange(size)[:, None]).ravel(), minlength=size * n).reshape(size, n)
 
 
 def bootstrap_ci(
@@ -111,23 +114,34 @@ def paired_comparison(first: Sequence[bool], second: Sequence[bool], *, seed: in
             "agree": bool(low <= 0 <= high)}
 
 
-def paired_difference(first: np.ndarray, second: np.ndarray, metric, *, seed: int = 0,
-                      resamples: int = DEFAULT_RESAMPLES, confidence: float = 0.95) -> dict[str, float | bool]:
-    """A corpus metric of two systems on the same examples, and their difference (second -
-    first) with a paired percentile bootstrap CI: each resample draws the same examples for
-    both. ``first`` and ``second`` hold per-example sufficient statistics (one row per
-    example, e.g. true positives, predicted and gold entities); ``metric`` maps column sums
-    (``[..., columns]``) to the metric, as :func:`bootstrap_ci` takes it."""
+def paired_samples(first: np.ndarray, second: np.ndarray, metric, *, seed: int = 0,
+                   resamples: int = DEFAULT_RESAMPLES) -> np.ndarray:
+    """The difference of a corpus metric (second - first) on each of ``resamples`` paired
+    bootstrap resamples: each draws the same examples for both systems. ``first`` and
+    ``second`` hold per-example sufficient statistics of the same examples."""
     a, b = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
-    if a.shape[0] != b.shape[0] or a.shape[0] == 0:
-        raise ValueError("paired_difference needs per-example statistics of the same, non-empty examples")
     width = a.shape[1]
     joined = np.concatenate([a, b], axis=1)
 
     def difference(sums: np.ndarray) -> np.ndarray:
         return np.asarray(metric(sums[..., width:])) - np.asarray(metric(sums[..., :width]))
 
-    low, high = bootstrap_ci(joined, difference, resamples=resamples, seed=seed, confidence=confidence)
+    return bootstrap_samples(joined, difference, resamples=resamples, seed=seed)
+
+
+def paired_difference(first: np.ndarray, second: np.ndarray, metric, *, seed: int = 0,
+                      resamples: int = DEFAULT_RESAMPLES, confidence: float = 0.95) -> dict[str, float | bool]:
+    """A corpus metric of two systems on the same examples, and their difference (second -
+    first) with a paired percentile bootstrap CI (:func:`paired_samples`). ``first`` and
+    ``second`` hold per-example sufficient statistics (one row per example, e.g. true
+    positives, predicted and gold entities); ``metric`` maps column sums (``[..., columns]``)
+    to the metric, as :func:`bootstrap_ci` takes it."""
+    a, b = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    if a.shape[0] != b.shape[0] or a.shape[0] == 0:
+        raise ValueError("paired_difference needs per-example statistics of the same, non-empty examples")
+    samples = paired_samples(a, b, metric, seed=seed, resamples=resamples)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(samples, [tail, 100 - tail], axis=0)
     value_a, value_b = float(metric(a.sum(axis=0))), float(metric(b.sum(axis=0)))
     return {"first": value_a, "second": value_b, "difference": value_b - value_a, "ci_low": float(low),
             "ci_high": float(high), "agree": bool(low <= 0 <= high)}

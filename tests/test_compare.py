@@ -67,7 +67,7 @@ def test_pairwise_tests_match_hand_computation():
 
     # Verdicts and ranks: A and C share rank 1; B is significantly worse than both.
     assert ab.verdict_for("A") == "better" and ab.verdict_for("B") == "worse" and ac.verdict_for("A") == "same"
-    assert ranks({"A": 0, "B": 0, "C": 0}, list(pairs.values())) == {"A": 1, "C": 1, "B": 3}
+    assert ranks(["A", "B", "C"], list(pairs.values())) == {"A": 1, "C": 1, "B": 3}
 
 
 def test_corpus_f1_pairs_use_the_paired_bootstrap_on_the_examples_both_scored():
