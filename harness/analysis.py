@@ -144,16 +144,11 @@ def is_real_word(word: str) -> bool:
     return normalise_text(word) in _english_words()
 
 
-_WORDS: set[str] | None = None
+@lru_cache(maxsize=None)
+def _english_words() -> frozenset[str]:
+    from spellchecker import SpellChecker
 
-
-def _english_words() -> set[str]:
-    global _WORDS
-    if _WORDS is None:
-        from spellchecker import SpellChecker
-
-        _WORDS = set(SpellChecker(language="en").word_frequency.keys())
-    return _WORDS
+    return frozenset(SpellChecker(language="en").word_frequency.keys())
 
 
 def correction_table(inputs: Sequence[str], references: Sequence[Sequence[str]], correct: Sequence[bool]) -> Table:

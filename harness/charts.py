@@ -162,3 +162,41 @@ def degradation(series: dict[str, list[dict[str, Any]]], metric: str, noise: str
                             "path": " ".join(f"{m['x']},{m['y']}" for m in marks),
                             "legend_y": pad + 16 * n, "legend_x": width - LEGEND_WIDTH})
     return chart
+
+
+CURVE_WIDTH, CURVE_HEIGHT, CURVE_PAD = 560, 260, 44
+
+
+def learning_curves(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fine-tuned models of one task column grouped by base, as SVG-ready points (x: log k, y: score)."""
+    by_base: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        card = run.get("finetuned")
+        if card and card.get("k") and run["headline"]["value"] is not None:
+            by_base.setdefault(card["base"], []).append({"k": int(card["k"]), "label": card.get("k_label", ""), **run["headline"], "model": run.get("display", run["model"])})
+    curves = []
+    for base, points in sorted(by_base.items()):
+        points.sort(key=lambda p: p["k"])
+        ks = [math.log10(p["k"]) for p in points]
+        lo_k, hi_k = min(ks), max(ks)
+        span = (hi_k - lo_k) or 1.0
+
+        def x(k: float, lo_k: float = lo_k, span: float = span) -> float:
+            return CURVE_PAD + (math.log10(k) - lo_k) / span * (CURVE_WIDTH - 2 * CURVE_PAD)
+
+        def y(v: float) -> float:
+            return CURVE_HEIGHT - CURVE_PAD - v * (CURVE_HEIGHT - 2 * CURVE_PAD)
+
+        for p in points:
+            p.update(x=x(p["k"]), y=y(p["value"]), y_low=y(p["low"] if p["low"] == p["low"] else p["value"]),
+                     y_high=y(p["high"] if p["high"] == p["high"] else p["value"]))
+        curves.append({
+            "base": base,
+            "points": points,
+            "path": " ".join(f"{p['x']:.1f},{p['y']:.1f}" for p in points),
+            "ticks": [{"y": y(v), "label": f"{v:.2f}"} for v in (0.0, 0.25, 0.5, 0.75, 1.0)],
+            "width": CURVE_WIDTH,
+            "height": CURVE_HEIGHT,
+            "pad": CURVE_PAD,
+        })
+    return curves

@@ -7,13 +7,14 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .kinds import Kind
     from .leaderboard import Column, Loaded
 
 #: largest data file the explorer writes (bytes); more rows go to further files
 CHUNK_BYTES = 1_500_000
 
 
-def explorer_data(col: Column, loaded: dict[int, Loaded]) -> dict[str, Any]:
+def explorer_data(col: Column, kind: Kind, loaded: dict[int, Loaded]) -> dict[str, Any]:
     """Rows (one per example any model answered) and the facets they can be filtered by.
 
     A row is ``[id, shown, facets, answers]``: ``shown`` the input and gold answer as the
@@ -21,23 +22,14 @@ def explorer_data(col: Column, loaded: dict[int, Loaded]) -> dict[str, Any]:
     ``[right, answer]`` per model (``right`` None where the model did not answer the example;
     ``answer`` None where the text may not be shown).
     """
-    from .errors import UnknownNameError
-    from .kinds import Kind, get_kind
-
-    try:
-        kind = get_kind(col.kind)
-    except UnknownNameError:
-        kind = Kind()
     runs = [r for r in col.runs if r["id"] in loaded]
-    order: dict[str, int] = {}
     base: list[Any] = []
     answers: dict[str, list[Any]] = {}
     facet_values: dict[str, set[str]] = {}
     for m, run in enumerate(runs):
         data = loaded[run["id"]]
         for example, prediction, right in zip(data.examples, data.predictions, data.correct):
-            if example.id not in order:
-                order[example.id] = len(base)
+            if example.id not in answers:
                 facets = kind.facets(example.input, example.reference, example.meta or {})
                 for name, values in facets.items():
                     facet_values.setdefault(name, set()).update(values)
@@ -70,5 +62,4 @@ def explorer_data(col: Column, loaded: dict[int, Loaded]) -> dict[str, Any]:
         "facets": {name: sorted(values) for name, values in sorted(facet_values.items())},
         "files": files,
         "count": len(rows),
-        "kind": col.kind,
     }

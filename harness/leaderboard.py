@@ -142,13 +142,12 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
     from .compare import comparison_matrix, mean_win_rate
 
     runs = store.latest_runs()
-    empty = {"columns": [], "models": [], "cells": {}, "model_labels": {}, "families": [], "overall": {},
-             "model_info": {}, "publish": publish}
+    empty = {"columns": [], "models": [], "cells": {}, "families": [], "overall": {}, "model_info": {}, "publish": publish}
     if runs.empty:
         return empty
     metrics = store.metrics([int(i) for i in runs["id"]])
     metrics_of = {int(run_id): rows for run_id, rows in metrics.groupby("run_id", sort=False)}
-    columns: dict[tuple[str, str, str], Column] = {}
+    columns: dict[tuple[str, str, str, str], Column] = {}
     models: list[str] = []
     model_info: dict[str, dict[str, Any]] = {}
     for _, run in runs.iterrows():
@@ -323,20 +322,16 @@ def _task_facts(name: str, recorded: dict) -> dict:
     to the installed task's declaration (none: not declared)."""
     if "text_redistributable" in recorded:
         return recorded
-    from .errors import HarnessError
-    from .task import get_task
-
-    try:
-        task = get_task(name)
-    except HarnessError:
+    task = _installed_task(name)
+    if task is None:
         return recorded
     return {**recorded, "licence": task.licence, "text_redistributable": task.text_redistributable}
 
 
 def _fill_column(store: Store, col: Column, *, seed: int) -> None:
     """Metrics tables, curves, and everything computed from the column's predictions."""
-    from .charts import dot_whisker, pareto
-    from .report import learning_curves
+    from .charts import dot_whisker, learning_curves, pareto
+    from .kinds import shown_kind
 
     col.runs.sort(key=lambda r: -(r["headline"]["value"] if r["headline"]["value"] == r["headline"]["value"]
                                   and r["headline"]["value"] is not None else -math.inf))
@@ -347,15 +342,16 @@ def _fill_column(store: Store, col: Column, *, seed: int) -> None:
     col.breakdown_by = ", ".join(sorted({b.split("=", 1)[0] for b, _ in col.breakdown_rows}))
     col.breakdown_cells = {(r["model"], m["breakdown"], m["name"]): m for r in col.runs for m in r["breakdown"]}
     loaded = _load_predictions(store, col)
-    _significance(col, loaded, seed=seed)
-    _analyses(col, loaded)
-    _errors(col, loaded, seed=seed)
+    task, kind = _installed_task(col.task), shown_kind(col.kind)
+    _significance(col, task, loaded, seed=seed)
+    _analyses(col, task, kind, loaded)
+    _errors(col, kind, loaded, seed=seed)
     col.chart = dot_whisker([{"model": r["display"], **r["headline"], "rank": r.get("rank")} for r in col.runs], col.headline)
     col.pareto = pareto([{"model": r["display"], "value": r["headline"]["value"], "speed": r["examples_per_s"],
                           "hardware": r["hardware_label"]} for r in col.runs], col.headline)
     from .explorer import explorer_data
 
-    col.explorer = explorer_data(col, loaded)
+    col.explorer = explorer_data(col, kind, loaded)
 
 
 @dataclass
@@ -395,12 +391,11 @@ def _installed_task(name: str):
         return None
 
 
-def _significance(col: Column, loaded: dict[int, Loaded], *, seed: int) -> None:
-    """Pairwise tests, ranks; left out (with the reason) where the task is not installed or
-    its per-example statistics do not give the stored headline."""
+def _significance(col: Column, task, loaded: dict[int, Loaded], *, seed: int) -> None:
+    """Pairwise tests, ranks; left out (with the reason) where the task is not installed
+    (``task`` None) or its per-example statistics do not give the stored headline."""
     from .compare import compare_models, ranks
 
-    task = _installed_task(col.task)
     if task is None:
         col.significance = {"missing": f"the task {col.task!r} is not installed here, so its headline cannot be recomputed"}
         return
@@ -425,18 +420,12 @@ def _significance(col: Column, loaded: dict[int, Loaded], *, seed: int) -> None:
                         "displays": {r["model"]: r["display"] for r in col.runs}}
 
 
-def _analyses(col: Column, loaded: dict[int, Loaded]) -> None:
-    """The kind's error analyses per model, and calibration where models give probabilities."""
+def _analyses(col: Column, task, kind, loaded: dict[int, Loaded]) -> None:
+    """The kind's error analyses per model, and calibration where models give probabilities
+    (none where the task is not installed here)."""
     from .calibration import calibration
     from .charts import reliability
-    from .kinds import get_kind
-    from .errors import UnknownNameError
 
-    task = _installed_task(col.task)
-    try:
-        kind = get_kind(col.kind)
-    except UnknownNameError:
-        return
     if task is None:
         return
     by_title: dict[str, list[dict[str, Any]]] = {}
@@ -455,10 +444,9 @@ def _analyses(col: Column, loaded: dict[int, Loaded]) -> None:
     col.analyses = [{"title": title, "tables": tables} for title, tables in by_title.items()]
 
 
-def _errors(col: Column, loaded: dict[int, Loaded], *, seed: int) -> None:
-    """A seeded sample of each model's wrong answers (none where the text may not be shown)."""
-    from .report import describe
-
+def _errors(col: Column, kind, loaded: dict[int, Loaded], *, seed: int) -> None:
+    """A seeded sample of each model's wrong answers, as the kind shows them (none where the
+    text may not be shown)."""
     for run in col.runs:
         run["errors"], run["wrong"] = [], 0
         data = loaded.get(run["id"])
@@ -471,5 +459,4 @@ def _errors(col: Column, loaded: dict[int, Loaded], *, seed: int) -> None:
         picked = sorted(random.Random(f"{seed}:{col.task}:{run['model']}").sample(wrong, min(ERRORS_SHOWN, len(wrong))))
         for i in picked:
             e, p = data.examples[i], data.predictions[i]
-            shown = describe(col.kind, e.input, e.reference, p.output, p.raw)
-            run["errors"].append({"id": e.id, **shown})
+            run["errors"].append({"id": e.id, **kind.describe(e.input, e.reference, p.output, p.raw)})

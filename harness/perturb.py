@@ -181,8 +181,8 @@ def perturb_text(text: str, noise: WordNoise, keep: list[tuple[int, int]] = ()) 
         kept = any(start < k_end and k_start < end for k_start, k_end in keep)
         new = word if kept else noise(word)
         pieces.append(new)
-        shifts.append((end, shift + len(new) - len(word)))
         shift += len(new) - len(word)
+        shifts.append((end, shift))
         last = end
     pieces.append(text[last:])
 

@@ -219,14 +219,15 @@ def _run_tasks(tasks, models, store: Store, summary: RunSummary, s: RunConfig) -
 
     for task, supported in plan(tasks, models, summary, s.shots):
         try:
-            if s.perturbation is not None and kind_of(task).perturbation_refused(task):
-                raise HarnessError(kind_of(task).perturbation_refused(task))
+            kind = kind_of(task)
+            refused = kind.perturbation_refused(task) if s.perturbation is not None else None
+            if refused:
+                raise HarnessError(refused)
             loaded = task.load(s.split, data_dir=s.data_dir, source=s.source)
             examples = select_examples(loaded.examples, limit=s.limit, sample=s.sample, seed=s.seed)
             if not examples:
                 raise HarnessError(f"Task {task.name!r}: split {loaded.split!r} from {loaded.location} has no examples")
             if s.perturbation is not None:
-                kind = kind_of(task)
                 examples = [kind.perturb(task, e, s.perturbation.noise(s.seed, e.id)) for e in examples]
             shot_examples = few_shot_examples(task, s.shots, seed=s.seed, data_dir=s.data_dir, source=s.source) if s.shots else []
         except HarnessError as exc:

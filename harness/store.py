@@ -473,13 +473,10 @@ class Store:
             query += " LIMIT ?"
             params.append(int(limit))
         df = pd.read_sql_query(query, self.db, params=params)
-        for name in ("input", "reference", "meta"):  # each example's, once for all the models that answered it
-            if name not in df:  # stores written before schema 4 (read-only, so not upgraded) have no metadata
-                df[name] = None
-            texts = df[name].tolist()
-            decoded = {text: json.loads(text) if text else {} for text in set(texts)}
-            df[name] = [decoded[text] for text in texts]
-        df["prediction"] = [json.loads(text) for text in df["prediction"].tolist()]
+        for name in ("input", "reference", "prediction"):
+            df[name] = df[name].map(json.loads)
+        # stores written before schema 4 (read-only, so not upgraded) have no metadata
+        df["meta"] = [json.loads(text) if text else {} for text in df["meta"]] if "meta" in df else [{}] * len(df)
         return df
 
     @_guarded

@@ -207,6 +207,17 @@ def get_kind(name: str) -> Kind:
     return kinds[name].obj
 
 
+def shown_kind(name: str) -> Kind:
+    """The kind registered as ``name``, or a plain :class:`Kind` for one no longer installed
+    (the report shows its examples plainly, with no analyses)."""
+    from ..errors import UnknownNameError
+
+    try:
+        return get_kind(name)
+    except UnknownNameError:
+        return Kind()
+
+
 def kind_of(task: Task) -> Kind:
     """The kind object of a task (its ``kind`` names a registered kind)."""
     return get_kind(task.kind)
