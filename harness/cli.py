@@ -155,7 +155,13 @@ def _default_models() -> list[str]:
 
 
 @cli.command()
-@click.option("--tasks", "task_names", required=True, help="Comma-separated task or group names, e.g. ner,sentiment,spelling.")
+@click.option("--tasks", "task_names", default=None, help="Comma-separated task or group names, e.g. ner,sentiment,spelling.")
+@click.option("--suite", "suite_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Run a suite file (TOML: tasks, models, options, shots, limits, data, fine-tunes) instead of --tasks/--models.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where (task, model) cells are computed: this process, or Ray tasks (pip install 'harness[ray]').")
+@click.option("--address", default=None, help="With --executor ray: the cluster to join (e.g. auto, ray://head:10001). "
+              "Default: start a local one.")
 @click.option("--models", "model_names", default=None, help="Comma-separated model names. Default: every offline baseline.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="HARNESS_DATA_DIR", default=None,
               help="Folder with datasets in their published formats ($HARNESS_DATA_DIR).")
@@ -188,7 +194,7 @@ def _default_models() -> list[str]:
 @click.option("--debug", is_flag=True, help="Show the traceback of a failing model plugin.")
 @_store_option
 @click.pass_context
-def run(ctx, task_names, model_names, data_dir, source, split, limit, sample, shots, perturb_spec, option_pairs,
+def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, source, split, limit, sample, shots, perturb_spec, option_pairs,
         tensor_parallel_size,
         gpu_memory_utilization, max_model_len, seed, batch_size, workers, as_json, no_progress, verbose, debug, store_path):
     """Evaluate every model on every task and store the results."""
@@ -208,6 +214,39 @@ def run(ctx, task_names, model_names, data_dir, source, split, limit, sample, sh
 
     from .perturb import parse_perturbations
 
+    if address and executor != "ray":
+        raise HarnessError("--address is for --executor ray")
+    if executor == "ray":
+        from .executors import RayExecutor
+
+        executor_obj = RayExecutor(address)
+    else:
+        executor_obj = None
+    if suite_path is not None:
+        from click.core import ParameterSource
+
+        allowed = {"suite_path", "executor", "address", "data_dir", "workers", "as_json", "no_progress", "verbose", "debug",
+                   "store_path"}
+        given = [param.opts[-1] if param.opts[-1].startswith("--") else param.opts[0] for param in ctx.command.params
+                 if param.name not in allowed
+                 and ctx.get_parameter_source(param.name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)]
+        if given:
+            raise HarnessError(f"--suite takes tasks, models and their settings from the file; drop {', '.join(given)}")
+        from .suite import load_suite, run_suite
+
+        suite = load_suite(suite_path, data_dir=data_dir)
+        store = Store(store_path)
+        try:
+            summary = run_suite(suite, store, executor=executor_obj, progress=not no_progress, workers=workers)
+        except RunInterrupted as exc:
+            _print_results(exc.summary, as_json)
+            raise
+        finally:
+            store.close()
+        _finish_run(summary, store, as_json, verbose, debug)
+        return
+    if not task_names:
+        raise HarnessError("Name the tasks to run: --tasks ner,sentiment (see `harness tasks`), or --suite FILE")
     perturbations = parse_perturbations(perturb_spec) if perturb_spec else []
     requested = _split_names(task_names)
     if not requested:
@@ -222,13 +261,18 @@ def run(ctx, task_names, model_names, data_dir, source, split, limit, sample, sh
         summary = run_matrix(
             task_list, model_list, store, split=split, data_dir=data_dir, source=source, limit=limit, sample=sample,
             shots=shots, options=options, seed=seed, batch_size=batch_size, workers=workers, progress=not no_progress,
-            perturbations=perturbations,
+            perturbations=perturbations, executor=executor_obj,
         )
     except RunInterrupted as exc:
         _print_results(exc.summary, as_json)
         raise
     finally:
         store.close()  # the last connection folds the write-ahead log back into the one file
+    _finish_run(summary, store, as_json, verbose, debug)
+
+
+def _finish_run(summary, store, as_json: bool, verbose: bool, debug: bool) -> None:
+    """Print results and skips; failures become errors (exit 1) naming what was stored."""
     _print_results(summary, as_json)
     _print_skips(summary, verbose)
     if summary.failed:
@@ -341,14 +385,21 @@ def finetune(task_name, base, out_dir, train_limit, epochs, lr, batch_size, seed
                    "(CoNLL-2003); every number stays.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes that build the task pages. Default: every core for a store of 20,000 predictions or more.")
+@click.option("--suite", "suite_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Show only the runs made by `harness run --suite FILE` with this very file (matched by its sha256).")
 @_store_option
-def report(out_dir, title, force, publish, workers, store_path):
+def report(out_dir, title, force, publish, workers, suite_path, store_path):
     """Render a static HTML leaderboard from the store (read-only: the store is never changed)."""
     from .report import render_report
 
+    suite = None
+    if suite_path is not None:
+        from .suite import load_suite
+
+        suite = load_suite(suite_path).provenance()
     store = Store(store_path, readonly=True)
     try:
-        index = render_report(store, out_dir, title=title, force=force, publish=publish, workers=workers)
+        index = render_report(store, out_dir, title=title, force=force, publish=publish, workers=workers, suite=suite)
     finally:
         store.close()
     click.echo(f"Wrote {index}")

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import HarnessError
 from .publishing import hide_paths, hide_paths_in, text_allowed
 from .store import Store
 
@@ -135,15 +136,20 @@ def _hardware(provenance: dict) -> str:
 PARALLEL_FROM = 20_000
 
 
-def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers: int | None = None) -> dict[str, Any]:
+def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers: int | None = None,
+                  suite: dict | None = None) -> dict[str, Any]:
     """Everything the templates need, read from the store. ``workers``: processes that fill the
     task columns (default: every core for a store of :data:`PARALLEL_FROM` predictions or
-    more, else this process alone)."""
+    more, else this process alone). ``suite``: only the runs of that suite file (by sha256)."""
     from .compare import comparison_matrix, mean_win_rate
 
-    runs = store.latest_runs()
-    empty = {"columns": [], "models": [], "cells": {}, "families": [], "overall": {}, "model_info": {}, "publish": publish}
+    runs = store.latest_runs(suite=suite["sha256"] if suite else None)
+    empty = {"columns": [], "models": [], "cells": {}, "families": [], "overall": {}, "model_info": {}, "publish": publish,
+             "suite": suite}
     if runs.empty:
+        if suite:
+            raise HarnessError(f"The store holds no run of suite {suite['name']!r} as its file {suite['file']} reads now "
+                               f"(sha256 {suite['sha256'][:12]}); run it first: harness run --suite {suite['file']}")
         return empty
     metrics = store.metrics([int(i) for i in runs["id"]])
     metrics_of = {int(run_id): rows for run_id, rows in metrics.groupby("run_id", sort=False)}
@@ -227,7 +233,7 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
     overall = mean_win_rate([{r["model"]: r["headline"]["value"] for r in col.runs} for col in ordered if not col.noise])
     families = [f for f in FAMILIES if any(info["family"] == f for info in model_info.values())]
     return {"columns": ordered, "models": models, "cells": cells, "model_info": model_info, "families": families,
-            "overall": overall, "publish": publish, "comparison_matrix": comparison_matrix}
+            "overall": overall, "publish": publish, "comparison_matrix": comparison_matrix, "suite": suite}
 
 
 def _fill_columns(store: Store, columns: list[Column], *, seed: int, workers: int) -> list[Column]:

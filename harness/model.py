@@ -107,6 +107,15 @@ class Model:
     whole_task_per_call: bool = False
     #: models with progress bars of their own show them only when this is True (``--no-progress`` clears it)
     show_progress: bool = True
+    #: runs on a GPU when the machine has one (torch models): with ``--executor ray`` each of its
+    #: cells then asks the cluster for a GPU
+    uses_gpu: bool = False
+
+    def resources(self, cluster_has_gpus: bool = False) -> dict[str, float]:
+        """What one (task, model) cell asks of a Ray cluster (``harness run --executor ray``), as
+        Ray's ``num_cpus`` / ``num_gpus``: one CPU, and one GPU for :attr:`uses_gpu` models where
+        the cluster has GPUs. Override for engines that span several GPUs."""
+        return {"num_cpus": 1, "num_gpus": 1 if self.uses_gpu and cluster_has_gpus else 0}
 
     @property
     def usage(self) -> Usage:

@@ -59,11 +59,12 @@ def _previous_site(out: Path, store_id: str, force: bool) -> list[str]:
 
 
 def render_report(store: Store, out_dir: str | Path, *, title: str = "harness leaderboard", force: bool = False,
-                  publish: bool = False, workers: int | None = None) -> Path:
+                  publish: bool = False, workers: int | None = None, suite: dict | None = None) -> Path:
     """Write ``index.html``, one page and one example explorer per task column to ``out_dir``;
     returns the index path. ``publish`` leaves out the example text of datasets that may not
     be republished (every number stays). ``workers``: processes that fill the task pages
-    (default: every core for a large store).
+    (default: every core for a large store). ``suite`` (a suite's provenance) keeps only the
+    runs that suite file made.
 
     The site is rendered into a temporary folder beside ``out_dir`` and each page is then
     renamed into place, so a failure (a full disk) never leaves a half-written page; a
@@ -84,7 +85,7 @@ def render_report(store: Store, out_dir: str | Path, *, title: str = "harness le
     from .leaderboard import build_context
 
     env = environment()
-    context = {**build_context(store, publish=publish, workers=workers), "title": title}
+    context = {**build_context(store, publish=publish, workers=workers, suite=suite), "title": title}
     pages = {"index.html": env.get_template("index.html").render(**context)}
     for column in context["columns"]:
         pages[column.page] = env.get_template("task.html").render(**context, column=column)

@@ -11,13 +11,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from tqdm.auto import tqdm
 
 from .errors import HarnessError
 from .metrics import Scores
-from .model import Model, Prediction
+from .model import Model, Prediction, Usage
 from .perturb import Perturbation
 from .predicting import ModelFailure, default_workers, predict_pending
 from .plugins import distribution_of, installed_version
@@ -122,6 +122,8 @@ def run_matrix(
     workers: int | None = None,
     progress: bool = True,
     perturbations: Sequence[Perturbation] = (),
+    executor: Any = None,
+    suite: dict | None = None,
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
 ) -> RunSummary:
     """Evaluate every model on every task it supports and store the results.
@@ -133,7 +135,9 @@ def run_matrix(
     ``options`` (``-o KEY=VALUE``) go to every model that takes them (:attr:`Model.options`).
     ``workers`` processes (default: every core) run CPU-bound models. ``perturbations``
     (``--perturb``) runs everything once per noise condition, the evaluated inputs perturbed
-    (a rate of 0 is the clean run; few-shot examples stay clean).
+    (a rate of 0 is the clean run; few-shot examples stay clean). ``executor`` computes the
+    cells elsewhere (:class:`harness.executors.RayExecutor`); this process alone writes the
+    store either way. ``suite`` (name, sha256) is recorded in each run's provenance.
 
     A model that fails on a task is recorded in ``summary.failed`` and the other pairs go on.
     Ctrl-C raises :class:`RunInterrupted` once what was computed is committed.
@@ -150,7 +154,8 @@ def run_matrix(
         models = [model.with_options(options) for model in models]
     summary = RunSummary()
     settings = RunConfig(split=split, data_dir=data_dir, source=source, limit=limit, sample=sample, shots=shots, seed=seed,
-                         batch_size=batch_size, workers=workers or default_workers(), progress=progress, log=log)
+                         batch_size=batch_size, workers=workers or default_workers(), progress=progress, log=log,
+                         executor=executor, suite=suite)
     try:
         for condition in perturbations or [None]:
             settings.perturbation = condition if condition is not None and condition.rate > 0 else None
@@ -184,6 +189,10 @@ class RunConfig:
     log: Callable[[str], None] = _stderr
     #: noise added to the evaluated inputs (None: clean)
     perturbation: Perturbation | None = None
+    #: where cells are computed (None: in this process, one after another; or a RayExecutor)
+    executor: Any = None
+    #: the suite this run belongs to (name, sha256), recorded in each run's provenance
+    suite: dict | None = None
 
 
 def plan(tasks, models, summary: RunSummary, shots: int) -> list[tuple[Task, list[Model]]]:
@@ -215,6 +224,20 @@ def plan(tasks, models, summary: RunSummary, shots: int) -> list[tuple[Task, lis
 
 
 def _run_tasks(tasks, models, store: Store, summary: RunSummary, s: RunConfig) -> None:
+    cells = plan_cells(tasks, models, store, summary, s)
+    if s.executor is not None:
+        s.executor.run(cells, store, summary, s)
+        return
+    for cell in cells:
+        try:
+            summary.results.append(_run_in_process(cell, store, s, summary))
+        except ModelFailure as exc:
+            summary.failed.append(Failed(cell.task.name, cell.model.name, str(exc), exc.trace))
+
+
+def plan_cells(tasks, models, store: Store, summary: RunSummary, s: RunConfig) -> Iterator[Cell]:
+    """Each (task, model) cell to evaluate, its examples loaded (and perturbed) and its cached
+    predictions looked up; a task whose data fails to load fails its cells here."""
     from .kinds import kind_of
 
     for task, supported in plan(tasks, models, summary, s.shots):
@@ -237,13 +260,7 @@ def _run_tasks(tasks, models, store: Store, summary: RunSummary, s: RunConfig) -
             s.log(f"{task.name}: using the built-in demo {loaded.split} split ({len(examples)} examples); pass --data-dir for real data")
         for model in supported:
             selection = {"limit": s.limit, "sample": s.sample, "of": len(loaded.examples)}
-            try:
-                result = _run_one(task, model, loaded, examples, store, s, selection=selection, shots=shot_examples,
-                                  summary=summary)
-            except ModelFailure as exc:
-                summary.failed.append(Failed(task.name, model.name, str(exc), exc.trace))
-                continue
-            summary.results.append(result)
+            yield prepare_cell(task, model, loaded, examples, store, s, selection=selection, shots=shot_examples)
 
 
 def few_shot_examples(task: Task, k: int, *, seed: int, data_dir, source: str) -> list:
@@ -278,8 +295,45 @@ def throughput(examples: int, seconds: float, usage) -> dict[str, Any]:
     return facts
 
 
-def _run_one(task, model, loaded, examples, store: Store, s: RunConfig, *, selection: dict, shots: list,
-             summary: RunSummary) -> RunResult:
+@dataclass
+class Cell:
+    """One (task, model) pair ready to compute: its examples, cache key, row name, and which
+    predictions the store already holds."""
+
+    task: Task
+    model: Model
+    loaded: Any
+    examples: list
+    selection: dict
+    settings: dict
+    extra: dict
+    name: str
+    identity: dict
+    key: str
+    #: the model caches engine outputs per request (decoders) instead of per example
+    by_request: bool
+    cached: dict
+    todo: list
+    perturbation: Perturbation | None
+    started: float
+
+
+@dataclass
+class Computed:
+    """What computing a cell's missing predictions gave: the fresh predictions (example key ->
+    (prediction, seconds)), time spent, usage, model facts, and a failure if one stopped it."""
+
+    fresh: dict
+    seconds: float = 0.0
+    load_seconds: float = 0.0
+    usage: Usage = field(default_factory=Usage)
+    model_facts: dict = field(default_factory=dict)
+    failure: str | None = None
+    trace: str | None = None
+
+
+def prepare_cell(task, model, loaded, examples, store: Store, s: RunConfig, *, selection: dict, shots: list) -> Cell:
+    """The cache key, settings and row name of a (task, model) pair, and its cached predictions."""
     started = time.perf_counter()
     settings = {"seed": s.seed, **model.task_settings(task)}
     if s.perturbation is not None:  # part of the cache key: a noisy run never serves a clean one
@@ -297,102 +351,142 @@ def _run_one(task, model, loaded, examples, store: Store, s: RunConfig, *, selec
     identity = model.identity()  # once: it may digest the weights
     key = cache_key(identity, task.name, task.version, settings)
     by_request = model.caches_requests
+    # Decoders keep their engine's outputs per request and read answers afresh each run:
+    # changing how answers are read recomputes no request and needs no version bump.
+    cached = {} if by_request else store.cached(key, (e.key for e in examples))
+    todo = [e for e in examples if e.key not in cached]
+    return Cell(task, model, loaded, examples, selection, settings, extra, name, identity, key, by_request, cached, todo,
+                s.perturbation, started)
+
+
+def compute_predictions(task, model, todo, *, identity: dict, by_request: bool, extra: dict, batch_size: int,
+                        workers: int, progress: bool, requests, store_batch, advance, fresh: dict) -> Computed:
+    """Predict ``todo`` with ``model``: each answered batch goes to ``store_batch`` and into
+    ``fresh`` as it comes; ``requests`` keeps decoders' engine outputs (the store, or a stand-in
+    with its methods where the store is out of reach). The same code runs in this process and on
+    a Ray worker."""
     if by_request:
-        # Decoders keep their engine's outputs per request and read answers afresh each run:
-        # changing how answers are read recomputes no request and needs no version bump.
         from .decoder import RequestCache
 
-        model.request_cache = RequestCache(store, model.engine_identity(identity))
-        cached = {}
-    else:
-        cached = store.cached(key, (e.key for e in examples))
-    todo = [e for e in examples if e.key not in cached]
-    fresh: dict[str, tuple[Prediction, float]] = {}
+        model.request_cache = RequestCache(requests, model.engine_identity(identity))
     model.reset_usage()
-    model.show_progress = s.progress
-    load_seconds = 0.0
+    model.show_progress = progress
+    computed = Computed(fresh)
 
-    def store_batch(answered) -> None:
+    def keep(answered) -> None:
+        store_batch(answered)
         if answered.examples:
-            if not by_request:
-                store.put_cached(key, answered.examples, answered.predictions, answered.seconds)
             each = answered.seconds / len(answered.examples)
             for e, p in zip(answered.examples, answered.predictions):
                 fresh[e.key] = (p, each)
 
-    with tqdm(total=len(examples), initial=len(examples) - len(todo), desc=f"{task.name} x {name}", unit="ex",
-              disable=not s.progress, leave=False, mininterval=0.5) as bar:
+    if todo and not by_request:  # weights and engines load outside the throughput clock
+        t0 = time.perf_counter()
         try:
-            if todo and not by_request:  # weights and engines load outside the throughput clock
-                t0 = time.perf_counter()
-                try:
-                    model.prepare()
-                except HarnessError as exc:
-                    raise ModelFailure(str(exc)) from exc
-                load_seconds = time.perf_counter() - t0
-            fresh_seconds, failure = predict_pending(
-                model, task, todo, batch_size=s.batch_size, extra=extra, workers=s.workers, store_batch=store_batch,
-                advance=bar.update,
+            model.prepare()
+        except HarnessError as exc:
+            raise ModelFailure(str(exc)) from exc
+        computed.load_seconds = time.perf_counter() - t0
+    computed.seconds, failure = predict_pending(model, task, todo, batch_size=batch_size, extra=extra, workers=workers,
+                                                store_batch=keep, advance=advance)
+    if failure:
+        computed.failure, computed.trace = failure.failure, failure.trace
+    computed.usage = model.usage
+    computed.model_facts = {"provenance": model.provenance(), "parameters": model.parameter_count()}
+    return computed
+
+
+def _run_in_process(cell: Cell, store: Store, s: RunConfig, summary: RunSummary) -> RunResult:
+    fresh: dict[str, tuple[Prediction, float]] = {}
+
+    def store_batch(answered) -> None:
+        if answered.examples and not cell.by_request:
+            store.put_cached(cell.key, answered.examples, answered.predictions, answered.seconds)
+
+    with tqdm(total=len(cell.examples), initial=len(cell.examples) - len(cell.todo), desc=f"{cell.task.name} x {cell.name}",
+              unit="ex", disable=not s.progress, leave=False, mininterval=0.5) as bar:
+        try:
+            computed = compute_predictions(
+                cell.task, cell.model, cell.todo, identity=cell.identity, by_request=cell.by_request, extra=cell.extra,
+                batch_size=s.batch_size, workers=s.workers, progress=s.progress, requests=store, store_batch=store_batch,
+                advance=bar.update, fresh=fresh,
             )
         except KeyboardInterrupt:
-            done = len(examples) - len(todo) + len(fresh)
+            done = len(cell.examples) - len(cell.todo) + len(fresh)
             raise RunInterrupted(
-                f"Interrupted: {done} of {len(examples)} predictions of {task.name} x {name} are stored in {store.path}"
+                f"Interrupted: {done} of {len(cell.examples)} predictions of {cell.task.name} x {cell.name} are stored in {store.path}"
                 + (f" ({len(summary.results)} finished runs too)" if summary.results else "")
                 + f"; resume with: {resume_command()}", summary
             ) from None
-    if failure:
+    return finish_cell(cell, computed, store, s)
+
+
+def finish_cell(cell: Cell, computed: Computed, store: Store, s: RunConfig) -> RunResult:
+    """Score a cell whose predictions are all in (cached + fresh) and save its run record;
+    a failure while computing raises :class:`ModelFailure` (what was computed is stored)."""
+    task, fresh = cell.task, computed.fresh
+    if computed.failure:
         stored = f" ({len(fresh)} prediction{'s' if len(fresh) != 1 else ''} computed before it stored)" if fresh else ""
-        raise ModelFailure(failure.failure + stored, failure.trace)
-    both = {**cached, **fresh}
+        raise ModelFailure(computed.failure + stored, computed.trace)
+    both = {**cell.cached, **fresh}
+    examples = cell.examples
     predictions = [both[e.key][0] for e in examples]
     compute_time = sum(both[e.key][1] for e in examples)
-    computed = len(todo)
-    if by_request:  # examples answered from cached engine outputs count as cached, with the time they took
-        computed -= model.usage.cached_examples
-        compute_time += model.usage.cached_seconds
-        load_seconds = model.usage.load_seconds  # loaded only once a request was missing
+    computed_count = len(cell.todo)
+    fresh_seconds, load_seconds = computed.seconds, computed.load_seconds
+    usage = computed.usage
+    if cell.by_request:  # examples answered from cached engine outputs count as cached, with the time they took
+        computed_count -= usage.cached_examples
+        compute_time += usage.cached_seconds
+        load_seconds = usage.load_seconds  # loaded only once a request was missing
         fresh_seconds = max(0.0, fresh_seconds - load_seconds)
     scores = task.score(examples, predictions, seed=s.seed)
     correct = [task.is_correct(e, p) for e, p in zip(examples, predictions)]
-    wall = time.perf_counter() - started
-    provenance = run_provenance(task, model, s, selection, computed=computed, seconds=fresh_seconds, load_seconds=load_seconds)
+    wall = time.perf_counter() - cell.started
+    provenance = run_provenance(task, cell.model, s, cell.selection, computed=computed_count, seconds=fresh_seconds,
+                                load_seconds=load_seconds, usage=usage, model_facts=computed.model_facts)
+    loaded = cell.loaded
     provenance["task"].update(task.text_policy(loaded.source))  # what the report may republish of this data
     run = RunRecord(
         task=task.name, task_version=task.version, kind=task.kind, dataset=task.dataset_evaluated(loaded.split, loaded.source), split=loaded.split,
-        data_source=loaded.source, data_location=loaded.location, model=name, model_identity=identity,
-        settings=settings, cache_key=key, selection_key=selection_key(loaded, examples, selection), n=len(examples),
+        data_source=loaded.source, data_location=loaded.location, model=cell.name, model_identity=cell.identity,
+        settings=cell.settings, cache_key=cell.key, selection_key=selection_key(loaded, examples, cell.selection), n=len(examples),
         seed=s.seed, wall_time_s=wall, compute_time_s=compute_time,
-        examples_per_s=len(examples) / compute_time if compute_time > 0 else None, cached=len(examples) - computed,
+        examples_per_s=len(examples) / compute_time if compute_time > 0 else None, cached=len(examples) - computed_count,
         provenance=provenance,
     )
     run_id = store.save_run(run, scores, examples, predictions, correct)
-    return RunResult(run_id, task.name, name, loaded.split, loaded.source, len(examples), computed, scores, run.examples_per_s,
-                     s.perturbation.label if s.perturbation is not None else "")
+    return RunResult(run_id, task.name, cell.name, loaded.split, loaded.source, len(examples), computed_count, scores,
+                     run.examples_per_s, cell.perturbation.label if cell.perturbation is not None else "")
 
 
 def run_provenance(task: Task, model: Model, s: RunConfig, selection: dict, *, computed: int, seconds: float,
-                   load_seconds: float) -> dict[str, Any]:
+                   load_seconds: float, usage: Usage | None = None, model_facts: dict | None = None) -> dict[str, Any]:
     """What a run's numbers came from: package versions, hardware, model and task facts, the
-    plugins' distributions, batching, the selection, and the throughput of what it computed."""
+    plugins' distributions, batching, the selection, and the throughput of what it computed.
+    ``model_facts`` (provenance, parameters) come from wherever the model ran (a Ray worker)."""
+    facts = model_facts or {"provenance": model.provenance(), "parameters": model.parameter_count()}
     provenance: dict[str, Any] = {
         "packages": package_versions(),
-        "hardware": hardware(),
-        "model": model.provenance(),
+        "hardware": facts.get("hardware") or hardware(),
+        "model": dict(facts["provenance"]),
         "task": task.describe(),
         "plugins": {"model": distribution_of(model), "task": distribution_of(task)},
         "batch_size": s.batch_size,
         "selection": selection,
     }
-    parameters = model.parameter_count()
-    if parameters:
-        provenance["model"]["parameters"] = parameters
+    if facts.get("parameters"):
+        provenance["model"]["parameters"] = facts["parameters"]
     if model.licence:
         provenance["model"]["licence"] = model.licence
+    if s.suite is not None:
+        provenance["suite"] = s.suite
+    if facts.get("executor"):
+        provenance["executor"] = facts["executor"]
     if computed:
-        provenance["throughput"] = {**throughput(computed, seconds, model.usage), "load_s": load_seconds}
+        provenance["throughput"] = {**throughput(computed, seconds, usage or model.usage), "load_s": load_seconds}
         if model.cpu_bound:
-            provenance["workers"] = s.workers
+            provenance["workers"] = facts.get("workers", s.workers)
     return provenance
 
 

@@ -375,6 +375,12 @@ class Store:
         return found
 
     @_guarded
+    def all_requests(self, engine_key: str) -> dict[str, tuple[Any, float]]:
+        """Every (output, seconds) an engine answered, by request key (sent to Ray workers)."""
+        rows = self.db.execute("SELECT request_key, output, seconds FROM requests WHERE engine_key = ?", (engine_key,))
+        return {key: (json.loads(output), seconds) for key, output, seconds in rows}
+
+    @_guarded
     def put_requests(self, engine_key: str, outputs: dict[str, tuple[Any, float]]) -> None:
         """Store engine outputs (with their share of the engine's time) and commit at once."""
         rows = [(engine_key, key, json.dumps(output), seconds) for key, (output, seconds) in outputs.items()]
@@ -504,10 +510,12 @@ class Store:
                 for row in rows]
 
     @_guarded
-    def latest_runs(self) -> pd.DataFrame:
+    def latest_runs(self, *, suite: str | None = None) -> pd.DataFrame:
         """The newest run of each (task, split, data source, noise condition, model): what the
-        leaderboard shows."""
+        leaderboard shows. ``suite``: only runs that suite file (this sha256) made."""
         runs = self.runs()
+        if suite is not None and not runs.empty:
+            runs = runs[runs["provenance"].map(lambda p: ((p or {}).get("suite") or {}).get("sha256") == suite)]
         if runs.empty:
             return runs
         # a noisy run (--perturb) is a condition of its own, not a newer clean run

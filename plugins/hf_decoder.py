@@ -24,6 +24,7 @@ class HFCausal(TokenizedDecoderLM):
     """A transformers causal LM: options scored by log-likelihood, entities and words generated greedily."""
 
     description = "transformers causal LM: log-likelihood scoring (classification, choice), greedy generation (NER, spelling)"
+    uses_gpu = True
 
     def __init__(self, source: str):
         self.source = source

@@ -86,6 +86,7 @@ class HFEncoder(Model):
     """
 
     description = "transformers encoder (token or sequence classification head)"
+    uses_gpu = True
 
     def __init__(self, source: str):
         self.source = source

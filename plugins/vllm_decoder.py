@@ -230,6 +230,14 @@ class VLLMCausal(TokenizedDecoderLM):
                                 chat_template=True, tokenizer=True)
     engine_affecting_options = ("dtype",)  # the same request can come back different in another precision
 
+    def resources(self, cluster_has_gpus: bool = False) -> dict[str, float]:
+        """A cell asks for ``tensor_parallel_size`` GPUs where the cluster has GPUs. With
+        ``-o distributed_executor_backend=ray`` vLLM places its own workers on the cluster, so
+        the cell itself then asks for none."""
+        if not cluster_has_gpus or self.option("distributed_executor_backend") == "ray":
+            return {"num_cpus": 1, "num_gpus": 0}
+        return {"num_cpus": 1, "num_gpus": self.option("tensor_parallel_size")}
+
     def __init__(self, source: str, packaged=None):
         self._source = source
         self.packaged = packaged  # harness.packaged.PackagedWeights whose converted folder vLLM loads
