@@ -16,7 +16,7 @@ epochs = 3
 
 [[run]]
 tasks = ["ner", "sentiment"]
-models = ["spacy-en-sm", "vader", "@minilm-sst2"]   # @NAME: the models of a [[finetune]]
+models = ["spacy-en-sm", "vader", "@minilm-sst2"]   # @NAME: the models of a [[finetune]]; @NAME:K one
 shots = [0, 5]
 sample = 500
 ```
@@ -71,6 +71,8 @@ class FinetuneStep:
     out: Path
     settings: dict[str, Any]
     evaluate: RunBlock
+    #: epochs for each k (in the order of ``ks``)
+    epochs: list[float] = field(default_factory=list)
 
     def out_for(self, k: int | None) -> Path:
         """The folder the model fine-tuned on k examples is saved to."""
@@ -240,8 +242,12 @@ def _run_block(path: Path, where: str, table: Any, allowed: set[str], suite: Sui
         steps = {step.name: step for step in suite.finetunes}
         for name in models:
             if name.startswith("@"):
-                if name[1:] not in steps:
+                step_name, _, k = name[1:].partition(":")
+                if step_name not in steps:
                     check.fail("models", f"{name!r} names no [[finetune]] table (known: {', '.join(steps) or 'none'})")
+                if k and _parse_k(k) not in steps[step_name].ks:
+                    known = ", ".join(str(v or "all") for v in steps[step_name].ks)
+                    check.fail("models", f"{name!r}: [[finetune]] {step_name!r} makes no k={k} model (its k: {known})")
                 continue
             try:
                 get_model(name)
@@ -270,6 +276,10 @@ def _run_block(path: Path, where: str, table: Any, allowed: set[str], suite: Sui
         except HarnessError as exc:
             check.fail("perturb", str(exc))
     return block
+
+
+def _parse_k(text: str) -> int | None | str:
+    return None if text == "all" else int(text) if text.isdigit() else text
 
 
 def _finetune(path: Path, index: int, table: Any, suite: Suite) -> FinetuneStep:
@@ -303,7 +313,15 @@ def _finetune(path: Path, index: int, table: Any, suite: Suite) -> FinetuneStep:
             check.fail("k", f"expected integers >= 1 or \"all\", got {value!r}")
     if not ks:
         check.fail("k", "is an empty list")
-    settings = {"epochs": check.number("epochs", default=3.0), "lr": check.number("lr", default=5e-5),
+    epochs: list[float] = []
+    if isinstance(table.get("epochs"), list):  # one per k
+        if len(table["epochs"]) != len(ks) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+                                                      for v in table["epochs"]):
+            check.fail("epochs", f"expected a number > 0, or a list of {len(ks)} of them (one per k), got {table['epochs']!r}")
+        epochs = [float(v) for v in table["epochs"]]
+    else:
+        epochs = [check.number("epochs", default=3.0)] * len(ks)
+    settings = {"lr": check.number("lr", default=5e-5),
                 "batch_size": check.integer("batch_size", minimum=1, default=32),
                 "seed": check.integer("seed", minimum=0, default=suite.seed),
                 "max_minutes": check.number("max_minutes"), "max_length": check.integer("max_length", minimum=8, default=128),
@@ -324,7 +342,8 @@ def _finetune(path: Path, index: int, table: Any, suite: Suite) -> FinetuneStep:
     out = (path.parent / out_text).resolve() if out_text else finetune_home() / suite.name
     evaluate = _run_block(path, f"{where} evaluate", table.get("evaluate", {}), EVALUATE_KEYS, suite,
                           implicit={"tasks": [task], "models": []})
-    return FinetuneStep(name=name, task=resolved[0].name, base=base, ks=ks, out=out, settings=settings, evaluate=evaluate)
+    return FinetuneStep(name=name, task=resolved[0].name, base=base, ks=ks, out=out, settings=settings, evaluate=evaluate,
+                        epochs=epochs)
 
 
 def finetune_home() -> Path:
@@ -342,15 +361,15 @@ def run_finetunes(suite: Suite, *, progress: bool, log: Callable[[str], None]) -
     from .perturb import parse_perturbations
 
     for step in suite.finetunes:
-        for k in step.ks:
+        for k, epochs in zip(step.ks, step.epochs):
             out = step.out_for(k)
-            settings = dict(step.settings)
+            settings = {**step.settings, "epochs": epochs}
             augment = settings.pop("augment")
             config = FinetuneConfig(task=step.task, base=step.base, out=str(out), train_limit=k,
                                     data_dir=str(suite.data_dir) if suite.data_dir else None, source=suite.source,
                                     augment=parse_perturbations(augment, option="augment")[0] if augment else None,
                                     **settings)
-            wanted = {"task": step.task, "base": step.base, "k": k, **step.settings, "data_dir": config.data_dir,
+            wanted = {"task": step.task, "base": step.base, "k": k, **step.settings, "epochs": epochs, "data_dir": config.data_dir,
                       "source": suite.source}
             marker = out / "harness_suite_step.json"
             if marker.exists() and (out / "harness_finetune.json").exists():
@@ -383,7 +402,12 @@ def run_suite(suite: Suite, store, *, executor: Any = None, progress: bool = Tru
     for block in suite.runs:
         names = []
         for name in block.models:
-            names.extend(steps[name[1:]].model_names() if name.startswith("@") else [name])
+            if not name.startswith("@"):
+                names.append(name)
+                continue
+            step_name, _, k = name[1:].partition(":")
+            step = steps[step_name]
+            names.extend([f"hf:{step.out_for(_parse_k(k))}"] if k else step.model_names())
         blocks.append((block, names))
     total = RunSummary()
     for block, names in blocks:
