@@ -245,7 +245,7 @@ def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, s
             store.close()
         _finish_run(summary, store, as_json, verbose, debug)
         return
-    if not task_names:
+    if task_names is None:
         raise HarnessError("Name the tasks to run: --tasks ner,sentiment (see `harness tasks`), or --suite FILE")
     perturbations = parse_perturbations(perturb_spec) if perturb_spec else []
     requested = _split_names(task_names)

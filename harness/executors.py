@@ -144,12 +144,18 @@ class RayExecutor:
 
     def run(self, cells, store, summary, s) -> None:
         """Compute ``cells`` on the cluster; finish (score, store) each on the driver as it returns."""
+        cells = list(cells)  # data loads on the driver, task by task, as the in-process run does
+        order = {(cell.task.name, cell.name): i for i, cell in enumerate(cells)}
+        first = len(summary.results)
+        try:
+            self._run([c for c in cells if not c.todo], [c for c in cells if c.todo], store, summary, s)
+        finally:  # results in the order of the cells, as the in-process run lists them
+            summary.results[first:] = sorted(summary.results[first:], key=lambda r: order.get((r.task, r.model), 0))
+
+    def _run(self, ready, remote_cells, store, summary, s) -> None:
         from .runner import Computed, Failed, RunInterrupted, finish_cell, resume_command
 
         ray = self.ray
-        ready, remote_cells = [], []
-        for cell in cells:  # data loads on the driver, task by task, as the in-process run does
-            (remote_cells if cell.todo else ready).append(cell)
         for cell in ready:  # everything cached: nothing to send anywhere
             self._finish(cell, Computed({}, model_facts=self._driver_facts(cell)), store, summary, s, finish_cell, Failed)
         if not remote_cells:

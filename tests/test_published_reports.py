@@ -1,0 +1,86 @@
+"""The leaderboard committed in reports/: built by ``harness report --publish`` from the runs of
+reports/suite.toml. It opens from disk in headless Chromium, quotes no sentence of a test set
+whose licence forbids redistribution, names no path of the machine that built it, and its
+README gives the command that rebuilt it and how long that took."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from harness.suite import suite_digest
+
+from .test_report import chromium_dom
+
+REPORTS = Path(__file__).parent.parent / "reports"
+SITE = REPORTS / "site"
+SHARED = Path(__file__).parent.parent.parent / "shared" / "data"
+
+
+def test_the_site_was_built_from_the_committed_suite_file():
+    index = (SITE / "index.html").read_text(encoding="utf-8")
+    assert f"sha256 <code>{suite_digest(REPORTS / 'suite.toml')[:12]}</code>" in index
+    assert 'id="publish-note"' in index  # built with --publish
+
+
+def test_the_site_opens_from_disk_in_chromium(tmp_path):
+    dom = chromium_dom(SITE / "index.html", tmp_path / "profile")
+    table = dom[dom.index('<table id="leaderboard"'):]
+    table = table[: table.index("</table>")]
+    rows = re.findall(r'<tr[^>]*data-family="([^"]+)"', table)
+    assert len(rows) >= 20
+    assert "baseline" in rows and any(f.startswith("fine-tuned") for f in rows) and any(f.startswith("decoder") for f in rows)
+    for link in sorted(set(re.findall(r'href="(task-[^"#]+\.html)"', dom))):
+        page = chromium_dom(SITE / link, tmp_path / "profile")
+        assert "<h1" in page and 'id="metrics"' in page, link
+
+
+def test_the_site_names_no_path_of_the_machine_that_built_it():
+    pattern = re.compile(r"(/work/|/root/|/home/|/tmp/|/Users/|[A-Z]:\\\\)")
+    for page in SITE.iterdir():
+        found = pattern.search(page.read_text(encoding="utf-8"))
+        assert found is None, f"{page.name}: {found and page.read_text(encoding='utf-8')[found.start() - 60 : found.end() + 60]}"
+
+
+def test_restricted_columns_say_their_text_is_withheld():
+    pages = [p for p in SITE.glob("task-ner-test*.html")]
+    assert pages, "the site has a CoNLL++ (ner) page"
+    for page in pages:
+        assert 'id="text-withheld"' in page.read_text(encoding="utf-8")
+
+
+@pytest.mark.skipif(not (SHARED / "ner" / "conll2003" / "test.txt").is_file(), reason="../shared/data is not beside the clone")
+def test_no_sentence_of_a_restricted_test_set_is_in_the_site():
+    import json
+
+    from harness.task import get_tasks
+
+    sentences, seen = [], set()
+    for registration in get_tasks().values():
+        task = registration.obj
+        if getattr(task, "text_redistributable", True) or not hasattr(task, "load") or id(task) in seen:
+            continue
+        seen.add(id(task))
+        try:  # the split the leaderboard evaluates
+            examples = task.load(None, data_dir=SHARED, source="local").examples
+        except Exception:  # a dataset this data folder does not have
+            continue
+        for example in examples:
+            text = example.input if isinstance(example.input, str) else " ".join(example.input)
+            if len(text.split()) >= 5:  # shorter ones ("National Football League") occur in other datasets
+                sentences.append(text)
+            if isinstance(example.input, list) and len(example.input) >= 3:
+                sentences.append(json.dumps(example.input, ensure_ascii=False, separators=(",", ":"))[1:-1])
+    assert len(sentences) > 2000  # CoNLL-2003's test sentences, at least
+    for page in SITE.iterdir():
+        text = page.read_text(encoding="utf-8")
+        for sentence in sentences:
+            assert sentence not in text, f"{page.name} quotes a restricted sentence"
+
+
+def test_the_readme_gives_the_rebuild_command_and_its_time():
+    readme = (REPORTS / "README.md").read_text(encoding="utf-8")
+    assert "harness run --suite reports/suite.toml" in readme
+    assert "harness report --suite reports/suite.toml" in readme and "--publish" in readme
+    assert re.search(r"took \*\*[0-9]+ min", readme)
