@@ -194,6 +194,8 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
             "display": model_info[run["model"]]["display"],
             "family": family,
             "created_at": run["created_at"],
+            "suite": {k: v for k, v in (provenance.get("suite") or {}).items() if k in ("name", "sha256")},
+            "executor": (provenance.get("executor") or {}).get("name"),
             "n": int(run["n"]),
             "seed": int(run["seed"]),
             "headline": {"value": headline["value"], "low": headline["ci_low"], "high": headline["ci_high"],

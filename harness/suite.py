@@ -90,6 +90,8 @@ class Suite:
     path: Path
     name: str
     sha256: str
+    #: the file's text, as read
+    text: str = ""
     description: str = ""
     data_dir: Path | None = None
     source: str = "auto"
@@ -99,8 +101,9 @@ class Suite:
     runs: list[RunBlock] = field(default_factory=list)
 
     def provenance(self) -> dict[str, str]:
-        """What each run of this suite records: its name, the file's name and its digest."""
-        return {"name": self.name, "file": self.path.name, "sha256": self.sha256}
+        """What each run of this suite records: its name, the file's name, its digest and its text
+        (so the store alone can say what produced a run)."""
+        return {"name": self.name, "file": self.path.name, "sha256": self.sha256, "text": self.text}
 
 
 def suite_digest(path: str | Path) -> str:
@@ -182,7 +185,8 @@ def load_suite(path: str | Path, *, data_dir: str | Path | None = None) -> Suite
     path = Path(path)
     sha = suite_digest(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise HarnessError(f"{path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError:
@@ -191,7 +195,7 @@ def load_suite(path: str | Path, *, data_dir: str | Path | None = None) -> Suite
     if not top.has("suite"):
         top.fail(None, "a [suite] table with at least name = \"...\" is required")
     head = _Checker(path, "[suite]", data["suite"], SUITE_KEYS)
-    suite = Suite(path=path, name=head.string("name", required=True), sha256=sha,
+    suite = Suite(path=path, name=head.string("name", required=True), sha256=sha, text=text,
                   description=head.string("description", default="") or "",
                   seed=head.integer("seed", minimum=0, default=0), batch_size=head.integer("batch_size", minimum=1, default=32))
     source = head.string("source", default="auto")

@@ -84,7 +84,8 @@ def test_suite_runs_record_the_suite_and_the_report_keeps_only_them(suite_dir, t
     suite_runs = runs[runs["provenance"].map(lambda p: "suite" in p)]
     assert sorted(suite_runs["model"]) == ["spacy-en-sm", "vader"]
     for provenance in suite_runs["provenance"]:
-        assert provenance["suite"] == {"name": "tiny", "file": "suite.toml", "sha256": suite_digest(suite_dir / "suite.toml")}
+        assert provenance["suite"] == {"name": "tiny", "file": "suite.toml", "sha256": suite_digest(suite_dir / "suite.toml"),
+                                       "text": SUITE}
 
     from harness.leaderboard import build_context
 
