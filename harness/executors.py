@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from .errors import HarnessError
 from .predicting import ModelFailure
+from .runner import Computed, Failed, RunInterrupted, compute_predictions, finish_cell, hardware, resume_command
 
 #: test hook: a path; the first Ray worker to answer a batch while that file is missing creates
 #: it and kills itself (SIGKILL), as a crashed machine would, so tests can check the retry
@@ -62,8 +63,6 @@ class CellWork:
 def compute_cell_remotely(work: CellWork, progress_actor: Any = None) -> dict[str, Any]:
     """Run on a Ray worker: compute a cell's missing predictions and return them with the
     engine outputs the worker added, or the failure that stopped it."""
-    from .runner import compute_predictions, hardware
-
     requests = RequestsInMemory(work.known_requests)
     batches: list[tuple[list[str], list, float]] = []
     kill_marker = os.environ.get(KILL_ONCE_ENV)
@@ -153,11 +152,9 @@ class RayExecutor:
             summary.results[first:] = sorted(summary.results[first:], key=lambda r: order.get((r.task, r.model), 0))
 
     def _run(self, ready, remote_cells, store, summary, s) -> None:
-        from .runner import Computed, Failed, RunInterrupted, finish_cell, resume_command
-
         ray = self.ray
         for cell in ready:  # everything cached: nothing to send anywhere
-            self._finish(cell, Computed({}, model_facts=self._driver_facts(cell)), store, summary, s, finish_cell, Failed)
+            self._finish(cell, Computed({}, model_facts=self._driver_facts(cell)), store, summary, s)
         if not remote_cells:
             return
         self._connect()
@@ -200,7 +197,7 @@ class RayExecutor:
                         else:
                             computed = answer["computed"]
                             computed.fresh = self._fresh(answer)
-                        self._finish(cell, computed, store, summary, s, finish_cell, Failed)
+                        self._finish(cell, computed, store, summary, s)
                 bar.n = total
                 bar.refresh()
             except KeyboardInterrupt:
@@ -234,11 +231,11 @@ class RayExecutor:
         return {"provenance": cell.model.provenance(), "parameters": None}
 
     @staticmethod
-    def _finish(cell, computed, store, summary, s, finish_cell, failed_type) -> None:
+    def _finish(cell, computed, store, summary, s) -> None:
         try:
             summary.results.append(finish_cell(cell, computed, store, s))
         except ModelFailure as exc:
-            summary.failed.append(failed_type(cell.task.name, cell.model.name, str(exc), exc.trace))
+            summary.failed.append(Failed(cell.task.name, cell.model.name, str(exc), exc.trace))
 
 
 class _Progress:

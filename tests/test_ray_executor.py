@@ -22,8 +22,15 @@ def cluster(tmp_path_factory):
     ray.shutdown()
 
 
+@pytest.fixture(scope="module")
+def tiny_decoder(tmp_path_factory):
+    from .conftest import build_tiny_decoder
+
+    return build_tiny_decoder(tmp_path_factory.mktemp("tiny-llama"))
+
+
 @pytest.fixture
-def suite_file(tmp_path, data_dir, tiny_ner_encoder):
+def suite_file(tmp_path, data_dir, tiny_ner_encoder, tiny_decoder):
     path = tmp_path / "suite.toml"
     path.write_text(f"""
 [suite]
@@ -38,6 +45,12 @@ models = ["spacy-en-sm", "vader"]
 [[run]]
 tasks = ["ner"]
 models = ["hf:{tiny_ner_encoder}"]
+
+[[run]]  # a decoder: its engine outputs are cached per request, on the driver
+tasks = ["sentiment"]
+models = ["hf-causal:{tiny_decoder}"]
+shots = [0, 2]
+limit = 4
 
 [[run]]
 tasks = ["sentiment"]
@@ -72,8 +85,10 @@ def test_a_suite_on_ray_matches_the_in_process_run(cluster, suite_file, tmp_path
     local = run_suite(suite, Store(tmp_path / "local.sqlite"), progress=False)
     on_ray = run_suite(suite, Store(tmp_path / "ray.sqlite"), executor=RayExecutor(), progress=False)
     assert not local.failed and not on_ray.failed
-    assert len(on_ray.results) == len(local.results) == 5  # spacy x 2 NER, the tiny encoder, vader clean + noisy
+    assert len(on_ray.results) == len(local.results) == 7  # spacy x 2 NER, the tiny encoder, the tiny decoder 0/2-shot, vader clean + noisy
     assert all(r.computed == r.n for r in on_ray.results)
+    requests = lambda path: Store(path, readonly=True).db.execute("SELECT COUNT(*) FROM requests").fetchone()[0]  # noqa: E731
+    assert requests(tmp_path / "ray.sqlite") == requests(tmp_path / "local.sqlite") > 0  # engine outputs came back
     expected, got = predictions_by_cell(tmp_path / "local.sqlite"), predictions_by_cell(tmp_path / "ray.sqlite")
     assert got == expected
     runs = Store(tmp_path / "ray.sqlite", readonly=True).runs()
@@ -81,7 +96,7 @@ def test_a_suite_on_ray_matches_the_in_process_run(cluster, suite_file, tmp_path
 
     # a rerun on Ray computes nothing: every cell is served from the driver's store
     again = run_suite(suite, Store(tmp_path / "ray.sqlite"), executor=RayExecutor(), progress=False)
-    assert [r.computed for r in again.results] == [0] * 5
+    assert [r.computed for r in again.results] == [0] * 7
 
 
 def test_a_worker_killed_mid_cell_is_retried_and_nothing_is_lost(cluster, suite_file, tmp_path):
@@ -89,6 +104,6 @@ def test_a_worker_killed_mid_cell_is_retried_and_nothing_is_lost(cluster, suite_
     suite = load_suite(suite_file)
     summary = run_suite(suite, Store(tmp_path / "killed.sqlite"), executor=RayExecutor(retries=2), progress=False)
     assert cluster.read_text().isdigit()  # the pid of the worker that died, mid-cell
-    assert not summary.failed and len(summary.results) == 5
+    assert not summary.failed and len(summary.results) == 7
     run_suite(suite, Store(tmp_path / "local.sqlite"), progress=False)
     assert predictions_by_cell(tmp_path / "killed.sqlite") == predictions_by_cell(tmp_path / "local.sqlite")
