@@ -118,6 +118,21 @@ def import_ray():
     return ray
 
 
+def reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds, with one line, when nothing listens at a Ray address (``host:port`` or
+    ``ray://host:port``); Ray itself would retry for minutes."""
+    import socket
+
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        raise HarnessError(f"--address {address!r}: expected HOST:PORT, ray://HOST:PORT or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise HarnessError(f"--address {address}: no Ray cluster answers there ({exc.strerror or exc}); start one with "
+                           "`ray start --head` or leave out --address to start a local one") from None
+
+
 class RayExecutor:
     """Computes cells as Ray tasks; the driver (this process) stores every result.
 
@@ -128,6 +143,8 @@ class RayExecutor:
 
     def __init__(self, address: str | None = None, *, retries: int = 3):
         self.ray = import_ray()
+        if address and address not in ("auto", "local") and not self.ray.is_initialized():
+            reachable(address)
         self.address = address
         self.retries = retries
 

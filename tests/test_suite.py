@@ -150,3 +150,20 @@ def test_executor_ray_without_ray_is_a_one_line_error(monkeypatch, data_dir):
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         "Error: --executor ray needs Ray, which is not installed: pip install 'harness[ray]' (or pip install ray)"]
+
+
+def test_executor_ray_with_an_address_where_nothing_listens_fails_at_once(data_dir):
+    pytest.importorskip("ray", reason="the test extra installs ray")
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = invoke("run", "--tasks", "sentiment", "--models", "vader", "--data-dir", data_dir, "--executor", "ray",
+                    "--address", f"127.0.0.1:{port}")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: --address 127.0.0.1:{port}: no Ray cluster answers there (Connection refused); start one with "
+        "`ray start --head` or leave out --address to start a local one"]
+    result = invoke("run", "--tasks", "sentiment", "--models", "vader", "--data-dir", data_dir, "--address", "auto")
+    assert result.exit_code == 1 and result.output.strip() == "Error: --address is for --executor ray"
