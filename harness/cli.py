@@ -198,7 +198,7 @@ def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, s
         tensor_parallel_size,
         gpu_memory_utilization, max_model_len, seed, batch_size, workers, as_json, no_progress, verbose, debug, store_path):
     """Evaluate every model on every task and store the results."""
-    from .runner import RunInterrupted, run_matrix
+    from .runner import run_matrix
 
     debug = debug or ctx.meta.get("harness.debug", False)
     ctx.meta["harness.debug"] = debug
@@ -235,15 +235,8 @@ def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, s
         from .suite import load_suite, run_suite
 
         suite = load_suite(suite_path, data_dir=data_dir)
-        store = Store(store_path)
-        try:
-            summary = run_suite(suite, store, executor=executor_obj, progress=not no_progress, workers=workers)
-        except RunInterrupted as exc:
-            _print_results(exc.summary, as_json)
-            raise
-        finally:
-            store.close()
-        _finish_run(summary, store, as_json, verbose, debug)
+        _run_into_store(store_path, lambda store: run_suite(suite, store, executor=executor_obj, progress=not no_progress,
+                                                            workers=workers), as_json, verbose, debug)
         return
     if task_names is None:
         raise HarnessError("Name the tasks to run: --tasks ner,sentiment (see `harness tasks`), or --suite FILE")
@@ -256,23 +249,26 @@ def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, s
     if not names:
         raise HarnessError("--models names no model; e.g. --models vader (see `harness models`)")
     model_list = [get_model(name) for name in names]
+    _run_into_store(store_path, lambda store: run_matrix(
+        task_list, model_list, store, split=split, data_dir=data_dir, source=source, limit=limit, sample=sample,
+        shots=shots, options=options, seed=seed, batch_size=batch_size, workers=workers, progress=not no_progress,
+        perturbations=perturbations, executor=executor_obj,
+    ), as_json, verbose, debug)
+
+
+def _run_into_store(store_path, evaluate, as_json: bool, verbose: bool, debug: bool) -> None:
+    """Open the store, ``evaluate(store)`` into it, close it; print results and skips, and turn
+    failures into errors (exit 1) naming what was stored. Ctrl-C prints what finished first."""
+    from .runner import RunInterrupted
+
     store = Store(store_path)
     try:
-        summary = run_matrix(
-            task_list, model_list, store, split=split, data_dir=data_dir, source=source, limit=limit, sample=sample,
-            shots=shots, options=options, seed=seed, batch_size=batch_size, workers=workers, progress=not no_progress,
-            perturbations=perturbations, executor=executor_obj,
-        )
+        summary = evaluate(store)
     except RunInterrupted as exc:
         _print_results(exc.summary, as_json)
         raise
     finally:
         store.close()  # the last connection folds the write-ahead log back into the one file
-    _finish_run(summary, store, as_json, verbose, debug)
-
-
-def _finish_run(summary, store, as_json: bool, verbose: bool, debug: bool) -> None:
-    """Print results and skips; failures become errors (exit 1) naming what was stored."""
     _print_results(summary, as_json)
     _print_skips(summary, verbose)
     if summary.failed:

@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 
 from .errors import HarnessError
 from .predicting import ModelFailure
-from .runner import Computed, Failed, RunInterrupted, compute_predictions, finish_cell, hardware, resume_command
+from .runner import (Computed, Failed, RunInterrupted, compute_predictions, finish_cell, hardware, model_facts,
+                     resume_command)
 
 #: test hook: a path; the first Ray worker to answer a batch while that file is missing creates
 #: it and kills itself (SIGKILL), as a crashed machine would, so tests can check the retry
@@ -171,7 +172,7 @@ class RayExecutor:
     def _run(self, ready, remote_cells, store, summary, s) -> None:
         ray = self.ray
         for cell in ready:  # everything cached: nothing to send anywhere
-            self._finish(cell, Computed({}, model_facts=self._driver_facts(cell)), store, summary, s)
+            self._finish(cell, Computed({}, model_facts=model_facts(cell.model)), store, summary, s)
         if not remote_cells:
             return
         self._connect()
@@ -242,10 +243,6 @@ class RayExecutor:
         by_key = {e.key: e for e in cell.todo}
         for keys, predictions, seconds in answer["batches"]:
             store.put_cached(cell.key, [by_key[key] for key in keys], predictions, seconds)
-
-    @staticmethod
-    def _driver_facts(cell) -> dict:
-        return {"provenance": cell.model.provenance(), "parameters": None}
 
     @staticmethod
     def _finish(cell, computed, store, summary, s) -> None:

@@ -19,9 +19,14 @@ from .errors import HarnessError
 from .plugins import installed_version
 
 
+def cache_root() -> Path:
+    """Where the harness keeps what it builds once: ``$HARNESS_CACHE_DIR`` or ``~/.cache/harness``."""
+    return Path(os.environ.get("HARNESS_CACHE_DIR") or Path.home() / ".cache" / "harness")
+
+
 def cache_dir() -> Path:
-    """Where de-quantised packaged models are kept: ``$HARNESS_CACHE_DIR`` or ``~/.cache/harness``."""
-    return Path(os.environ.get("HARNESS_CACHE_DIR") or Path.home() / ".cache" / "harness") / "models"
+    """Where de-quantised packaged models are kept: ``models/`` under :func:`cache_root`."""
+    return cache_root() / "models"
 
 
 def convert_gguf(folder: Path, filename: str, out: Path) -> Path:

@@ -392,8 +392,14 @@ def compute_predictions(task, model, todo, *, identity: dict, by_request: bool, 
     if failure:
         computed.failure, computed.trace = failure.failure, failure.trace
     computed.usage = model.usage
-    computed.model_facts = {"provenance": model.provenance(), "parameters": model.parameter_count()}
+    computed.model_facts = model_facts(model)
     return computed
+
+
+def model_facts(model: Model) -> dict[str, Any]:
+    """What a run records of the model where it ran: its provenance and parameter count
+    (None until a torch module is loaded)."""
+    return {"provenance": model.provenance(), "parameters": model.parameter_count()}
 
 
 def _run_in_process(cell: Cell, store: Store, s: RunConfig, summary: RunSummary) -> RunResult:
@@ -444,7 +450,7 @@ def finish_cell(cell: Cell, computed: Computed, store: Store, s: RunConfig) -> R
     correct = [task.is_correct(e, p) for e, p in zip(examples, predictions)]
     wall = time.perf_counter() - cell.started
     provenance = run_provenance(task, cell.model, s, cell.selection, computed=computed_count, seconds=fresh_seconds,
-                                load_seconds=load_seconds, usage=usage, model_facts=computed.model_facts)
+                                load_seconds=load_seconds, usage=usage, facts=computed.model_facts)
     loaded = cell.loaded
     provenance["task"].update(task.text_policy(loaded.source))  # what the report may republish of this data
     run = RunRecord(
@@ -461,11 +467,11 @@ def finish_cell(cell: Cell, computed: Computed, store: Store, s: RunConfig) -> R
 
 
 def run_provenance(task: Task, model: Model, s: RunConfig, selection: dict, *, computed: int, seconds: float,
-                   load_seconds: float, usage: Usage | None = None, model_facts: dict | None = None) -> dict[str, Any]:
+                   load_seconds: float, usage: Usage, facts: dict) -> dict[str, Any]:
     """What a run's numbers came from: package versions, hardware, model and task facts, the
     plugins' distributions, batching, the selection, and the throughput of what it computed.
-    ``model_facts`` (provenance, parameters) come from wherever the model ran (a Ray worker)."""
-    facts = model_facts or {"provenance": model.provenance(), "parameters": model.parameter_count()}
+    ``facts`` (:func:`model_facts`, plus hardware, executor and workers from a Ray worker) come
+    from wherever the model ran."""
     provenance: dict[str, Any] = {
         "packages": package_versions(),
         "hardware": facts.get("hardware") or hardware(),
@@ -484,7 +490,7 @@ def run_provenance(task: Task, model: Model, s: RunConfig, selection: dict, *, c
     if facts.get("executor"):
         provenance["executor"] = facts["executor"]
     if computed:
-        provenance["throughput"] = {**throughput(computed, seconds, usage or model.usage), "load_s": load_seconds}
+        provenance["throughput"] = {**throughput(computed, seconds, usage), "load_s": load_seconds}
         if model.cpu_bound:
             provenance["workers"] = facts.get("workers", s.workers)
     return provenance

@@ -28,7 +28,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import os
 import sys
 import time
 import tomllib
@@ -50,13 +49,15 @@ class RunBlock:
     """One ``[[run]]`` table: its tasks and models, run once per number of shots."""
 
     tasks: list[str]
+    #: model names, the ``@NAME[:K]`` references to fine-tunes already turned into their ``hf:`` names
     models: list[str]
     shots: list[int] = field(default_factory=lambda: [0])
     limit: int | None = None
     sample: int | None = None
     split: str | None = None
     options: dict[str, str] = field(default_factory=dict)
-    perturb: str | None = None
+    #: the noise conditions of ``perturb = "typo:0.05,0.1"`` (empty: clean only)
+    perturbations: list = field(default_factory=list)
     batch_size: int | None = None
 
 
@@ -106,12 +107,16 @@ class Suite:
         return {"name": self.name, "file": self.path.name, "sha256": self.sha256, "text": self.text}
 
 
-def suite_digest(path: str | Path) -> str:
-    """The sha256 of a suite file's bytes (what runs record and ``report --suite`` matches)."""
+def _read(path: Path) -> bytes:
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return path.read_bytes()
     except OSError as exc:
         raise HarnessError(f"Cannot read suite file {path}: {exc.strerror}") from None
+
+
+def suite_digest(path: str | Path) -> str:
+    """The sha256 of a suite file's bytes (what runs record and ``report --suite`` matches)."""
+    return hashlib.sha256(_read(Path(path))).hexdigest()
 
 
 class _Checker:
@@ -183,9 +188,10 @@ def load_suite(path: str | Path, *, data_dir: str | Path | None = None) -> Suite
     from .task import SOURCES
 
     path = Path(path)
-    sha = suite_digest(path)
+    raw = _read(path)
+    sha = hashlib.sha256(raw).hexdigest()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = raw.decode("utf-8")
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise HarnessError(f"{path}: not valid TOML: {exc}") from None
@@ -244,20 +250,24 @@ def _run_block(path: Path, where: str, table: Any, allowed: set[str], suite: Sui
         except HarnessError as exc:
             check.fail("tasks", str(exc))
         steps = {step.name: step for step in suite.finetunes}
-        for name in models:
+        named, models = models, []
+        for name in named:  # @NAME and @NAME:K become the hf: names of the fine-tuned models
             if name.startswith("@"):
                 step_name, _, k = name[1:].partition(":")
                 if step_name not in steps:
                     check.fail("models", f"{name!r} names no [[finetune]] table (known: {', '.join(steps) or 'none'})")
-                if k and _parse_k(k) not in steps[step_name].ks:
-                    known = ", ".join(str(v or "all") for v in steps[step_name].ks)
+                step = steps[step_name]
+                if k and _parse_k(k) not in step.ks:
+                    known = ", ".join(str(v or "all") for v in step.ks)
                     check.fail("models", f"{name!r}: [[finetune]] {step_name!r} makes no k={k} model (its k: {known})")
+                models.extend([f"hf:{step.out_for(_parse_k(k))}"] if k else step.model_names())
                 continue
             try:
                 get_model(name)
             except HarnessError as exc:
                 check.fail("models", str(exc))
-    block = RunBlock(tasks=tasks, models=models)
+            models.append(name)
+    block = RunBlock(tasks=tasks, models=list(dict.fromkeys(models)))
     if check.has("shots"):
         shots = table["shots"]
         values = [shots] if not isinstance(shots, list) else shots
@@ -273,10 +283,10 @@ def _run_block(path: Path, where: str, table: Any, allowed: set[str], suite: Sui
         if not isinstance(options, dict) or not all(isinstance(v, (str, int, float, bool)) for v in options.values()):
             check.fail("options", f"expected a table of KEY = value, got {options!r}")
         block.options = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in options.items()}
-    block.perturb = check.string("perturb")
-    if block.perturb:
+    perturb = check.string("perturb")
+    if perturb:
         try:
-            parse_perturbations(block.perturb, option="perturb")
+            block.perturbations = parse_perturbations(perturb, option="perturb")
         except HarnessError as exc:
             check.fail("perturb", str(exc))
     return block
@@ -346,14 +356,18 @@ def _finetune(path: Path, index: int, table: Any, suite: Suite) -> FinetuneStep:
     out = (path.parent / out_text).resolve() if out_text else finetune_home() / suite.name
     evaluate = _run_block(path, f"{where} evaluate", table.get("evaluate", {}), EVALUATE_KEYS, suite,
                           implicit={"tasks": [task], "models": []})
-    return FinetuneStep(name=name, task=resolved[0].name, base=base, ks=ks, out=out, settings=settings, evaluate=evaluate,
+    step = FinetuneStep(name=name, task=resolved[0].name, base=base, ks=ks, out=out, settings=settings, evaluate=evaluate,
                         epochs=epochs)
+    evaluate.models = step.model_names()  # each model it makes, on its task
+    return step
 
 
 def finetune_home() -> Path:
     """Where suites keep the models they fine-tune: ``$HARNESS_CACHE_DIR/finetuned`` (default
     ``~/.cache/harness/finetuned``)."""
-    return Path(os.environ.get("HARNESS_CACHE_DIR") or Path.home() / ".cache" / "harness") / "finetuned"
+    from .packaged import cache_root
+
+    return cache_root() / "finetuned"
 
 
 # -- running ----------------------------------------------------------------------------------------
@@ -396,33 +410,20 @@ def run_suite(suite: Suite, store, *, executor: Any = None, progress: bool = Tru
     shots and fine-tuned models on their task), all into ``store``. Returns one
     :class:`~harness.runner.RunSummary` for the whole suite."""
     from .model import get_model
-    from .perturb import parse_perturbations
     from .runner import RunSummary, run_matrix
     from .task import resolve_tasks
 
     run_finetunes(suite, progress=progress, log=log)
-    steps = {step.name: step for step in suite.finetunes}
-    blocks = [(step.evaluate, step.model_names()) for step in suite.finetunes]
-    for block in suite.runs:
-        names = []
-        for name in block.models:
-            if not name.startswith("@"):
-                names.append(name)
-                continue
-            step_name, _, k = name[1:].partition(":")
-            step = steps[step_name]
-            names.extend([f"hf:{step.out_for(_parse_k(k))}"] if k else step.model_names())
-        blocks.append((block, names))
     total = RunSummary()
-    for block, names in blocks:
+    for block in [step.evaluate for step in suite.finetunes] + suite.runs:
         tasks = resolve_tasks(block.tasks)
-        models = [get_model(name) for name in dict.fromkeys(names)]
+        models = [get_model(name) for name in block.models]
         for shots in block.shots:
             summary = run_matrix(
                 tasks, models, store, split=block.split, data_dir=suite.data_dir, source=suite.source, limit=block.limit,
                 sample=block.sample, shots=shots, options=block.options, seed=suite.seed,
                 batch_size=block.batch_size or suite.batch_size, workers=workers, progress=progress,
-                perturbations=parse_perturbations(block.perturb, option="perturb") if block.perturb else (),
+                perturbations=block.perturbations,
                 executor=executor, suite=suite.provenance(), log=log,
             )
             total.results.extend(summary.results)
