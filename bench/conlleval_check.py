@@ -12,8 +12,8 @@ import argparse
 
 from conlleval import evaluate
 
-from harness.export import export_rows
-from harness.store import Store
+from harness.store.export import export_rows
+from harness.store.store import Store
 
 
 def conlleval_lines(rows):

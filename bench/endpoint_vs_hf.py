@@ -42,7 +42,7 @@ PLAN = [
 def per_example_stats(task, examples, predictions) -> tuple[np.ndarray, callable]:
     """Sufficient statistics per example and the headline metric over their sums."""
     if task.kind == "tagging":
-        from harness.metrics import entity_spans
+        from harness.kinds.tagging.scoring import entity_spans
 
         rows = []
         for example, prediction in zip(examples, predictions):
@@ -53,7 +53,9 @@ def per_example_stats(task, examples, predictions) -> tuple[np.ndarray, callable
             return np.where(sums[..., 1] + sums[..., 2] > 0, 2 * sums[..., 0] / np.maximum(1, sums[..., 1] + sums[..., 2]), 0.0)
 
         return np.array(rows, dtype=float), f1
-    correct = np.array([[task.is_correct(e, p)] for e, p in zip(examples, predictions)], dtype=float)
+    from harness import is_correct
+
+    correct = np.array([[is_correct(task, e, p)] for e, p in zip(examples, predictions)], dtype=float)
     return correct, (lambda sums: sums[..., 0] / len(correct))
 
 
@@ -81,8 +83,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from harness import HarnessError, get_model, get_task
-    from harness.local_server import start_llama_server, start_vllm_server
-    from harness.stats import paired_difference
+    from harness.engines.local_server import start_llama_server, start_vllm_server
+    from harness.scoring.stats import paired_difference
 
     plan = [row for row in PLAN if args.only is None or args.only in row[0]]
     limits = {"sst2": args.sst2_limit, "ner": args.ner_limit, "wsc": None, "norvig": None}

@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 from harness import get_model, get_task
-from harness.finetune import FinetuneConfig, finetune
-from harness.runner import run_matrix
-from harness.store import Store
+from harness.run.finetune import FinetuneConfig, finetune
+from harness.run.runner import run_matrix
+from harness.store.store import Store
 
 CURVES = {"sentiment": [16, 64, 256, 1024, None], "ner": [100, 1000, None]}
 

@@ -39,7 +39,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 def corrupt_tags(tags: list[str], labels: list[str], rate: float, rng: random.Random) -> list[str]:
     """Gold IOB2 tags with entities dropped, retyped, shortened or lengthened at ``rate``, and
     spurious one-token entities added."""
-    from harness.metrics import entity_spans
+    from harness.kinds.tagging.scoring import entity_spans
 
     out = ["O"] * len(tags)
     for entity_type, start, end in entity_spans(tags):
@@ -60,7 +60,7 @@ def corrupt_tags(tags: list[str], labels: list[str], rate: float, rng: random.Ra
 
 def simulate(task, example, rate: float, rng: random.Random):
     """One simulated model's prediction of one example."""
-    from harness.model import Prediction
+    from harness.core.model import Prediction
 
     wrong = rng.random() < rate
     if task.kind == "classification":
@@ -82,8 +82,9 @@ def simulate(task, example, rate: float, rng: random.Random):
 
 def build_store(path: Path, data_dir: str, models: int, per_task: int, columns=COLUMNS) -> int:
     """The simulated store of ``models`` on ``columns``; returns how many predictions it holds."""
-    from harness.store import RunRecord, Store
-    from harness.task import get_task
+    from harness import is_correct, score
+    from harness.core.task import get_task
+    from harness.store.store import RunRecord, Store
 
     store = Store(path)
     total = 0
@@ -96,8 +97,8 @@ def build_store(path: Path, data_dir: str, models: int, per_task: int, columns=C
             rng = random.Random(f"{task_name}:{split}:{m}")
             rate = 0.04 + 0.03 * m
             predictions = [simulate(task, e, rate, rng) for e in examples]
-            scores = task.score(examples, predictions, seed=0)
-            correct = [task.is_correct(e, p) for e, p in zip(examples, predictions)]
+            scores = score(task, examples, predictions, seed=0)
+            correct = [is_correct(task, e, p) for e, p in zip(examples, predictions)]
             speed = 10 ** rng.uniform(0.5, 4)
             provenance = {"hardware": hardware, "model": {"name": f"sim-{m:02d}", "parameters": int(10 ** rng.uniform(6, 9))},
                           "task": {**task.describe(), **task.text_policy("local")},

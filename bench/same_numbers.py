@@ -18,8 +18,8 @@ import tempfile
 from pathlib import Path
 
 from harness import get_model, resolve_tasks
-from harness.runner import run_matrix
-from harness.store import Store
+from harness.run.runner import run_matrix
+from harness.store.store import Store
 
 RUNS = [
     (["ner", "sentiment"], ["spacy-en-sm", "vader"], {}),

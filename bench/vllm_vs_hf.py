@@ -43,10 +43,11 @@ def timed_predictions(model, task, examples, *, batch_size: int, warmup: int):
 
 def compare(task, examples, hf_predictions, vllm_predictions, hf_seconds, vllm_seconds) -> dict:
     """The per-task figures the bench prints."""
-    from harness.stats import paired_comparison
+    from harness import is_correct
+    from harness.scoring.stats import paired_comparison
 
-    hf_correct = [task.is_correct(e, p) for e, p in zip(examples, hf_predictions)]
-    vllm_correct = [task.is_correct(e, p) for e, p in zip(examples, vllm_predictions)]
+    hf_correct = [is_correct(task, e, p) for e, p in zip(examples, hf_predictions)]
+    vllm_correct = [is_correct(task, e, p) for e, p in zip(examples, vllm_predictions)]
     result = paired_comparison(hf_correct, vllm_correct)
     gaps = [abs(a - b) for hp, vp in zip(hf_predictions, vllm_predictions)
             for a, b in zip((hp.details or {}).get("loglikelihoods", []), (vp.details or {}).get("loglikelihoods", []))]

@@ -139,9 +139,9 @@ def run_lm_eval(lm, task_folder: Path, lm_task: str, limit: int | None, shots: i
 def run_harness(model, task_name: str, data_dir: Path, limit: int | None, batch_size: int, store_path: Path):
     """Accuracy, seconds, and per-example (requests, log-likelihoods) from this harness."""
     from harness import get_task
-    from harness.prompts import lm_requests
-    from harness.runner import run_matrix
-    from harness.store import Store
+    from harness.kinds.prompting import lm_requests
+    from harness.run.runner import run_matrix
+    from harness.store.store import Store
 
     task = get_task(task_name)
     store = Store(store_path)

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.store import Store
+from harness.store.store import Store
 
 
 def timed_run(args: list[str], store: Path) -> float:

@@ -1,34 +1,82 @@
 """harness: evaluate encoders and LLMs on low-abstraction NLP tasks.
 
-The public API for plugin authors is re-exported here.
+Everything a plugin author needs is importable from here: tasks, models and kinds with
+their parts, the numbers a scorer returns, and the decoder engine base. The layers behind
+these names are described in ARCHITECTURE.md.
 """
-from .errors import DataError, HarnessError, PluginError, UnknownNameError
-from .hookspecs import hookimpl
-from .model import Model, ModelFamily, Prediction, get_model, get_models
-from .plugins import get_plugins
-from .task import Example, LoadedSplit, Task, TaskGroup, get_task, get_tasks, resolve_tasks
-from .textio import read_text, text_lines, tsv_rows
+from harness.core.example import Example, Prediction
+from harness.core.model import Model, ModelFamily, Usage, get_model, get_models
+from harness.core.options import Option
+from harness.core.requests import GenerationRequest, Request
+from harness.core.scores import Metric, Scores
+from harness.core.task import LoadedSplit, Task, TaskGroup, get_task, get_tasks, resolve_tasks
+from harness.core.textio import read_text, text_lines, tsv_rows
+from harness.engines.decoder import Capabilities, DecoderLM, PartialFailure, TokenizedDecoderLM
+from harness.engines.packaged import PackagedWeights
+from harness.errors import DataError, HarnessError, PluginError, UnknownNameError
+from harness.kinds import (
+                           DecoderAdapter,
+                           FinetuneHead,
+                           Kind,
+                           Noise,
+                           Presenter,
+                           Scorer,
+                           get_kind,
+                           is_correct,
+                           kind_of,
+                           score,
+)
+from harness.plugins.hookspecs import hookimpl
+from harness.plugins.registry import get_plugins
+from harness.scoring.paired import PairedStatistics, accuracy_statistics
+from harness.scoring.stats import bootstrap_ci
+from harness.scoring.tables import Table
 
 __all__ = [
+    "Capabilities",
     "DataError",
+    "DecoderAdapter",
+    "DecoderLM",
     "Example",
+    "FinetuneHead",
+    "GenerationRequest",
     "HarnessError",
+    "Kind",
     "LoadedSplit",
+    "Metric",
     "Model",
     "ModelFamily",
+    "Noise",
+    "Option",
+    "PackagedWeights",
+    "PairedStatistics",
+    "PartialFailure",
     "PluginError",
     "Prediction",
+    "Presenter",
+    "Request",
+    "Scorer",
+    "Scores",
+    "Table",
     "Task",
     "TaskGroup",
+    "TokenizedDecoderLM",
     "UnknownNameError",
+    "Usage",
+    "accuracy_statistics",
+    "bootstrap_ci",
+    "get_kind",
     "get_model",
     "get_models",
     "get_plugins",
     "get_task",
     "get_tasks",
     "hookimpl",
+    "is_correct",
+    "kind_of",
     "read_text",
     "resolve_tasks",
+    "score",
     "text_lines",
     "tsv_rows",
 ]

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from .errors import HarnessError
-from .model import Model, get_model, get_models
-from .options import declared_options
-from .plugins import get_plugins, registered_name
-from .store import Store, default_store_path
-from .task import SOURCES, TaskGroup, get_tasks, resolve_tasks
+from harness.core.model import Model, get_model, get_models
+from harness.core.options import declared_options
+from harness.core.task import SOURCES, TaskGroup, get_tasks, resolve_tasks
+from harness.errors import HarnessError
+from harness.plugins.registry import get_plugins, registered_name
+from harness.store.store import Store, default_store_path
 
 
 def _split_names(value: str) -> list[str]:
@@ -198,7 +198,7 @@ def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, s
         tensor_parallel_size,
         gpu_memory_utilization, max_model_len, seed, batch_size, workers, as_json, no_progress, verbose, debug, store_path):
     """Evaluate every model on every task and store the results."""
-    from .runner import run_matrix
+    from harness.run.runner import run_matrix
 
     debug = debug or ctx.meta.get("harness.debug", False)
     ctx.meta["harness.debug"] = debug
@@ -212,12 +212,12 @@ def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, s
                     "max_model_len": max_model_len}
     options.update({key: str(value) for key, value in engine_flags.items() if value is not None})
 
-    from .perturb import parse_perturbations
+    from harness.data.perturb import parse_perturbations
 
     if address and executor != "ray":
         raise HarnessError("--address is for --executor ray")
     if executor == "ray":
-        from .executors import RayExecutor
+        from harness.run.executors import RayExecutor
 
         executor_obj = RayExecutor(address)
     else:
@@ -232,7 +232,7 @@ def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, s
                  and ctx.get_parameter_source(param.name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)]
         if given:
             raise HarnessError(f"--suite takes tasks, models and their settings from the file; drop {', '.join(given)}")
-        from .suite import load_suite, run_suite
+        from harness.run.suite import load_suite, run_suite
 
         suite = load_suite(suite_path, data_dir=data_dir)
         _run_into_store(store_path, lambda store: run_suite(suite, store, executor=executor_obj, progress=not no_progress,
@@ -259,7 +259,7 @@ def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, s
 def _run_into_store(store_path, evaluate, as_json: bool, verbose: bool, debug: bool) -> None:
     """Open the store, ``evaluate(store)`` into it, close it; print results and skips, and turn
     failures into errors (exit 1) naming what was stored. Ctrl-C prints what finished first."""
-    from .runner import RunInterrupted
+    from harness.run.runner import RunInterrupted
 
     store = Store(store_path)
     try:
@@ -350,9 +350,9 @@ def _print_skips(summary, verbose: bool) -> None:
 def finetune(task_name, base, out_dir, train_limit, epochs, lr, batch_size, seed, max_minutes, max_length, data_dir, source,
              dev_split, dev_limit, augment_spec, augment_mix, no_progress):
     """Fine-tune an encoder on a task's train split and save it for `harness run --models hf:DIR`."""
-    from .finetune import FinetuneConfig
-    from .finetune import finetune as run_finetune
-    from .perturb import parse_perturbations
+    from harness.data.perturb import parse_perturbations
+    from harness.run.finetune import FinetuneConfig
+    from harness.run.finetune import finetune as run_finetune
 
     augment = None
     if augment_spec:
@@ -386,11 +386,11 @@ def finetune(task_name, base, out_dir, train_limit, epochs, lr, batch_size, seed
 @_store_option
 def report(out_dir, title, force, publish, workers, suite_path, store_path):
     """Render a static HTML leaderboard from the store (read-only: the store is never changed)."""
-    from .report import render_report
+    from harness.report.render import render_report
 
     suite = None
     if suite_path is not None:
-        from .suite import load_suite
+        from harness.run.suite import load_suite
 
         suite = load_suite(suite_path).provenance()
     store = Store(store_path, readonly=True)
@@ -412,7 +412,7 @@ def report(out_dir, title, force, publish, workers, suite_path, store_path):
 @_store_option
 def export(what, fmt, run_ids, task, model, latest, output, store_path):
     """Export metrics or per-example predictions as JSONL or CSV."""
-    from .export import export_rows, write_rows
+    from harness.store.export import export_rows, write_rows
 
     store = Store(store_path, readonly=True)
     try:

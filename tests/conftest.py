@@ -104,7 +104,7 @@ def store_path(tmp_path) -> Path:
 @pytest.fixture
 def register_plugin():
     """Register plugin objects for one test, unregistering them afterwards."""
-    from harness.plugins import pm
+    from harness.plugins.registry import pm
 
     names = []
 
@@ -220,3 +220,45 @@ def tiny_ner_encoder(tmp_path_factory) -> Path:
 def tiny_sentiment_encoder(tmp_path_factory) -> Path:
     """A tiny sequence-classification encoder with NEGATIVE/POSITIVE labels."""
     return build_tiny_encoder(tmp_path_factory.mktemp("tiny-sst"), "sequence", ["NEGATIVE", "POSITIVE"])
+
+
+def lm_requests(task, example, shots=(), *, method="substitution", chat=None, style="harness"):
+    """The (context, continuation) requests a decoder makes for one example: its kind's adapter's."""
+    from harness.kinds import kind_of
+
+    return kind_of(task).decoding.lm_requests(task, example, shots, method=method, chat=chat, style=style)
+
+
+def shots_prefix(task, shots, method="substitution"):
+    """Solved examples as the plain text a decoder is shown before the prompt."""
+    from harness.kinds import kind_of
+
+    return kind_of(task).decoding.shots_text(task, shots, method)
+
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run",
+]
+
+
+def chromium_dom(path, profile, fragment: str = "") -> str:
+    """The DOM of a local page after its scripts ran, as serialised by headless Chromium."""
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert binary, "Chromium is needed for the report tests: apt-get install -y chromium"
+    result = subprocess.run(
+        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", path.as_uri() + fragment],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+#: the real datasets (never copied into the project); tests that read them are skipped without it
+SHARED = Path(__file__).parent.parent.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="module")
+def base_encoder(tmp_path_factory):
+    """A tiny token-classification encoder to fine-tune (labels X and Y)."""
+    return build_tiny_encoder(tmp_path_factory.mktemp("base"), "token", ["X", "Y"])

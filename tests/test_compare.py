@@ -8,9 +8,12 @@ import math
 import numpy as np
 import pytest
 
-from harness.analysis import classification_tables, correction_table, entity_error_counts, entity_error_table
-from harness.calibration import calibration
-from harness.compare import PairedStatistics, accuracy_statistics, compare_models, mean_win_rate, ranks
+from harness.kinds.classification.display import classification_tables
+from harness.kinds.correction.display import correction_table
+from harness.kinds.tagging.display import entity_error_counts, entity_error_table
+from harness.report.significance import compare_models, mean_win_rate, ranks
+from harness.scoring.calibration import calibration
+from harness.scoring.paired import PairedStatistics, accuracy_statistics
 
 # Three systems on the same 12 examples (1 = right).
 A = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]
@@ -154,9 +157,9 @@ def test_entity_error_categories_agree_with_nervaluate_on_the_real_spacy_run(tmp
     from click.testing import CliRunner
 
     from harness.cli import cli
-    from harness.store import Store
+    from harness.store.store import Store
 
-    from .test_data_verbatim import SHARED
+    from .conftest import SHARED
 
     store = tmp_path / "s.sqlite"
     result = CliRunner().invoke(cli, ["run", "--tasks", "ner", "--models", "spacy-en-sm", "--data-dir", str(SHARED),
@@ -199,7 +202,7 @@ def test_spelling_accuracy_by_edit_distance_and_real_word_errors():
 
 
 def test_shared_draws_give_the_same_intervals_as_each_pair_drawn_alone():
-    from harness.compare import paired_bootstrap
+    from harness.report.significance import paired_bootstrap
 
     rng = np.random.default_rng(1)
     systems = {name: accuracy_statistics(IDS * 5, list(rng.integers(0, 2, 60))) for name in "abcd"}
@@ -212,7 +215,7 @@ def test_shared_draws_give_the_same_intervals_as_each_pair_drawn_alone():
 def test_mcnemar_exact_equals_statsmodels(only_first, only_second):
     from statsmodels.stats.contingency_tables import mcnemar
 
-    from harness.compare import exact_mcnemar
+    from harness.report.significance import exact_mcnemar
 
     expected = mcnemar([[10, only_first], [only_second, 3]], exact=True).pvalue if only_first + only_second else 1.0
     assert exact_mcnemar(only_first, only_second) == pytest.approx(expected, rel=1e-12)
@@ -221,7 +224,7 @@ def test_mcnemar_exact_equals_statsmodels(only_first, only_second):
 def test_bootstrap_p_value_by_hand():
     from scipy.stats import norm
 
-    from harness.compare import bootstrap_p
+    from harness.report.significance import bootstrap_p
 
     # resamples 1, 2, 3: standard error 1; an observed difference of 2 is z = 2
     assert bootstrap_p(np.array([1.0, 2.0, 3.0]), 2.0) == pytest.approx(2 * (1 - norm.cdf(2.0)))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import DataError, Example, Prediction, get_model, get_task
+from harness import DataError, Example, Prediction, get_model, get_task, score
 from harness.models.coref_heuristics import first_mentioned, nearest_preceding
 
 from .conftest import write_file as write
@@ -58,7 +58,7 @@ def test_gap_scores_match_hand_counts_and_the_paper_reimplementation(tmp_path):
     examples = task.load(data_dir=tmp_path).examples
     assert [e.reference for e in examples] == [0, 1, None, 0, 1, None, 0]
     assert [e.meta["gender"] for e in examples] == ["M"] * 3 + ["F"] * 4
-    scores = task.score(examples, [Prediction(p) for p in PREDICTED])
+    scores = score(task, examples, [Prediction(p) for p in PREDICTED])
     # Hand counts. M: m1 TP; m2 FP(A)+FN(B); m3 FP(B) -> tp 1 fp 2 fn 1 -> F1 2/5.
     # F: f1 TP; f2 TP; f3 nothing; f4 FN(A)+FP(B) -> tp 2 fp 1 fn 1 -> F1 2/3.
     # Overall: tp 3 fp 3 fn 2 -> F1 6/11. Bias (2/3)/(2/5) = 5/3.
@@ -82,7 +82,7 @@ def test_gap_agrees_with_the_reimplementation_on_the_demo_with_every_heuristic()
     rows = [(e.id, e.input["pronoun"], "A" if e.reference == 0 else "B" if e.reference == 1 else "N") for e in examples]
     for name in ("coref-nearest", "coref-first"):
         outputs = [p.output for p in get_model(name).predict(task, examples)]
-        scores = task.score(examples, [Prediction(o) for o in outputs])
+        scores = score(task, examples, [Prediction(o) for o in outputs])
         assert scores.get("f1").value == pytest.approx(paper_gap_scores(rows, outputs)["all"], abs=1e-12)
 
 
@@ -127,7 +127,7 @@ def test_wsc_keeps_only_the_first_273_schemas(tmp_path):
 
 
 def test_few_shot_examples_for_winograd_tasks_come_from_the_schemas_after_wsc273(tmp_path):
-    from harness.runner import few_shot_examples
+    from harness.run.runner import few_shot_examples
 
     write(tmp_path, "coref/wsc273/WSCollection.xml", wsc_xml(*["A"] * 273, "B", "B", "B"), encoding="iso-8859-1")
     extra = get_task("coref:wsc273").load("extra", data_dir=tmp_path).examples
@@ -152,7 +152,7 @@ def test_winogender_loader_and_metrics(tmp_path):
     assert first["text"][first["pronoun_offset"]:].startswith("he could")
     assert examples[3].input["candidates"][1] == {"text": "someone", "offset": 16}
     outputs = [1, 0, 1, 0, 0, 1]  # nurse pair disagrees; chef pair agrees
-    scores = task.score(examples, [Prediction(o) for o in outputs])
+    scores = score(task, examples, [Prediction(o) for o in outputs])
     assert scores.get("accuracy").value == pytest.approx(4 / 6)
     assert scores.get("accuracy", "gender=male").value == 1.0
     assert scores.get("accuracy", "gender=female").value == 0.5

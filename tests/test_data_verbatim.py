@@ -11,7 +11,7 @@ import pytest
 
 from harness import get_task
 
-SHARED = Path(__file__).parent.parent.parent / "shared" / "data"
+from .conftest import SHARED
 
 
 def lm_eval_bench():
@@ -80,7 +80,8 @@ def test_lm_eval_prompt_style_reproduces_its_wsc273_requests():
     """lm-eval's stock wsc273: the rest after a doubled space, a sentence start only after ".";
     the harness's own style: a single space, and "!" / "?" end sentences too."""
     from harness import Example
-    from harness.prompts import lm_requests
+
+    from .conftest import lm_requests
 
     task = get_task("coref:wsc273")
     data = {"text": "Stop! The man saw the dog. It ran.", "pronoun": "It", "pronoun_offset": 27,

@@ -9,12 +9,10 @@ from click.testing import CliRunner
 from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
-from harness.cli import cli
-from harness.finetune import IGNORE, FinetuneConfig, align_labels, finetune, resolve_base, tag_labels
 from harness import HarnessError, get_task
-from harness.store import Store
-
-from .conftest import build_tiny_encoder
+from harness.cli import cli
+from harness.run.finetune import IGNORE, FinetuneConfig, align_labels, finetune, resolve_base, tag_labels
+from harness.store.store import Store
 
 
 def test_alignment_hand_checked(tiny_ner_encoder):
@@ -34,11 +32,6 @@ def _finetune(tmp_path, base, data_dir, name, task="ner", **overrides):
     settings = {"epochs": 2, "batch_size": 2, "seed": 7, **overrides}
     config = FinetuneConfig(task=task, base=str(base), out=str(tmp_path / name), data_dir=str(data_dir), **settings)
     return finetune(config, progress=False)
-
-
-@pytest.fixture(scope="module")
-def base_encoder(tmp_path_factory):
-    return build_tiny_encoder(tmp_path_factory.mktemp("base"), "token", ["X", "Y"])
 
 
 def test_finetune_save_and_run_round_trip(tmp_path, base_encoder, data_dir):
@@ -115,7 +108,7 @@ def test_registered_base_resolves_to_the_packaged_weights():
 
 
 def test_learning_curve_is_drawn_in_the_report(tmp_path, base_encoder, data_dir):
-    from .test_report import chromium_dom
+    from .conftest import chromium_dom
 
     store = tmp_path / "curve.sqlite"
     for k in (2, 4, None):
@@ -127,7 +120,7 @@ def test_learning_curve_is_drawn_in_the_report(tmp_path, base_encoder, data_dir)
     site = tmp_path / "site"
     assert CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(site)]).exit_code == 0
     dom = chromium_dom(site / "task-ner-test.html", tmp_path / "profile")
-    from harness.publishing import hide_paths
+    from harness.report.publishing import hide_paths
 
     # the base is a local folder: its name and a digest are shown, never the path
     assert f"Learning curve: {hide_paths(str(base_encoder))} fine-tuned on k examples" in dom and str(base_encoder) not in dom

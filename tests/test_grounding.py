@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness import Example, Prediction, get_task
-from harness.grounding import ground_entities, parse_entities
-from harness.metrics import grounding_metrics
+from harness import Example, Prediction, get_task, score
+from harness.kinds.tagging.grounding import ground_entities, parse_entities
+from harness.kinds.tagging.scoring import grounding_metrics
 
 TYPES = ("LOC", "MISC", "ORG", "PER")
 
@@ -67,7 +67,7 @@ def test_parse_failure_and_ungroundable_rates_are_reported_with_the_f1():
     groundings = [ground_entities(e.input, parse_entities(answer), TYPES) for e, answer in
                   zip(examples, ['[["Maria", "PER"], ["Oslo", "LOC"]]', "no idea", '[["hello", "MISC"]]'])]
     predictions = [Prediction(g.tags, details=g.details()) for g in groundings]
-    scores = task.score(examples, predictions)
+    scores = score(task, examples, predictions)
     assert scores.get("parse_failure_rate").value == pytest.approx(1 / 3)
     assert scores.get("ungroundable_rate").value == pytest.approx(1 / 3)  # Oslo, of 3 listed
     assert scores.get("ungroundable_rate").n == 3
@@ -76,7 +76,7 @@ def test_parse_failure_and_ungroundable_rates_are_reported_with_the_f1():
 
 
 def test_list_items_that_are_not_entities_make_a_parse_failure():
-    from harness.grounding import parse_entity_list
+    from harness.kinds.tagging.grounding import parse_entity_list
 
     assert parse_entity_list("[1]") == ([], 1)
     assert parse_entity_list('[{"text": "Maria", "type": "PER"}, "Siemens", {"text": "x"}]') == ([("Maria", "PER")], 2)
@@ -94,7 +94,7 @@ def test_a_decoders_bracketed_number_counts_in_the_parse_failure_rate():
 
     task = get_task("ner")
     example = Example("a", ["Maria", "works"], ["B-PER", "O"])
-    prediction = kind_of(task).read_generation(None, task, example, "prompt", "1]", "[")
+    prediction = kind_of(task).decoding.read_generation(task, example, "prompt", "1]", "[")
     assert prediction.raw == "[1]" and prediction.details["parse_failed"] and prediction.output == ["O", "O"]
-    rate = {m.name: m.value for m in task.score([example], [prediction]).metrics}["parse_failure_rate"]
+    rate = {m.name: m.value for m in score(task, [example], [prediction]).metrics}["parse_failure_rate"]
     assert rate == 1.0

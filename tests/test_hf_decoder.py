@@ -10,11 +10,11 @@ from click.testing import CliRunner
 
 from harness import Example, get_model, get_task
 from harness.cli import cli
-from harness.prompts import lm_requests, render_prompt, substitution_requests
+from harness.kinds.choice.substitution import substitution_requests
+from harness.kinds.prompting import render_prompt
+from harness.kinds.tagging.scoring import score_tagging
 
-from harness.metrics import score_tagging
-
-from .conftest import CONLL_SENTENCES, build_tiny_decoder
+from .conftest import CONLL_SENTENCES, build_tiny_decoder, lm_requests
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +118,7 @@ def test_editing_the_prompt_invalidates_the_cache(tiny_decoder, data_dir, tmp_pa
 
 
 def test_few_shot_prompt_shows_solved_examples_first():
-    from harness.prompts import shots_prefix
+    from .conftest import shots_prefix
 
     task = get_task("sentiment")
     shots = [Example("a", "dull .", "negative"), Example("b", "great fun .", "positive")]
@@ -146,7 +146,7 @@ def test_shots_run_as_their_own_row_and_cache(tiny_decoder, data_dir, tmp_path):
                                                 "--data-dir", str(data_dir), "--store", store, "--json", "--no-progress",
                                                 "--shots", "2"]).stdout)["results"][0]
     assert again["computed"] == 0 and again["metrics"] == cell["metrics"]
-    from harness.store import Store
+    from harness.store.store import Store
 
     run = Store(store).runs().iloc[-1]
     assert len(run["settings"]["shots"]) == 2
@@ -196,7 +196,8 @@ def test_batched_greedy_generation_equals_decoding_by_hand(tiny_decoder):
 
 
 def test_generation_stops_at_the_first_stop_string():
-    from harness.models.hf_decoder import cut_at_stops, first_word_answer
+    from harness.kinds.correction.decoding import first_word_answer
+    from harness.models.hf_decoder import cut_at_stops
 
     assert cut_at_stops(' [{"text": "EU", "type": "ORG"}] and more', ["]", "\n"]) == ' [{"text": "EU", "type": "ORG"}'
     assert cut_at_stops("receive\nWord: x", ["\n"]) == "receive"
@@ -208,7 +209,7 @@ def test_generation_stops_at_the_first_stop_string():
 
 
 def test_ner_and_spelling_by_generation_store_prompts_and_grounding_rates(tiny_decoder, data_dir, tmp_path):
-    from harness.store import Store
+    from harness.store.store import Store
 
     store_path = tmp_path / "gen.sqlite"
     common = ["--models", f"hf-causal:{tiny_decoder}", "--store", str(store_path), "--json", "--no-progress", "--limit", "4"]
@@ -315,7 +316,7 @@ def test_packaged_model_without_its_weights_says_what_to_install(monkeypatch):
 def test_chunked_weights_are_joined_in_order_before_conversion(tmp_path, monkeypatch):
     import sys
 
-    from harness import packaged
+    from harness.engines import packaged
     from harness.models import hf_decoder
 
     for i, payload in enumerate([b"GGUF-head-", b"middle-", b"tail"], start=1):
@@ -392,7 +393,7 @@ def test_converted_weights_keep_a_tied_embedding_under_the_name_vllm_loads(tmp_p
     from safetensors import safe_open
     from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
-    from harness.packaged import CONVERSION_MARKER, save_weights, upgrade_conversion
+    from harness.engines.packaged import CONVERSION_MARKER, save_weights, upgrade_conversion
 
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
@@ -427,7 +428,7 @@ def test_converted_weights_keep_a_tied_embedding_under_the_name_vllm_loads(tmp_p
 
 def test_changing_how_answers_are_read_recomputes_no_engine_request(tiny_decoder, data_dir, tmp_path, monkeypatch):
     """Engine outputs are cached per request; answer reading runs afresh on every run."""
-    from harness import grounding
+    from harness.kinds.tagging import grounding
     from harness.models.hf_decoder import HFCausal
 
     asked = []

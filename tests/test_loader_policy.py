@@ -7,7 +7,7 @@ import re
 import pytest
 
 from harness import DataError
-from harness.task import get_task
+from harness.core.task import get_task
 
 from .conftest import write_file
 

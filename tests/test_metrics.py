@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from conlleval import evaluate as conlleval_evaluate
 
-from harness.metrics import score_classification, score_tagging
-from harness.stats import bootstrap_ci
+from harness.kinds.classification.scoring import score_classification
+from harness.kinds.tagging.scoring import score_tagging
+from harness.scoring.stats import bootstrap_ci
 
 GOLD = [
     ["B-PER", "I-PER", "O", "B-ORG", "O"],
@@ -133,7 +134,7 @@ def test_accuracy_ci_is_close_to_the_normal_approximation():
 def test_paired_comparison_matches_an_exact_mcnemar_sum_and_its_ci():
     import math
 
-    from harness.stats import paired_comparison
+    from harness.scoring.stats import paired_comparison
 
     first = [True] * 40 + [False] * 10 + [True] * 9 + [False] * 2  # 9 only-first, 2 only-second
     second = [True] * 40 + [False] * 10 + [False] * 9 + [True] * 2
@@ -159,7 +160,7 @@ def _random_tags(rng: random.Random, length: int) -> list[str]:
 def test_entity_spans_equal_seqeval_get_entities():
     from seqeval.metrics.sequence_labeling import get_entities
 
-    from harness.metrics import entity_spans
+    from harness.kinds.tagging.scoring import entity_spans
 
     rng = random.Random(7)
     for _ in range(3000):
@@ -213,7 +214,8 @@ def test_scoring_imports_neither_scikit_learn_nor_seqeval():
     import subprocess
     import sys
 
-    script = ("import sys; from harness.metrics import score_tagging, score_classification;"
+    script = ("import sys; from harness.kinds.tagging.scoring import score_tagging;"
+              "from harness.kinds.classification.scoring import score_classification;"
               "score_tagging([['B-PER', 'O']], [['B-PER', 'O']]); score_classification(['a'], ['a'], ['a', 'b']);"
               "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'seqeval')))")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)

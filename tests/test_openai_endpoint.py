@@ -27,8 +27,8 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import cli
-from harness.decoder import match_option, options_prompt
-from harness.local_server import free_port
+from harness.engines.decoder import match_option, options_prompt
+from harness.engines.local_server import free_port
 
 MODEL = "smollm2-135m"
 
@@ -37,7 +37,7 @@ MODEL = "smollm2-135m"
 def llama_server(tmp_path_factory):
     """llama-cpp-python's OpenAI-compatible server on the packaged SmolLM2-135M (Q4_1 GGUF),
     with an API key it checks."""
-    from harness.local_server import start_llama_server
+    from harness.engines.local_server import start_llama_server
 
     server = start_llama_server(MODEL, tmp_path_factory.mktemp("llama-server") / "server.log",
                                 api_key="sk-test-" + secrets.token_hex(12))
@@ -52,7 +52,7 @@ VLLM_PYTHON = os.environ.get("HARNESS_VLLM_PYTHON") or str(Path(__file__).parent
 def vllm_server(tmp_path_factory):
     """vLLM's OpenAI-compatible server (CPU build) on the de-quantised SmolLM2-135M, float32.
     Module-scoped: its CPU workers poll while idle, so it is stopped once these tests are done."""
-    from harness.local_server import LocalServer, start_vllm_server
+    from harness.engines.local_server import LocalServer, start_vllm_server
 
     if os.environ.get("HARNESS_TEST_VLLM_BASE_URL"):  # one already running (developing these tests)
         yield LocalServer(os.environ["HARNESS_TEST_VLLM_BASE_URL"], MODEL, None, None)
@@ -143,7 +143,7 @@ def run(args, base_url, *extra):
 
 
 def endpoint_model(base_url, **options):
-    from harness.model import get_model
+    from harness.core.model import get_model
 
     return get_model(f"openai:{MODEL}").with_options({"base_url": base_url, **options})
 
@@ -171,7 +171,7 @@ def test_options_prompt_lists_options_before_the_cue():
 
 
 def test_identity_follows_the_served_model_and_never_holds_the_key(monkeypatch):
-    from harness.decoder import RequestCache
+    from harness.engines.decoder import RequestCache
     from harness.models.openai_endpoint import ServerFacts
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value")
@@ -214,7 +214,7 @@ def test_a_server_with_wrong_prompt_logprobs_is_refused_for_scoring(endpoint_env
 def test_scores_agree_with_transformers_on_the_same_weights(vllm_server, monkeypatch):
     """Prompt log-probabilities from vLLM's server equal hf-causal:'s on the same float32 weights
     (a token off by one, or the continuation cut at the wrong offset, would be off by nats)."""
-    from harness.model import get_model
+    from harness.core.model import get_model
 
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     requests = [("a bright , funny , generous film .\nQuestion: Is this sentence positive or negative?\nAnswer:", " positive"),
@@ -274,7 +274,7 @@ def test_ner_held_to_the_list_format_by_vllm(vllm_server, data_dir, tmp_path, mo
 
 def test_structured_output_reaches_both_servers(vllm_server, endpoint_env):
     """A constraint the model would never follow by itself: each server holds the answer to it."""
-    from harness.grounding import entity_list_schema
+    from harness.kinds.tagging.grammar import entity_list_schema
 
     digits = endpoint_model(vllm_server.base_url).generate(["Say hello to the world:"], max_new_tokens=[8],
                                                            structured={"regex": "[0-9]{3}"})

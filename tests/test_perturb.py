@@ -10,18 +10,16 @@ from click.testing import CliRunner
 
 from harness import HarnessError, get_task
 from harness.cli import cli
+from harness.data.perturb import KINDS, Perturbation, parse_perturbations, perturb_text
 from harness.kinds import kind_of
-from harness.leaderboard import robustness_summary
-from harness.perturb import KINDS, Perturbation, parse_perturbations, perturb_text
-from harness.store import Store
-
-from .test_finetune import base_encoder  # noqa: F401 (a fixture)
+from harness.report.leaderboard import robustness_summary
+from harness.store.store import Store
 
 
 def perturbed(task_name: str, condition: Perturbation, seed: int = 0):
     task = get_task(task_name)
     examples = task.load(source="demo").examples
-    return examples, [kind_of(task).perturb(task, e, condition.noise(seed, e.id)) for e in examples]
+    return examples, [kind_of(task).noise.perturb(task, e, condition.noise(seed, e.id)) for e in examples]
 
 
 @pytest.mark.parametrize("name", sorted(KINDS))
@@ -129,7 +127,7 @@ def test_robustness_summary_by_hand():
 
 
 def test_the_report_draws_degradation_curves(tmp_path):
-    from .test_report import chromium_dom
+    from .conftest import chromium_dom
 
     store = tmp_path / "s.sqlite"
     result = CliRunner().invoke(cli, ["run", "--tasks", "ner,sentiment", "--models", "spacy-en-sm,vader", "--source", "demo",
@@ -148,7 +146,7 @@ def test_the_report_draws_degradation_curves(tmp_path):
 
 
 def test_augmented_fine_tuning_trains_on_noisy_copies_and_says_so(tmp_path, base_encoder, data_dir):
-    from harness.finetune import augmented
+    from harness.run.finetune import augmented
 
     task = get_task("ner")
     examples = task.load("train", data_dir=data_dir, source="local").examples

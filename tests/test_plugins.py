@@ -8,14 +8,21 @@ import pluggy
 import pytest
 from click.testing import CliRunner
 
-from harness import Example, HarnessError, Model, Prediction, Task, UnknownNameError, get_model, get_task, hookimpl
-from harness import hookspecs
+from harness import (
+    HarnessError,
+    Model,
+    Task,
+    UnknownNameError,
+    get_model,
+    get_task,
+    hookimpl,
+)
 from harness.cli import cli
 from harness.errors import PluginError
-from harness.plugins import check_plugins, get_plugins, pm
+from harness.plugins import hookspecs
+from harness.plugins.registry import check_plugins, get_plugins, pm
 
-from .conftest import harness_subprocess
-
+from .conftest import FIXTURES, harness_subprocess
 
 TASKS = (
     "coref, coref:gap, coref:winogender, coref:wsc273, ner, ner:wnut17, sentiment, spelling, spelling:birkbeck, "
@@ -159,7 +166,7 @@ def test_wrong_hook_arguments_fail_at_registration():
 def test_every_hook_is_documented_and_tested(hook):
     spec = getattr(hookspecs, hook)
     assert spec.__doc__ and ":param register:" in spec.__doc__
-    readme = (__import__("pathlib").Path(__file__).parent.parent / "README.md").read_text()
+    readme = (__import__("pathlib").Path(__file__).parent.parent / "docs" / "plugins.md").read_text()
     assert f"{hook}(register)" in readme
     assert hook in open(__file__).read().replace(f'"{hook}"', "")
 
@@ -224,64 +231,16 @@ def test_harness_error_is_not_swallowed_for_bad_source():
         get_task("ner").load(source="web")
 
 
-class Rating(__import__("harness.kinds", fromlist=["Kind"]).Kind):
-    """A fifth kind, added by a plugin: text -> a star rating 1-5, scored by mean absolute error."""
+def test_a_kind_in_its_own_folder_adds_a_fifth_kind_with_a_task_and_a_model(register_plugin, tmp_path, monkeypatch):
+    """A new kind is one folder plus its registration (harness_register_kinds, with a task and
+    a model of it): the fixture folder, copied where nothing else in the project can know it,
+    is loaded as a plugin and runs through run and report."""
+    import importlib
+    import shutil
 
-    name = "rating"
-    description = "text -> stars (1-5)"
-
-    def score(self, task, examples, predictions, seed=0):
-        import numpy as np
-
-        from harness.metrics import Metric, Scores
-        from harness.stats import bootstrap_ci
-
-        errors = np.array([[abs(p.output - e.reference)] for e, p in zip(examples, predictions)], dtype=float)
-        low, high = bootstrap_ci(errors, lambda sums: sums / len(errors), seed=seed)
-        return Scores("mae", [Metric("mae", float(errors.mean()), float(low[0]), float(high[0]), len(errors))])
-
-    def describe(self, data, reference, output, raw):
-        return {"input": data, "reference": "*" * reference, "prediction": "*" * output}
-
-
-class Ratings(Task):
-    name = "ratings"
-    kind = "rating"
-    dataset = "toy ratings"
-    local_files = {"test": "ratings.tsv"}
-
-    def read_file(self, path, split):
-        rows = [line.split("\t") for line in path.read_text().splitlines() if line]
-        return [Example(f"{split}-{i}", text, int(stars)) for i, (stars, text) in enumerate(rows)]
-
-    def from_hub(self, split):
-        raise LookupError("no Hub copy")
-
-
-class LengthRater(Model):
-    name = "length-rater"
-    kinds = frozenset({"rating"})
-
-    def predict(self, task, examples, *, batch_size=32):
-        return [Prediction(min(5, 1 + len(e.input.split()) // 3)) for e in examples]
-
-
-class RatingPlugin:
-    @hookimpl
-    def harness_register_kinds(self, register):
-        register(Rating())
-
-    @hookimpl
-    def harness_register_tasks(self, register):
-        register(Ratings())
-
-    @hookimpl
-    def harness_register_models(self, register):
-        register(LengthRater())
-
-
-def test_a_plugin_adds_a_fifth_kind_with_a_task_and_a_model(register_plugin, tmp_path):
-    register_plugin(RatingPlugin(), "rating-plugin")
+    shutil.copytree(FIXTURES / "stars_kind", tmp_path / "plugins" / "stars_kind")
+    monkeypatch.syspath_prepend(str(tmp_path / "plugins"))
+    register_plugin(importlib.import_module("stars_kind"), "stars-plugin")
     (tmp_path / "ratings.tsv").write_text("5\tgreat <b>fun</b> from start to end , loved it\n1\tbad\n3\tfine , I guess\n")
     store = tmp_path / "r.sqlite"
     result = CliRunner().invoke(cli, ["run", "--tasks", "ratings", "--models", "length-rater,vader,smollm2-135m",
@@ -292,11 +251,11 @@ def test_a_plugin_adds_a_fifth_kind_with_a_task_and_a_model(register_plugin, tmp
     mae = next(m for m in cell["metrics"] if m["name"] == "mae")
     assert cell["headline"] == "mae" and mae["value"] == pytest.approx((1 + 0 + 1) / 3)  # predicted 4, 1, 2
     skipped = {s["model"]: s["reason"] for s in payload["skipped"]}
-    assert skipped["vader"].endswith("not rating")
-    assert skipped["smollm2-135m"].endswith("not rating")  # decoders answer only the kinds that say they can
+    assert skipped["vader"].endswith("not stars")
+    assert skipped["smollm2-135m"].endswith("not stars")  # no decoder adapter: decoders do not answer it
     from harness.store import Store
 
-    assert Store(store, readonly=True).runs().iloc[0]["kind"] == "rating"
+    assert Store(store, readonly=True).runs().iloc[0]["kind"] == "stars"
     site = tmp_path / "site"
     assert CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(site)]).exit_code == 0
     page = (site / "task-ratings-test.html").read_text()

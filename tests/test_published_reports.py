@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.suite import suite_digest
+from harness.run.suite import suite_digest
 
-from .test_report import chromium_dom
+from .conftest import SHARED, chromium_dom
 
 REPORTS = Path(__file__).parent.parent / "reports"
 SITE = REPORTS / "site"
-SHARED = Path(__file__).parent.parent.parent / "shared" / "data"
 
 
 def test_the_site_was_built_from_the_committed_suite_file():
@@ -54,7 +53,7 @@ def test_restricted_columns_say_their_text_is_withheld():
 def test_no_sentence_of_a_restricted_test_set_is_in_the_site():
     import json
 
-    from harness.task import get_tasks
+    from harness.core.task import get_tasks
 
     sentences, seen = [], set()
     for registration in get_tasks().values():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.executors import KILL_ONCE_ENV, RayExecutor
-from harness.store import Store
-from harness.suite import load_suite, run_suite
+from harness.run.executors import KILL_ONCE_ENV, RayExecutor
+from harness.run.suite import load_suite, run_suite
+from harness.store.store import Store
 
 ray = pytest.importorskip("ray", reason="the test extra installs ray")  # CI installs it: this never skips there
 

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 
 import pytest
 from click.testing import CliRunner
@@ -12,24 +10,9 @@ from harness import Model, Prediction, hookimpl
 from harness.cli import cli
 
 from . import slow_plugin
+from .conftest import chromium_dom
 
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run",
-]
 PAYLOAD = "<script>document.body.setAttribute('data-pwned','1')</script>"
-
-
-def chromium_dom(path, profile, fragment: str = "") -> str:
-    """The DOM of a local page after its scripts ran, as serialised by headless Chromium."""
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert binary, "Chromium is needed for the report tests: apt-get install -y chromium"
-    result = subprocess.run(
-        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", path.as_uri() + fragment],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
 
 
 class Hostile(Model):
@@ -60,7 +43,7 @@ def leaderboard_rows(dom: str) -> list[str]:
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory):
     """One store with runs of every kind (and hostile output), rendered once for all tests here."""
-    from harness.plugins import pm
+    from harness.plugins.registry import pm
 
     from .conftest import write_data_dir
 
@@ -142,7 +125,7 @@ def test_demo_pages_are_labelled(report_dir, tmp_path):
 
 
 def test_empty_store_renders_a_hint(tmp_path):
-    from harness.store import Store
+    from harness.store.store import Store
 
     Store(tmp_path / "empty.sqlite").close()  # a store with no runs yet
     result = CliRunner().invoke(cli, ["report", "--store", str(tmp_path / "empty.sqlite"), "--out", str(tmp_path / "site")])

@@ -19,10 +19,10 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import cli
-from harness.store import Store
+from harness.store.store import Store
 
 from . import slow_plugin
-from .test_report import chromium_dom
+from .conftest import chromium_dom
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def built(tmp_path_factory):
 
 
 def _fixture_store(tmp: Path):
-    from harness.plugins import pm
+    from harness.plugins.registry import pm
 
     from .conftest import build_tiny_encoder, write_data_dir
 
@@ -69,7 +69,7 @@ def _latest(store: Path):
 
 
 def _page(runs, task: str) -> str:
-    from harness.leaderboard import slug
+    from harness.report.leaderboard import slug
 
     row = runs[runs["task"] == task].iloc[0]
     return f"task-{slug(task)}-{slug(row['split'])}" + ("-demo" if row["data_source"] == "demo" else "") + ".html"
@@ -147,7 +147,7 @@ def test_confusion_matrix_counts_every_example(built, tmp_path):
 def test_ner_error_categories_account_for_every_gold_entity(built, tmp_path):
     store, site, _, _ = built
     runs = _latest(store)
-    from harness.metrics import entity_spans
+    from harness.kinds.tagging.scoring import entity_spans
 
     dom = chromium_dom(site / _page(runs, "ner"), tmp_path / "p")
     tables = re.findall(r'<table class="analysis" data-title="Entity errors by category" data-model="[^"]*">(.*?)</table>', dom, re.S)
@@ -219,7 +219,7 @@ def test_explorer_filters_change_the_visible_rows(built, tmp_path):
 
 def _restricted_sentences(store: Path, data_dir: Path) -> list[str]:
     """Every sentence of the restricted test sets the store ran on, read from the data itself."""
-    from harness.task import get_task
+    from harness.core.task import get_task
 
     sentences = []
     for _, run in _latest(store).iterrows():

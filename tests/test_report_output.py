@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from harness import Example, Prediction
 from harness.cli import cli
-from harness.export import csv_cell, write_rows
-from harness.store import Store
+from harness.store.export import csv_cell, write_rows
+from harness.store.store import Store
 
 
 def make_store(path: Path, tasks: str, data_dir: Path) -> Path:
@@ -108,17 +108,17 @@ def test_csv_cells_that_would_run_as_formulas_are_neutralised(value, cell):
 
 def test_csv_export_of_hostile_predictions(tmp_path):
     store = Store(tmp_path / "s.sqlite")
-    from harness.metrics import Scores
+    from harness.core.scores import Scores
 
     examples = [Example("x-0", "=HYPERLINK(\"http://evil\")", "positive")]
-    from harness.store import RunRecord
+    from harness.store.store import RunRecord
 
     run = RunRecord(task="sentiment", task_version="1", kind="classification", dataset="d", split="validation",
                     data_source="local", data_location="here", model="m", model_identity={}, settings={},
                     cache_key="k", selection_key="s", n=1, seed=0, wall_time_s=0.1, compute_time_s=0.1,
                     examples_per_s=10.0, cached=0)
     store.save_run(run, Scores("accuracy", []), examples, [Prediction("@SUM(1)", raw="+cmd")], [False])
-    from harness.export import export_rows
+    from harness.store.export import export_rows
 
     out = io.StringIO()
     write_rows(export_rows(store, "predictions"), "csv", out)

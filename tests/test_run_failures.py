@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from harness import Model, Prediction, hookimpl
 from harness.cli import cli
-from harness.store import Store
+from harness.store.store import Store
 
 from . import slow_plugin
 from .conftest import CONLL_SENTENCES, write_data_dir
@@ -159,7 +159,7 @@ def _harness_process(args, env, cpu_bound: bool = False):
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]); import slow_plugin;"
         f"slow_plugin.CapitalTagger.cpu_bound = {cpu_bound};"
-        "from harness.plugins import pm; pm.register(slow_plugin, name='slow-plugin');"
+        "from harness.plugins.registry import pm; pm.register(slow_plugin, name='slow-plugin');"
         "from harness.cli import main; sys.argv = ['harness'] + sys.argv[2:]; main()"
     )
     return subprocess.Popen([sys.executable, "-c", script, os.path.dirname(slow_plugin.__file__), *args],
@@ -266,7 +266,7 @@ def test_a_negative_seed_is_a_usage_error(tmp_path):
 
 
 def test_an_unreachable_hub_model_fails_at_once(tmp_path, data_dir, monkeypatch):
-    from harness.task import hub_reachable
+    from harness.data.hub import hub_reachable
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # as on a machine without the Hub
     hub_reachable.cache_clear()

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from conlleval import evaluate as conlleval_evaluate
 
 from harness.cli import cli
-from harness.export import export_rows
-from harness.store import Store
+from harness.store.export import export_rows
+from harness.store.store import Store
 
 from . import slow_plugin
 from .conftest import CONLL_SENTENCES, write_data_dir
@@ -55,7 +55,7 @@ def test_killed_run_resumes_without_recomputing(tmp_path, capital_tagger, monkey
     store = tmp_path / "killed.sqlite"
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]); import slow_plugin;"
-        "from harness.plugins import pm; pm.register(slow_plugin, name='slow-plugin');"
+        "from harness.plugins.registry import pm; pm.register(slow_plugin, name='slow-plugin');"
         "from harness.cli import main; sys.argv = ['harness'] + sys.argv[2:]; main()"
     )
     env = {**os.environ, "SLOW_TAGGER_DELAY": "0.05"}

@@ -4,12 +4,11 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from harness import DataError, Example, Prediction, get_model, get_task, resolve_tasks
+from harness import DataError, Example, Prediction, get_model, get_task, resolve_tasks, score
 from harness.cli import cli
-from harness.metrics import normalise_text, score_correction
+from harness.kinds.correction.scoring import normalise_text, score_correction
 
 from .conftest import write_file as write
-
 
 
 def test_group_expands_to_every_dataset():
@@ -140,7 +139,7 @@ def test_baselines_correct_common_misspellings_and_leave_words_alone(name):
 def test_identity_is_the_floor():
     task = get_task("spelling:norvig1")
     examples = task.load(source="demo").examples
-    scores = task.score(examples, get_model("identity").predict(task, examples))
+    scores = score(task, examples, get_model("identity").predict(task, examples))
     assert scores.get("accuracy").value == 0.0 and scores.get("over_correction_rate").value == 0.0
 
 
@@ -158,7 +157,7 @@ def test_spelling_runs_from_the_cli_on_the_demo(tmp_path):
 
 
 def test_few_shot_examples_for_one_norvig_set_come_from_the_other(tmp_path):
-    from harness.runner import few_shot_examples
+    from harness.run.runner import few_shot_examples
 
     write(tmp_path, "spelling/norvig/spell-testset1.txt", "Testset1 = {'access': 'acess', 'address': 'adress'}\n")
     write(tmp_path, "spelling/norvig/spell-testset2.txt", "Testset2 = {'forbidden': 'forbiden', 'decided': 'descided'}\n")

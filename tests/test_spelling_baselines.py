@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from harness import get_model
 from harness.cli import cli
 from harness.models.spelling_baselines import EditIndex
-from harness.store import Store
+from harness.store.store import Store
 
 from .conftest import write_file
 

@@ -19,8 +19,8 @@ from click.testing import CliRunner
 
 from harness import HarnessError, get_model, resolve_tasks
 from harness.cli import cli
-from harness.runner import run_matrix
-from harness.store import SCHEMA_VERSION, Store
+from harness.run.runner import run_matrix
+from harness.store.store import SCHEMA_VERSION, Store
 
 from .conftest import CONLL_SENTENCES, FIXTURES, harness_subprocess, write_data_dir
 

@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import cli
-from harness.store import Store
-from harness.suite import load_suite, suite_digest
+from harness.run.suite import load_suite, suite_digest
+from harness.store.store import Store
 
 SUITE = """
 [suite]
@@ -87,7 +87,7 @@ def test_suite_runs_record_the_suite_and_the_report_keeps_only_them(suite_dir, t
         assert provenance["suite"] == {"name": "tiny", "file": "suite.toml", "sha256": suite_digest(suite_dir / "suite.toml"),
                                        "text": SUITE}
 
-    from harness.leaderboard import build_context
+    from harness.report.leaderboard import build_context
 
     every = build_context(Store(store, readonly=True))
     only = build_context(Store(store, readonly=True), suite=load_suite(suite_dir / "suite.toml").provenance())

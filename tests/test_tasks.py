@@ -92,7 +92,7 @@ def test_demo_splits_load_offline(name, split):
 
 
 def test_auto_source_falls_back_to_demo_when_hub_is_offline(monkeypatch):
-    from harness import task as task_module
+    from harness.data import hub as task_module
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("HARNESS_DATA_DIR", raising=False)

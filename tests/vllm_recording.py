@@ -210,7 +210,7 @@ def vllm_output_processor(work: list[WorkerOutput], tokenizer) -> list:
 
 def plain_output(w: WorkerOutput, tokenizer):
     """The same RequestOutput attributes, assembled here (where vllm is not importable)."""
-    from harness.decoder import cut_at_stops
+    from harness.engines.decoder import cut_at_stops
 
     logprob = lambda v: SimpleNamespace(logprob=v)  # noqa: E731
     prompt_logprobs = None
@@ -235,7 +235,7 @@ def _common(a, b) -> int:
 
 def schema_answers_for(model, task, examples) -> dict[tuple[int, ...], str]:
     """The reference engine's stand-in structured answers: gold entities plus one not in the text."""
-    from harness.prompts import entity_list
+    from harness.kinds.tagging.decoding import entity_list
 
     prompts, _, _, opening = model.generation_requests(task, examples)
     answers = {}

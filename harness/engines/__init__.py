@@ -1,0 +1,2 @@
+"""Decoder engines: the engine-agnostic DecoderLM, packaged GGUF weights, and local
+OpenAI-compatible servers."""

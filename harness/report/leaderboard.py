@@ -1,0 +1,406 @@
+"""Everything the report's pages show, read from the results store: per task column the runs
+with their metrics, ranks and pairwise tests, error analyses, calibration, cost and the
+example explorer's rows."""
+from __future__ import annotations
+
+import math
+import random
+import re
+from typing import Any
+
+from harness.core.example import Example, Prediction
+from harness.core.model import get_model
+from harness.core.task import get_task
+from harness.errors import HarnessError
+from harness.kinds import paired_statistics, shown_kind
+from harness.report.charts import degradation, dot_whisker, learning_curves, pareto, reliability
+from harness.report.columns import Column, Loaded
+from harness.report.explorer import explorer_data
+from harness.report.publishing import hide_paths, hide_paths_in, text_allowed
+from harness.report.significance import compare_models, comparison_matrix, mean_win_rate, ranks
+from harness.scoring.calibration import calibration
+from harness.store.store import Store
+
+#: Incorrect examples shown per model on a task page (a seeded sample).
+ERRORS_SHOWN = 5
+#: Runs computed faster than this (seconds) have no meaningful examples/s.
+MIN_TIMED_SECONDS = 0.05
+#: Families of models, in the order the leaderboard's filter lists them.
+FAMILIES = ("baseline", "encoder", "fine-tuned encoder", "decoder", "endpoint")
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of ``text``."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "task"
+
+
+def shown_settings(settings: dict) -> dict:
+    """The run settings worth showing beside its numbers, as the user gave them: model options
+    (``chat_template=auto``, not what it resolved to), how answers are read, the shots."""
+    settings = settings or {}
+    shown = dict(settings.get("options") or {})
+    for key in ("chat_template", "method", "answer_parsing"):
+        if key in settings and key not in shown:
+            shown[key] = settings[key]
+    if settings.get("shots"):
+        shown["shots"] = len(settings["shots"])
+    return hide_paths_in(shown)
+
+
+def model_family(model: str, settings: dict, finetuned: dict | None) -> tuple[str, str]:
+    """(family, label): baseline, encoder, fine-tuned encoder (with its k), decoder or endpoint
+    (with its shots)."""
+    shots = len((settings or {}).get("shots") or [])
+    if finetuned:
+        k = finetuned.get("k")
+        return "fine-tuned encoder", f"fine-tuned encoder (k={k})" if k else "fine-tuned encoder (all)"
+    if model.startswith("openai:"):
+        return "endpoint", f"endpoint, {shots}-shot"
+    if "prompt_template" in (settings or {}) or "verbalizers" in (settings or {}) or shots:
+        return "decoder", f"decoder, {shots}-shot"
+    if model.startswith("hf:"):
+        return "encoder", "encoder"
+    return "baseline", "baseline"
+
+
+def display_model(model: str, identity: dict[str, Any]) -> str:
+    """The model's row label without paths: a local folder shows as its name, with the
+    weights' revision digest when the identity has one."""
+    shown = hide_paths(model)
+    if shown != model:
+        revision = str((identity or {}).get("revision") or "")
+        folder = re.sub(r"…/([^#\s]+)#\w+", r"\1", shown)
+        digest = revision.split(":")[-1][:12] if revision else ""
+        return f"{folder} (weights {digest})" if digest else folder
+    return model
+
+
+def _subset_of(provenance: dict, n: int) -> int | None:
+    selection = provenance.get("selection") or {}
+    total = selection.get("of")
+    return int(total) if total and n < total else None
+
+
+def _timed(run) -> float | None:
+    """examples/s where the timing means something (not a run too fast to time)."""
+    speed = run["examples_per_s"]
+    if speed is None or speed != speed or (run["compute_time_s"] or 0) < MIN_TIMED_SECONDS:
+        return None
+    return float(speed)
+
+
+def _hardware(provenance: dict) -> str:
+    """The machine a run was timed on, in a few words: the GPU, else the CPU's architecture
+    and cores (and torch's threads)."""
+    hardware = provenance.get("hardware") or {}
+    if hardware.get("gpu"):
+        return str(hardware["gpu"])
+    label = f"{hardware.get('machine') or 'CPU'}, {hardware.get('cpu_count') or '?'} cores"
+    if hardware.get("torch_threads"):
+        label += f", {hardware['torch_threads']} torch threads"
+    return label
+
+
+#: predictions from which the report fills its task columns in parallel processes by default
+PARALLEL_FROM = 20_000
+
+
+def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers: int | None = None,
+                  suite: dict | None = None) -> dict[str, Any]:
+    """Everything the templates need, read from the store. ``workers``: processes that fill the
+    task columns (default: every core for a store of :data:`PARALLEL_FROM` predictions or
+    more, else this process alone). ``suite``: only the runs of that suite file (by sha256)."""
+    runs = store.latest_runs(suite=suite["sha256"] if suite else None)
+    empty = {"columns": [], "models": [], "cells": {}, "families": [], "overall": {}, "model_info": {}, "publish": publish,
+             "suite": suite}
+    if runs.empty:
+        if suite:
+            raise HarnessError(f"The store holds no run of suite {suite['name']!r} as its file {suite['file']} reads now "
+                               f"(sha256 {suite['sha256'][:12]}); run it first: harness run --suite {suite['file']}")
+        return empty
+    metrics = store.metrics([int(i) for i in runs["id"]])
+    metrics_of = {int(run_id): rows for run_id, rows in metrics.groupby("run_id", sort=False)}
+    columns: dict[tuple[str, str, str, str], Column] = {}
+    models: list[str] = []
+    model_info: dict[str, dict[str, Any]] = {}
+    for _, run in runs.iterrows():
+        noise = (run["settings"] or {}).get("perturbation")
+        condition = f"{noise['name']} {noise['rate']:g}" if noise else ""
+        key = (run["task"], run["split"], run["data_source"], condition)
+        provenance = run["provenance"]
+        task_facts = _task_facts(run["task"], provenance.get("task") or {})
+        if key not in columns:
+            stem = (f"{slug(run['task'])}-{slug(run['split'])}" + ("-demo" if run["data_source"] == "demo" else "")
+                    + (f"-{slug(condition)}" if condition else ""))
+            columns[key] = Column(run["task"], run["split"], run["data_source"], run["kind"], run["dataset"], run["headline"],
+                                  f"task-{stem}.html", f"explore-{stem}.html", perturbation=condition, noise=noise,
+                                  licence=str(task_facts.get("licence") or "not declared"),
+                                  text_shown=text_allowed(task_facts, run["data_source"], publish),
+                                  published=(provenance.get("task") or {}).get("published", []))
+        model_provenance = provenance.get("model") or {}
+        finetuned = model_provenance.get("finetuned")
+        family, family_label = model_family(run["model"], run["settings"], finetuned)
+        if run["model"] not in models:
+            models.append(run["model"])
+            model_info[run["model"]] = {
+                "display": display_model(run["model"], run["model_identity"]),
+                "family": family, "family_label": family_label,
+                "parameters": model_provenance.get("parameters"),
+                "base": (finetuned or {}).get("base"),
+                "finetuned_label": (finetuned or {}).get("label"),
+                "licence": model_provenance.get("licence") or _installed_model_licence(run["model"]),
+            }
+        run_metrics = metrics_of[int(run["id"])].to_dict("records")
+        overall = [m for m in run_metrics if m["breakdown"] == ""]
+        breakdown = [m for m in run_metrics if m["breakdown"] != ""]
+        headline = next(m for m in overall if m["name"] == run["headline"])
+        throughput = provenance.get("throughput") or {}
+        columns[key].runs.append({
+            "id": int(run["id"]),
+            "model": run["model"],
+            "display": model_info[run["model"]]["display"],
+            "family": family,
+            "created_at": run["created_at"],
+            "suite": {k: v for k, v in (provenance.get("suite") or {}).items() if k in ("name", "sha256")},
+            "executor": (provenance.get("executor") or {}).get("name"),
+            "n": int(run["n"]),
+            "seed": int(run["seed"]),
+            "headline": {"value": headline["value"], "low": headline["ci_low"], "high": headline["ci_high"],
+                         "n": headline["n"]},
+            "metrics": overall,
+            "breakdown": breakdown,
+            "wall_time_s": run["wall_time_s"],
+            "examples_per_s": _timed(run),
+            "data_location": hide_paths(run["data_location"]),
+            "task_version": run["task_version"],
+            "model_identity": hide_paths_in(run["model_identity"]),
+            "settings": shown_settings(run["settings"]),
+            "subset_of": _subset_of(provenance, int(run["n"])),
+            "packages": provenance.get("packages", {}),
+            "hardware": hide_paths_in(provenance.get("hardware", {})),
+            "hardware_label": _hardware(provenance),
+            "finetuned": hide_paths_in(finetuned) if finetuned else None,
+            "throughput": throughput,
+            "load_s": throughput.get("load_s"),
+            "parameters": model_provenance.get("parameters"),
+            "engine": hide_paths_in(model_provenance.get("engine") or {}),
+            "requests": model_provenance.get("requests") or {},
+            "rank": None,
+            "errors": [],
+            "wrong": 0,
+        })
+    if workers is None:
+        import os
+
+        workers = (os.cpu_count() or 1) if int(runs["n"].sum()) >= PARALLEL_FROM else 1
+    ordered = _fill_columns(store, sorted(columns.values(), key=lambda c: (c.task, c.split, c.source, c.noise is not None,
+                                                                             (c.noise or {}).get("name", ""),
+                                                                             (c.noise or {}).get("rate", 0))),
+                            seed=seed, workers=workers)
+    _robustness(ordered)
+    cells = {(col.task, col.split, col.source, col.perturbation, r["model"]): r for col in ordered for r in col.runs}
+    overall = mean_win_rate([{r["model"]: r["headline"]["value"] for r in col.runs} for col in ordered if not col.noise])
+    families = [f for f in FAMILIES if any(info["family"] == f for info in model_info.values())]
+    return {"columns": ordered, "models": models, "cells": cells, "model_info": model_info, "families": families,
+            "overall": overall, "publish": publish, "comparison_matrix": comparison_matrix, "suite": suite}
+
+
+def _fill_columns(store: Store, columns: list[Column], *, seed: int, workers: int) -> list[Column]:
+    """Every column filled from its predictions: in up to ``workers`` processes, a column at a
+    time each, where the platform forks (the columns are independent and the work is
+    CPU-bound), else here. The result is the same either way."""
+    import multiprocessing
+
+    workers = min(len(columns), workers)
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods() and store.path.is_file():
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            return list(pool.map(_filled, [str(store.path)] * len(columns), columns, [seed] * len(columns)))
+    return [_filled_here(store, col, seed) for col in columns]
+
+
+def _filled(store_path: str, col: Column, seed: int) -> Column:
+    """A column filled in a worker process, from its own read-only connection to the store."""
+    store = Store(store_path, readonly=True)
+    try:
+        return _filled_here(store, col, seed)
+    finally:
+        store.close()
+
+
+def _filled_here(store: Store, col: Column, seed: int) -> Column:
+    try:
+        _fill_column(store, col, seed=seed)
+    finally:
+        shown_kind(col.kind).presenter.forget()
+    return col
+
+
+def _robustness(columns: list[Column]) -> None:
+    """Degradation curves: for each task column and kind of noise, each model's headline
+    against the noise rate (the clean run is rate 0), with a summary of how much it keeps."""
+    groups: dict[tuple[str, str, str], list[Column]] = {}
+    for col in columns:
+        groups.setdefault((col.task, col.split, col.source), []).append(col)
+    for group in groups.values():
+        clean = next((c for c in group if c.noise is None), None)
+        names = sorted({c.noise["name"] for c in group if c.noise})
+        home = clean or group[0]
+        for name in names:
+            noisy = sorted((c for c in group if c.noise and c.noise["name"] == name), key=lambda c: c.noise["rate"])
+            points = ([(0.0, clean)] if clean else []) + [(float(c.noise["rate"]), c) for c in noisy]
+            series: dict[str, list[dict[str, Any]]] = {}
+            for rate, col in points:
+                for run in col.runs:
+                    series.setdefault(run["display"], []).append({"rate": rate, **run["headline"]})
+            rows = [{"model": model, "points": pts, **robustness_summary(pts)} for model, pts in series.items()]
+            home.robustness.append({"name": name, "pages": [(rate, col.page, col.label) for rate, col in points],
+                                    "rows": rows, "chart": degradation(series, home.headline, name)})
+
+
+def robustness_summary(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """How much of its clean score a model keeps under noise: the area under its
+    score-against-rate curve (trapezoids) divided by the area of its clean score held flat
+    over the same rates, and the rate at which its score first falls to half the clean one
+    (linear between measured rates; None when it never does). Needs the clean point (rate 0)."""
+    pts = sorted((p for p in points if p["value"] is not None and p["value"] == p["value"]), key=lambda p: p["rate"])
+    if len(pts) < 2 or pts[0]["rate"] != 0 or not pts[0]["value"]:
+        return {"kept": None, "half_rate": None}
+    clean, top = pts[0]["value"], pts[-1]["rate"]
+    area = sum((b["rate"] - a["rate"]) * (a["value"] + b["value"]) / 2 for a, b in zip(pts, pts[1:]))
+    half = None
+    for a, b in zip(pts, pts[1:]):
+        if b["value"] <= clean / 2 < a["value"] or b["value"] <= clean / 2 == a["value"]:
+            half = a["rate"] + (b["rate"] - a["rate"]) * (a["value"] - clean / 2) / ((a["value"] - b["value"]) or 1)
+            break
+    return {"kept": area / (clean * top) if top else None, "half_rate": half}
+
+
+def _installed_model_licence(name: str) -> str | None:
+    """The licence the installed model declares (for runs stored before models recorded it)."""
+    try:
+        return get_model(name.split(" (", 1)[0]).licence
+    except Exception:  # not installed here, or a family that needs its argument to load
+        return None
+
+
+def _task_facts(name: str, recorded: dict) -> dict:
+    """The run's recorded task facts; runs stored before tasks declared their licence fall back
+    to the installed task's declaration (none: not declared)."""
+    if "text_redistributable" in recorded:
+        return recorded
+    task = _installed_task(name)
+    if task is None:
+        return recorded
+    return {**recorded, "licence": task.licence, "text_redistributable": task.text_redistributable}
+
+
+def _fill_column(store: Store, col: Column, *, seed: int) -> None:
+    """Metrics tables, curves, and everything computed from the column's predictions."""
+    col.runs.sort(key=lambda r: -(r["headline"]["value"] if r["headline"]["value"] == r["headline"]["value"]
+                                  and r["headline"]["value"] is not None else -math.inf))
+    col.metric_names = sorted({m["name"] for r in col.runs for m in r["metrics"]}, key=lambda n: (n != col.headline, n))
+    col.curves = learning_curves(col.runs)
+    col.breakdown_rows = sorted({(m["breakdown"], m["name"]) for r in col.runs for m in r["breakdown"]},
+                                key=lambda row: (row[0], row[1] != col.headline, row[1]))
+    col.breakdown_by = ", ".join(sorted({b.split("=", 1)[0] for b, _ in col.breakdown_rows}))
+    col.breakdown_cells = {(r["model"], m["breakdown"], m["name"]): m for r in col.runs for m in r["breakdown"]}
+    loaded = _load_predictions(store, col)
+    task, kind = _installed_task(col.task), shown_kind(col.kind)
+    _significance(col, task, loaded, seed=seed)
+    _analyses(col, task, kind, loaded)
+    _errors(col, kind, loaded, seed=seed)
+    col.chart = dot_whisker([{"model": r["display"], **r["headline"], "rank": r.get("rank")} for r in col.runs], col.headline)
+    col.pareto = pareto([{"model": r["display"], "value": r["headline"]["value"], "speed": r["examples_per_s"],
+                          "hardware": r["hardware_label"]} for r in col.runs], col.headline)
+    col.explorer = explorer_data(col, kind, loaded)
+
+
+def _load_predictions(store: Store, col: Column) -> dict[int, Loaded]:
+    loaded: dict[int, Loaded] = {}
+    shared: dict[tuple, Example] = {}  # one Example per example, however many models answered it
+    for run_id, example_id, data, reference, prediction, correct, meta in store.prediction_rows([r["id"] for r in col.runs]):
+        run = loaded.setdefault(int(run_id), Loaded([], [], []))
+        key = (example_id, id(data), id(reference), id(meta))  # the store decodes each distinct text once
+        example = shared.get(key)
+        if example is None:
+            example = shared[key] = Example(str(example_id), data, reference, meta)
+        run.examples.append(example)
+        run.predictions.append(Prediction.from_json(prediction))
+        run.correct.append(correct)
+    return loaded
+
+
+def _installed_task(name: str):
+    try:
+        return get_task(name)
+    except HarnessError:
+        return None
+
+
+def _significance(col: Column, task, loaded: dict[int, Loaded], *, seed: int) -> None:
+    """Pairwise tests, ranks; left out (with the reason) where the task is not installed
+    (``task`` None) or its per-example statistics do not give the stored headline."""
+    if task is None:
+        col.significance = {"missing": f"the task {col.task!r} is not installed here, so its headline cannot be recomputed"}
+        return
+    systems = {}
+    for run in col.runs:
+        data = loaded.get(run["id"])
+        if data is None:
+            continue
+        stats = paired_statistics(task, data.examples, data.predictions)
+        stored = run["headline"]["value"]
+        if stored is None or stored != stored or abs(stats.value() - stored) > 1e-9:
+            col.significance = {"missing": f"{task.name}'s per-example statistics do not give its stored {col.headline} "
+                                           f"for {run['display']}; no pairwise tests"}
+            return
+        systems[run["model"]] = stats
+    pairs = compare_models(systems, seed=seed)
+    rank = ranks(list(systems), pairs)
+    for run in col.runs:
+        run["rank"] = rank.get(run["model"])
+    tests = sorted({p.test for p in pairs})
+    col.significance = {"pairs": pairs, "tests": tests, "models": [r["model"] for r in col.runs if r["model"] in systems],
+                        "displays": {r["model"]: r["display"] for r in col.runs}}
+
+
+def _analyses(col: Column, task, kind, loaded: dict[int, Loaded]) -> None:
+    """The kind's error analyses per model, and calibration where models give probabilities
+    (none where the task is not installed here)."""
+    if task is None:
+        return
+    by_title: dict[str, list[dict[str, Any]]] = {}
+    for run in col.runs:
+        data = loaded.get(run["id"])
+        if data is None:
+            continue
+        for table in kind.presenter.analyses(task, data.examples, data.predictions, data.correct):
+            by_title.setdefault(table.title, []).append({"model": run["display"], "table": table})
+        # examples whose gold answer is not an option (GAP's "neither") have no place in it
+        usable = [r for r in (kind.presenter.option_probabilities(task, e, p) for e, p in zip(data.examples, data.predictions))
+                  if r is not None]
+        if usable:
+            result = calibration([p for p, _ in usable], [g for _, g in usable])
+            col.calibration.append({"model": run["display"], "result": result, "chart": reliability(result.bins)})
+    col.analyses = [{"title": title, "tables": tables} for title, tables in by_title.items()]
+
+
+def _errors(col: Column, kind, loaded: dict[int, Loaded], *, seed: int) -> None:
+    """A seeded sample of each model's wrong answers, as the kind shows them (none where the
+    text may not be shown)."""
+    for run in col.runs:
+        run["errors"], run["wrong"] = [], 0
+        data = loaded.get(run["id"])
+        if data is None:
+            continue
+        wrong = [i for i, ok in enumerate(data.correct) if not ok]
+        run["wrong"] = len(wrong)
+        if not col.text_shown:
+            continue
+        picked = sorted(random.Random(f"{seed}:{col.task}:{run['model']}").sample(wrong, min(ERRORS_SHOWN, len(wrong))))
+        for i in picked:
+            e, p = data.examples[i], data.predictions[i]
+            run["errors"].append({"id": e.id, **kind.presenter.describe(e.input, e.reference, p.output, p.raw)})

@@ -1,0 +1,198 @@
+"""Comparing models on the same examples: paired differences with bootstrap CIs, McNemar's
+exact test, Holm's correction across pairs, and the ranks and overall score built on them."""
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any, Sequence
+
+import numpy as np
+
+from harness.scoring.paired import PairedStatistics
+from harness.scoring.stats import DEFAULT_RESAMPLES, paired_samples, resample_counts
+
+#: family-wise error rate of the pairwise decisions (Holm)
+ALPHA = 0.05
+
+
+def exact_mcnemar(only_first, only_second):
+    """McNemar's exact two-sided p-value from the discordant counts (only the first system
+    right, only the second right; numbers or arrays): twice the binomial(discordant, 1/2) tail
+    of the smaller count, capped at 1 (scipy's binomial CDF; a test checks it equals
+    statsmodels' ``mcnemar(exact=True)``)."""
+    from scipy.stats import binom
+
+    only_first, only_second = np.asarray(only_first), np.asarray(only_second)
+    total = only_first + only_second
+    tail = binom.cdf(np.minimum(only_first, only_second), np.maximum(total, 1), 0.5)
+    p = np.where(total > 0, np.minimum(1.0, 2 * tail), 1.0)
+    return float(p) if p.ndim == 0 else p
+
+
+def paired_bootstrap(first: PairedStatistics, second: PairedStatistics, *, seed: int = 0,
+                     resamples: int = DEFAULT_RESAMPLES, confidence: float = 0.95) -> dict[str, float]:
+    """The headline difference (second - first) on the same examples with a paired percentile
+    bootstrap CI (:func:`~harness.scoring.stats.paired_samples`), and the bootstrap's two-sided
+    p-value (:func:`bootstrap_p`)."""
+    samples = paired_samples(first.stats, second.stats, first.metric, seed=seed, resamples=resamples)
+    return _summary(first, second, samples, confidence)
+
+
+def _pairs_on_shared_examples(systems: dict[str, PairedStatistics], *, seed: int, resamples: int) -> list[PairResult]:
+    """Every pair of models that scored the same examples: one set of draws serves every pair,
+    each model's statistics are resampled once, and the intervals come out of one array."""
+    names = list(systems)
+    counts = resample_counts(len(systems[names[0]].ids), resamples=resamples, seed=seed).astype(float)
+    # one matrix product for every model's statistics side by side, then each model's metric
+    widths = np.cumsum([0, *[systems[m].stats.shape[1] for m in names]])
+    sums = counts @ np.hstack([systems[m].stats for m in names])
+    resampled = np.stack([np.asarray(systems[m].metric(sums[:, widths[i]:widths[i + 1]])) for i, m in enumerate(names)])
+    values = np.array([systems[m].value() for m in names])
+    index = list(combinations(range(len(names)), 2))
+    if not index:
+        return []
+    first, second = np.array([i for i, _ in index]), np.array([j for _, j in index])
+    samples = resampled[second] - resampled[first]
+    low, high = np.percentile(samples, [2.5, 97.5], axis=1)
+    p = bootstrap_p(samples, values[second] - values[first])
+    n = len(systems[names[0]].ids)
+    return [PairResult(names[i], names[j], n, float(values[j] - values[i]), float(lo), float(hi), "paired bootstrap", float(pv))
+            for (i, j), lo, hi, pv in zip(index, low, high, p)]
+
+
+def bootstrap_p(samples: np.ndarray, observed):
+    """The two-sided p-value of an observed paired difference from its bootstrap resamples
+    (the last axis): the difference over its bootstrap standard error, against the normal
+    distribution (scipy). Unlike counting resamples on either side of 0, it does not stop at
+    1/R, so Holm's correction across many pairs can still reject. No spread: 1 for no
+    difference, else 0."""
+    from scipy.stats import norm
+
+    samples, observed = np.asarray(samples, dtype=float), np.asarray(observed, dtype=float)
+    spread = samples.std(axis=-1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(spread > 0, 2 * norm.sf(np.abs(observed) / np.where(spread > 0, spread, 1.0)),
+                     np.where(observed == 0, 1.0, 0.0))
+    return float(p) if p.ndim == 0 else p
+
+
+def _summary(first: PairedStatistics, second: PairedStatistics, samples: np.ndarray, confidence: float) -> dict[str, float]:
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(samples, [tail, 100 - tail])
+    difference = second.value() - first.value()
+    return {"difference": difference, "ci_low": float(low), "ci_high": float(high),
+            "bootstrap_p": bootstrap_p(samples, difference)}
+
+
+@dataclass
+class PairResult:
+    """The comparison of two models on one task (``difference`` is second - first)."""
+
+    first: str
+    second: str
+    n: int
+    difference: float
+    ci_low: float
+    ci_high: float
+    test: str
+    p: float
+    p_holm: float = 1.0
+    significant: bool = False
+    only_first: int | None = None
+    only_second: int | None = None
+
+    def verdict_for(self, model: str) -> str:
+        """"better", "worse" or "same" (no significant difference), from ``model``'s side."""
+        if not self.significant or self.difference == 0:
+            return "same"
+        second_better = self.difference > 0
+        return "better" if second_better == (model == self.second) else "worse"
+
+
+def compare_models(systems: dict[str, PairedStatistics], *, seed: int = 0, alpha: float = ALPHA,
+                   resamples: int = DEFAULT_RESAMPLES) -> list[PairResult]:
+    """Every pair of models, compared on the examples both scored.
+
+    The test is McNemar's exact test where the headline is a share of right answers (both
+    models have ``correct``), else the paired bootstrap's p-value; Holm's step-down method
+    (statsmodels) then holds the family-wise error rate across all pairs at ``alpha``.
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    names = list(systems)
+    shared = bool(names) and bool(systems[names[0]].ids) and all(systems[m].ids == systems[names[0]].ids for m in names)
+    if shared:
+        pairs = _pairs_on_shared_examples(systems, seed=seed, resamples=resamples)
+        compared = {(p.first, p.second): (systems[p.first], systems[p.second]) for p in pairs}
+    else:
+        pairs, compared = [], {}
+        for a, b in combinations(systems, 2):
+            wanted = set(systems[b].ids)
+            common = [i for i in systems[a].ids if i in wanted]
+            if not common:
+                continue
+            first, second = compared[a, b] = systems[a].subset(common), systems[b].subset(common)
+            boot = paired_bootstrap(first, second, seed=seed, resamples=resamples)
+            pairs.append(PairResult(a, b, len(common), boot["difference"], boot["ci_low"], boot["ci_high"],
+                                    "paired bootstrap", boot["bootstrap_p"]))
+    discordant = []
+    for pair in pairs:
+        first, second = compared[pair.first, pair.second]
+        if first.correct is not None and second.correct is not None:
+            counted = first.counted & second.counted
+            a, b = first.correct[counted].astype(bool), second.correct[counted].astype(bool)
+            pair.only_first, pair.only_second = int((a & ~b).sum()), int((~a & b).sum())
+            pair.test = "McNemar exact"
+            discordant.append(pair)
+    if discordant:  # one vectorised binomial CDF for every pair
+        exact = exact_mcnemar([p.only_first for p in discordant], [p.only_second for p in discordant])
+        for pair, p in zip(discordant, exact):
+            pair.p = float(p)
+    if pairs:
+        # statsmodels' Holm runs a full garbage collection, which costs time in proportion to
+        # every object alive (a report holds each prediction): those are set aside meanwhile.
+        gc.freeze()
+        try:
+            reject, adjusted, _, _ = multipletests([p.p for p in pairs], alpha=alpha, method="holm")
+        finally:
+            gc.unfreeze()
+        for pair, rejected, p_holm in zip(pairs, reject, adjusted):
+            pair.p_holm, pair.significant = float(p_holm), bool(rejected)
+    return pairs
+
+
+def ranks(models: Sequence[str], pairs: Sequence[PairResult]) -> dict[str, int]:
+    """Each model's rank: 1 + the number of models significantly better than it, so every model
+    not significantly worse than the best shares rank 1."""
+    better_than = {model: 0 for model in models}
+    for pair in pairs:
+        if pair.significant and pair.difference != 0:
+            loser = pair.first if pair.difference > 0 else pair.second
+            better_than[loser] += 1
+    return {model: 1 + better_than[model] for model in models}
+
+
+def mean_win_rate(columns: Sequence[dict[str, float]]) -> dict[str, tuple[float, int]]:
+    """HELM's mean win rate: per task, the share of the other models on it whose headline is
+    lower (ties count half), averaged over the tasks the model ran; with that task count.
+    Tasks with a single model are left out."""
+    totals: dict[str, list[float]] = {}
+    for values in columns:
+        scored = {m: v for m, v in values.items() if v is not None and v == v}
+        if len(scored) < 2:
+            continue
+        for model, value in scored.items():
+            others = [v for m, v in scored.items() if m != model]
+            wins = sum(1.0 if value > v else 0.5 if value == v else 0.0 for v in others)
+            totals.setdefault(model, []).append(wins / len(others))
+    return {model: (float(np.mean(rates)), len(rates)) for model, rates in totals.items()}
+
+
+def comparison_matrix(models: Sequence[str], pairs: Sequence[PairResult]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(row model, column model) -> the row model's verdict against the column model, and the pair."""
+    cells: dict[tuple[str, str], dict[str, Any]] = {}
+    for pair in pairs:
+        cells[(pair.first, pair.second)] = {"verdict": pair.verdict_for(pair.first), "pair": pair, "sign": -1}
+        cells[(pair.second, pair.first)] = {"verdict": pair.verdict_for(pair.second), "pair": pair, "sign": 1}
+    return cells

@@ -1,0 +1,424 @@
+"""Suite files: a whole leaderboard (tasks, models, options, shots, limits, data, fine-tunes) in
+one TOML file, so ``harness run --suite FILE`` reproduces it.
+
+```toml
+[suite]
+name = "my-leaderboard"
+data_dir = "../data"            # relative to this file; --data-dir overrides it
+seed = 0
+
+[[finetune]]                    # run first; the models it makes join the suite
+name = "minilm-sst2"
+task = "sentiment"
+base = "minilm-l6"
+k = [16, 256, "all"]            # one model per k (train examples drawn with the seed)
+epochs = 3
+
+[[run]]
+tasks = ["ner", "sentiment"]
+models = ["spacy-en-sm", "vader", "@minilm-sst2"]   # @NAME: the models of a [[finetune]]; @NAME:K one
+shots = [0, 5]
+sample = 500
+```
+
+Every error names the file, the table and the key, on one line.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import tomllib
+
+from harness.core.model import get_model
+from harness.core.task import SOURCES, resolve_tasks
+from harness.data.perturb import parse_perturbations
+from harness.engines.packaged import cache_root
+from harness.errors import HarnessError
+from harness.run.finetune import BASES, FinetuneConfig, finetune
+from harness.run.runner import RunSummary, run_matrix
+
+SUITE_KEYS = {"name", "description", "data_dir", "source", "seed", "batch_size"}
+RUN_KEYS = {"tasks", "models", "shots", "limit", "sample", "split", "options", "perturb", "batch_size"}
+FINETUNE_KEYS = {"name", "task", "base", "k", "epochs", "lr", "batch_size", "seed", "max_minutes", "max_length",
+                 "dev_limit", "augment", "augment_mix", "out", "evaluate"}
+EVALUATE_KEYS = {"limit", "sample", "split", "perturb", "batch_size"}
+
+
+@dataclass
+class RunBlock:
+    """One ``[[run]]`` table: its tasks and models, run once per number of shots."""
+
+    tasks: list[str]
+    #: model names, the ``@NAME[:K]`` references to fine-tunes already turned into their ``hf:`` names
+    models: list[str]
+    shots: list[int] = field(default_factory=lambda: [0])
+    limit: int | None = None
+    sample: int | None = None
+    split: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    #: the noise conditions of ``perturb = "typo:0.05,0.1"`` (empty: clean only)
+    perturbations: list = field(default_factory=list)
+    batch_size: int | None = None
+
+
+@dataclass
+class FinetuneStep:
+    """One ``[[finetune]]`` table: a base encoder fine-tuned on a task at each k."""
+
+    name: str
+    task: str
+    base: str
+    ks: list[int | None]
+    out: Path
+    settings: dict[str, Any]
+    evaluate: RunBlock
+    #: epochs for each k (in the order of ``ks``)
+    epochs: list[float] = field(default_factory=list)
+
+    def out_for(self, k: int | None) -> Path:
+        """The folder the model fine-tuned on k examples is saved to."""
+        return self.out / f"{self.name}-k{k if k is not None else 'all'}"
+
+    def model_names(self) -> list[str]:
+        """The ``hf:`` names of the models this step makes."""
+        return [f"hf:{self.out_for(k)}" for k in self.ks]
+
+
+@dataclass
+class Suite:
+    """A parsed, checked suite file."""
+
+    path: Path
+    name: str
+    sha256: str
+    #: the file's text, as read
+    text: str = ""
+    description: str = ""
+    data_dir: Path | None = None
+    source: str = "auto"
+    seed: int = 0
+    batch_size: int = 32
+    finetunes: list[FinetuneStep] = field(default_factory=list)
+    runs: list[RunBlock] = field(default_factory=list)
+
+    def provenance(self) -> dict[str, str]:
+        """What each run of this suite records: its name, the file's name, its digest and its text
+        (so the store alone can say what produced a run)."""
+        return {"name": self.name, "file": self.path.name, "sha256": self.sha256, "text": self.text}
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise HarnessError(f"Cannot read suite file {path}: {exc.strerror}") from None
+
+
+def suite_digest(path: str | Path) -> str:
+    """The sha256 of a suite file's bytes (what runs record and ``report --suite`` matches)."""
+    return hashlib.sha256(_read(Path(path))).hexdigest()
+
+
+class _Checker:
+    """Reads typed values out of a TOML table, raising one-line errors that name file, table and key."""
+
+    def __init__(self, path: Path, where: str, table: Any, allowed: set[str]):
+        self.path, self.where = path, where
+        if not isinstance(table, dict):
+            self.fail(None, f"expected a table, got {type(table).__name__}")
+        self.table = table
+        for key in table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, sorted(allowed), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else f" (expected one of: {', '.join(sorted(allowed))})"
+                raise HarnessError(f"{path}: {where}: unknown key {key!r}{hint}")
+
+    def fail(self, key: str | None, message: str):
+        at = f" key {key!r}" if key else ""
+        raise HarnessError(f"{self.path}: {self.where}{at}: {message}")
+
+    def has(self, key: str) -> bool:
+        return key in self.table
+
+    def string(self, key: str, *, required: bool = False, default: str | None = None) -> str | None:
+        if key not in self.table:
+            if required:
+                self.fail(key, "is required (a string)")
+            return default
+        value = self.table[key]
+        if not isinstance(value, str) or not value.strip():
+            self.fail(key, f"expected a non-empty string, got {value!r}")
+        return value.strip()
+
+    def integer(self, key: str, *, minimum: int, default: int | None = None) -> int | None:
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            self.fail(key, f"expected an integer >= {minimum}, got {value!r}")
+        return value
+
+    def number(self, key: str, *, default: float | None = None) -> float | None:
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            self.fail(key, f"expected a number > 0, got {value!r}")
+        return float(value)
+
+    def boolean(self, key: str, *, default: bool = False) -> bool:
+        value = self.table.get(key, default)
+        if not isinstance(value, bool):
+            self.fail(key, f"expected true or false, got {value!r}")
+        return value
+
+    def names(self, key: str) -> list[str]:
+        if key not in self.table:
+            self.fail(key, "is required (a list of names)")
+        value = self.table[key]
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, list) or not values or not all(isinstance(v, str) and v.strip() for v in values):
+            self.fail(key, f"expected a non-empty list of names, got {value!r}")
+        return [v.strip() for v in values]
+
+
+def load_suite(path: str | Path, *, data_dir: str | Path | None = None) -> Suite:
+    """Read and check a suite file: every key known, every value of the right type, every task
+    and model registered. ``data_dir`` (``--data-dir``) overrides the file's."""
+
+    path = Path(path)
+    raw = _read(path)
+    sha = hashlib.sha256(raw).hexdigest()
+    try:
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise HarnessError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise HarnessError(f"{path}: not valid TOML: the file is not UTF-8 text") from None
+    top = _Checker(path, "top level", data, {"suite", "run", "finetune"})
+    if not top.has("suite"):
+        top.fail(None, "a [suite] table with at least name = \"...\" is required")
+    head = _Checker(path, "[suite]", data["suite"], SUITE_KEYS)
+    suite = Suite(path=path, name=head.string("name", required=True), sha256=sha, text=text,
+                  description=head.string("description", default="") or "",
+                  seed=head.integer("seed", minimum=0, default=0), batch_size=head.integer("batch_size", minimum=1, default=32))
+    source = head.string("source", default="auto")
+    if source not in SOURCES:
+        head.fail("source", f"expected one of {', '.join(SOURCES)}, got {source!r}")
+    suite.source = source
+    folder = head.string("data_dir")
+    if data_dir is not None:
+        suite.data_dir = Path(data_dir)
+    elif folder is not None:
+        suite.data_dir = (path.parent / folder).resolve()
+        if not suite.data_dir.is_dir():
+            head.fail("data_dir", f"{suite.data_dir} is not a folder (relative paths start at the suite file's folder)")
+    for index, table in enumerate(_array(top, data, "finetune"), 1):
+        suite.finetunes.append(_finetune(path, index, table, suite))
+    names = [step.name for step in suite.finetunes]
+    duplicate = next((name for name in names if names.count(name) > 1), None)
+    if duplicate:
+        raise HarnessError(f"{path}: [[finetune]] name {duplicate!r} is used twice")
+    for index, table in enumerate(_array(top, data, "run"), 1):
+        suite.runs.append(_run_block(path, f"[[run]] #{index}", table, RUN_KEYS, suite))
+    if not suite.runs and not suite.finetunes:
+        top.fail(None, "the suite has no [[run]] and no [[finetune]] table: nothing to do")
+    return suite
+
+
+def _array(top: _Checker, data: dict, key: str) -> list:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        top.fail(key, f"expected [[{key}]] tables, got {type(value).__name__}")
+    return value
+
+
+def _run_block(path: Path, where: str, table: Any, allowed: set[str], suite: Suite, *, implicit: dict | None = None) -> RunBlock:
+    check = _Checker(path, where, table, allowed)
+    if implicit:
+        tasks, models = implicit["tasks"], implicit["models"]
+    else:
+        tasks, models = check.names("tasks"), check.names("models")
+        try:
+            resolve_tasks(tasks)
+        except HarnessError as exc:
+            check.fail("tasks", str(exc))
+        steps = {step.name: step for step in suite.finetunes}
+        named, models = models, []
+        for name in named:  # @NAME and @NAME:K become the hf: names of the fine-tuned models
+            if name.startswith("@"):
+                step_name, _, k = name[1:].partition(":")
+                if step_name not in steps:
+                    check.fail("models", f"{name!r} names no [[finetune]] table (known: {', '.join(steps) or 'none'})")
+                step = steps[step_name]
+                if k and _parse_k(k) not in step.ks:
+                    known = ", ".join(str(v or "all") for v in step.ks)
+                    check.fail("models", f"{name!r}: [[finetune]] {step_name!r} makes no k={k} model (its k: {known})")
+                models.extend([f"hf:{step.out_for(_parse_k(k))}"] if k else step.model_names())
+                continue
+            try:
+                get_model(name)
+            except HarnessError as exc:
+                check.fail("models", str(exc))
+            models.append(name)
+    block = RunBlock(tasks=tasks, models=list(dict.fromkeys(models)))
+    if check.has("shots"):
+        shots = table["shots"]
+        values = [shots] if not isinstance(shots, list) else shots
+        if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
+            check.fail("shots", f"expected an integer >= 0 or a list of them, got {shots!r}")
+        block.shots = list(dict.fromkeys(values))
+    block.limit = check.integer("limit", minimum=1)
+    block.sample = check.integer("sample", minimum=1)
+    block.split = check.string("split")
+    block.batch_size = check.integer("batch_size", minimum=1)
+    if check.has("options"):
+        options = table["options"]
+        if not isinstance(options, dict) or not all(isinstance(v, (str, int, float, bool)) for v in options.values()):
+            check.fail("options", f"expected a table of KEY = value, got {options!r}")
+        block.options = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in options.items()}
+    perturb = check.string("perturb")
+    if perturb:
+        try:
+            block.perturbations = parse_perturbations(perturb, option="perturb")
+        except HarnessError as exc:
+            check.fail("perturb", str(exc))
+    return block
+
+
+def _parse_k(text: str) -> int | None | str:
+    return None if text == "all" else int(text) if text.isdigit() else text
+
+
+def _finetune(path: Path, index: int, table: Any, suite: Suite) -> FinetuneStep:
+
+    where = f"[[finetune]] #{index}"
+    check = _Checker(path, where, table, FINETUNE_KEYS)
+    name = check.string("name", required=True)
+    task = check.string("task", required=True)
+    try:
+        resolved = resolve_tasks([task])
+    except HarnessError as exc:
+        check.fail("task", str(exc))
+    if len(resolved) != 1:
+        check.fail("task", f"names a group of {len(resolved)} tasks; a fine-tune needs one task")
+    base = check.string("base", required=True)
+    if base not in BASES and not Path(base).exists() and "/" not in base:
+        check.fail("base", f"{base!r} is not a registered base ({', '.join(sorted(BASES))}), a folder, or a Hub id (org/name)")
+    if not check.has("k"):
+        check.fail("k", "is required: an integer, \"all\", or a list of them")
+    raw = table["k"]
+    values = raw if isinstance(raw, list) else [raw]
+    ks: list[int | None] = []
+    for value in values:
+        if value == "all":
+            ks.append(None)
+        elif isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            ks.append(value)
+        else:
+            check.fail("k", f"expected integers >= 1 or \"all\", got {value!r}")
+    if not ks:
+        check.fail("k", "is an empty list")
+    epochs: list[float] = []
+    if isinstance(table.get("epochs"), list):  # one per k
+        if len(table["epochs"]) != len(ks) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+                                                      for v in table["epochs"]):
+            check.fail("epochs", f"expected a number > 0, or a list of {len(ks)} of them (one per k), got {table['epochs']!r}")
+        epochs = [float(v) for v in table["epochs"]]
+    else:
+        epochs = [check.number("epochs", default=3.0)] * len(ks)
+    settings = {"lr": check.number("lr", default=5e-5),
+                "batch_size": check.integer("batch_size", minimum=1, default=32),
+                "seed": check.integer("seed", minimum=0, default=suite.seed),
+                "max_minutes": check.number("max_minutes"), "max_length": check.integer("max_length", minimum=8, default=128),
+                "dev_limit": check.integer("dev_limit", minimum=1), "augment": check.string("augment"),
+                "augment_mix": check.boolean("augment_mix")}
+    if settings["augment"]:
+
+        try:
+            conditions = parse_perturbations(settings["augment"], option="augment")
+        except HarnessError as exc:
+            check.fail("augment", str(exc))
+        if len(conditions) != 1:
+            check.fail("augment", f"expected one NAME:RATE, got {settings['augment']!r}")
+    elif settings["augment_mix"]:
+        check.fail("augment_mix", "needs augment = \"NAME:RATE\"")
+    out_text = check.string("out")
+    out = (path.parent / out_text).resolve() if out_text else finetune_home() / suite.name
+    evaluate = _run_block(path, f"{where} evaluate", table.get("evaluate", {}), EVALUATE_KEYS, suite,
+                          implicit={"tasks": [task], "models": []})
+    step = FinetuneStep(name=name, task=resolved[0].name, base=base, ks=ks, out=out, settings=settings, evaluate=evaluate,
+                        epochs=epochs)
+    evaluate.models = step.model_names()  # each model it makes, on its task
+    return step
+
+
+def finetune_home() -> Path:
+    """Where suites keep the models they fine-tune: ``$HARNESS_CACHE_DIR/finetuned`` (default
+    ``~/.cache/harness/finetuned``)."""
+
+    return cache_root() / "finetuned"
+
+
+# -- running ----------------------------------------------------------------------------------------
+
+
+def run_finetunes(suite: Suite, *, progress: bool, log: Callable[[str], None]) -> None:
+    """Fine-tune every model of the suite that is not already saved with the same settings."""
+
+    for step in suite.finetunes:
+        for k, epochs in zip(step.ks, step.epochs):
+            out = step.out_for(k)
+            settings = {**step.settings, "epochs": epochs}
+            augment = settings.pop("augment")
+            config = FinetuneConfig(task=step.task, base=step.base, out=str(out), train_limit=k,
+                                    data_dir=str(suite.data_dir) if suite.data_dir else None, source=suite.source,
+                                    augment=parse_perturbations(augment, option="augment")[0] if augment else None,
+                                    **settings)
+            wanted = {"task": step.task, "base": step.base, "k": k, **step.settings, "epochs": epochs, "data_dir": config.data_dir,
+                      "source": suite.source}
+            marker = out / "harness_suite_step.json"
+            if marker.exists() and (out / "harness_finetune.json").exists():
+                try:
+                    if json.loads(marker.read_text()) == wanted:
+                        log(f"{step.name} k={k or 'all'}: already fine-tuned with these settings ({out.name})")
+                        continue
+                except ValueError:
+                    pass
+            log(f"{step.name} k={k or 'all'}: fine-tuning {step.base} on {step.task}...")
+            started = time.perf_counter()
+            finetune(config, progress=progress, log=log)
+            marker.write_text(json.dumps(wanted, indent=2) + "\n")
+            log(f"{step.name} k={k or 'all'}: done in {time.perf_counter() - started:.0f} s")
+
+
+def run_suite(suite: Suite, store, *, executor: Any = None, progress: bool = True, workers: int | None = None,
+              log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)):
+    """Fine-tune what the suite asks first, then evaluate each ``[[run]]`` (once per number of
+    shots and fine-tuned models on their task), all into ``store``. Returns one
+    :class:`~harness.run.runner.RunSummary` for the whole suite."""
+    run_finetunes(suite, progress=progress, log=log)
+    total = RunSummary()
+    for block in [step.evaluate for step in suite.finetunes] + suite.runs:
+        tasks = resolve_tasks(block.tasks)
+        models = [get_model(name) for name in block.models]
+        for shots in block.shots:
+            summary = run_matrix(
+                tasks, models, store, split=block.split, data_dir=suite.data_dir, source=suite.source, limit=block.limit,
+                sample=block.sample, shots=shots, options=block.options, seed=suite.seed,
+                batch_size=block.batch_size or suite.batch_size, workers=workers, progress=progress,
+                perturbations=block.perturbations,
+                executor=executor, suite=suite.provenance(), log=log,
+            )
+            total.results.extend(summary.results)
+            total.skipped.extend(summary.skipped)
+            total.failed.extend(summary.failed)
+    return total

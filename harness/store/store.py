@@ -1,0 +1,520 @@
+"""The results store: one SQLite file with runs, metrics, per-example predictions, and the prediction cache.
+
+The file carries its schema version (``PRAGMA user_version``) and a random store id. A store
+written by an earlier release is upgraded in place when opened for writing; a damaged or
+foreign file is a one-line error and is never modified. ``report`` and ``export`` open the
+store read-only: they never create or change a file, and work on read-only media.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import sqlite3
+import uuid
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+
+from harness.core.example import Example, Prediction
+from harness.core.scores import Scores
+from harness.errors import HarnessError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DEFAULT_STORE = "harness.sqlite"
+#: 1: releases before schema versions (user_version 0); 2: store id, one run per (cache key, selection);
+#: 3: the request cache of decoder engines; 4: each prediction's example metadata (gender, subset)
+SCHEMA_VERSION = 4
+#: seconds a writer waits for another writer's lock before giving up
+BUSY_TIMEOUT_S = 600.0
+TABLE_COLUMNS = {
+    "cache": {"cache_key", "example_key", "prediction", "seconds"},
+    "runs": {"id", "task", "task_version", "kind", "dataset", "split", "data_source", "data_location", "model",
+             "model_identity", "settings", "cache_key", "n", "seed", "headline", "wall_time_s", "compute_time_s",
+             "examples_per_s", "cached", "provenance"},
+    "metrics": {"run_id", "name", "breakdown", "value", "ci_low", "ci_high", "n"},
+    "predictions": {"run_id", "position", "example_id", "input", "reference", "prediction", "correct"},
+}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS cache (
+    cache_key   TEXT NOT NULL,
+    example_key TEXT NOT NULL,
+    prediction  TEXT NOT NULL,
+    seconds     REAL NOT NULL,
+    created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (cache_key, example_key)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    task           TEXT NOT NULL,
+    task_version   TEXT NOT NULL,
+    kind           TEXT NOT NULL,
+    dataset        TEXT NOT NULL,
+    split          TEXT NOT NULL,
+    data_source    TEXT NOT NULL,
+    data_location  TEXT NOT NULL,
+    model          TEXT NOT NULL,
+    model_identity TEXT NOT NULL,
+    settings       TEXT NOT NULL,
+    cache_key      TEXT NOT NULL,
+    n              INTEGER NOT NULL,
+    seed           INTEGER NOT NULL,
+    headline       TEXT NOT NULL,
+    wall_time_s    REAL NOT NULL,
+    compute_time_s REAL NOT NULL,
+    examples_per_s REAL,
+    cached         INTEGER NOT NULL,
+    provenance     TEXT NOT NULL,
+    selection_key  TEXT
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id    INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name      TEXT NOT NULL,
+    breakdown TEXT NOT NULL DEFAULT '',
+    value     REAL,
+    ci_low    REAL,
+    ci_high   REAL,
+    n         INTEGER
+);
+CREATE TABLE IF NOT EXISTS predictions (
+    run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    position   INTEGER NOT NULL,
+    example_id TEXT NOT NULL,
+    input      TEXT NOT NULL,
+    reference  TEXT NOT NULL,
+    prediction TEXT NOT NULL,
+    correct    INTEGER NOT NULL,
+    meta       TEXT,
+    PRIMARY KEY (run_id, position)
+);
+CREATE INDEX IF NOT EXISTS metrics_run ON metrics(run_id);
+"""
+#: what version 2 adds to a version-1 store (and what a new store gets after SCHEMA)
+UPGRADE_TO_2 = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS runs_selection ON runs(cache_key, selection_key);
+"""
+#: what version 3 adds: engine outputs of decoders per (engine, request)
+UPGRADE_TO_3 = """
+CREATE TABLE IF NOT EXISTS requests (
+    engine_key  TEXT NOT NULL,
+    request_key TEXT NOT NULL,
+    output      TEXT NOT NULL,
+    seconds     REAL NOT NULL,
+    created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (engine_key, request_key)
+);
+"""
+#: what version 4 adds to an older store: the example's metadata beside each prediction (the
+#: report's slices; SCHEMA has it for new stores)
+UPGRADE_TO_4 = "ALTER TABLE predictions ADD COLUMN meta TEXT"
+
+
+@dataclass
+class RunRecord:
+    """One finished run, as the ``runs`` table holds it (the store owns this shape)."""
+
+    task: str
+    task_version: str
+    kind: str
+    dataset: str
+    split: str
+    data_source: str
+    data_location: str
+    #: the leaderboard row's label (model name plus any option or shot tags)
+    model: str
+    model_identity: dict[str, Any]
+    settings: dict[str, Any]
+    cache_key: str
+    #: digest of which examples were scored (one record per cache key and selection)
+    selection_key: str
+    n: int
+    seed: int
+    wall_time_s: float
+    compute_time_s: float
+    examples_per_s: float | None
+    cached: int
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def columns(self, headline: str) -> dict[str, Any]:
+        """The row to insert: JSON columns encoded, the headline metric's name added."""
+        row = asdict(self)
+        for name in ("model_identity", "settings", "provenance"):
+            row[name] = json.dumps(row[name], sort_keys=True, default=str)
+        row["headline"] = headline
+        return row
+
+
+def default_store_path() -> Path:
+    """``$HARNESS_STORE`` if set, else ``harness.sqlite`` in the working directory."""
+    return Path(os.environ.get("HARNESS_STORE") or DEFAULT_STORE)
+
+
+def cache_key(model_identity: dict[str, Any], task_name: str, task_version: str, settings: dict[str, Any]) -> str:
+    """Digest of everything a prediction depends on except the example itself."""
+    blob = json.dumps(
+        {"model": model_identity, "task": task_name, "task_version": task_version, "settings": settings},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def _in(column: str, values: Sequence[Any] | None) -> tuple[str, list[Any]] | None:
+    """A ``column IN (...)`` condition, or None when there is nothing to filter on."""
+    if values is None:
+        return None
+    return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
+
+
+def _where(conditions: list[tuple[str, list[Any]] | None]) -> tuple[str, list[Any]]:
+    """A WHERE clause and its parameters from the conditions that are not None."""
+    present = [c for c in conditions if c is not None]
+    if not present:
+        return "", []
+    return " WHERE " + " AND ".join(sql for sql, _ in present), [p for _, ps in present for p in ps]
+
+
+def _guarded(method):
+    """Turn SQLite failures inside a store method into one-line errors naming the store."""
+
+    @functools.wraps(method)
+    def wrapper(self: Store, *args, **kwargs):
+        with self.guard():
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+class Store:
+    """A results store in one SQLite file.
+
+    ``readonly=False`` (``harness run``) creates the file on first use and upgrades a store
+    written by an earlier release; ``readonly=True`` (``report``, ``export``) needs an
+    existing store and never writes.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, readonly: bool = False):
+        self.path = Path(path) if path else default_store_path()
+        self.readonly = readonly
+        if readonly and not self.path.is_file():
+            raise HarnessError(f"{self.path}: no such results store")
+        if not readonly and self.path.parent and not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.guard():
+            self.db = self._connect()
+            self._check_schema()
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.readonly:
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+            db.execute("PRAGMA foreign_keys=ON")
+            return db
+        uri = self.path.resolve().as_uri()
+        try:
+            db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            # Read-only media: a WAL store cannot even be read without creating its -shm
+            # file; immutable=1 reads it as it is.
+            db = sqlite3.connect(f"{uri}?immutable=1", uri=True)
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return db
+
+    def _check_schema(self) -> None:
+        try:
+            tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            raise HarnessError(f"{self.path}: not a harness results store ({exc})") from None
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        ours = set(TABLE_COLUMNS)
+        if not tables & ours:
+            if tables - {"sqlite_sequence"}:
+                raise HarnessError(f"{self.path}: not a harness results store (it holds tables {', '.join(sorted(tables))}); "
+                                   "it was left untouched")
+            if self.readonly:
+                raise HarnessError(f"{self.path}: an empty file, not a harness results store")
+            self._create()
+            return
+        missing = sorted(ours - tables)
+        if missing:
+            raise HarnessError(f"{self.path}: damaged results store: table {', '.join(missing)} is missing; "
+                               "it was left untouched (restore it from a backup or use another --store)")
+        for table, columns in TABLE_COLUMNS.items():
+            found = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            if columns - found:
+                raise HarnessError(f"{self.path}: damaged results store: table {table} lacks column(s) "
+                                   f"{', '.join(sorted(columns - found))}; it was left untouched")
+        if version > SCHEMA_VERSION:
+            raise HarnessError(f"{self.path}: written by a newer harness (store schema {version}, this release reads "
+                               f"up to {SCHEMA_VERSION}); upgrade harness")
+        if version < SCHEMA_VERSION and not self.readonly:
+            self._upgrade(version)
+
+    def _create(self) -> None:
+        self.db.execute("PRAGMA journal_mode=WAL")
+        with self.db:
+            self.db.executescript("BEGIN IMMEDIATE;" + SCHEMA + UPGRADE_TO_2 + UPGRADE_TO_3 + "COMMIT;")
+            self._stamp()
+
+    def _upgrade(self, version: int) -> None:
+        """Bring a store written by an earlier release up to :data:`SCHEMA_VERSION`, keeping every run."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            current = self.db.execute("PRAGMA user_version").fetchone()[0]  # another writer may have upgraded it
+            if current < 2:
+                columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
+                if "selection_key" not in columns:
+                    self.db.execute("ALTER TABLE runs ADD COLUMN selection_key TEXT")
+                # Earlier runs have no selection digest: each keeps a key of its own.
+                self.db.execute("UPDATE runs SET selection_key = 'run-' || id WHERE selection_key IS NULL")
+                for statement in UPGRADE_TO_2.strip().split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+            if current < 3:
+                self.db.execute(UPGRADE_TO_3)
+            if current < 4:
+                columns = {row[1] for row in self.db.execute("PRAGMA table_info(predictions)")}
+                if "meta" not in columns:
+                    self.db.execute(UPGRADE_TO_4)
+            if current < SCHEMA_VERSION:
+                self._stamp()
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+
+    def _stamp(self) -> None:
+        self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)", (uuid.uuid4().hex,))
+        self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """Turn SQLite's failures into one-line :class:`HarnessError` s naming this store."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if "full" in text:
+                raise HarnessError(f"{self.path}: the disk is full ({text}); what was committed before is kept, "
+                                   "free some space and rerun the same command to resume") from None
+            if "locked" in text or "busy" in text:
+                raise HarnessError(f"{self.path}: another process held the store's lock for over "
+                                   f"{BUSY_TIMEOUT_S:.0f} s ({text}); rerun the same command to resume") from None
+            if "readonly" in text or "read-only" in text:
+                raise HarnessError(f"{self.path}: cannot write the store ({text})") from None
+            if "unable to open" in text:
+                raise HarnessError(f"{self.path}: cannot open the store ({text})") from None
+            raise HarnessError(f"{self.path}: damaged results store ({text})") from None
+        except sqlite3.DatabaseError as exc:  # "database disk image is malformed", "file is not a database"
+            raise HarnessError(f"{self.path}: damaged results store ({exc}); it was left as it is") from None
+        except Exception as exc:  # pandas wraps SQLite's errors in its own DatabaseError
+            if type(exc).__name__ == "DatabaseError" and isinstance(exc.__cause__ or exc.__context__, sqlite3.Error):
+                cause = exc.__cause__ or exc.__context__
+                raise HarnessError(f"{self.path}: damaged results store ({cause}); it was left as it is") from None
+            raise
+
+    @property
+    @_guarded
+    def store_id(self) -> str:
+        """A random id given to the store when it was created (a site remembers which store built it)."""
+        if self.db.execute("SELECT name FROM sqlite_master WHERE name = 'meta'").fetchone():
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
+            if row:
+                return row[0]
+        return "unversioned-" + hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:16]
+
+    def close(self) -> None:
+        """Close the connection (the last one to close a store checkpoints its write-ahead log)."""
+        with self.guard():
+            self.db.close()
+
+    # -- prediction cache -------------------------------------------------
+    @_guarded
+    def cached(self, key: str, example_keys: Iterable[str]) -> dict[str, tuple[Prediction, float]]:
+        """Cached (prediction, seconds) for those of ``example_keys`` already computed under ``key``."""
+        wanted = set(example_keys)
+        rows = self.db.execute("SELECT example_key, prediction, seconds FROM cache WHERE cache_key = ?", (key,))
+        return {
+            ek: (Prediction.from_json(json.loads(pred)), seconds) for ek, pred, seconds in rows if ek in wanted
+        }
+
+    @_guarded
+    def put_cached(self, key: str, examples: Sequence[Example], predictions: Sequence[Prediction], seconds: float) -> None:
+        """Store a batch of fresh predictions and commit at once, so a killed run keeps them."""
+        each = seconds / max(1, len(examples))
+        rows = [(key, e.key, json.dumps(p.to_json(), ensure_ascii=False), each) for e, p in zip(examples, predictions)]
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO cache (cache_key, example_key, prediction, seconds) VALUES (?, ?, ?, ?)", rows
+            )
+
+    # -- request cache (decoder engines) --------------------------------------
+    @_guarded
+    def cached_requests(self, engine_key: str, request_keys: Sequence[str]) -> dict[str, tuple[Any, float]]:
+        """(output, seconds) of those requests an engine already answered."""
+        found: dict[str, tuple[Any, float]] = {}
+        keys = list(dict.fromkeys(request_keys))
+        for start in range(0, len(keys), 500):  # SQLite's limit on parameters
+            part = keys[start : start + 500]
+            rows = self.db.execute(
+                f"SELECT request_key, output, seconds FROM requests WHERE engine_key = ? AND request_key IN "
+                f"({', '.join('?' for _ in part)})", [engine_key, *part])
+            found.update({key: (json.loads(output), seconds) for key, output, seconds in rows})
+        return found
+
+    @_guarded
+    def all_requests(self, engine_key: str) -> dict[str, tuple[Any, float]]:
+        """Every (output, seconds) an engine answered, by request key (sent to Ray workers)."""
+        rows = self.db.execute("SELECT request_key, output, seconds FROM requests WHERE engine_key = ?", (engine_key,))
+        return {key: (json.loads(output), seconds) for key, output, seconds in rows}
+
+    @_guarded
+    def put_requests(self, engine_key: str, outputs: dict[str, tuple[Any, float]]) -> None:
+        """Store engine outputs (with their share of the engine's time) and commit at once."""
+        rows = [(engine_key, key, json.dumps(output), seconds) for key, (output, seconds) in outputs.items()]
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO requests (engine_key, request_key, output, seconds) VALUES (?, ?, ?, ?)", rows)
+
+    @_guarded
+    def count_cached(self, key: str) -> int:
+        """How many predictions are cached under ``key``."""
+        return self.db.execute("SELECT COUNT(*) FROM cache WHERE cache_key = ?", (key,)).fetchone()[0]
+
+    # -- runs --------------------------------------------------------------
+    @_guarded
+    def save_run(
+        self,
+        run: RunRecord,
+        scores: Scores,
+        examples: Sequence[Example],
+        predictions: Sequence[Prediction],
+        correct: Sequence[bool],
+    ) -> int:
+        """Record a finished run with its metrics and per-example predictions; returns the run id."""
+        columns = run.columns(scores.headline)
+        names = ", ".join(columns)
+        marks = ", ".join("?" for _ in columns)
+        # One record per (cache key, selection): a rerun, or the same run finishing twice at
+        # once, replaces the earlier record; BEGIN IMMEDIATE serialises concurrent writers.
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("DELETE FROM runs WHERE cache_key = ? AND selection_key = ?",
+                            (columns["cache_key"], columns.get("selection_key")))
+            cur = self.db.execute(f"INSERT INTO runs ({names}) VALUES ({marks})", list(columns.values()))
+            run_id = cur.lastrowid
+            self.db.executemany(
+                "INSERT INTO metrics (run_id, name, breakdown, value, ci_low, ci_high, n) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, m.name, m.breakdown, m.value, m.ci_low, m.ci_high, m.n) for m in scores.metrics],
+            )
+            self.db.executemany(
+                "INSERT INTO predictions (run_id, position, example_id, input, reference, prediction, correct, meta) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        i,
+                        e.id,
+                        json.dumps(e.input, ensure_ascii=False),
+                        json.dumps(e.reference, ensure_ascii=False),
+                        json.dumps(p.to_json(), ensure_ascii=False),
+                        int(ok),
+                        json.dumps(e.meta, ensure_ascii=False, default=str) if e.meta else None,
+                    )
+                    for i, (e, p, ok) in enumerate(zip(examples, predictions, correct))
+                ],
+            )
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+        return run_id
+
+    @_guarded
+    def runs(self) -> pd.DataFrame:
+        """All runs, newest last, JSON columns decoded."""
+        import pandas as pd
+
+        df = pd.read_sql_query("SELECT * FROM runs ORDER BY id", self.db)
+        for name in ("model_identity", "settings", "provenance"):
+            df[name] = df[name].map(json.loads)
+        return df
+
+    @_guarded
+    def metrics(self, run_ids: Sequence[int] | None = None) -> pd.DataFrame:
+        """Metric rows (optionally only of ``run_ids``) joined with their run's task and model."""
+        import pandas as pd
+
+        query = (
+            "SELECT m.*, r.task, r.split, r.model, r.data_source, r.n AS run_n FROM metrics m "
+            "JOIN runs r ON r.id = m.run_id"
+        )
+        where, params = _where([_in("m.run_id", run_ids)])
+        return pd.read_sql_query(query + where + " ORDER BY m.run_id, m.rowid", self.db, params=params)
+
+    @_guarded
+    def predictions(
+        self, run_ids: Sequence[int] | None = None, *, wrong_only: bool = False, limit: int | None = None
+    ) -> pd.DataFrame:
+        """Per-example predictions (optionally only of ``run_ids``, only incorrect ones, at most
+        ``limit``), JSON columns decoded. The filters run in SQL, so large runs stay cheap."""
+        import pandas as pd
+
+        query = "SELECT p.*, r.task, r.split, r.model FROM predictions p JOIN runs r ON r.id = p.run_id"
+        where, params = _where([_in("p.run_id", run_ids), ("p.correct = 0", []) if wrong_only else None])
+        query += where + " ORDER BY p.run_id, p.position"
+        if limit is not None:
+            query += " LIMIT ?"
+            params.append(int(limit))
+        df = pd.read_sql_query(query, self.db, params=params)
+        for name in ("input", "reference", "prediction"):
+            df[name] = df[name].map(json.loads)
+        # stores written before schema 4 (read-only, so not upgraded) have no metadata
+        df["meta"] = [json.loads(text) if text else {} for text in df["meta"]] if "meta" in df else [{}] * len(df)
+        return df
+
+    @_guarded
+    def prediction_rows(self, run_ids: Sequence[int]) -> list[tuple[int, str, Any, Any, dict, bool, dict]]:
+        """(run id, example id, input, reference, prediction, correct, metadata) of every
+        prediction of ``run_ids``, in order, JSON decoded: what the report reads, without
+        pandas (a large store has hundreds of thousands). Each example's input, reference and
+        metadata are decoded once, however many models answered it."""
+        where, params = _where([_in("run_id", run_ids)])
+        rows = self.db.execute("SELECT * FROM predictions" + where + " ORDER BY run_id, position", params)
+        names = [column[0] for column in rows.description]
+        at = {name: names.index(name) for name in names}
+        decoded: dict[str, Any] = {}
+
+        def once(text: str | None) -> Any:
+            if not text:
+                return {}
+            if text not in decoded:
+                decoded[text] = json.loads(text)
+            return decoded[text]
+
+        meta = at.get("meta")
+        return [(row[at["run_id"]], row[at["example_id"]], once(row[at["input"]]), once(row[at["reference"]]),
+                 json.loads(row[at["prediction"]]), bool(row[at["correct"]]), once(row[meta]) if meta is not None else {})
+                for row in rows]
+
+    @_guarded
+    def latest_runs(self, *, suite: str | None = None) -> pd.DataFrame:
+        """The newest run of each (task, split, data source, noise condition, model): what the
+        leaderboard shows. ``suite``: only runs that suite file (this sha256) made."""
+        runs = self.runs()
+        if suite is not None and not runs.empty:
+            runs = runs[runs["provenance"].map(lambda p: ((p or {}).get("suite") or {}).get("sha256") == suite)]
+        if runs.empty:
+            return runs
+        # a noisy run (--perturb) is a condition of its own, not a newer clean run
+        noise = runs["settings"].map(lambda settings: json.dumps((settings or {}).get("perturbation"), sort_keys=True))
+        keep = ~runs.assign(_noise=noise).duplicated(["task", "split", "data_source", "model", "_noise"], keep="last")
+        return runs[keep]

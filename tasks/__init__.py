@@ -1,1 +1,0 @@
-"""Built-in task plugins (installed as ``harness.tasks``)."""
