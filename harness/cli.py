@@ -177,13 +177,8 @@ def _default_models() -> list[str]:
               help="Also run with seeded noise in the inputs, once per rate, e.g. typo:0,0.05,0.1 "
                    "(typo, ocr, case, punct; rate: the share of words changed; 0 is the clean run).")
 @click.option("-o", "--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
-              help="A model setting, e.g. -o chat_template=off (see `harness models`). Repeatable.")
-@click.option("--tensor-parallel-size", type=click.IntRange(min=1), default=None,
-              help="vllm: models: GPUs to split each model over (same as -o tensor_parallel_size=N).")
-@click.option("--gpu-memory-utilization", type=click.FloatRange(min=0, max=1, min_open=True), default=None,
-              help="vllm: models: share of GPU memory the engine may take (default 0.9).")
-@click.option("--max-model-len", type=click.IntRange(min=1), default=None,
-              help="vllm: models: longest prompt + answer in tokens (default: the model's window).")
+              help="A model or engine setting, e.g. -o chat_template=off (`harness models` lists each model's). "
+                   "Repeatable.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed for bootstrap CIs and any sampling.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=None,
@@ -194,9 +189,8 @@ def _default_models() -> list[str]:
 @click.option("--debug", is_flag=True, help="Show the traceback of a failing model plugin.")
 @_store_option
 @click.pass_context
-def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, source, split, limit, sample, shots, perturb_spec, option_pairs,
-        tensor_parallel_size,
-        gpu_memory_utilization, max_model_len, seed, batch_size, workers, as_json, no_progress, verbose, debug, store_path):
+def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, source, split, limit, sample, shots, perturb_spec,
+        option_pairs, seed, batch_size, workers, as_json, no_progress, verbose, debug, store_path):
     """Evaluate every model on every task and store the results."""
     from harness.run.runner import run_matrix
 
@@ -208,9 +202,6 @@ def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, s
         if not sep or not key.strip():
             raise HarnessError(f"-o expects KEY=VALUE, got {pair!r}")
         options[key.strip()] = value.strip()
-    engine_flags = {"tensor_parallel_size": tensor_parallel_size, "gpu_memory_utilization": gpu_memory_utilization,
-                    "max_model_len": max_model_len}
-    options.update({key: str(value) for key, value in engine_flags.items() if value is not None})
 
     from harness.data.perturb import parse_perturbations
 

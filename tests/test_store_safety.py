@@ -204,21 +204,20 @@ def test_report_and_export_work_on_read_only_media(data_dir, tmp_path):
 
 
 def test_a_schema_3_store_reports_read_only_and_gains_example_metadata_on_upgrade(tmp_path, data_dir):
-    """A store from before predictions kept example metadata: `report` reads it as it is
-    (read-only, no metadata), and the next `run` upgrades it, keeping every prediction."""
+    """A store from before predictions kept example metadata (written by that release): `report`
+    reads it as it is (read-only, no metadata), and the next `run` upgrades it, keeping every prediction."""
     store = tmp_path / "v3.sqlite"
-    assert run_vader(data_dir, store, "--limit", "3").exit_code == 0
+    shutil.copy(FIXTURES / "store_v3.sqlite", store)
     db = sqlite3.connect(store)
-    db.execute("ALTER TABLE predictions DROP COLUMN meta")
-    db.execute("PRAGMA user_version = 3")
-    db.commit()
+    assert "meta" not in {row[1] for row in db.execute("PRAGMA table_info(predictions)")}
+    count = db.execute("SELECT COUNT(*) FROM predictions WHERE run_id = 1").fetchone()[0]
     db.close()
     result = CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(tmp_path / "site")])
     assert result.exit_code == 0, result.output
     assert "vader" in (tmp_path / "site" / "index.html").read_text()
-    assert [row[-1] for row in Store(store, readonly=True).prediction_rows([1])] == [{}, {}, {}]
+    assert [row[-1] for row in Store(store, readonly=True).prediction_rows([1])] == [{}] * count
     assert run_vader(data_dir, store, "--limit", "4").exit_code == 0
     upgraded = Store(store)
     assert upgraded.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-    assert upgraded.db.execute("SELECT COUNT(*) FROM predictions WHERE run_id = 1").fetchone()[0] == 3
+    assert upgraded.db.execute("SELECT COUNT(*) FROM predictions WHERE run_id = 1").fetchone()[0] == count
     assert "meta" in {row[1] for row in upgraded.db.execute("PRAGMA table_info(predictions)")}

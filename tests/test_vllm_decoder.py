@@ -263,7 +263,7 @@ def test_a_run_makes_one_engine_passes_engine_flags_and_records_throughput(fake_
     store = tmp_path / "v.sqlite"
     args = ["run", "--tasks", "sentiment", "--models", f"vllm:{folder}", "--data-dir", str(data_dir),
             "--store", str(store), "--limit", "3", "--json", "--no-progress",
-            "--tensor-parallel-size", "2", "--gpu-memory-utilization", "0.5", "--max-model-len", "96"]
+            "-o", "tensor_parallel_size=2", "-o", "gpu_memory_utilization=0.5", "-o", "max_model_len=96"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     [llm] = ReplayLLM.instances
@@ -323,7 +323,7 @@ def test_without_a_gpu_the_backend_is_a_one_line_error(fake_vllm, monkeypatch):
 def test_engine_flags_need_a_model_that_takes_them_and_a_valid_value(fake_vllm, tiny):
     folder = tiny[0][False]
     result = CliRunner().invoke(cli, ["run", "--tasks", "sentiment", "--models", "vader", "--source", "demo",
-                                      "--tensor-parallel-size", "2"])
+                                      "-o", "tensor_parallel_size=2"])
     assert result.exit_code == 1 and "No model in this run takes option 'tensor_parallel_size'" in result.output
     result = CliRunner().invoke(cli, ["run", "--tasks", "sentiment", "--models", f"vllm:{folder}", "--source", "demo",
                                       "-o", "max_model_len=long"])

@@ -21,99 +21,24 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 from harness.core.example import Example, Prediction
 from harness.core.scores import Scores
 from harness.errors import HarnessError
+from harness.store.migrations import MIGRATIONS, SCHEMA_VERSION, migrate
 
 if TYPE_CHECKING:
     import pandas as pd
 
 DEFAULT_STORE = "harness.sqlite"
-#: 1: releases before schema versions (user_version 0); 2: store id, one run per (cache key, selection);
-#: 3: the request cache of decoder engines; 4: each prediction's example metadata (gender, subset)
-SCHEMA_VERSION = 4
 #: seconds a writer waits for another writer's lock before giving up
 BUSY_TIMEOUT_S = 600.0
-TABLE_COLUMNS = {
-    "cache": {"cache_key", "example_key", "prediction", "seconds"},
-    "runs": {"id", "task", "task_version", "kind", "dataset", "split", "data_source", "data_location", "model",
-             "model_identity", "settings", "cache_key", "n", "seed", "headline", "wall_time_s", "compute_time_s",
-             "examples_per_s", "cached", "provenance"},
-    "metrics": {"run_id", "name", "breakdown", "value", "ci_low", "ci_high", "n"},
-    "predictions": {"run_id", "position", "example_id", "input", "reference", "prediction", "correct"},
-}
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS cache (
-    cache_key   TEXT NOT NULL,
-    example_key TEXT NOT NULL,
-    prediction  TEXT NOT NULL,
-    seconds     REAL NOT NULL,
-    created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    PRIMARY KEY (cache_key, example_key)
-);
-CREATE TABLE IF NOT EXISTS runs (
-    id             INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    task           TEXT NOT NULL,
-    task_version   TEXT NOT NULL,
-    kind           TEXT NOT NULL,
-    dataset        TEXT NOT NULL,
-    split          TEXT NOT NULL,
-    data_source    TEXT NOT NULL,
-    data_location  TEXT NOT NULL,
-    model          TEXT NOT NULL,
-    model_identity TEXT NOT NULL,
-    settings       TEXT NOT NULL,
-    cache_key      TEXT NOT NULL,
-    n              INTEGER NOT NULL,
-    seed           INTEGER NOT NULL,
-    headline       TEXT NOT NULL,
-    wall_time_s    REAL NOT NULL,
-    compute_time_s REAL NOT NULL,
-    examples_per_s REAL,
-    cached         INTEGER NOT NULL,
-    provenance     TEXT NOT NULL,
-    selection_key  TEXT
-);
-CREATE TABLE IF NOT EXISTS metrics (
-    run_id    INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    name      TEXT NOT NULL,
-    breakdown TEXT NOT NULL DEFAULT '',
-    value     REAL,
-    ci_low    REAL,
-    ci_high   REAL,
-    n         INTEGER
-);
-CREATE TABLE IF NOT EXISTS predictions (
-    run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    position   INTEGER NOT NULL,
-    example_id TEXT NOT NULL,
-    input      TEXT NOT NULL,
-    reference  TEXT NOT NULL,
-    prediction TEXT NOT NULL,
-    correct    INTEGER NOT NULL,
-    meta       TEXT,
-    PRIMARY KEY (run_id, position)
-);
-CREATE INDEX IF NOT EXISTS metrics_run ON metrics(run_id);
-"""
-#: what version 2 adds to a version-1 store (and what a new store gets after SCHEMA)
-UPGRADE_TO_2 = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS runs_selection ON runs(cache_key, selection_key);
-"""
-#: what version 3 adds: engine outputs of decoders per (engine, request)
-UPGRADE_TO_3 = """
-CREATE TABLE IF NOT EXISTS requests (
-    engine_key  TEXT NOT NULL,
-    request_key TEXT NOT NULL,
-    output      TEXT NOT NULL,
-    seconds     REAL NOT NULL,
-    created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    PRIMARY KEY (engine_key, request_key)
-);
-"""
-#: what version 4 adds to an older store: the example's metadata beside each prediction (the
-#: report's slices; SCHEMA has it for new stores)
-UPGRADE_TO_4 = "ALTER TABLE predictions ADD COLUMN meta TEXT"
+
+@functools.cache
+def required_columns() -> dict[str, frozenset[str]]:
+    """Table -> the columns every store has had since the first release (a store lacking one
+    is damaged, not old): those the first migration creates."""
+    db = sqlite3.connect(":memory:")
+    MIGRATIONS[0](db)
+    tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'") if row[0] != "sqlite_sequence"]
+    return {table: frozenset(row[1] for row in db.execute(f"PRAGMA table_info({table})")) for table in tables}
 
 
 @dataclass
@@ -234,7 +159,7 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise HarnessError(f"{self.path}: not a harness results store ({exc})") from None
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        ours = set(TABLE_COLUMNS)
+        ours = set(required_columns())
         if not tables & ours:
             if tables - {"sqlite_sequence"}:
                 raise HarnessError(f"{self.path}: not a harness results store (it holds tables {', '.join(sorted(tables))}); "
@@ -247,7 +172,7 @@ class Store:
         if missing:
             raise HarnessError(f"{self.path}: damaged results store: table {', '.join(missing)} is missing; "
                                "it was left untouched (restore it from a backup or use another --store)")
-        for table, columns in TABLE_COLUMNS.items():
+        for table, columns in required_columns().items():
             found = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
             if columns - found:
                 raise HarnessError(f"{self.path}: damaged results store: table {table} lacks column(s) "
@@ -255,45 +180,24 @@ class Store:
         if version > SCHEMA_VERSION:
             raise HarnessError(f"{self.path}: written by a newer harness (store schema {version}, this release reads "
                                f"up to {SCHEMA_VERSION}); upgrade harness")
-        if version < SCHEMA_VERSION and not self.readonly:
-            self._upgrade(version)
+        if not self.readonly and (version < SCHEMA_VERSION or "_migrations" not in tables):
+            self._migrate()
 
     def _create(self) -> None:
         self.db.execute("PRAGMA journal_mode=WAL")
-        with self.db:
-            self.db.executescript("BEGIN IMMEDIATE;" + SCHEMA + UPGRADE_TO_2 + UPGRADE_TO_3 + "COMMIT;")
-            self._stamp()
+        self._migrate()
 
-    def _upgrade(self, version: int) -> None:
-        """Bring a store written by an earlier release up to :data:`SCHEMA_VERSION`, keeping every run."""
+    def _migrate(self) -> None:
+        """Apply the migrations the store lacks (:mod:`harness.store.migrations`: all of them for
+        a new store), keeping every run, in one transaction; another writer may have applied them."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            current = self.db.execute("PRAGMA user_version").fetchone()[0]  # another writer may have upgraded it
-            if current < 2:
-                columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
-                if "selection_key" not in columns:
-                    self.db.execute("ALTER TABLE runs ADD COLUMN selection_key TEXT")
-                # Earlier runs have no selection digest: each keeps a key of its own.
-                self.db.execute("UPDATE runs SET selection_key = 'run-' || id WHERE selection_key IS NULL")
-                for statement in UPGRADE_TO_2.strip().split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
-            if current < 3:
-                self.db.execute(UPGRADE_TO_3)
-            if current < 4:
-                columns = {row[1] for row in self.db.execute("PRAGMA table_info(predictions)")}
-                if "meta" not in columns:
-                    self.db.execute(UPGRADE_TO_4)
-            if current < SCHEMA_VERSION:
-                self._stamp()
+            migrate(self.db)
+            self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)", (uuid.uuid4().hex,))
             self.db.commit()
         except BaseException:
             self.db.rollback()
             raise
-
-    def _stamp(self) -> None:
-        self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)", (uuid.uuid4().hex,))
-        self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
     def guard(self) -> Iterator[None]:
