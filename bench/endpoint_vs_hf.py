@@ -94,7 +94,7 @@ def main() -> None:
             examples = get_task(name).load(None, data_dir=args.data_dir, source="local").examples
             data[key] = examples[: limits[key]] if limits[key] else examples
     local = get_model(MODEL).with_options({"chat_template": "off"})
-    local.show_progress = False
+    local.context.progress = False  # no progress bars of its own
     reference = {}
     for label, name, options, key in plan:
         if (key, name) not in reference:  # the in-process side is always scored the usual way
@@ -110,7 +110,7 @@ def main() -> None:
         startup = time.perf_counter() - started
         try:
             base = get_model(f"openai:{MODEL}").with_options({"base_url": server.base_url})
-            base.show_progress = False
+            base.context.progress = False  # no progress bars of its own
             facts = base.server_facts
             print(f"\n{server_name}: {facts.flavour} {facts.version}, started in {startup:.0f} s; prompt log-probabilities "
                   f"{facts.prompt_scoring}; {server.base_url}")

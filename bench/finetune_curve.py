@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from harness import get_model, get_task
+from harness.run.config import RunConfig
 from harness.run.finetune import FinetuneConfig, finetune
 from harness.run.runner import run_matrix
 from harness.store.store import Store
@@ -58,7 +59,7 @@ def main() -> None:
                                                data_dir=args.data_dir, dev_limit=args.dev_limit, **settings), progress=False)
             finetune_s = time.perf_counter() - started
             started = time.perf_counter()
-            summary = run_matrix([task], [get_model(f"hf:{out}")], store, data_dir=args.data_dir, seed=args.seed, progress=False)
+            summary = run_matrix(RunConfig.build([task], [get_model(f"hf:{out}")], store, data_dir=args.data_dir, seed=args.seed, progress=False))
             eval_s = time.perf_counter() - started
             result = summary.results[0]
             metric = result.scores.get(result.scores.headline)

@@ -103,7 +103,7 @@ def build_store(path: Path, data_dir: str, models: int, per_task: int, columns=C
             provenance = {"hardware": hardware, "model": {"name": f"sim-{m:02d}", "parameters": int(10 ** rng.uniform(6, 9))},
                           "task": {**task.describe(), **task.text_policy("local")},
                           "selection": {"limit": per_task, "sample": None, "of": len(loaded.examples)},
-                          "throughput": {"load_s": rng.uniform(0.5, 30)}}
+                          "throughput": {"load_seconds": rng.uniform(0.5, 30)}}
             run = RunRecord(task=task.name, task_version=task.version, kind=task.kind,
                             dataset=task.dataset_evaluated(split, "local"), split=split, data_source="local",
                             data_location=loaded.location, model=f"sim-{m:02d}", model_identity={"name": f"sim-{m:02d}"},

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from harness import get_model, resolve_tasks
+from harness.run.config import RunConfig
 from harness.run.runner import run_matrix
 from harness.store.store import Store
 
@@ -59,8 +60,8 @@ def main() -> None:
         for tasks, models, extra in RUNS:
             if args.quick and "smollm2-135m" in models:
                 continue
-            summary = run_matrix(resolve_tasks(tasks), [get_model(m) for m in models], store, data_dir=args.data_dir,
-                                 progress=False, log=lambda message: None, **extra)
+            summary = run_matrix(RunConfig.build(resolve_tasks(tasks), [get_model(m) for m in models], store, data_dir=args.data_dir,
+                                 progress=False, log=lambda message: None, **extra))
             if summary.failed:
                 raise SystemExit(f"failed: {summary.failed[0].message}")
             for r in summary.results:

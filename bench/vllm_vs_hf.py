@@ -86,7 +86,7 @@ def main() -> None:
     hf = get_model(hf_name).with_options({"chat_template": args.chat_template})
     vllm = get_model(vllm_name).with_options({"chat_template": args.chat_template, "dtype": args.dtype,
                                               "gpu_memory_utilization": args.gpu_memory_utilization})
-    vllm.show_progress = False
+    vllm.context.progress = False  # no progress bars of its own
     tasks = [get_task(name) for name in args.tasks.split(",")]
     data = {}
     for task in tasks:

@@ -140,14 +140,15 @@ def run_harness(model, task_name: str, data_dir: Path, limit: int | None, batch_
     """Accuracy, seconds, and per-example (requests, log-likelihoods) from this harness."""
     from harness import get_task
     from harness.kinds.prompting import lm_requests
+    from harness.run.config import RunConfig
     from harness.run.runner import run_matrix
     from harness.store.store import Store
 
     task = get_task(task_name)
     store = Store(store_path)
     started = time.perf_counter()
-    summary = run_matrix([task], [model], store, data_dir=data_dir, source="local", limit=limit, batch_size=batch_size,
-                         progress=False, log=lambda message: None)
+    summary = run_matrix(RunConfig.build([task], [model], store, data_dir=data_dir, source="local", limit=limit, batch_size=batch_size,
+                         progress=False, log=lambda message: None))
     seconds = time.perf_counter() - started
     [result] = summary.results
     examples = task.load(data_dir=data_dir, source="local").examples[:limit]

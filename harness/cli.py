@@ -158,10 +158,11 @@ def _default_models() -> list[str]:
 @click.option("--tasks", "task_names", default=None, help="Comma-separated task or group names, e.g. ner,sentiment,spelling.")
 @click.option("--suite", "suite_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Run a suite file (TOML: tasks, models, options, shots, limits, data, fine-tunes) instead of --tasks/--models.")
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="Where (task, model) cells are computed: this process, or Ray tasks (pip install 'harness[ray]').")
-@click.option("--address", default=None, help="With --executor ray: the cluster to join (e.g. auto, ray://head:10001). "
-              "Default: start a local one.")
+@click.option("--executor", default="local", show_default=True,
+              help="Where (task, model) cells are computed: local (this process), ray (Ray tasks; pip install "
+                   "'harness[ray]'), or an executor a plugin registers.")
+@click.option("--address", default=None, help="Where an executor that runs elsewhere connects (ray: auto, "
+              "ray://head:10001). Default: it starts a local one.")
 @click.option("--models", "model_names", default=None, help="Comma-separated model names. Default: every offline baseline.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="HARNESS_DATA_DIR", default=None,
               help="Folder with datasets in their published formats ($HARNESS_DATA_DIR).")
@@ -205,14 +206,15 @@ def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, s
 
     from harness.data.perturb import parse_perturbations
 
-    if address and executor != "ray":
-        raise HarnessError("--address is for --executor ray")
-    if executor == "ray":
-        from harness.run.executors import RayExecutor
+    from harness.run.config import Evaluation, Execution, RunConfig
+    from harness.run.executors import get_executor
+    from harness.run.predicting import default_workers
 
-        executor_obj = RayExecutor(address)
-    else:
-        executor_obj = None
+    executor_obj = get_executor(executor, address)
+
+    def execution(store) -> Execution:
+        return Execution(store, batch_size=batch_size, workers=workers or default_workers(), executor=executor_obj,
+                         progress=not no_progress)
     if suite_path is not None:
         from click.core import ParameterSource
 
@@ -226,8 +228,7 @@ def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, s
         from harness.run.suite import load_suite, run_suite
 
         suite = load_suite(suite_path, data_dir=data_dir)
-        _run_into_store(store_path, lambda store: run_suite(suite, store, executor=executor_obj, progress=not no_progress,
-                                                            workers=workers), as_json, verbose, debug)
+        _run_into_store(store_path, lambda store: run_suite(suite, execution(store)), as_json, verbose, debug)
         return
     if task_names is None:
         raise HarnessError("Name the tasks to run: --tasks ner,sentiment (see `harness tasks`), or --suite FILE")
@@ -240,11 +241,9 @@ def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, s
     if not names:
         raise HarnessError("--models names no model; e.g. --models vader (see `harness models`)")
     model_list = [get_model(name) for name in names]
-    _run_into_store(store_path, lambda store: run_matrix(
-        task_list, model_list, store, split=split, data_dir=data_dir, source=source, limit=limit, sample=sample,
-        shots=shots, options=options, seed=seed, batch_size=batch_size, workers=workers, progress=not no_progress,
-        perturbations=perturbations, executor=executor_obj,
-    ), as_json, verbose, debug)
+    evaluation = Evaluation(tuple(task_list), tuple(model_list), split=split, data_dir=data_dir, source=source, limit=limit,
+                            sample=sample, shots=shots, options=options, seed=seed, perturbations=tuple(perturbations))
+    _run_into_store(store_path, lambda store: run_matrix(RunConfig(evaluation, execution(store))), as_json, verbose, debug)
 
 
 def _run_into_store(store_path, evaluate, as_json: bool, verbose: bool, debug: bool) -> None:

@@ -261,3 +261,36 @@ def test_a_kind_in_its_own_folder_adds_a_fifth_kind_with_a_task_and_a_model(regi
     page = (site / "task-ratings-test.html").read_text()
     assert "great &lt;b&gt;fun&lt;/b&gt; from start to end" in page and "<td>*****</td>" in page  # its own display, escaped
     assert "length-rater" in (site / "index.html").read_text()
+
+
+class ReversedExecutorPlugin:
+    """An executor a plugin adds (harness_register_executors): the cells in reverse order."""
+
+    @hookimpl
+    def harness_register_executors(self, register):
+        from harness.run.executors import ExecutorType
+        from harness.run.runner import run_cell_here
+
+        class Reversed:
+            name = "reversed"
+
+            def run(self, cells, summary, config):
+                for cell in reversed(list(cells)):
+                    summary.results.append(run_cell_here(cell, summary, config))
+
+        register(ExecutorType("reversed", "the cells in reverse order", lambda address: Reversed()))
+
+
+def test_a_plugin_adds_an_executor(register_plugin, tmp_path):
+    register_plugin(ReversedExecutorPlugin(), "reversed-executor")
+    args = ["run", "--tasks", "sentiment,coref:gap", "--models", "vader,coref-nearest", "--source", "demo",
+            "--store", str(tmp_path / "s.sqlite"), "--json", "--no-progress"]
+    local = CliRunner().invoke(cli, args)
+    reversed_run = CliRunner().invoke(cli, [*args, "--executor", "reversed"])
+    assert local.exit_code == reversed_run.exit_code == 0, reversed_run.output
+    cells = [(r["task"], r["model"]) for r in json.loads(local.stdout)["results"]]
+    assert cells == [("sentiment", "vader"), ("coref:gap", "coref-nearest")]
+    assert [(r["task"], r["model"]) for r in json.loads(reversed_run.stdout)["results"]] == cells[::-1]
+    wrong = CliRunner().invoke(cli, [*args, "--executor", "revresed"])
+    assert wrong.exit_code == 1
+    assert wrong.output.strip() == "Error: Unknown executor 'revresed'. Did you mean 'reversed'? Available: local, ray, reversed"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.run.config import Execution
 from harness.run.executors import KILL_ONCE_ENV, RayExecutor
 from harness.run.suite import load_suite, run_suite
 from harness.store.store import Store
@@ -82,8 +83,8 @@ def predictions_by_cell(store_path) -> dict:
 
 def test_a_suite_on_ray_matches_the_in_process_run(cluster, suite_file, tmp_path):
     suite = load_suite(suite_file)
-    local = run_suite(suite, Store(tmp_path / "local.sqlite"), progress=False)
-    on_ray = run_suite(suite, Store(tmp_path / "ray.sqlite"), executor=RayExecutor(), progress=False)
+    local = run_suite(suite, Execution(Store(tmp_path / "local.sqlite"), progress=False))
+    on_ray = run_suite(suite, Execution(Store(tmp_path / "ray.sqlite"), executor=RayExecutor(), progress=False))
     assert not local.failed and not on_ray.failed
     assert len(on_ray.results) == len(local.results) == 7  # spacy x 2 NER, the tiny encoder, the tiny decoder 0/2-shot, vader clean + noisy
     assert all(r.computed == r.n for r in on_ray.results)
@@ -95,15 +96,15 @@ def test_a_suite_on_ray_matches_the_in_process_run(cluster, suite_file, tmp_path
     assert all(p["executor"]["name"] == "ray" and p["suite"]["name"] == "ray-check" for p in runs["provenance"])
 
     # a rerun on Ray computes nothing: every cell is served from the driver's store
-    again = run_suite(suite, Store(tmp_path / "ray.sqlite"), executor=RayExecutor(), progress=False)
+    again = run_suite(suite, Execution(Store(tmp_path / "ray.sqlite"), executor=RayExecutor(), progress=False))
     assert [r.computed for r in again.results] == [0] * 7
 
 
 def test_a_worker_killed_mid_cell_is_retried_and_nothing_is_lost(cluster, suite_file, tmp_path):
     cluster.unlink()  # armed: the first worker to answer a batch kills itself (SIGKILL)
     suite = load_suite(suite_file)
-    summary = run_suite(suite, Store(tmp_path / "killed.sqlite"), executor=RayExecutor(retries=2), progress=False)
+    summary = run_suite(suite, Execution(Store(tmp_path / "killed.sqlite"), executor=RayExecutor(retries=2), progress=False))
     assert cluster.read_text().isdigit()  # the pid of the worker that died, mid-cell
     assert not summary.failed and len(summary.results) == 7
-    run_suite(suite, Store(tmp_path / "local.sqlite"), progress=False)
+    run_suite(suite, Execution(Store(tmp_path / "local.sqlite"), progress=False))
     assert predictions_by_cell(tmp_path / "killed.sqlite") == predictions_by_cell(tmp_path / "local.sqlite")

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from conlleval import evaluate as conlleval_evaluate
 
+from harness import Model, Prediction, get_task
 from harness.cli import cli
 from harness.store.export import export_rows
 from harness.store.store import Store
@@ -176,3 +177,39 @@ def test_without_models_only_the_offline_baselines_run(tmp_path):
     assert {(r["task"], r["model"]) for r in payload["results"]} == {("ner", "spacy-en-sm"), ("sentiment", "vader")}
     skipped_models = {s["model"] for s in payload["skipped"]}
     assert "smollm2-135m" not in skipped_models and "identity" in skipped_models
+
+
+def test_a_run_sets_no_attribute_on_a_model_and_its_config_is_never_changed(tmp_path):
+    """The request cache, progress and usage reach the model in its RunContext; the config is
+    frozen, and a noise condition is a derived config."""
+    import dataclasses
+
+    from harness.data.perturb import parse_perturbations
+    from harness.run.config import RunConfig
+    from harness.run.runner import run_matrix
+    from harness.store.store import Store
+
+    class Frozen(Model):
+        name = "frozen"
+        kinds = frozenset({"classification"})
+
+        def __setattr__(self, name, value):
+            raise AssertionError(f"the run set {name!r} on the model")
+
+        def predict(self, task, examples, *, batch_size=32):
+            assert self.context.progress is False and self.context.request_cache is None
+            self.usage.prompt_tokens += 2 * len(examples)  # counted in this cell's context
+            return [Prediction("positive") for _ in examples]
+
+    store = Store(tmp_path / "s.sqlite")
+    config = RunConfig.build([get_task("sentiment")], [Frozen()], store, source="demo", progress=False,
+                             perturbations=parse_perturbations("typo:0,0.2"), log=lambda message: None)
+    summary = run_matrix(config)
+    assert not summary.failed and [r.perturbation for r in summary.results] == ["", "typo 0.2"]
+    throughputs = [p["throughput"] for p in store.runs()["provenance"]]
+    assert [t["prompt_tokens"] for t in throughputs] == [2 * summary.results[0].n] * 2  # a fresh count per cell
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.evaluation.seed = 1
+    noisy = config.for_condition(config.evaluation.perturbations[1])
+    assert noisy.perturbation.rate == 0.2 and config.perturbation is None and noisy.evaluation is config.evaluation
+    assert config.for_condition(config.evaluation.perturbations[0]).perturbation is None  # rate 0 is the clean run

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 from harness import HarnessError, get_model, resolve_tasks
 from harness.cli import cli
+from harness.run.config import RunConfig
 from harness.run.runner import run_matrix
 from harness.store.store import SCHEMA_VERSION, Store
 
@@ -148,7 +149,7 @@ def test_a_full_disk_is_a_one_line_error_and_keeps_what_was_committed(tmp_path, 
     store.db.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own "database or disk is full"
     tasks = resolve_tasks(["ner", "sentiment"])
     with pytest.raises(HarnessError) as info:
-        run_matrix(tasks, [get_model("spacy-en-sm"), get_model("vader")], store, data_dir=data_dir, progress=False)
+        run_matrix(RunConfig.build(tasks, [get_model("spacy-en-sm"), get_model("vader")], store, data_dir=data_dir, progress=False))
     message = str(info.value)
     assert message.startswith(f"{store_path}: the disk is full (database or disk is full)") and "\n" not in message
     store.close()

@@ -91,7 +91,7 @@ def test_suite_runs_record_the_suite_and_the_report_keeps_only_them(suite_dir, t
 
     every = build_context(Store(store, readonly=True))
     only = build_context(Store(store, readonly=True), suite=load_suite(suite_dir / "suite.toml").provenance())
-    vader_n = lambda context: next(r["n"] for c in context["columns"] if c.task == "sentiment" for r in c.runs)  # noqa: E731
+    vader_n = lambda context: next(r.n for c in context["columns"] if c.task == "sentiment" for r in c.runs)  # noqa: E731
     assert vader_n(every) == 3 and vader_n(only) == 8  # the fixture's SST-2 file has 8 rows
     result = invoke("report", "--suite", suite_dir / "suite.toml", "--store", store, "--out", tmp_path / "site")
     assert result.exit_code == 0, result.output

@@ -275,7 +275,7 @@ def test_a_run_makes_one_engine_passes_engine_flags_and_records_throughput(fake_
     run = Store(store).runs().iloc[0]
     provenance = json.loads(run["provenance"]) if isinstance(run["provenance"], str) else run["provenance"]
     throughput = provenance["throughput"]
-    assert throughput["computed_examples"] == 3 and throughput["load_s"] >= 0
+    assert throughput["computed_examples"] == 3 and throughput["load_seconds"] >= 0
     assert throughput["prompt_tokens"] == sum(len(ids) for ids, _ in llm.calls[0])
     assert throughput["generated_tokens"] == 3 and throughput["tokens_per_s"] > 0
     assert provenance["model"]["engine"] == {"tensor_parallel_size": 2, "gpu_memory_utilization": 0.5, "max_model_len": 96,
@@ -283,13 +283,14 @@ def test_a_run_makes_one_engine_passes_engine_flags_and_records_throughput(fake_
 
 
 def test_one_engine_serves_every_task_of_a_run(fake_vllm, tiny, tmp_path):
+    from harness.run.config import RunConfig
     from harness.run.runner import run_matrix
     from harness.store.store import Store
 
     folder = tiny[0][True]
     tasks = [get_task("coref:wsc273"), get_task("spelling:norvig1")]  # their demo files hold the recorded examples
-    summary = run_matrix(tasks, [get_model(f"vllm:{folder}")], Store(tmp_path / "s.sqlite"), source="demo",
-                         limit=3, batch_size=1, progress=False, log=lambda message: None)
+    summary = run_matrix(RunConfig.build(tasks, [get_model(f"vllm:{folder}")], Store(tmp_path / "s.sqlite"), source="demo",
+                         limit=3, batch_size=1, progress=False, log=lambda message: None))
     assert [r.computed for r in summary.results] == [3, 3]
     [llm] = ReplayLLM.instances
     # One engine; each task's requests in one call whatever the batch size (6 options, then 3 words),
@@ -350,3 +351,11 @@ def test_the_identity_names_the_vllm_build(monkeypatch):
     assert vllm_decoder.vllm_build() == "vllm==0.26.0"
     packaged = vllm_decoder.packaged_model("smollm2-135m")
     assert VLLMCausal("smollm2-135m", packaged=packaged).identity()["vllm"] == "vllm==0.26.0"
+
+
+def test_the_run_command_names_no_backend_flag():
+    """vLLM's engine settings are -o options its plugin declares, not flags of the core command."""
+    help_text = CliRunner().invoke(cli, ["run", "--help"]).output
+    assert "--tensor-parallel-size" not in help_text and "--gpu-memory-utilization" not in help_text
+    assert "--max-model-len" not in help_text and "vllm" not in help_text.lower()
+    assert {"tensor_parallel_size", "gpu_memory_utilization", "max_model_len"} <= set(VLLMCausal.engine_options)

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence
 
 from harness.core.distributions import distribution_of, source_digest
 from harness.core.example import Example, Prediction
@@ -31,6 +32,20 @@ class Usage:
         """The counts as a dict."""
         return {"prompt_tokens": self.prompt_tokens, "generated_tokens": self.generated_tokens,
                 "cached_prompt_tokens": self.cached_prompt_tokens}
+
+
+@dataclass
+class RunContext:
+    """What a run gives a model for one (task, model) cell (:meth:`Model.running`)."""
+
+    #: where a decoder engine's outputs are kept per request (None: every request is computed)
+    request_cache: Any = None
+    #: whether the model may show progress bars of its own
+    progress: bool = True
+    #: the tokens and cache hits the model counts while it answers
+    usage: Usage = field(default_factory=Usage)
+    #: anything else a model counts per cell (an endpoint's request statistics)
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 class Model:
@@ -71,8 +86,6 @@ class Model:
     #: hand ``predict`` all of a task's pending examples at once (engines that schedule their own
     #: batches, e.g. vLLM), not the runner's chunks of ``batch_size x 8``
     whole_task_per_call: bool = False
-    #: models with progress bars of their own show them only when this is True (``--no-progress`` clears it)
-    show_progress: bool = True
     #: runs on a GPU when the machine has one (torch models): with ``--executor ray`` each of its
     #: cells then asks the cluster for a GPU
     uses_gpu: bool = False
@@ -83,16 +96,34 @@ class Model:
         the cluster has GPUs. Override for engines that span several GPUs."""
         return {"num_cpus": 1, "num_gpus": 1 if self.uses_gpu and cluster_has_gpus else 0}
 
+    @contextmanager
+    def running(self, context: RunContext) -> Iterator[Model]:
+        """Answer with ``context`` while the block runs: the runner wraps each (task, model) cell
+        in this, so its request cache, progress setting and usage counters reach the model
+        without the run setting anything on it."""
+        previous = self.__dict__.get("_context")
+        self.__dict__["_context"] = context
+        try:
+            yield self
+        finally:
+            self.__dict__["_context"] = previous
+
+    @property
+    def context(self) -> RunContext:
+        """The :class:`RunContext` of the cell being answered (outside a run: one of the model's own)."""
+        if self.__dict__.get("_context") is None:
+            self.__dict__["_context"] = RunContext()
+        return self.__dict__["_context"]
+
     @property
     def usage(self) -> Usage:
-        """Tokens processed since the runner last reset it (models that count them add to it)."""
-        if "_usage" not in self.__dict__:
-            self._usage = Usage()
-        return self._usage
+        """Tokens processed in this cell (models that count them add to it)."""
+        return self.context.usage
 
-    def reset_usage(self) -> None:
-        """Start counting tokens afresh (the runner does this before each task)."""
-        self._usage = Usage()
+    @property
+    def show_progress(self) -> bool:
+        """Whether models with progress bars of their own show them (``--no-progress`` says no)."""
+        return self.context.progress
 
     def declared_options(self) -> dict[str, Option]:
         """Every option this model takes, typed (:mod:`harness.core.options`)."""
@@ -121,7 +152,7 @@ class Model:
             if name in declared:
                 chosen[name] = declared[name].value(text, self.name)
         configured = copy.copy(self)
-        configured.__dict__ = {k: v for k, v in self.__dict__.items() if k not in ("_usage", "_option_values")}
+        configured.__dict__ = {k: v for k, v in self.__dict__.items() if k not in ("_context", "_option_values")}
         configured._option_values = chosen
         return configured
 

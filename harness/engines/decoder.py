@@ -246,9 +246,12 @@ class DecoderLM(Model):
     #: model options that change what the engine returns for the same request (vLLM's dtype);
     #: the others change the requests themselves (prompts) or only how answers are read
     engine_affecting_options: tuple[str, ...] = ()
-    #: engine outputs are cached per request (set by the runner; None: every request is computed)
-    request_cache: RequestCache | None = None
     caches_requests = True
+
+    @property
+    def request_cache(self) -> RequestCache | None:
+        """Where engine outputs are kept per request in this run (None: every request is computed)."""
+        return self.context.request_cache
 
     def engine_identity(self, identity: dict[str, Any] | None = None) -> dict[str, Any]:
         """What an engine's answer to a request depends on: the model (its :meth:`identity`,

@@ -207,7 +207,6 @@ class OpenAIEndpoint(DecoderLM):
         self.name = f"openai:{served}"
         self._client = None
         self._http = None  # the httpx client under it (also probes the server's own paths)
-        self._stats = RequestStats()
         self._lock = threading.Lock()
 
     # -- the server ------------------------------------------------------------------------
@@ -403,10 +402,10 @@ class OpenAIEndpoint(DecoderLM):
         """Requests, tokens, latency percentiles and requests/s since the runner last reset usage."""
         return self._stats.summary(self.usage)
 
-    def reset_usage(self) -> None:
-        """Start counting tokens and requests afresh (the runner does this per task)."""
-        super().reset_usage()
-        self._stats = RequestStats()
+    @property
+    def _stats(self) -> RequestStats:
+        """The requests of the cell being answered."""
+        return self.context.state.setdefault("request_stats", RequestStats())
 
     def prepare(self) -> None:
         """Probe the server (outside the throughput clock)."""
@@ -423,7 +422,6 @@ class OpenAIEndpoint(DecoderLM):
         configured = super().with_options(values)
         configured._client = None
         configured._lock = threading.Lock()
-        configured._stats = RequestStats()
         configured.__dict__.pop("server_facts", None)
         return configured
 

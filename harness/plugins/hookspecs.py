@@ -57,3 +57,16 @@ def harness_register_kinds(register: Register) -> None:
 
     :param register: callback that records a kind under its name
     """
+
+
+@hookspec
+def harness_register_executors(register: Register) -> None:
+    """Register executors: where ``harness run --executor NAME`` computes the (task, model) cells.
+
+    Call ``register(executor_type)`` with a :class:`harness.run.executors.ExecutorType`
+    (``name``, ``description``, and ``create(address)`` returning an object whose
+    ``run(cells, summary, config)`` computes the cells and hands each finished cell to
+    ``harness.run.runner.finish_cell``, so this process alone writes the store).
+
+    :param register: callback that records an executor type under its name
+    """

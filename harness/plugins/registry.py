@@ -30,6 +30,7 @@ DEFAULT_PLUGINS = (
     "harness.models.vader",
     "harness.models.spelling_baselines",
     "harness.models.coref_heuristics",
+    "harness.run.executors",
 )
 ENTRY_POINT_GROUP = "harness"
 

@@ -171,9 +171,10 @@ def learning_curves(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Fine-tuned models of one task column grouped by base, as SVG-ready points (x: log k, y: score)."""
     by_base: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
-        card = run.get("finetuned")
-        if card and card.get("k") and run["headline"]["value"] is not None:
-            by_base.setdefault(card["base"], []).append({"k": int(card["k"]), "label": card.get("k_label", ""), **run["headline"], "model": run.get("display", run["model"])})
+        card = run.finetuned
+        if card and card.get("k") and run.headline["value"] is not None:
+            by_base.setdefault(card["base"], []).append({"k": int(card["k"]), "label": card.get("k_label", ""), **run.headline,
+                                                         "model": run.display})
     curves = []
     for base, points in sorted(by_base.items()):
         points.sort(key=lambda p: p["k"])

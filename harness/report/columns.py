@@ -4,6 +4,54 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.store.provenance import RequestSummary, Throughput
+
+
+@dataclass(kw_only=True)
+class RunView:
+    """One run as a task page and the leaderboard show it (paths hidden, facts typed)."""
+
+    id: int
+    model: str
+    display: str
+    family: str
+    created_at: str
+    #: the suite's name and sha256 (None: not run from a suite)
+    suite: dict[str, str] | None
+    #: where the cell was computed ("ray"; None: in the driver's process)
+    executor: str | None
+    n: int
+    seed: int
+    #: the headline metric: value, low, high, n
+    headline: dict[str, Any]
+    metrics: list[dict[str, Any]]
+    breakdown: list[dict[str, Any]]
+    wall_time_s: float
+    examples_per_s: float | None
+    data_location: str
+    task_version: str
+    model_identity: dict[str, Any]
+    settings: dict[str, Any]
+    #: the split's size where the run scored part of it
+    subset_of: int | None
+    packages: dict[str, str]
+    hardware: dict[str, Any]
+    hardware_label: str
+    finetuned: dict[str, Any] | None
+    throughput: Throughput | None
+    parameters: int | None
+    engine: dict[str, Any]
+    requests: RequestSummary | None
+    #: filled once the column's pairwise tests ran
+    rank: int | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    wrong: int = 0
+
+    @property
+    def load_seconds(self) -> float | None:
+        """Seconds spent loading weights or starting the engine in this run."""
+        return self.throughput.load_seconds if self.throughput is not None else None
+
 
 @dataclass
 class Column:
@@ -22,7 +70,7 @@ class Column:
     noise: dict | None = None
     licence: str = "not declared"
     text_shown: bool = True
-    runs: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[RunView] = field(default_factory=list)
     published: list = field(default_factory=list)
     metric_names: list[str] = field(default_factory=list)
     curves: list[dict[str, Any]] = field(default_factory=list)

@@ -21,12 +21,12 @@ def explorer_data(col: Column, kind: Kind, loaded: dict[int, Loaded]) -> dict[st
     ``[right, answer]`` per model (``right`` None where the model did not answer the example;
     ``answer`` None where the text may not be shown).
     """
-    runs = [r for r in col.runs if r["id"] in loaded]
+    runs = [r for r in col.runs if r.id in loaded]
     base: list[Any] = []
     answers: dict[str, list[Any]] = {}
     facet_values: dict[str, set[str]] = {}
     for m, run in enumerate(runs):
-        data = loaded[run["id"]]
+        data = loaded[run.id]
         for example, prediction, right in zip(data.examples, data.predictions, data.correct):
             if example.id not in answers:
                 facets = kind.presenter.facets(example.input, example.reference, example.meta or {})
@@ -57,7 +57,7 @@ def explorer_data(col: Column, kind: Kind, loaded: dict[int, Loaded]) -> dict[st
     stem = col.explorer_page.removesuffix(".html")
     files = {f"{stem}-data-{i + 1}.js": "harnessExplorer.push([" + ",".join(chunk) + "]);\n" for i, chunk in enumerate(chunks)}
     return {
-        "models": [r["display"] for r in runs],
+        "models": [r.display for r in runs],
         "facets": {name: sorted(values) for name, values in sorted(facet_values.items())},
         "files": files,
         "count": len(rows),

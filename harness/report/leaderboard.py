@@ -9,16 +9,16 @@ import re
 from typing import Any
 
 from harness.core.example import Example, Prediction
-from harness.core.model import get_model
 from harness.core.task import get_task
 from harness.errors import HarnessError
 from harness.kinds import paired_statistics, shown_kind
 from harness.report.charts import degradation, dot_whisker, learning_curves, pareto, reliability
-from harness.report.columns import Column, Loaded
+from harness.report.columns import Column, Loaded, RunView
 from harness.report.explorer import explorer_data
 from harness.report.publishing import hide_paths, hide_paths_in, text_allowed
 from harness.report.significance import compare_models, comparison_matrix, mean_win_rate, ranks
 from harness.scoring.calibration import calibration
+from harness.store.provenance import Provenance
 from harness.store.store import Store
 
 #: Incorrect examples shown per model on a task page (a seeded sample).
@@ -75,24 +75,23 @@ def display_model(model: str, identity: dict[str, Any]) -> str:
     return model
 
 
-def _subset_of(provenance: dict, n: int) -> int | None:
-    selection = provenance.get("selection") or {}
-    total = selection.get("of")
+def _subset_of(provenance: Provenance, n: int) -> int | None:
+    total = provenance.selection.get("of")
     return int(total) if total and n < total else None
 
 
 def _timed(run) -> float | None:
     """examples/s where the timing means something (not a run too fast to time)."""
-    speed = run["examples_per_s"]
-    if speed is None or speed != speed or (run["compute_time_s"] or 0) < MIN_TIMED_SECONDS:
+    speed = run.examples_per_s
+    if speed is None or speed != speed or (run.compute_time_s or 0) < MIN_TIMED_SECONDS:
         return None
     return float(speed)
 
 
-def _hardware(provenance: dict) -> str:
+def _hardware(provenance: Provenance) -> str:
     """The machine a run was timed on, in a few words: the GPU, else the CPU's architecture
     and cores (and torch's threads)."""
-    hardware = provenance.get("hardware") or {}
+    hardware = provenance.hardware
     if hardware.get("gpu"):
         return str(hardware["gpu"])
     label = f"{hardware.get('machine') or 'CPU'}, {hardware.get('cpu_count') or '?'} cores"
@@ -123,72 +122,66 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
     columns: dict[tuple[str, str, str, str], Column] = {}
     models: list[str] = []
     model_info: dict[str, dict[str, Any]] = {}
-    for _, run in runs.iterrows():
-        noise = (run["settings"] or {}).get("perturbation")
+    for _, row in runs.iterrows():
+        noise = (row["settings"] or {}).get("perturbation")
         condition = f"{noise['name']} {noise['rate']:g}" if noise else ""
-        key = (run["task"], run["split"], run["data_source"], condition)
-        provenance = run["provenance"]
-        task_facts = _task_facts(run["task"], provenance.get("task") or {})
+        key = (row["task"], row["split"], row["data_source"], condition)
+        provenance = Provenance.from_json(row["provenance"])
+        task_facts = provenance.task
         if key not in columns:
-            stem = (f"{slug(run['task'])}-{slug(run['split'])}" + ("-demo" if run["data_source"] == "demo" else "")
+            stem = (f"{slug(row['task'])}-{slug(row['split'])}" + ("-demo" if row["data_source"] == "demo" else "")
                     + (f"-{slug(condition)}" if condition else ""))
-            columns[key] = Column(run["task"], run["split"], run["data_source"], run["kind"], run["dataset"], run["headline"],
+            columns[key] = Column(row["task"], row["split"], row["data_source"], row["kind"], row["dataset"], row["headline"],
                                   f"task-{stem}.html", f"explore-{stem}.html", perturbation=condition, noise=noise,
                                   licence=str(task_facts.get("licence") or "not declared"),
-                                  text_shown=text_allowed(task_facts, run["data_source"], publish),
-                                  published=(provenance.get("task") or {}).get("published", []))
-        model_provenance = provenance.get("model") or {}
-        finetuned = model_provenance.get("finetuned")
-        family, family_label = model_family(run["model"], run["settings"], finetuned)
-        if run["model"] not in models:
-            models.append(run["model"])
-            model_info[run["model"]] = {
-                "display": display_model(run["model"], run["model_identity"]),
+                                  text_shown=text_allowed(task_facts, row["data_source"], publish),
+                                  published=provenance.task.get("published", []))
+        finetuned = provenance.finetuned
+        family, family_label = model_family(row["model"], row["settings"], finetuned)
+        if row["model"] not in models:
+            models.append(row["model"])
+            model_info[row["model"]] = {
+                "display": display_model(row["model"], row["model_identity"]),
                 "family": family, "family_label": family_label,
-                "parameters": model_provenance.get("parameters"),
+                "parameters": provenance.parameters,
                 "base": (finetuned or {}).get("base"),
                 "finetuned_label": (finetuned or {}).get("label"),
-                "licence": model_provenance.get("licence") or _installed_model_licence(run["model"]),
+                "licence": provenance.licence,
             }
-        run_metrics = metrics_of[int(run["id"])].to_dict("records")
+        run_metrics = metrics_of[int(row["id"])].to_dict("records")
         overall = [m for m in run_metrics if m["breakdown"] == ""]
         breakdown = [m for m in run_metrics if m["breakdown"] != ""]
-        headline = next(m for m in overall if m["name"] == run["headline"])
-        throughput = provenance.get("throughput") or {}
-        columns[key].runs.append({
-            "id": int(run["id"]),
-            "model": run["model"],
-            "display": model_info[run["model"]]["display"],
-            "family": family,
-            "created_at": run["created_at"],
-            "suite": {k: v for k, v in (provenance.get("suite") or {}).items() if k in ("name", "sha256")},
-            "executor": (provenance.get("executor") or {}).get("name"),
-            "n": int(run["n"]),
-            "seed": int(run["seed"]),
-            "headline": {"value": headline["value"], "low": headline["ci_low"], "high": headline["ci_high"],
-                         "n": headline["n"]},
-            "metrics": overall,
-            "breakdown": breakdown,
-            "wall_time_s": run["wall_time_s"],
-            "examples_per_s": _timed(run),
-            "data_location": hide_paths(run["data_location"]),
-            "task_version": run["task_version"],
-            "model_identity": hide_paths_in(run["model_identity"]),
-            "settings": shown_settings(run["settings"]),
-            "subset_of": _subset_of(provenance, int(run["n"])),
-            "packages": provenance.get("packages", {}),
-            "hardware": hide_paths_in(provenance.get("hardware", {})),
-            "hardware_label": _hardware(provenance),
-            "finetuned": hide_paths_in(finetuned) if finetuned else None,
-            "throughput": throughput,
-            "load_s": throughput.get("load_s"),
-            "parameters": model_provenance.get("parameters"),
-            "engine": hide_paths_in(model_provenance.get("engine") or {}),
-            "requests": model_provenance.get("requests") or {},
-            "rank": None,
-            "errors": [],
-            "wrong": 0,
-        })
+        headline = next(m for m in overall if m["name"] == row["headline"])
+        suite_ref = provenance.suite
+        columns[key].runs.append(RunView(
+            id=int(row["id"]),
+            model=row["model"],
+            display=model_info[row["model"]]["display"],
+            family=family,
+            created_at=row["created_at"],
+            suite={"name": suite_ref.name, "sha256": suite_ref.sha256} if suite_ref else None,
+            executor=provenance.executor_name,
+            n=int(row["n"]),
+            seed=int(row["seed"]),
+            headline={"value": headline["value"], "low": headline["ci_low"], "high": headline["ci_high"], "n": headline["n"]},
+            metrics=overall,
+            breakdown=breakdown,
+            wall_time_s=row["wall_time_s"],
+            examples_per_s=_timed(row),
+            data_location=hide_paths(row["data_location"]),
+            task_version=row["task_version"],
+            model_identity=hide_paths_in(row["model_identity"]),
+            settings=shown_settings(row["settings"]),
+            subset_of=_subset_of(provenance, int(row["n"])),
+            packages=provenance.packages,
+            hardware=hide_paths_in(provenance.hardware),
+            hardware_label=_hardware(provenance),
+            finetuned=hide_paths_in(finetuned) if finetuned else None,
+            throughput=provenance.throughput,
+            parameters=provenance.parameters,
+            engine=hide_paths_in(provenance.engine),
+            requests=provenance.requests,
+        ))
     if workers is None:
         import os
 
@@ -198,8 +191,8 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
                                                                              (c.noise or {}).get("rate", 0))),
                             seed=seed, workers=workers)
     _robustness(ordered)
-    cells = {(col.task, col.split, col.source, col.perturbation, r["model"]): r for col in ordered for r in col.runs}
-    overall = mean_win_rate([{r["model"]: r["headline"]["value"] for r in col.runs} for col in ordered if not col.noise])
+    cells = {(col.task, col.split, col.source, col.perturbation, r.model): r for col in ordered for r in col.runs}
+    overall = mean_win_rate([{r.model: r.headline["value"] for r in col.runs} for col in ordered if not col.noise])
     families = [f for f in FAMILIES if any(info["family"] == f for info in model_info.values())]
     return {"columns": ordered, "models": models, "cells": cells, "model_info": model_info, "families": families,
             "overall": overall, "publish": publish, "comparison_matrix": comparison_matrix, "suite": suite}
@@ -254,7 +247,7 @@ def _robustness(columns: list[Column]) -> None:
             series: dict[str, list[dict[str, Any]]] = {}
             for rate, col in points:
                 for run in col.runs:
-                    series.setdefault(run["display"], []).append({"rate": rate, **run["headline"]})
+                    series.setdefault(run.display, []).append({"rate": rate, **run.headline})
             rows = [{"model": model, "points": pts, **robustness_summary(pts)} for model, pts in series.items()]
             home.robustness.append({"name": name, "pages": [(rate, col.page, col.label) for rate, col in points],
                                     "rows": rows, "chart": degradation(series, home.headline, name)})
@@ -278,50 +271,31 @@ def robustness_summary(points: list[dict[str, Any]]) -> dict[str, Any]:
     return {"kept": area / (clean * top) if top else None, "half_rate": half}
 
 
-def _installed_model_licence(name: str) -> str | None:
-    """The licence the installed model declares (for runs stored before models recorded it)."""
-    try:
-        return get_model(name.split(" (", 1)[0]).licence
-    except Exception:  # not installed here, or a family that needs its argument to load
-        return None
-
-
-def _task_facts(name: str, recorded: dict) -> dict:
-    """The run's recorded task facts; runs stored before tasks declared their licence fall back
-    to the installed task's declaration (none: not declared)."""
-    if "text_redistributable" in recorded:
-        return recorded
-    task = _installed_task(name)
-    if task is None:
-        return recorded
-    return {**recorded, "licence": task.licence, "text_redistributable": task.text_redistributable}
-
-
 def _fill_column(store: Store, col: Column, *, seed: int) -> None:
     """Metrics tables, curves, and everything computed from the column's predictions."""
-    col.runs.sort(key=lambda r: -(r["headline"]["value"] if r["headline"]["value"] == r["headline"]["value"]
-                                  and r["headline"]["value"] is not None else -math.inf))
-    col.metric_names = sorted({m["name"] for r in col.runs for m in r["metrics"]}, key=lambda n: (n != col.headline, n))
+    col.runs.sort(key=lambda r: -(r.headline["value"] if r.headline["value"] == r.headline["value"]
+                                  and r.headline["value"] is not None else -math.inf))
+    col.metric_names = sorted({m["name"] for r in col.runs for m in r.metrics}, key=lambda n: (n != col.headline, n))
     col.curves = learning_curves(col.runs)
-    col.breakdown_rows = sorted({(m["breakdown"], m["name"]) for r in col.runs for m in r["breakdown"]},
+    col.breakdown_rows = sorted({(m["breakdown"], m["name"]) for r in col.runs for m in r.breakdown},
                                 key=lambda row: (row[0], row[1] != col.headline, row[1]))
     col.breakdown_by = ", ".join(sorted({b.split("=", 1)[0] for b, _ in col.breakdown_rows}))
-    col.breakdown_cells = {(r["model"], m["breakdown"], m["name"]): m for r in col.runs for m in r["breakdown"]}
+    col.breakdown_cells = {(r.model, m["breakdown"], m["name"]): m for r in col.runs for m in r.breakdown}
     loaded = _load_predictions(store, col)
     task, kind = _installed_task(col.task), shown_kind(col.kind)
     _significance(col, task, loaded, seed=seed)
     _analyses(col, task, kind, loaded)
     _errors(col, kind, loaded, seed=seed)
-    col.chart = dot_whisker([{"model": r["display"], **r["headline"], "rank": r.get("rank")} for r in col.runs], col.headline)
-    col.pareto = pareto([{"model": r["display"], "value": r["headline"]["value"], "speed": r["examples_per_s"],
-                          "hardware": r["hardware_label"]} for r in col.runs], col.headline)
+    col.chart = dot_whisker([{"model": r.display, **r.headline, "rank": r.rank} for r in col.runs], col.headline)
+    col.pareto = pareto([{"model": r.display, "value": r.headline["value"], "speed": r.examples_per_s,
+                          "hardware": r.hardware_label} for r in col.runs], col.headline)
     col.explorer = explorer_data(col, kind, loaded)
 
 
 def _load_predictions(store: Store, col: Column) -> dict[int, Loaded]:
     loaded: dict[int, Loaded] = {}
     shared: dict[tuple, Example] = {}  # one Example per example, however many models answered it
-    for run_id, example_id, data, reference, prediction, correct, meta in store.prediction_rows([r["id"] for r in col.runs]):
+    for run_id, example_id, data, reference, prediction, correct, meta in store.prediction_rows([r.id for r in col.runs]):
         run = loaded.setdefault(int(run_id), Loaded([], [], []))
         key = (example_id, id(data), id(reference), id(meta))  # the store decodes each distinct text once
         example = shared.get(key)
@@ -348,23 +322,23 @@ def _significance(col: Column, task, loaded: dict[int, Loaded], *, seed: int) ->
         return
     systems = {}
     for run in col.runs:
-        data = loaded.get(run["id"])
+        data = loaded.get(run.id)
         if data is None:
             continue
         stats = paired_statistics(task, data.examples, data.predictions)
-        stored = run["headline"]["value"]
+        stored = run.headline["value"]
         if stored is None or stored != stored or abs(stats.value() - stored) > 1e-9:
             col.significance = {"missing": f"{task.name}'s per-example statistics do not give its stored {col.headline} "
-                                           f"for {run['display']}; no pairwise tests"}
+                                           f"for {run.display}; no pairwise tests"}
             return
-        systems[run["model"]] = stats
+        systems[run.model] = stats
     pairs = compare_models(systems, seed=seed)
     rank = ranks(list(systems), pairs)
     for run in col.runs:
-        run["rank"] = rank.get(run["model"])
+        run.rank = rank.get(run.model)
     tests = sorted({p.test for p in pairs})
-    col.significance = {"pairs": pairs, "tests": tests, "models": [r["model"] for r in col.runs if r["model"] in systems],
-                        "displays": {r["model"]: r["display"] for r in col.runs}}
+    col.significance = {"pairs": pairs, "tests": tests, "models": [r.model for r in col.runs if r.model in systems],
+                        "displays": {r.model: r.display for r in col.runs}}
 
 
 def _analyses(col: Column, task, kind, loaded: dict[int, Loaded]) -> None:
@@ -374,17 +348,17 @@ def _analyses(col: Column, task, kind, loaded: dict[int, Loaded]) -> None:
         return
     by_title: dict[str, list[dict[str, Any]]] = {}
     for run in col.runs:
-        data = loaded.get(run["id"])
+        data = loaded.get(run.id)
         if data is None:
             continue
         for table in kind.presenter.analyses(task, data.examples, data.predictions, data.correct):
-            by_title.setdefault(table.title, []).append({"model": run["display"], "table": table})
+            by_title.setdefault(table.title, []).append({"model": run.display, "table": table})
         # examples whose gold answer is not an option (GAP's "neither") have no place in it
         usable = [r for r in (kind.presenter.option_probabilities(task, e, p) for e, p in zip(data.examples, data.predictions))
                   if r is not None]
         if usable:
             result = calibration([p for p, _ in usable], [g for _, g in usable])
-            col.calibration.append({"model": run["display"], "result": result, "chart": reliability(result.bins)})
+            col.calibration.append({"model": run.display, "result": result, "chart": reliability(result.bins)})
     col.analyses = [{"title": title, "tables": tables} for title, tables in by_title.items()]
 
 
@@ -392,15 +366,15 @@ def _errors(col: Column, kind, loaded: dict[int, Loaded], *, seed: int) -> None:
     """A seeded sample of each model's wrong answers, as the kind shows them (none where the
     text may not be shown)."""
     for run in col.runs:
-        run["errors"], run["wrong"] = [], 0
-        data = loaded.get(run["id"])
+        run.errors, run.wrong = [], 0
+        data = loaded.get(run.id)
         if data is None:
             continue
         wrong = [i for i, ok in enumerate(data.correct) if not ok]
-        run["wrong"] = len(wrong)
+        run.wrong = len(wrong)
         if not col.text_shown:
             continue
-        picked = sorted(random.Random(f"{seed}:{col.task}:{run['model']}").sample(wrong, min(ERRORS_SHOWN, len(wrong))))
+        picked = sorted(random.Random(f"{seed}:{col.task}:{run.model}").sample(wrong, min(ERRORS_SHOWN, len(wrong))))
         for i in picked:
             e, p = data.examples[i], data.predictions[i]
-            run["errors"].append({"id": e.id, **kind.presenter.describe(e.input, e.reference, p.output, p.raw)})
+            run.errors.append({"id": e.id, **kind.presenter.describe(e.input, e.reference, p.output, p.raw)})

@@ -12,24 +12,29 @@ from __future__ import annotations
 import os
 import signal
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
 from harness.engines.decoder import RequestCache
 from harness.errors import HarnessError
+from harness.plugins.hookspecs import hookimpl
+from harness.plugins.registry import Registration, collect, find_name, unknown
+from harness.run.cells import Cell, CellWork, Collected, Computed, Failed, RunSummary
+from harness.run.config import Executor, RunConfig
 from harness.run.predicting import ModelFailure
 from harness.run.runner import (
-    Computed,
-    Failed,
+    LocalExecutor,
     RunInterrupted,
+    cell_work,
     compute_predictions,
     finish_cell,
     hardware,
     model_facts,
     resume_command,
+    store_sink,
 )
 
 #: test hook: a path; the first Ray worker to answer a batch while that file is missing creates
@@ -55,58 +60,36 @@ class RequestsInMemory:
         self.added.setdefault(engine_key, {}).update(outputs)
 
 
-@dataclass
-class CellWork:
-    """What a Ray worker needs to compute one cell (no store, no loaded dataset)."""
-
-    task: Any
-    model: Any
-    todo: list
-    identity: dict
-    by_request: bool
-    extra: dict
-    batch_size: int
-    workers: int
-    known_requests: dict
-
-
-def compute_cell_remotely(work: CellWork, progress_actor: Any = None) -> dict[str, Any]:
+def compute_cell_remotely(work: CellWork, known_requests: dict, progress_actor: Any = None) -> dict[str, Any]:
     """Run on a Ray worker: compute a cell's missing predictions and return them with the
     engine outputs the worker added, or the failure that stopped it."""
-    requests = RequestsInMemory(work.known_requests)
-    batches: list[tuple[list[str], list, float]] = []
+    requests = RequestsInMemory(known_requests)
     kill_marker = os.environ.get(KILL_ONCE_ENV)
 
-    def store_batch(answered) -> None:
-        if answered.examples:
-            batches.append(([e.key for e in answered.examples], list(answered.predictions), answered.seconds))
-        if kill_marker and answered.examples and not Path(kill_marker).exists():
+    def after_batch(examples, predictions, seconds) -> None:
+        if kill_marker and not Path(kill_marker).exists():
             Path(kill_marker).write_text(str(os.getpid()))
             os.kill(os.getpid(), signal.SIGKILL)
+
+    collected = Collected(after_batch)
 
     def advance(count: int) -> None:
         if progress_actor is not None:
             progress_actor.add.remote(count)
 
-    fresh: dict = {}
     try:
-        computed = compute_predictions(
-            work.task, work.model, work.todo, identity=work.identity, by_request=work.by_request, extra=work.extra,
-            batch_size=work.batch_size, workers=work.workers, progress=False, requests=requests,
-            store_batch=store_batch, advance=advance, fresh=fresh,
-        )
+        computed = compute_predictions(work, requests=requests, collected=collected, advance=advance)
     except ModelFailure as exc:
-        return {"failure": str(exc), "trace": exc.trace, "batches": batches, "requests": requests.added}
+        return {"failure": str(exc), "trace": exc.trace, "batches": collected.batches, "requests": requests.added}
     except Exception as exc:  # a plugin bug: reported as the cell's failure, like in-process runs
-        return {"failure": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(), "batches": batches,
+        return {"failure": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(), "batches": collected.batches,
                 "requests": requests.added}
     finally:
         work.model.close()
     computed.model_facts["hardware"] = hardware()
     computed.model_facts["executor"] = {"name": "ray", "node": _ray_node_id()}
     computed.model_facts["workers"] = work.workers
-    computed.fresh = {}  # the batches carry the predictions once; the driver rebuilds the dict from them
-    return {"computed": computed, "batches": batches, "requests": requests.added}
+    return {"computed": computed, "batches": collected.batches, "requests": requests.added}
 
 
 def _ray_node_id() -> str | None:
@@ -168,20 +151,22 @@ class RayExecutor:
             where = f" at {self.address}" if self.address else ""
             raise HarnessError(f"Could not start or reach a Ray cluster{where}: {exc}".splitlines()[0]) from exc
 
-    def run(self, cells, store, summary, s) -> None:
+    name = "ray"
+
+    def run(self, cells, summary: RunSummary, config: RunConfig) -> None:
         """Compute ``cells`` on the cluster; finish (score, store) each on the driver as it returns."""
         cells = list(cells)  # data loads on the driver, task by task, as the in-process run does
         order = {(cell.task.name, cell.name): i for i, cell in enumerate(cells)}
         first = len(summary.results)
         try:
-            self._run([c for c in cells if not c.todo], [c for c in cells if c.todo], store, summary, s)
+            self._run([c for c in cells if not c.todo], [c for c in cells if c.todo], summary, config)
         finally:  # results in the order of the cells, as the in-process run lists them
             summary.results[first:] = sorted(summary.results[first:], key=lambda r: order.get((r.task, r.model), 0))
 
-    def _run(self, ready, remote_cells, store, summary, s) -> None:
-        ray = self.ray
+    def _run(self, ready: list[Cell], remote_cells: list[Cell], summary: RunSummary, config: RunConfig) -> None:
+        ray, store, s = self.ray, config.execution.store, config.execution
         for cell in ready:  # everything cached: nothing to send anywhere
-            self._finish(cell, Computed({}, model_facts=model_facts(cell.model)), store, summary, s)
+            self._finish(cell, Computed(model_facts=model_facts(cell.model)), Collected(), summary, config)
         if not remote_cells:
             return
         self._connect()
@@ -195,9 +180,8 @@ class RayExecutor:
             known = {}
             if cell.by_request:
                 known = store.all_requests(RequestCache(store, cell.model.engine_identity(cell.identity)).engine_key)
-            work = CellWork(cell.task, cell.model, cell.todo, cell.identity, cell.by_request, cell.extra, s.batch_size,
-                            workers, known)
-            ref = compute.options(max_retries=self.retries, retry_exceptions=False, **resources).remote(work, progress)
+            work = replace(cell_work(cell, config, workers=workers), progress=False)
+            ref = compute.options(max_retries=self.retries, retry_exceptions=False, **resources).remote(work, known, progress)
             pending[ref] = cell
         total = sum(len(cell.todo) for cell in remote_cells)
         with tqdm(total=total, desc=f"{len(remote_cells)} cells on Ray", unit="ex", disable=not s.progress,
@@ -216,13 +200,12 @@ class RayExecutor:
                                                          f"{cell.task.name} x {cell.name}: Ray could not finish the cell: "
                                                          + str(exc).splitlines()[0]))
                             continue
-                        self._store_answer(cell, answer, store)
+                        collected = self._collect(cell, answer, store)
                         if "failure" in answer:
-                            computed = Computed(self._fresh(answer), failure=answer["failure"], trace=answer["trace"])
+                            computed = Computed(failure=answer["failure"], trace=answer["trace"])
                         else:
                             computed = answer["computed"]
-                            computed.fresh = self._fresh(answer)
-                        self._finish(cell, computed, store, summary, s)
+                        self._finish(cell, computed, collected, summary, config)
                 bar.n = total
                 bar.refresh()
             except KeyboardInterrupt:
@@ -233,28 +216,21 @@ class RayExecutor:
                                      summary) from None
 
     @staticmethod
-    def _fresh(answer: dict) -> dict:
-        fresh = {}
-        for keys, predictions, seconds in answer["batches"]:
-            each = seconds / len(keys)
-            for key, prediction in zip(keys, predictions):
-                fresh[key] = (prediction, each)
-        return fresh
-
-    def _store_answer(self, cell, answer: dict, store) -> None:
-        """Write a finished cell's predictions (or engine outputs) to the store: the driver only."""
+    def _collect(cell: Cell, answer: dict, store) -> Collected:
+        """A finished cell's predictions (and engine outputs) written to the store, by the driver
+        only, through the same :class:`Collected` an in-process run fills."""
         for engine_key, outputs in answer["requests"].items():
             store.put_requests(engine_key, outputs)
-        if cell.by_request:
-            return
+        collected = Collected(store_sink(cell, store))
         by_key = {e.key: e for e in cell.todo}
         for keys, predictions, seconds in answer["batches"]:
-            store.put_cached(cell.key, [by_key[key] for key in keys], predictions, seconds)
+            collected.add([by_key[key] for key in keys], predictions, seconds)
+        return collected
 
     @staticmethod
-    def _finish(cell, computed, store, summary, s) -> None:
+    def _finish(cell: Cell, computed: Computed, collected: Collected, summary: RunSummary, config: RunConfig) -> None:
         try:
-            summary.results.append(finish_cell(cell, computed, store, s))
+            summary.results.append(finish_cell(cell, computed, collected, config))
         except ModelFailure as exc:
             summary.failed.append(Failed(cell.task.name, cell.model.name, str(exc), exc.trace))
 
@@ -272,3 +248,39 @@ class _Progress:
     def count(self) -> int:
         """Predictions made so far."""
         return self.total
+
+
+@dataclass(frozen=True)
+class ExecutorType:
+    """A kind of executor a plugin offers: ``harness run --executor NAME [--address ADDRESS]``
+    builds one with ``create(address)`` (where Ray-like executors connect; None: their default)."""
+
+    name: str
+    description: str
+    create: Callable[[str | None], Executor]
+
+
+def get_executor_types() -> dict[str, Registration]:
+    """Every registered executor type, by name."""
+    return collect("harness_register_executors", ExecutorType, "executor")
+
+
+def get_executor(name: str, address: str | None = None) -> Executor:
+    """The executor ``name`` connected to ``address``; a one-line error for an unknown name."""
+    types = get_executor_types()
+    found = find_name(name, types)
+    if found is None:
+        raise unknown("executor", name, types)
+    return types[found].obj.create(address)
+
+
+def _local(address: str | None) -> Executor:
+    if address:
+        raise HarnessError("--address is for --executor ray")
+    return LocalExecutor()
+
+
+@hookimpl
+def harness_register_executors(register):
+    register(ExecutorType("local", "in this process, one cell after another", _local))
+    register(ExecutorType("ray", "(task, model) cells as Ray tasks, on this machine or a cluster (--address)", RayExecutor))

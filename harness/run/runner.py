@@ -9,70 +9,26 @@ import random
 import shlex
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from tqdm.auto import tqdm
 
 from harness.core.distributions import distribution_of, installed_version
-from harness.core.model import Model, Prediction, Usage
-from harness.core.scores import Scores
-from harness.core.task import Task, get_task
-from harness.data.perturb import Perturbation
+from harness.core.example import Example
+from harness.core.model import Model, RunContext, Usage
+from harness.core.task import LoadedSplit, Task, get_task
 from harness.engines.decoder import RequestCache
 from harness.errors import HarnessError
 from harness.kinds import check_task, is_correct, kind_of, score
-from harness.run.predicting import ModelFailure, default_workers, predict_pending
+from harness.run.cells import Cell, CellWork, Collected, Computed, Failed, RunResult, RunSummary, Skipped
+from harness.run.config import RunConfig
+from harness.run.predicting import ModelFailure, predict_pending
+from harness.store.provenance import Provenance, SuiteRef, Throughput
 from harness.store.store import RunRecord, Store, cache_key
 
 PACKAGES = ("harness", "torch", "transformers", "datasets", "seqeval", "scikit-learn", "spacy", "vaderSentiment", "numpy")
-
-
-@dataclass
-class RunResult:
-    """One finished (task, model) cell."""
-
-    run_id: int
-    task: str
-    model: str
-    split: str
-    data_source: str
-    n: int
-    computed: int
-    scores: Scores
-    examples_per_s: float | None
-    #: the noise condition ("typo 0.1"; empty: clean)
-    perturbation: str = ""
-
-
-@dataclass
-class Skipped:
-    """A (task, model) pair the model cannot answer."""
-
-    task: str
-    model: str
-    reason: str
-
-
-@dataclass
-class Failed:
-    """A (task, model) pair that failed (a model plugin raised or answered wrongly, a data file was bad)."""
-
-    task: str
-    model: str
-    message: str
-    #: the traceback, where a plugin raised (shown with ``--debug``)
-    trace: str | None = None
-
-
-@dataclass
-class RunSummary:
-    """Everything one ``harness run`` did."""
-
-    results: list[RunResult] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    failed: list[Failed] = field(default_factory=list)
 
 
 class RunInterrupted(HarnessError):
@@ -107,97 +63,48 @@ def hardware() -> dict[str, Any]:
     return info
 
 
-def run_matrix(
-    tasks: Sequence[Task],
-    models: Sequence[Model],
-    store: Store,
-    *,
-    split: str | None = None,
-    data_dir: str | Path | None = None,
-    source: str = "auto",
-    limit: int | None = None,
-    sample: int | None = None,
-    shots: int = 0,
-    options: dict[str, str] | None = None,
-    seed: int = 0,
-    batch_size: int = 32,
-    workers: int | None = None,
-    progress: bool = True,
-    perturbations: Sequence[Perturbation] = (),
-    executor: Any = None,
-    suite: dict | None = None,
-    log: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
-) -> RunSummary:
+def run_matrix(config: RunConfig) -> RunSummary:
     """Evaluate every model on every task it supports and store the results.
 
     Predictions are cached per example as they are computed, so a killed run resumes
-    where it stopped and a rerun computes nothing. ``limit`` keeps the first N examples;
-    ``sample`` a random N (seeded by ``seed``, file order kept). ``shots`` > 0 gives
-    few-shot models that many solved train examples (drawn with ``seed``), and skips the rest.
-    ``options`` (``-o KEY=VALUE``) go to every model that takes them (:attr:`Model.options`).
-    ``workers`` processes (default: every core) run CPU-bound models. ``perturbations``
-    (``--perturb``) runs everything once per noise condition, the evaluated inputs perturbed
-    (a rate of 0 is the clean run; few-shot examples stay clean). ``executor`` computes the
-    cells elsewhere (:class:`harness.run.executors.RayExecutor`); this process alone writes the
-    store either way. ``suite`` (name, sha256) is recorded in each run's provenance.
+    where it stopped and a rerun computes nothing. ``config.evaluation`` says what to
+    evaluate (see :class:`~harness.run.config.Evaluation`): options go to every model that
+    takes them, and everything runs once per noise condition; ``config.execution`` how
+    (its executor computes the cells; this process alone writes the store either way).
 
     A model that fails on a task is recorded in ``summary.failed`` and the other pairs go on.
     Ctrl-C raises :class:`RunInterrupted` once what was computed is committed.
     """
-    if batch_size < 1:
-        raise HarnessError(f"--batch-size must be at least 1, got {batch_size}")
-    if seed < 0:
-        raise HarnessError(f"--seed must be 0 or more, got {seed}")
-    if options:
-        for name in options:
-            if not any(model.takes_option(name) for model in models):
-                takers = sorted({f"{o} ({m.name})" for m in models for o in m.declared_options()})
-                raise HarnessError(f"No model in this run takes option {name!r}; options: {', '.join(takers) or 'none'}")
-        models = [model.with_options(options) for model in models]
+    what = config.evaluation
+    if what.options:  # configured copies; the registered models stay as they are
+        config = replace(config, evaluation=replace(what, models=tuple(m.with_options(dict(what.options)) for m in what.models)))
     summary = RunSummary()
-    settings = RunConfig(split=split, data_dir=data_dir, source=source, limit=limit, sample=sample, shots=shots, seed=seed,
-                         batch_size=batch_size, workers=workers or default_workers(), progress=progress, log=log,
-                         executor=executor, suite=suite)
+    executor = config.execution.executor or LocalExecutor()
     try:
-        for condition in perturbations or [None]:
-            settings.perturbation = condition if condition is not None and condition.rate > 0 else None
-            _run_tasks(tasks, models, store, summary, settings)
+        for condition in what.perturbations or (None,):
+            condition_config = config.for_condition(condition)
+            executor.run(plan_cells(summary, condition_config), summary, condition_config)
     finally:
-        for model in models:
+        for model in config.evaluation.models:
             model.close()
     return summary
 
 
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr)
+class LocalExecutor:
+    """Computes cells in this process, one after another."""
+
+    name = "local"
+
+    def run(self, cells, summary: RunSummary, config: RunConfig) -> None:
+        """Compute, score and store each cell in turn."""
+        for cell in cells:
+            try:
+                summary.results.append(run_cell_here(cell, summary, config))
+            except ModelFailure as exc:
+                summary.failed.append(Failed(cell.task.name, cell.model.name, str(exc), exc.trace))
 
 
-@dataclass
-class RunConfig:
-    """How one ``harness run`` evaluates: which data and examples, shots, seed, batching,
-    worker processes, and where messages go. (Model options are applied to the models.)"""
-
-    split: str | None = None
-    data_dir: str | Path | None = None
-    source: str = "auto"
-    limit: int | None = None
-    sample: int | None = None
-    shots: int = 0
-    seed: int = 0
-    batch_size: int = 32
-    #: processes for CPU-bound models (default: every core)
-    workers: int = field(default_factory=default_workers)
-    progress: bool = True
-    log: Callable[[str], None] = _stderr
-    #: noise added to the evaluated inputs (None: clean)
-    perturbation: Perturbation | None = None
-    #: where cells are computed (None: in this process, one after another; or a RayExecutor)
-    executor: Any = None
-    #: the suite this run belongs to (name, sha256), recorded in each run's provenance
-    suite: dict | None = None
-
-
-def plan(tasks, models, summary: RunSummary, shots: int) -> list[tuple[Task, list[Model]]]:
+def plan(tasks: Sequence[Task], models: Sequence[Model], summary: RunSummary, shots: int) -> list[tuple[Task, list[Model]]]:
     """Each task with the models that will run it. Pairs a model cannot answer are skipped;
     a task or model that is not fit for the pair (no prompt for a decoder, no labels) is a
     failure recorded now, before any data or weights load."""
@@ -229,42 +136,32 @@ def plan(tasks, models, summary: RunSummary, shots: int) -> list[tuple[Task, lis
     return planned
 
 
-def _run_tasks(tasks, models, store: Store, summary: RunSummary, s: RunConfig) -> None:
-    cells = plan_cells(tasks, models, store, summary, s)
-    if s.executor is not None:
-        s.executor.run(cells, store, summary, s)
-        return
-    for cell in cells:
-        try:
-            summary.results.append(_run_in_process(cell, store, s, summary))
-        except ModelFailure as exc:
-            summary.failed.append(Failed(cell.task.name, cell.model.name, str(exc), exc.trace))
-
-
-def plan_cells(tasks, models, store: Store, summary: RunSummary, s: RunConfig) -> Iterator[Cell]:
+def plan_cells(summary: RunSummary, config: RunConfig) -> Iterator[Cell]:
     """Each (task, model) cell to evaluate, its examples loaded (and perturbed) and its cached
     predictions looked up; a task whose data fails to load fails its cells here."""
-    for task, supported in plan(tasks, models, summary, s.shots):
+    what, how = config.evaluation, config.execution
+    for task, supported in plan(what.tasks, what.models, summary, what.shots):
         try:
             kind = kind_of(task)
-            refused = kind.perturbation_refused(task) if s.perturbation is not None else None
+            refused = kind.perturbation_refused(task) if config.perturbation is not None else None
             if refused:
                 raise HarnessError(refused)
-            loaded = task.load(s.split, data_dir=s.data_dir, source=s.source)
-            examples = select_examples(loaded.examples, limit=s.limit, sample=s.sample, seed=s.seed)
+            loaded = task.load(what.split, data_dir=what.data_dir, source=what.source)
+            examples = select_examples(loaded.examples, limit=what.limit, sample=what.sample, seed=what.seed)
             if not examples:
                 raise HarnessError(f"Task {task.name!r}: split {loaded.split!r} from {loaded.location} has no examples")
-            if s.perturbation is not None:
-                examples = [kind.noise.perturb(task, e, s.perturbation.noise(s.seed, e.id)) for e in examples]
-            shot_examples = few_shot_examples(task, s.shots, seed=s.seed, data_dir=s.data_dir, source=s.source) if s.shots else []
+            if config.perturbation is not None:
+                examples = [kind.noise.perturb(task, e, config.perturbation.noise(what.seed, e.id)) for e in examples]
+            shots = (few_shot_examples(task, what.shots, seed=what.seed, data_dir=what.data_dir, source=what.source)
+                     if what.shots else [])
         except HarnessError as exc:
             summary.failed.extend(Failed(task.name, model.name, str(exc)) for model in supported)
             continue
         if loaded.source == "demo":
-            s.log(f"{task.name}: using the built-in demo {loaded.split} split ({len(examples)} examples); pass --data-dir for real data")
+            how.log(f"{task.name}: using the built-in demo {loaded.split} split ({len(examples)} examples); "
+                    "pass --data-dir for real data")
         for model in supported:
-            selection = {"limit": s.limit, "sample": s.sample, "of": len(loaded.examples)}
-            yield prepare_cell(task, model, loaded, examples, store, s, selection=selection, shots=shot_examples)
+            yield prepare_cell(task, model, loaded, examples, shots, config)
 
 
 def few_shot_source(task: Task) -> tuple[Task, str] | None:
@@ -294,69 +191,30 @@ def select_examples(examples: list, *, limit: int | None, sample: int | None, se
     return examples[:limit] if limit else examples
 
 
-def throughput(examples: int, seconds: float, usage) -> dict[str, Any]:
+def throughput(examples: int, seconds: float, usage: Usage, load_seconds: float) -> Throughput:
     """Examples and tokens per second over the predictions this run computed (not the cached ones)."""
     rate = (lambda count: count / seconds if seconds > 0 else None)
-    facts: dict[str, Any] = {"computed_examples": examples, "seconds": seconds, "examples_per_s": rate(examples)}
-    if usage.prompt_tokens or usage.generated_tokens:
-        facts.update(usage.to_json())
-        facts["prompt_tokens_per_s"] = rate(usage.prompt_tokens)
-        facts["generated_tokens_per_s"] = rate(usage.generated_tokens)
-        facts["tokens_per_s"] = rate(usage.prompt_tokens + usage.generated_tokens)
-    return facts
+    if not (usage.prompt_tokens or usage.generated_tokens):
+        return Throughput(examples, seconds, rate(examples), load_seconds)
+    return Throughput(examples, seconds, rate(examples), load_seconds, usage.prompt_tokens, usage.generated_tokens,
+                      usage.cached_prompt_tokens, rate(usage.prompt_tokens), rate(usage.generated_tokens),
+                      rate(usage.prompt_tokens + usage.generated_tokens))
 
 
-@dataclass
-class Cell:
-    """One (task, model) pair ready to compute: its examples, cache key, row name, and which
-    predictions the store already holds."""
-
-    task: Task
-    model: Model
-    loaded: Any
-    examples: list
-    selection: dict
-    settings: dict
-    extra: dict
-    name: str
-    identity: dict
-    key: str
-    #: the model caches engine outputs per request (decoders) instead of per example
-    by_request: bool
-    cached: dict
-    todo: list
-    perturbation: Perturbation | None
-    started: float
-
-
-@dataclass
-class Computed:
-    """What computing a cell's missing predictions gave: the fresh predictions (example key ->
-    (prediction, seconds)), time spent, usage, model facts, and a failure if one stopped it."""
-
-    fresh: dict
-    seconds: float = 0.0
-    load_seconds: float = 0.0
-    usage: Usage = field(default_factory=Usage)
-    model_facts: dict = field(default_factory=dict)
-    failure: str | None = None
-    trace: str | None = None
-
-
-def prepare_cell(task, model, loaded, examples, store: Store, s: RunConfig, *, selection: dict, shots: list) -> Cell:
+def prepare_cell(task: Task, model: Model, loaded: LoadedSplit, examples: list[Example], shots: list[Example],
+                 config: RunConfig) -> Cell:
     """The cache key, settings and row name of a (task, model) pair, and its cached predictions."""
     started = time.perf_counter()
-    settings = {"seed": s.seed, **model.task_settings(task)}
-    if s.perturbation is not None:  # part of the cache key: a noisy run never serves a clean one
-        settings["perturbation"] = s.perturbation.to_json()
+    what = config.evaluation
+    settings = {"seed": what.seed, **model.task_settings(task)}
+    if config.perturbation is not None:  # part of the cache key: a noisy run never serves a clean one
+        settings["perturbation"] = config.perturbation.to_json()
     options = model.prediction_options()
     if options:
         settings["options"] = options
-    extra = {}
     tags = model.option_tags()
     if shots:
         settings["shots"] = [e.key for e in shots]
-        extra["shots"] = shots
         tags.insert(0, f"{len(shots)}-shot")
     name = f"{model.name} ({', '.join(tags)})" if tags else model.name  # its own leaderboard row
     identity = model.identity()  # once: it may digest the weights
@@ -364,44 +222,48 @@ def prepare_cell(task, model, loaded, examples, store: Store, s: RunConfig, *, s
     by_request = model.caches_requests
     # Decoders keep their engine's outputs per request and read answers afresh each run:
     # changing how answers are read recomputes no request and needs no version bump.
-    cached = {} if by_request else store.cached(key, (e.key for e in examples))
+    cached = {} if by_request else config.execution.store.cached(key, (e.key for e in examples))
     todo = [e for e in examples if e.key not in cached]
-    return Cell(task, model, loaded, examples, selection, settings, extra, name, identity, key, by_request, cached, todo,
-                s.perturbation, started)
+    selection = {"limit": what.limit, "sample": what.sample, "of": len(loaded.examples)}
+    return Cell(task=task, model=model, loaded=loaded, examples=examples, selection=selection, settings=settings,
+                shots=shots, name=name, identity=identity, key=key, by_request=by_request, cached=cached, todo=todo,
+                perturbation=config.perturbation, started=started)
 
 
-def compute_predictions(task, model, todo, *, identity: dict, by_request: bool, extra: dict, batch_size: int,
-                        workers: int, progress: bool, requests, store_batch, advance, fresh: dict) -> Computed:
-    """Predict ``todo`` with ``model``: each answered batch goes to ``store_batch`` and into
-    ``fresh`` as it comes; ``requests`` keeps decoders' engine outputs (the store, or a stand-in
-    with its methods where the store is out of reach). The same code runs in this process and on
-    a Ray worker."""
-    if by_request:
-        model.request_cache = RequestCache(requests, model.engine_identity(identity))
-    model.reset_usage()
-    model.show_progress = progress
-    computed = Computed(fresh)
+def cell_work(cell: Cell, config: RunConfig, *, workers: int | None = None) -> CellWork:
+    """What computing ``cell`` needs, wherever it runs (``workers``: processes there)."""
+    how = config.execution
+    return CellWork(task=cell.task, model=cell.model, todo=cell.todo, identity=cell.identity, by_request=cell.by_request,
+                    shots=cell.shots, batch_size=how.batch_size, workers=how.workers if workers is None else workers,
+                    progress=how.progress)
 
-    def keep(answered) -> None:
-        store_batch(answered)
-        if answered.examples:
-            each = answered.seconds / len(answered.examples)
-            for e, p in zip(answered.examples, answered.predictions):
-                fresh[e.key] = (p, each)
 
-    if todo and not by_request:  # weights and engines load outside the throughput clock
-        t0 = time.perf_counter()
-        try:
-            model.prepare()
-        except HarnessError as exc:
-            raise ModelFailure(str(exc)) from exc
-        computed.load_seconds = time.perf_counter() - t0
-    computed.seconds, failure = predict_pending(model, task, todo, batch_size=batch_size, extra=extra, workers=workers,
-                                                store_batch=keep, advance=advance)
-    if failure:
-        computed.failure, computed.trace = failure.failure, failure.trace
-    computed.usage = model.usage
-    computed.model_facts = model_facts(model)
+def compute_predictions(work: CellWork, *, requests, collected: Collected, advance: Callable[[int], None]) -> Computed:
+    """Predict ``work.todo``: each answered batch goes to ``collected`` as it comes; ``requests``
+    keeps decoders' engine outputs (the store, or a stand-in with its methods where the store
+    is out of reach). The model answers inside a :class:`RunContext` of its own, nothing set on
+    it. The same code runs in this process and on a Ray worker."""
+    model = work.model
+    cache = RequestCache(requests, model.engine_identity(work.identity)) if work.by_request else None
+    context = RunContext(request_cache=cache, progress=work.progress)
+    computed = Computed()
+    with model.running(context):
+        if work.todo and not work.by_request:  # weights and engines load outside the throughput clock
+            t0 = time.perf_counter()
+            try:
+                model.prepare()
+            except HarnessError as exc:
+                raise ModelFailure(str(exc)) from exc
+            computed.load_seconds = time.perf_counter() - t0
+        extra = {"shots": work.shots} if work.shots else {}
+        computed.seconds, failure = predict_pending(
+            model, work.task, work.todo, batch_size=work.batch_size, extra=extra, workers=work.workers,
+            store_batch=lambda answered: collected.add(answered.examples, answered.predictions, answered.seconds),
+            advance=advance)
+        if failure:
+            computed.failure, computed.trace = failure.failure, failure.trace
+        computed.usage = context.usage
+        computed.model_facts = model_facts(model)
     return computed
 
 
@@ -411,35 +273,37 @@ def model_facts(model: Model) -> dict[str, Any]:
     return {"provenance": model.provenance(), "parameters": model.parameter_count()}
 
 
-def _run_in_process(cell: Cell, store: Store, s: RunConfig, summary: RunSummary) -> RunResult:
-    fresh: dict[str, tuple[Prediction, float]] = {}
+def store_sink(cell: Cell, store: Store):
+    """Where a cell's answered batches are written: the prediction cache, unless the model
+    caches per request (decoders), whose engine outputs the request cache holds."""
+    if cell.by_request:
+        return None
+    return lambda examples, predictions, seconds: store.put_cached(cell.key, examples, predictions, seconds)
 
-    def store_batch(answered) -> None:
-        if answered.examples and not cell.by_request:
-            store.put_cached(cell.key, answered.examples, answered.predictions, answered.seconds)
 
+def run_cell_here(cell: Cell, summary: RunSummary, config: RunConfig) -> RunResult:
+    """Compute one cell in this process (a progress bar per cell), score it and store it;
+    Ctrl-C raises :class:`RunInterrupted` naming what is stored and how to resume."""
+    store = config.execution.store
+    collected = Collected(store_sink(cell, store))
     with tqdm(total=len(cell.examples), initial=len(cell.examples) - len(cell.todo), desc=f"{cell.task.name} x {cell.name}",
-              unit="ex", disable=not s.progress, leave=False, mininterval=0.5) as bar:
+              unit="ex", disable=not config.execution.progress, leave=False, mininterval=0.5) as bar:
         try:
-            computed = compute_predictions(
-                cell.task, cell.model, cell.todo, identity=cell.identity, by_request=cell.by_request, extra=cell.extra,
-                batch_size=s.batch_size, workers=s.workers, progress=s.progress, requests=store, store_batch=store_batch,
-                advance=bar.update, fresh=fresh,
-            )
+            computed = compute_predictions(cell_work(cell, config), requests=store, collected=collected, advance=bar.update)
         except KeyboardInterrupt:
-            done = len(cell.examples) - len(cell.todo) + len(fresh)
+            done = len(cell.examples) - len(cell.todo) + len(collected.fresh)
             raise RunInterrupted(
                 f"Interrupted: {done} of {len(cell.examples)} predictions of {cell.task.name} x {cell.name} are stored in {store.path}"
                 + (f" ({len(summary.results)} finished runs too)" if summary.results else "")
                 + f"; resume with: {resume_command()}", summary
             ) from None
-    return finish_cell(cell, computed, store, s)
+    return finish_cell(cell, computed, collected, config)
 
 
-def finish_cell(cell: Cell, computed: Computed, store: Store, s: RunConfig) -> RunResult:
+def finish_cell(cell: Cell, computed: Computed, collected: Collected, config: RunConfig) -> RunResult:
     """Score a cell whose predictions are all in (cached + fresh) and save its run record;
     a failure while computing raises :class:`ModelFailure` (what was computed is stored)."""
-    task, fresh = cell.task, computed.fresh
+    task, fresh, seed = cell.task, collected.fresh, config.evaluation.seed
     if computed.failure:
         stored = f" ({len(fresh)} prediction{'s' if len(fresh) != 1 else ''} computed before it stored)" if fresh else ""
         raise ModelFailure(computed.failure + stored, computed.trace)
@@ -455,54 +319,51 @@ def finish_cell(cell: Cell, computed: Computed, store: Store, s: RunConfig) -> R
         compute_time += usage.cached_seconds
         load_seconds = usage.load_seconds  # loaded only once a request was missing
         fresh_seconds = max(0.0, fresh_seconds - load_seconds)
-    scores = score(task, examples, predictions, seed=s.seed)
+    scores = score(task, examples, predictions, seed=seed)
     correct = [is_correct(task, e, p) for e, p in zip(examples, predictions)]
     wall = time.perf_counter() - cell.started
-    provenance = run_provenance(task, cell.model, s, cell.selection, computed=computed_count, seconds=fresh_seconds,
-                                load_seconds=load_seconds, usage=usage, facts=computed.model_facts)
+    timing = throughput(computed_count, fresh_seconds, usage, load_seconds) if computed_count else None
+    provenance = run_provenance(cell, config, computed.model_facts, timing)
     loaded = cell.loaded
-    provenance["task"].update(task.text_policy(loaded.source))  # what the report may republish of this data
     run = RunRecord(
         task=task.name, task_version=task.version, kind=task.kind, dataset=task.dataset_evaluated(loaded.split, loaded.source), split=loaded.split,
         data_source=loaded.source, data_location=loaded.location, model=cell.name, model_identity=cell.identity,
         settings=cell.settings, cache_key=cell.key, selection_key=selection_key(loaded, examples, cell.selection), n=len(examples),
-        seed=s.seed, wall_time_s=wall, compute_time_s=compute_time,
+        seed=seed, wall_time_s=wall, compute_time_s=compute_time,
         examples_per_s=len(examples) / compute_time if compute_time > 0 else None, cached=len(examples) - computed_count,
-        provenance=provenance,
+        provenance=provenance.to_json(),
     )
-    run_id = store.save_run(run, scores, examples, predictions, correct)
+    run_id = config.execution.store.save_run(run, scores, examples, predictions, correct)
     return RunResult(run_id, task.name, cell.name, loaded.split, loaded.source, len(examples), computed_count, scores,
                      run.examples_per_s, cell.perturbation.label if cell.perturbation is not None else "")
 
 
-def run_provenance(task: Task, model: Model, s: RunConfig, selection: dict, *, computed: int, seconds: float,
-                   load_seconds: float, usage: Usage, facts: dict) -> dict[str, Any]:
-    """What a run's numbers came from: package versions, hardware, model and task facts, the
-    plugins' distributions, batching, the selection, and the throughput of what it computed.
-    ``facts`` (:func:`model_facts`, plus hardware, executor and workers from a Ray worker) come
-    from wherever the model ran."""
-    provenance: dict[str, Any] = {
-        "packages": package_versions(),
-        "hardware": facts.get("hardware") or hardware(),
-        "model": dict(facts["provenance"]),
-        "task": task.describe(),
-        "plugins": {"model": distribution_of(model), "task": distribution_of(task)},
-        "batch_size": s.batch_size,
-        "selection": selection,
-    }
+def run_provenance(cell: Cell, config: RunConfig, facts: dict[str, Any], timing: Throughput | None) -> Provenance:
+    """What a run's numbers came from: package versions, hardware, model and task facts (with
+    the data's licence and whether its text may be republished), the plugins' distributions,
+    batching, the selection, and the throughput of what it computed (``timing``; None when
+    everything came from the cache). ``facts`` (:func:`model_facts`, plus hardware, executor
+    and workers from a Ray worker) come from wherever the model ran."""
+    task, model = cell.task, cell.model
+    model_facts = dict(facts["provenance"])
     if facts.get("parameters"):
-        provenance["model"]["parameters"] = facts["parameters"]
+        model_facts["parameters"] = facts["parameters"]
     if model.licence:
-        provenance["model"]["licence"] = model.licence
-    if s.suite is not None:
-        provenance["suite"] = s.suite
-    if facts.get("executor"):
-        provenance["executor"] = facts["executor"]
-    if computed:
-        provenance["throughput"] = {**throughput(computed, seconds, usage), "load_s": load_seconds}
-        if model.cpu_bound:
-            provenance["workers"] = facts.get("workers", s.workers)
-    return provenance
+        model_facts["licence"] = model.licence
+    suite = config.evaluation.suite
+    return Provenance(
+        packages=package_versions(),
+        hardware=facts.get("hardware") or hardware(),
+        model=model_facts,
+        task={**task.describe(), **task.text_policy(cell.loaded.source)},
+        plugins={"model": distribution_of(model), "task": distribution_of(task)},
+        batch_size=config.execution.batch_size,
+        selection=cell.selection,
+        suite=SuiteRef(**suite) if suite is not None else None,
+        executor=facts.get("executor"),
+        throughput=timing,
+        workers=facts.get("workers", config.execution.workers) if timing is not None and model.cpu_bound else None,
+    )
 
 
 def selection_key(loaded, examples: Sequence, selection: dict) -> str:

@@ -28,9 +28,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -42,7 +41,9 @@ from harness.data.perturb import parse_perturbations
 from harness.engines.packaged import cache_root
 from harness.errors import HarnessError
 from harness.run.finetune import BASES, FinetuneConfig, finetune
-from harness.run.runner import RunSummary, run_matrix
+from harness.run.cells import RunSummary
+from harness.run.config import Evaluation, Execution, RunConfig
+from harness.run.runner import run_matrix
 
 SUITE_KEYS = {"name", "description", "data_dir", "source", "seed", "batch_size"}
 RUN_KEYS = {"tasks", "models", "shots", "limit", "sample", "split", "options", "perturb", "batch_size"}
@@ -400,24 +401,21 @@ def run_finetunes(suite: Suite, *, progress: bool, log: Callable[[str], None]) -
             log(f"{step.name} k={k or 'all'}: done in {time.perf_counter() - started:.0f} s")
 
 
-def run_suite(suite: Suite, store, *, executor: Any = None, progress: bool = True, workers: int | None = None,
-              log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)):
+def run_suite(suite: Suite, execution: Execution) -> RunSummary:
     """Fine-tune what the suite asks first, then evaluate each ``[[run]]`` (once per number of
-    shots and fine-tuned models on their task), all into ``store``. Returns one
-    :class:`~harness.run.runner.RunSummary` for the whole suite."""
-    run_finetunes(suite, progress=progress, log=log)
+    shots, and fine-tuned models on their task), all into ``execution.store``. Returns one
+    :class:`~harness.run.cells.RunSummary` for the whole suite."""
+    run_finetunes(suite, progress=execution.progress, log=execution.log)
     total = RunSummary()
     for block in [step.evaluate for step in suite.finetunes] + suite.runs:
-        tasks = resolve_tasks(block.tasks)
-        models = [get_model(name) for name in block.models]
+        tasks = tuple(resolve_tasks(block.tasks))
+        models = tuple(get_model(name) for name in block.models)
+        how = replace(execution, batch_size=block.batch_size or suite.batch_size)
         for shots in block.shots:
-            summary = run_matrix(
-                tasks, models, store, split=block.split, data_dir=suite.data_dir, source=suite.source, limit=block.limit,
-                sample=block.sample, shots=shots, options=block.options, seed=suite.seed,
-                batch_size=block.batch_size or suite.batch_size, workers=workers, progress=progress,
-                perturbations=block.perturbations,
-                executor=executor, suite=suite.provenance(), log=log,
-            )
+            what = Evaluation(tasks, models, split=block.split, data_dir=suite.data_dir, source=suite.source,
+                              limit=block.limit, sample=block.sample, shots=shots, options=dict(block.options),
+                              seed=suite.seed, perturbations=tuple(block.perturbations), suite=suite.provenance())
+            summary = run_matrix(RunConfig(what, how))
             total.results.extend(summary.results)
             total.skipped.extend(summary.skipped)
             total.failed.extend(summary.failed)
