@@ -10,7 +10,8 @@ from harness.core.model import Model, get_model, get_models
 from harness.core.options import declared_options
 from harness.core.task import SOURCES, TaskGroup, get_tasks, resolve_tasks
 from harness.errors import HarnessError
-from harness.plugins.registry import get_plugins, registered_name
+from harness.kinds import get_kinds
+from harness.plugins.registry import get_plugins, registered_name, require_working_plugins
 from harness.store.store import Store, default_store_path
 
 
@@ -195,6 +196,8 @@ def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, s
     """Evaluate every model on every task and store the results."""
     from harness.run.runner import run_matrix
 
+    require_working_plugins()  # a run never goes on without a plugin the user installed
+    get_kinds()  # every kind is checked before the store or any data is touched
     debug = debug or ctx.meta.get("harness.debug", False)
     ctx.meta["harness.debug"] = debug
     options = {}
@@ -296,11 +299,12 @@ def _print_results(summary, as_json: bool) -> None:
         return
     for r in summary.results:
         m = r.scores.get(r.scores.headline)
-        speed = f"{r.examples_per_s:.1f} ex/s" if r.examples_per_s else "-"
+        speed = f"{r.examples_per_s:.1f} ex/s" if r.examples_per_s else "- ex/s"  # as the report: untimed runs show none
         demo = " [demo data]" if r.data_source == "demo" else ""
         task = f"{r.task} ({r.perturbation})" if r.perturbation else r.task
+        n = m.n if m.n is not None else r.n  # what the headline counts (misspellings, not every word)
         click.echo(
-            f"{task:<14} {r.model:<24} {r.split:<10} n={r.n:<6} {r.scores.headline}={m.value:.4f} "
+            f"{task:<14} {r.model:<24} {r.split:<10} n={n:<6} {r.scores.headline}={m.value:.4f} "
             f"[{m.ci_low:.4f}, {m.ci_high:.4f}]  {speed}  (computed {r.computed}, cached {r.n - r.computed}){demo}"
         )
 

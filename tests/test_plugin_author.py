@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from harness import Example, Model, Prediction, Task, TaskGroup, hookimpl
 from harness.cli import cli
 from harness.store.export import export_rows
-from harness.store.store import Store
+from harness.store import Store
 
 from .conftest import write_file
 
@@ -55,7 +55,7 @@ def run(*args):
 def test_a_task_without_a_prompt_fails_before_any_weights_load(tmp_path, register_plugin, monkeypatch):
     register_plugin(TaskPlugin(), "author-tasks")
     write_file(tmp_path, "noprompt/test.tsv", "good\nbad\n")
-    from harness.engines.packaged import PackagedWeights
+    from harness import PackagedWeights
 
     monkeypatch.setattr(PackagedWeights, "ensure_converted", lambda self: (_ for _ in ()).throw(AssertionError("converted")))
     result = run("--tasks", "noprompt", "--models", "smollm2-135m", "--data-dir", str(tmp_path), "--store", str(tmp_path / "s.sqlite"))
@@ -173,7 +173,7 @@ class Threshold(Model):
     batch_invariant = True
 
     def __init__(self):
-        from harness.core.options import Option
+        from harness import Option
 
         self.options = {"cutoff": Option("cutoff", 3, parse=int, help="words needed to say positive")}
         self.engine_options = {"threads": Option("threads", 1, parse=int, changes_predictions=False)}
@@ -213,7 +213,7 @@ def test_typed_options_label_rows_only_when_they_change_predictions(tmp_path, re
     assert options["threads"]["changes_predictions"] is False and options["cutoff"]["type"] == "int"
 
 
-class EchoEngine(__import__("harness.engines.decoder", fromlist=["DecoderLM"]).DecoderLM):
+class EchoEngine(__import__("harness", fromlist=["DecoderLM"]).DecoderLM):
     """A decoder engine with no tokenizer and no scoring (as a chat-only HTTP API): it
     generates by echoing the last word of each prompt."""
 

@@ -66,3 +66,35 @@ def test_pip_installed_model_plugin_runs(tmp_path):
     assert run["model_identity"]["plugin"] == "harness-textblob==0.1.0"
 
     run_own_tests("harness-textblob", env, tmp_path)
+
+
+def test_a_pip_installed_kind_runs_through_run_report_and_explorer(tmp_path):
+    """The worked example of docs/plugins.md: a new kind, a task and a model of it, in one package."""
+    import re
+
+    from .conftest import chromium_dom
+
+    env = install_example("harness-tokentags", tmp_path)
+    plugins = json.loads(harness_subprocess(["plugins"], env=env).stdout)
+    assert plugins == [{"name": "harness-tokentags", "hooks": ["harness_register_kinds", "harness_register_models",
+                                                                "harness_register_tasks"], "version": "0.1.0"}]
+    store = tmp_path / "kind.sqlite"
+    result = harness_subprocess(["run", "--tasks", "pos-toy", "--models", "suffix-pos,smollm2-135m,vader", "--source",
+                                 "demo", "--store", str(store), "--json", "--no-progress"], env=env)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    cells = {cell["model"]: cell for cell in payload["results"]}
+    assert set(cells) == {"suffix-pos", "smollm2-135m"}  # the decoder answers the kind through its adapter
+    assert payload["skipped"][0]["reason"] == "vader answers classification tasks, not token-tags"
+    accuracy = {m["name"]: m for m in cells["suffix-pos"]["metrics"]}["token_accuracy"]
+    assert accuracy["value"] > 0.7 and accuracy["n"] == 51  # every token of the 8 demo sentences
+    site = tmp_path / "site"
+    report = harness_subprocess(["report", "--store", str(store), "--out", str(site)], env=env)
+    assert report.returncode == 0, report.stderr
+    task_page = (site / "task-pos-toy-test-demo.html").read_text()
+    assert "Wrong tags by gold tag" in task_page and "heavily/OTHER" in task_page  # the kind's analysis and display
+    dom = chromium_dom(site / "explore-pos-toy-test-demo.html", tmp_path / "profile")
+    rows = re.findall(r'<tr class="explorer-row" data-id="[^"]*">(.*?)</tr>', dom, re.S)
+    assert len(rows) == 8 and any("curious child" in row for row in rows)
+
+    run_own_tests("harness-tokentags", env, tmp_path)

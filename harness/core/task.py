@@ -110,8 +110,15 @@ class Task:
         if source == "auto" and split in self.demo_files and not hub_reachable():
             return self._load_demo(split)
         try:
-            examples = self.from_hub(split)
+            examples = self._examples(self.from_hub(split), "from_hub")
             return LoadedSplit(examples, split, "hub", f"{self.hub_id}" + (f"/{self.hub_config}" if self.hub_config else ""))
+        except LookupError as exc:  # the plugin says it has no Hub copy: not a network problem
+            if source == "hub" or split not in self.demo_files:
+                raise HarnessError(
+                    f"Task {self.name!r} has no Hub copy of split {split!r} ({exc}); pass --data-dir DIR with "
+                    f"{self.local_files.get(split, 'the files')} in it"
+                ) from exc
+            return self._load_demo(split)
         except Exception as exc:
             if source == "hub":
                 raise HarnessError(
@@ -144,13 +151,34 @@ class Task:
                 files.append(path)
             else:
                 raise HarnessError(f"Task {self.name!r}: {path} not found (expected {relative} under {data_dir})")
-        if len(files) == 1:
-            return LoadedSplit(self.read_file(files[0], split), split, "local", str(files[0]))
-        examples = []
-        for path in files:  # ids carry the file's name, so examples of different files never share one
-            examples.extend(Example(f"{path.name}:{e.id}", e.input, e.reference, e.meta) for e in self.read_file(path, split))
         location = ", ".join(str(p) for p in files)
-        return LoadedSplit(examples, split, "local", location)
+        return LoadedSplit(self._examples(self.read_files(files, split), "read_files"), split, "local", location)
+
+    def read_files(self, paths: Sequence[Path], split: str) -> list[Example]:
+        """Parse every local file of a split (``local_files`` may list several): by default each
+        through :meth:`read_file`, their ids prefixed with the file's name when there are
+        several. Override it for a split whose files belong together (a text file and a labels
+        file, as TweetEval ships them)."""
+        if len(paths) == 1:
+            return self._examples(self.read_file(paths[0], split), "read_file")
+        examples = []
+        for path in paths:  # ids carry the file's name, so examples of different files never share one
+            examples.extend(Example(f"{path.name}:{e.id}", e.input, e.reference, e.meta)
+                            for e in self._examples(self.read_file(path, split), "read_file"))
+        return examples
+
+    def _examples(self, returned: Any, method: str) -> list[Example]:
+        """What a loader returned, as a list: any iterable of :class:`Example` (a generator too);
+        anything else is a one-line error naming the task and the method."""
+        if isinstance(returned, (str, bytes, dict)) or not hasattr(returned, "__iter__"):
+            raise HarnessError(f"Task {self.name!r}: {method}() returned {type(returned).__name__}; "
+                               "expected a list (or any iterable) of harness.Example")
+        examples = list(returned)
+        wrong = next((e for e in examples if not isinstance(e, Example)), None)
+        if wrong is not None:
+            raise HarnessError(f"Task {self.name!r}: {method}() gave a {type(wrong).__name__} ({str(wrong)[:60]!r}); "
+                               "expected harness.Example(id, input, reference)")
+        return examples
 
     def _load_package(self, split: str) -> LoadedSplit:
         if split not in self.package_files:
@@ -163,7 +191,8 @@ class Task:
         with resources.as_file(ref) as path:
             if not Path(path).is_file():
                 raise HarnessError(f"Task {self.name!r}: {relative} not found in package {package!r}")
-            return LoadedSplit(self.read_file(Path(path), split), split, "package", f"{package}/{relative}")
+            return LoadedSplit(self._examples(self.read_file(Path(path), split), "read_file"), split, "package",
+                               f"{package}/{relative}")
 
     @property
     def demo_package(self) -> str:
@@ -176,7 +205,8 @@ class Task:
             raise HarnessError(f"Task {self.name!r} has no demo {split!r} split")
         ref = resources.files(self.demo_package).joinpath("demo", self.demo_files[split])
         with resources.as_file(ref) as path:
-            return LoadedSplit(self.read_file(Path(path), split), split, "demo", f"built-in demo ({ref.name})")
+            return LoadedSplit(self._examples(self.read_file(Path(path), split), "read_file"), split, "demo",
+                               f"built-in demo ({ref.name})")
 
     def validate(self) -> None:
         """Raise :class:`HarnessError` (one line) when the task's own settings are not fit to run

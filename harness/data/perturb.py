@@ -2,7 +2,7 @@
 (``harness finetune --augment``).
 
 Noise is applied word by word, so a tagging example keeps one tag per token, and each kind
-decides which words may change (:meth:`harness.kinds.Kind.perturb`). Which keys neighbour
+decides which words may change (its `Noise` part, :meth:`harness.kinds.Noise.perturb`). Which keys neighbour
 which on a QWERTY keyboard and which characters OCR confuses come from ``nlpaug``'s resource
 files; the edits themselves are written here, drawing from one ``random.Random`` per example
 (nlpaug's augmenters draw from the global generator and re-tokenise the text, which would

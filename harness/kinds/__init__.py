@@ -12,14 +12,14 @@ from typing import Sequence
 from harness.core.model import Prediction
 from harness.core.scores import Scores
 from harness.core.task import Example, Task
-from harness.errors import HarnessError, UnknownNameError
+from harness.errors import HarnessError, PluginError, UnknownNameError
 from harness.kinds.base import DecoderAdapter, FinetuneHead, Kind, Noise, Presenter, Scorer
 from harness.plugins.registry import Registration, collect, load_plugins, pm, unknown
 from harness.scoring.paired import PairedStatistics
 
 __all__ = [
     "DecoderAdapter", "FinetuneHead", "Kind", "Noise", "Presenter", "Scorer",
-    "check_task", "get_kind", "get_kinds", "is_correct", "kind_names", "kind_of", "paired_statistics", "score",
+    "check_kind", "check_task", "get_kind", "get_kinds", "is_correct", "kind_names", "kind_of", "paired_statistics", "score",
     "shown_kind",
 ]
 
@@ -32,9 +32,53 @@ def get_kinds() -> dict[str, Registration]:
     load_plugins()
     key = tuple(sorted(id(plugin) for plugin in pm.get_plugins()))
     if key not in _cache:
+        kinds = collect("harness_register_kinds", Kind, "kind")
+        for registration in kinds.values():
+            check_kind(registration.obj, registration.plugin)
         _cache.clear()
-        _cache[key] = collect("harness_register_kinds", Kind, "kind")
+        _cache[key] = kinds
     return _cache[key]
+
+
+#: each part: the base class it must be an instance of, and the methods a subclass must write
+_PARTS = {"scorer": (Scorer, ("score",)), "presenter": (Presenter, ()), "noise": (Noise, ("perturb",)),
+          "decoding": (DecoderAdapter, ()), "finetune": (FinetuneHead, ())}
+_DECODER_METHODS = {"loglikelihood": ("options", "lm_requests"), "generation": ("generation", "read_generation")}
+
+
+def _overridden(part: object, base: type, method: str) -> bool:
+    return getattr(type(part), method, None) is not getattr(base, method)
+
+
+def check_kind(kind: Kind, plugin: str) -> None:
+    """Raise :class:`PluginError` (one line, naming the kind and its plugin) when a registered
+    kind lacks a part it needs or a part lacks a method: checked when kinds are collected,
+    before any data loads."""
+    where = f"Kind {kind.name!r} (plugin {plugin!r})"
+    if not kind.name:
+        raise PluginError(f"A kind registered by plugin {plugin!r} has no name: Kind(name, ...)")
+    for attribute, (base, required) in _PARTS.items():
+        part = getattr(kind, attribute)
+        if part is None and attribute != "scorer" and attribute != "presenter":
+            continue
+        if not isinstance(part, base):
+            raise PluginError(f"{where}: {attribute} is a {type(part).__name__}, expected a harness.{base.__name__}")
+        for method in required:
+            if attribute == "noise" and not _overridden(part, base, "refused") and not _overridden(part, base, method):
+                raise PluginError(f"{where}: its noise part {type(part).__name__} implements neither perturb(task, "
+                                  "example, noise) nor refused(task)")
+            if attribute != "noise" and not _overridden(part, base, method):
+                raise PluginError(f"{where}: its {attribute} {type(part).__name__} does not implement {method}(); "
+                                  "see docs/plugins.md for the parts and their methods")
+    if kind.decoding is not None:
+        needed = _DECODER_METHODS.get(kind.decoding.method)
+        if needed is None:
+            raise PluginError(f"{where}: decoding.method is {kind.decoding.method!r}; expected loglikelihood or generation")
+        written = [method for method in needed if _overridden(kind.decoding, DecoderAdapter, method)]
+        if not written or (kind.decoding.method == "generation" and len(written) < len(needed)):
+            missing = [method + "()" for method in needed if method not in written]
+            raise PluginError(f"{where}: its decoding {type(kind.decoding).__name__} answers by {kind.decoding.method} "
+                              f"but does not implement {' or '.join(missing) if kind.decoding.method == 'loglikelihood' else ' and '.join(missing)}")
 
 
 def get_kind(name: str) -> Kind:

@@ -41,6 +41,11 @@ class Scorer:
         (a model returning it is stopped with a one-line error naming the example)."""
         return None
 
+    def check_reference(self, task: Task, example: Example) -> str | None:
+        """None when the example's gold answer is one this kind can score for the task, else what
+        is wrong with it (a split holding one is stopped when it loads, naming the file)."""
+        return None
+
     def is_correct(self, example: Example, prediction: Prediction) -> bool:
         """Whether one prediction is exactly right (the report lists the others as errors)."""
         return prediction.output == example.reference

@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,9 @@ pm = pluggy.PluginManager("harness")
 pm.add_hookspecs(hookspecs)
 
 _loaded = False
+#: third-party plugins that failed to load or misuse a hook: name -> what is wrong (one line).
+#: They are left out; listings warn about them and ``harness run`` refuses to run without them.
+broken: dict[str, str] = {}
 
 
 def _allowed_plugins() -> set[str] | None:
@@ -70,12 +74,9 @@ def _load_entry_points() -> None:
             continue
         try:
             pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=ep.name)
-        except Exception as exc:  # any import-time failure of someone else's code
+        except Exception as exc:  # any import-time failure of someone else's code: named, and skipped
             detail = str(exc).splitlines()[0] if str(exc) else ""
-            raise PluginError(
-                f"Could not load plugin {ep.name!r} ({dist_label}): {type(exc).__name__}: {detail} "
-                f"(set HARNESS_LOAD_PLUGINS='' to run without third-party plugins)"
-            ) from exc
+            broken[ep.name] = f"Could not load plugin {ep.name!r} ({dist_label}): {type(exc).__name__}: {detail}"
 
 
 def load_plugins() -> None:
@@ -94,8 +95,26 @@ def load_plugins() -> None:
     for module_name in DEFAULT_PLUGINS:
         if pm.get_plugin(module_name) is None:
             pm.register(importlib.import_module(module_name), name=module_name)
-    check_plugins()
+    while True:  # each third-party plugin with a misspelt hook is named and left out
+        try:
+            check_plugins()
+            break
+        except PluginError as exc:
+            name = getattr(exc, "plugin_name", None)
+            if name is None or name in DEFAULT_PLUGINS:
+                raise
+            broken[name] = str(exc)
+    for message in broken.values():
+        warn(f"{message}; it is left out (set HARNESS_LOAD_PLUGINS='' to run without third-party plugins)")
     warn_about_unhooked()
+
+
+def require_working_plugins() -> None:
+    """Raise :class:`PluginError` naming the first plugin that failed to load: a run must not
+    quietly go without a plugin the user installed (listings only warn)."""
+    load_plugins()
+    for message in broken.values():
+        raise PluginError(f"{message} (set HARNESS_LOAD_PLUGINS='' to run without third-party plugins)")
 
 
 _warned: set[str] = set()
@@ -124,11 +143,24 @@ def warn_about_unhooked() -> None:
 
 
 def check_plugins() -> None:
-    """Fail on hook implementations that match no spec (usually a misspelt hook name)."""
+    """Fail on hook implementations that match no spec (usually a misspelt hook name): one line
+    naming the plugin and the hook, with the spec it was probably meant to be. A third-party
+    plugin that fails is unregistered (``load_plugins`` then leaves it out)."""
+    import difflib
+
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"Plugin {pm.get_name(exc.plugin)!r}: {str(exc).splitlines()[0]}") from exc
+        name = pm.get_name(exc.plugin)
+        hook = next(iter(re.findall(r"unknown hook '([^']+)'", str(exc))), "?")
+        specs = [spec for spec in dir(hookspecs) if spec.startswith("harness_")]
+        close = difflib.get_close_matches(hook, specs, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (harness's hooks: {', '.join(specs)})"
+        if name not in DEFAULT_PLUGINS:
+            pm.unregister(name=name)
+        error = PluginError(f"Plugin {name!r}: unknown hook {hook!r}{hint}")
+        error.plugin_name = name
+        raise error from None
 
 
 def get_plugins(all: bool = False) -> list[dict[str, Any]]:

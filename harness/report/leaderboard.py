@@ -18,13 +18,11 @@ from harness.report.explorer import explorer_data
 from harness.report.publishing import hide_paths, hide_paths_in, text_allowed
 from harness.report.significance import compare_models, comparison_matrix, mean_win_rate, ranks
 from harness.scoring.calibration import calibration
-from harness.store.provenance import Provenance
+from harness.store.provenance import Provenance, timed_rate
 from harness.store.store import Store
 
 #: Incorrect examples shown per model on a task page (a seeded sample).
 ERRORS_SHOWN = 5
-#: Runs computed faster than this (seconds) have no meaningful examples/s.
-MIN_TIMED_SECONDS = 0.05
 #: Families of models, in the order the leaderboard's filter lists them.
 FAMILIES = ("baseline", "encoder", "fine-tuned encoder", "decoder", "endpoint")
 
@@ -78,14 +76,6 @@ def display_model(model: str, identity: dict[str, Any]) -> str:
 def _subset_of(provenance: Provenance, n: int) -> int | None:
     total = provenance.selection.get("of")
     return int(total) if total and n < total else None
-
-
-def _timed(run) -> float | None:
-    """examples/s where the timing means something (not a run too fast to time)."""
-    speed = run.examples_per_s
-    if speed is None or speed != speed or (run.compute_time_s or 0) < MIN_TIMED_SECONDS:
-        return None
-    return float(speed)
 
 
 def _hardware(provenance: Provenance) -> str:
@@ -167,7 +157,7 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
             metrics=overall,
             breakdown=breakdown,
             wall_time_s=row["wall_time_s"],
-            examples_per_s=_timed(row),
+            examples_per_s=timed_rate(row["examples_per_s"], row["compute_time_s"]),
             data_location=hide_paths(row["data_location"]),
             task_version=row["task_version"],
             model_identity=hide_paths_in(row["model_identity"]),

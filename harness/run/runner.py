@@ -25,7 +25,7 @@ from harness.kinds import check_task, is_correct, kind_of, score
 from harness.run.cells import Cell, CellWork, Collected, Computed, Failed, RunResult, RunSummary, Skipped
 from harness.run.config import RunConfig
 from harness.run.predicting import ModelFailure, predict_pending
-from harness.store.provenance import Provenance, SuiteRef, Throughput
+from harness.store.provenance import Provenance, SuiteRef, Throughput, timed_rate
 from harness.store.store import RunRecord, Store, cache_key
 
 PACKAGES = ("harness", "torch", "transformers", "datasets", "seqeval", "scikit-learn", "spacy", "vaderSentiment", "numpy")
@@ -150,6 +150,7 @@ def plan_cells(summary: RunSummary, config: RunConfig) -> Iterator[Cell]:
             examples = select_examples(loaded.examples, limit=what.limit, sample=what.sample, seed=what.seed)
             if not examples:
                 raise HarnessError(f"Task {task.name!r}: split {loaded.split!r} from {loaded.location} has no examples")
+            check_references(task, kind, loaded, examples)
             if config.perturbation is not None:
                 examples = [kind.noise.perturb(task, e, config.perturbation.noise(what.seed, e.id)) for e in examples]
             shots = (few_shot_examples(task, what.shots, seed=what.seed, data_dir=what.data_dir, source=what.source)
@@ -162,6 +163,15 @@ def plan_cells(summary: RunSummary, config: RunConfig) -> Iterator[Cell]:
                     "pass --data-dir for real data")
         for model in supported:
             yield prepare_cell(task, model, loaded, examples, shots, config)
+
+
+def check_references(task: Task, kind, loaded: LoadedSplit, examples: Sequence[Example]) -> None:
+    """A one-line error naming the file and the example whose gold answer the kind cannot score
+    (a label outside ``Task.labels`` would silently count against every model)."""
+    for example in examples:
+        wrong = kind.scorer.check_reference(task, example)
+        if wrong:
+            raise HarnessError(f"{loaded.location}: example {example.id}: {wrong}")
 
 
 def few_shot_source(task: Task) -> tuple[Task, str] | None:
@@ -335,7 +345,7 @@ def finish_cell(cell: Cell, computed: Computed, collected: Collected, config: Ru
     )
     run_id = config.execution.store.save_run(run, scores, examples, predictions, correct)
     return RunResult(run_id, task.name, cell.name, loaded.split, loaded.source, len(examples), computed_count, scores,
-                     run.examples_per_s, cell.perturbation.label if cell.perturbation is not None else "")
+                     timed_rate(run.examples_per_s, compute_time), cell.perturbation.label if cell.perturbation is not None else "")
 
 
 def run_provenance(cell: Cell, config: RunConfig, facts: dict[str, Any], timing: Throughput | None) -> Provenance:

@@ -8,6 +8,18 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
+#: runs computed faster than this (seconds) have no meaningful examples/s
+MIN_TIMED_SECONDS = 0.05
+
+
+def timed_rate(examples_per_s: float | None, compute_time_s: float | None) -> float | None:
+    """examples/s where the timing means something: None for a run too fast to time (a
+    heuristic over a whole split in milliseconds) or one with no timing."""
+    if examples_per_s is None or examples_per_s != examples_per_s or (compute_time_s or 0) < MIN_TIMED_SECONDS:
+        return None
+    return float(examples_per_s)
+
+
 def _known(cls, data: dict[str, Any]) -> dict[str, Any]:
     names = {f.name for f in fields(cls)}
     return {key: value for key, value in data.items() if key in names}

@@ -10,26 +10,10 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import Iterable
 
 from harness import DataError, Example, Task, TaskGroup, hookimpl
 from harness.core.textio import read_text, text_lines, tsv_rows
-from harness.kinds.correction.scoring import normalise_text
-
-
-def build_examples(pairs: Iterable[tuple[str, list[str], int]], split: str) -> list[Example]:
-    """Examples from (misspelling, corrections, line) triples, each new correction also as a clean example."""
-    examples: list[Example] = []
-    seen_clean: set[str] = set()
-    for wrong, corrections, line in pairs:
-        if normalise_text(wrong) in {normalise_text(c) for c in corrections}:
-            continue  # not a misspelling once case and spacing are ignored
-        examples.append(Example(f"{split}-{len(examples)}", wrong, list(corrections), {"line": line}))
-        for correct in corrections:
-            if normalise_text(correct) not in seen_clean:
-                seen_clean.add(normalise_text(correct))
-                examples.append(Example(f"{split}-{len(examples)}", correct, [correct], {"line": line, "clean": True}))
-    return examples
+from harness.kinds.correction.data import correction_examples
 
 
 class SpellingTask(Task):
@@ -91,7 +75,7 @@ class Norvig(SpellingTask):
 
     def read_file(self, path: Path, split: str) -> list[Example]:
         """Parse the dict literal."""
-        return build_examples(read_norvig(path, self.encoding), split)
+        return correction_examples(read_norvig(path, self.encoding), split)
 
 
 class Birkbeck(SpellingTask):
@@ -121,7 +105,7 @@ class Birkbeck(SpellingTask):
             if target is None:
                 raise DataError(path, number, f"expected a '$correct' line before the first misspelling, got {word[:60]!r}")
             pairs.append((word.replace("_", " "), [target], number))
-        return build_examples(pairs, split)
+        return correction_examples(pairs, split)
 
 
 class ToeflSpell(SpellingTask):
@@ -144,7 +128,7 @@ class ToeflSpell(SpellingTask):
                 if not wrong.strip() or not correction.strip():
                     raise DataError(path, number, "expected non-empty fields 'Misspelling' and 'Correction'")
                 pairs.append((wrong, [correction], number))
-        return build_examples(pairs, split)
+        return correction_examples(pairs, split)
 
 
 class Codespell(SpellingTask):
@@ -171,7 +155,7 @@ class Codespell(SpellingTask):
             if not arrow or not typo.strip() or not corrections:
                 raise DataError(path, number, f"expected 'typo->fix1, fix2', got {line[:60]!r}")
             pairs.append((typo.strip(), corrections, number))
-        return build_examples(pairs, split)
+        return correction_examples(pairs, split)
 
 
 @hookimpl

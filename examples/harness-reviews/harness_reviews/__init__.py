@@ -24,6 +24,8 @@ class Reviews(Task):
     local_files = {"test": "reviews/test.tsv"}
     #: shipped in this package's demo/ folder, used when no --data-dir is given
     demo_files = {"test": "reviews.tsv"}
+    #: what decoder LMs are asked; each label's verbaliser (" negative", " positive") is scored after it
+    prompt_template = "Review: {{ input }}\nQuestion: Is this review positive or negative?\nAnswer:"
 
     def read_file(self, path: Path, split: str) -> list[Example]:
         """Read ``label<TAB>review`` lines, label being ``negative`` or ``positive``."""

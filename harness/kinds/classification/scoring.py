@@ -59,6 +59,12 @@ class ClassificationScorer(Scorer):
         scores.metrics.extend(parse_failure_metrics(predictions, seed=seed))
         return scores
 
+    def check_reference(self, task, example):
+        """The gold label must be one of the task's labels (else it would be scored as an error of every model)."""
+        if example.reference not in task.labels:
+            return f"gold label {example.reference!r} is not one of Task.labels ({', '.join(task.labels)})"
+        return None
+
     def check_output(self, task, example, output):
         """A label of the task's, or None for an answer that named none (an int or another
         name would silently count as wrong)."""

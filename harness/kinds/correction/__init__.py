@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from harness.kinds.base import Kind
+from harness.kinds.correction.data import correction_examples
 from harness.kinds.correction.decoding import CorrectionDecoding
 from harness.kinds.correction.display import CorrectionPresenter
 from harness.kinds.correction.noise import NoNoise
@@ -12,6 +13,8 @@ CORRECTION = Kind(
     "correction", "misspelt text -> corrected text",
     scorer=CorrectionScorer(), presenter=CorrectionPresenter(), noise=NoNoise(), decoding=CorrectionDecoding(),
 )
+
+__all__ = ["CORRECTION", "correction_examples"]
 
 
 @hookimpl

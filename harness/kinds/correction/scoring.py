@@ -9,6 +9,7 @@ import numpy as np
 from harness.core.example import Example, Prediction
 from harness.core.scores import Metric, Scores
 from harness.kinds.base import Scorer
+from harness.plugins.registry import warn
 from harness.scoring.paired import accuracy_statistics
 from harness.scoring.stats import bootstrap_ci, safe_ratio
 
@@ -73,7 +74,11 @@ class CorrectionScorer(Scorer):
     """Any listed correction counts, ignoring case and spacing."""
 
     def score(self, task, examples, predictions, seed=0):
-        """Top-1 accuracy, over-correction rate on clean words, top-5 accuracy."""
+        """Top-1 accuracy, over-correction rate on clean words, top-5 accuracy (a task with no
+        clean inputs is told, once, that it gets no over-correction rate)."""
+        if examples and not any(is_clean(e) for e in examples):
+            warn(f"Task {task.name!r} has no clean inputs (correct words given as their own correction), so "
+                 "over_correction_rate is not computed; harness.kinds.correction.correction_examples adds them")
         return score_correction(examples, predictions, seed=seed)
 
     def is_correct(self, example, prediction):

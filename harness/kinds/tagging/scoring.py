@@ -151,6 +151,15 @@ class TaggingScorer(Scorer):
         scores.metrics.extend(grounding_metrics(predictions, seed=seed))
         return scores
 
+    def check_reference(self, task, example):
+        """One tag per token, each O or B-/I- of one of the task's entity types."""
+        if not isinstance(example.reference, (list, tuple)) or len(example.reference) != len(example.input):
+            return f"{len(example.reference)} gold tags for {len(example.input)} tokens"
+        for tag in example.reference:
+            if tag != "O" and (tag[:2] not in ("B-", "I-") or tag[2:] not in task.labels):
+                return f"gold tag {tag!r} is not O or B-/I- of one of Task.labels ({', '.join(task.labels)})"
+        return None
+
     def check_output(self, task, example, output):
         """One IOB2 tag per token."""
         if not isinstance(output, (list, tuple)) or len(output) != len(example.input):
