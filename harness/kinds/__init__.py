@@ -40,14 +40,19 @@ def get_kinds() -> dict[str, Registration]:
     return _cache[key]
 
 
-#: each part: the base class it must be an instance of, and the methods a subclass must write
-_PARTS = {"scorer": (Scorer, ("score",)), "presenter": (Presenter, ()), "noise": (Noise, ("perturb",)),
-          "decoding": (DecoderAdapter, ()), "finetune": (FinetuneHead, ())}
-_DECODER_METHODS = {"loglikelihood": ("options", "lm_requests"), "generation": ("generation", "read_generation")}
+#: each part's base class
+_PART_TYPES = {"scorer": Scorer, "presenter": Presenter, "noise": Noise, "decoding": DecoderAdapter, "finetune": FinetuneHead}
+#: what a part must write itself: groups of methods, one of each group at least
+_REQUIRED = {"scorer": [("score",)], "noise": [("perturb", "refused")]}
+_DECODER_METHODS = {"loglikelihood": [("options", "lm_requests")], "generation": [("generation",), ("read_generation",)]}
 
 
-def _overridden(part: object, base: type, method: str) -> bool:
-    return getattr(type(part), method, None) is not getattr(base, method)
+def _unwritten(part: object, base: type, groups) -> str | None:
+    """The first group of methods ``part`` writes none of, as ``a() or b()`` (None: it writes one of each)."""
+    for group in groups:
+        if all(getattr(type(part), method, None) is getattr(base, method) for method in group):
+            return " or ".join(method + "()" for method in group)
+    return None
 
 
 def check_kind(kind: Kind, plugin: str) -> None:
@@ -57,28 +62,24 @@ def check_kind(kind: Kind, plugin: str) -> None:
     where = f"Kind {kind.name!r} (plugin {plugin!r})"
     if not kind.name:
         raise PluginError(f"A kind registered by plugin {plugin!r} has no name: Kind(name, ...)")
-    for attribute, (base, required) in _PARTS.items():
+    for attribute, base in _PART_TYPES.items():
         part = getattr(kind, attribute)
-        if part is None and attribute != "scorer" and attribute != "presenter":
+        if part is None and attribute not in ("scorer", "presenter"):  # the optional parts
             continue
         if not isinstance(part, base):
             raise PluginError(f"{where}: {attribute} is a {type(part).__name__}, expected a harness.{base.__name__}")
-        for method in required:
-            if attribute == "noise" and not _overridden(part, base, "refused") and not _overridden(part, base, method):
-                raise PluginError(f"{where}: its noise part {type(part).__name__} implements neither perturb(task, "
-                                  "example, noise) nor refused(task)")
-            if attribute != "noise" and not _overridden(part, base, method):
-                raise PluginError(f"{where}: its {attribute} {type(part).__name__} does not implement {method}(); "
-                                  "see docs/plugins.md for the parts and their methods")
+        missing = _unwritten(part, base, _REQUIRED.get(attribute, ()))
+        if missing:
+            raise PluginError(f"{where}: its {attribute} {type(part).__name__} does not implement {missing}; "
+                              "see docs/plugins.md for the parts and their methods")
     if kind.decoding is not None:
-        needed = _DECODER_METHODS.get(kind.decoding.method)
-        if needed is None:
-            raise PluginError(f"{where}: decoding.method is {kind.decoding.method!r}; expected loglikelihood or generation")
-        written = [method for method in needed if _overridden(kind.decoding, DecoderAdapter, method)]
-        if not written or (kind.decoding.method == "generation" and len(written) < len(needed)):
-            missing = [method + "()" for method in needed if method not in written]
-            raise PluginError(f"{where}: its decoding {type(kind.decoding).__name__} answers by {kind.decoding.method} "
-                              f"but does not implement {' or '.join(missing) if kind.decoding.method == 'loglikelihood' else ' and '.join(missing)}")
+        method = kind.decoding.method
+        if method not in _DECODER_METHODS:
+            raise PluginError(f"{where}: decoding.method is {method!r}; expected loglikelihood or generation")
+        missing = _unwritten(kind.decoding, DecoderAdapter, _DECODER_METHODS[method])
+        if missing:
+            raise PluginError(f"{where}: its decoding {type(kind.decoding).__name__} answers by {method} but does not "
+                              f"implement {missing}")
 
 
 def get_kind(name: str) -> Kind:

@@ -104,7 +104,7 @@ class RunConfig:
             raise TypeError(f"RunConfig.build() got unknown settings: {', '.join(unknown)}")
         if settings.get("workers") is None:
             settings.pop("workers", None)
-        evaluation = Evaluation(tuple(tasks), tuple(models), **{k: v for k, v in settings.items() if k in what})
         if "perturbations" in settings:
-            evaluation = replace(evaluation, perturbations=tuple(settings["perturbations"]))
+            settings["perturbations"] = tuple(settings["perturbations"])
+        evaluation = Evaluation(tuple(tasks), tuple(models), **{k: v for k, v in settings.items() if k in what})
         return cls(evaluation, Execution(store, **{k: v for k, v in settings.items() if k in how}))

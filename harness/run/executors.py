@@ -164,7 +164,7 @@ class RayExecutor:
             summary.results[first:] = sorted(summary.results[first:], key=lambda r: order.get((r.task, r.model), 0))
 
     def _run(self, ready: list[Cell], remote_cells: list[Cell], summary: RunSummary, config: RunConfig) -> None:
-        ray, store, s = self.ray, config.execution.store, config.execution
+        ray, store = self.ray, config.execution.store
         for cell in ready:  # everything cached: nothing to send anywhere
             self._finish(cell, Computed(model_facts=model_facts(cell.model)), Collected(), summary, config)
         if not remote_cells:
@@ -184,7 +184,7 @@ class RayExecutor:
             ref = compute.options(max_retries=self.retries, retry_exceptions=False, **resources).remote(work, known, progress)
             pending[ref] = cell
         total = sum(len(cell.todo) for cell in remote_cells)
-        with tqdm(total=total, desc=f"{len(remote_cells)} cells on Ray", unit="ex", disable=not s.progress,
+        with tqdm(total=total, desc=f"{len(remote_cells)} cells on Ray", unit="ex", disable=not config.execution.progress,
                   mininterval=0.5) as bar:
             try:
                 while pending:
