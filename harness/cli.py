@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
 
 from harness.core.model import Model, get_model, get_models
 from harness.core.options import declared_options
+from harness.core.secrets import redact
 from harness.core.task import SOURCES, TaskGroup, get_tasks, resolve_tasks
 from harness.errors import HarnessError
 from harness.kinds import get_kinds
 from harness.plugins.registry import get_plugins, registered_name, require_working_plugins
+from harness.run.config import MAX_BATCH_SIZE, MAX_COUNT, MAX_SEED
 from harness.store.store import Store, default_store_path
 
 
@@ -41,7 +44,7 @@ class HarnessGroup(click.Group):
                 import traceback
 
                 traceback.print_exc()
-            error = click.ClickException(str(exc))
+            error = click.ClickException(redact(str(exc)))  # no secret in any message
             error.exit_code = getattr(exc, "exit_code", 1)
             raise error from exc
 
@@ -170,10 +173,10 @@ def _default_models() -> list[str]:
 @click.option("--source", type=click.Choice(SOURCES), default="auto", show_default=True,
               help="Where data comes from: auto = --data-dir, else data shipped in a package, else the Hub, else the built-in demo.")
 @click.option("--split", default=None, help="Split to evaluate. Default: each task's test split.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Evaluate only the first N examples.")
-@click.option("--sample", type=click.IntRange(min=1), default=None,
+@click.option("--limit", type=click.IntRange(1, MAX_COUNT), default=None, help="Evaluate only the first N examples.")
+@click.option("--sample", type=click.IntRange(1, MAX_COUNT), default=None,
               help="Evaluate a random N examples (seeded by --seed; file order kept).")
-@click.option("--shots", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--shots", type=click.IntRange(0, 1000), default=0, show_default=True,
               help="Solved train examples shown to few-shot models (drawn with --seed); other models are skipped.")
 @click.option("--perturb", "perturb_spec", default=None, metavar="NAME:RATE[,RATE...]",
               help="Also run with seeded noise in the inputs, once per rate, e.g. typo:0,0.05,0.1 "
@@ -181,9 +184,9 @@ def _default_models() -> list[str]:
 @click.option("-o", "--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
               help="A model or engine setting, e.g. -o chat_template=off (`harness models` lists each model's). "
                    "Repeatable.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed for bootstrap CIs and any sampling.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), default=None,
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Seed for bootstrap CIs and any sampling.")
+@click.option("--batch-size", type=click.IntRange(1, MAX_BATCH_SIZE), default=32, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 1024), default=None,
               help="Processes for CPU-bound models (spelling correctors). Default: every core.")
 @click.option("--json", "as_json", is_flag=True, help="Print metrics as JSON on stdout.")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
@@ -240,10 +243,11 @@ def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, s
     if not requested:
         raise HarnessError("--tasks names no task; e.g. --tasks ner,sentiment (see `harness tasks`)")
     task_list = resolve_tasks(requested)
-    names = _split_names(model_names) if model_names else _default_models()
+    names = _split_names(model_names) if model_names is not None else _default_models()
     if not names:
         raise HarnessError("--models names no model; e.g. --models vader (see `harness models`)")
-    model_list = [get_model(name) for name in names]
+    models_by_name = {model.name: model for model in (get_model(name) for name in names)}  # an alias names its model once
+    model_list = list(models_by_name.values())
     evaluation = Evaluation(tuple(task_list), tuple(model_list), split=split, data_dir=data_dir, source=source, limit=limit,
                             sample=sample, shots=shots, options=options, seed=seed, perturbations=tuple(perturbations))
     _run_into_store(store_path, lambda store: run_matrix(RunConfig(evaluation, execution(store))), as_json, verbose, debug)
@@ -325,18 +329,18 @@ def _print_skips(summary, verbose: bool) -> None:
 @click.option("--task", "task_name", required=True, help="Task whose train split to fine-tune on (tagging or classification).")
 @click.option("--base", required=True, help="Encoder: a registered base (minilm-l6), a local folder, or a Hub id.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to save the model to.")
-@click.option("--train-limit", type=click.IntRange(min=1), default=None, help="Train on k examples (a seeded random sample).")
+@click.option("--train-limit", type=click.IntRange(1, MAX_COUNT), default=None, help="Train on k examples (a seeded random sample).")
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=3.0, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=5e-5, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, MAX_BATCH_SIZE), default=32, show_default=True)
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
 @click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Stop training after this long (the best checkpoint so far is kept).")
-@click.option("--max-length", type=click.IntRange(min=8), default=128, show_default=True, help="Sub-word tokens per example.")
+@click.option("--max-length", type=click.IntRange(8, 65536), default=128, show_default=True, help="Sub-word tokens per example.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="HARNESS_DATA_DIR", default=None)
 @click.option("--source", type=click.Choice(SOURCES), default="auto", show_default=True)
 @click.option("--dev-split", default=None, help="Split to pick the best epoch on. Default: dev (or validation).")
-@click.option("--dev-limit", type=click.IntRange(min=1), default=None, help="Score only the first N dev examples each epoch.")
+@click.option("--dev-limit", type=click.IntRange(1, MAX_COUNT), default=None, help="Score only the first N dev examples each epoch.")
 @click.option("--augment", "augment_spec", default=None, metavar="NAME:RATE",
               help="Train on examples with seeded noise, e.g. typo:0.1 (as harness run --perturb adds it); dev stays clean.")
 @click.option("--augment-mix", is_flag=True, help="With --augment: train on each clean example and its noisy copy.")
@@ -373,7 +377,7 @@ def finetune(task_name, base, out_dir, train_limit, epochs, lr, batch_size, seed
 @click.option("--publish", is_flag=True,
               help="For publishing: leave out the example text of datasets whose licence forbids republishing it "
                    "(CoNLL-2003); every number stays.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
+@click.option("--workers", type=click.IntRange(1, 1024), default=None,
               help="Processes that build the task pages. Default: every core for a store of 20,000 predictions or more.")
 @click.option("--suite", "suite_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Show only the runs made by `harness run --suite FILE` with this very file (matched by its sha256).")
@@ -402,18 +406,25 @@ def report(out_dir, title, force, publish, workers, suite_path, store_path):
 @click.option("--task", default=None, help="Only runs of this task.")
 @click.option("--model", default=None, help="Only runs of this model.")
 @click.option("--latest", is_flag=True, help="Only the newest run of each task x model.")
-@click.option("-o", "--output", type=click.File("w", lazy=True), default="-", help="Output file (default: stdout).")
+@click.option("--publish", is_flag=True,
+              help="Safe to share: no path of this machine, and no example text of datasets whose licence forbids "
+                   "republishing it (CoNLL-2003); every number stays.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default="-",
+              help="Output file (default: stdout); written whole or not at all.")
 @_store_option
-def export(what, fmt, run_ids, task, model, latest, output, store_path):
+def export(what, fmt, run_ids, task, model, latest, publish, output, store_path):
     """Export metrics or per-example predictions as JSONL or CSV."""
-    from harness.store.export import export_rows, write_rows
+    from harness.store.export import export_rows, write_export, write_rows
 
     store = Store(store_path, readonly=True)
     try:
-        rows = export_rows(store, what, run_ids=run_ids or None, task=task, model=model, latest=latest)
+        rows = export_rows(store, what, run_ids=run_ids or None, task=task, model=model, latest=latest, publish=publish)
     finally:
         store.close()
-    count = write_rows(rows, fmt, output)
+    if str(output) == "-":
+        count = write_rows(rows, fmt, sys.stdout)
+    else:
+        count = write_export(rows, fmt, output)
     click.echo(f"Exported {count} {what} rows", err=True)
 
 

@@ -38,7 +38,7 @@ def test_finetune_save_and_run_round_trip(tmp_path, base_encoder, data_dir):
     card = _finetune(tmp_path, base_encoder, data_dir, "ner-model", train_limit=4)
     out = tmp_path / "ner-model"
     assert {"config.json", "model.safetensors", "tokenizer.json", "README.md", "harness_finetune.json"} <= {p.name for p in out.iterdir()}
-    assert not (out / "checkpoints").exists()
+    assert not (out / "checkpoints").exists() and not list(out.glob(".harness-checkpoints-*"))
     assert card["k"] == 4 and card["k_label"] == "4" and card["label"] == "fine-tuned on CoNLL-2003 (k=4)"
     assert card["hyperparameters"]["epochs_completed"] == 2 and 0.0 <= card["dev_f1"] <= 1.0
     assert json.loads((out / "harness_finetune.json").read_text()) == card
@@ -120,7 +120,7 @@ def test_learning_curve_is_drawn_in_the_report(tmp_path, base_encoder, data_dir)
     site = tmp_path / "site"
     assert CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(site)]).exit_code == 0
     dom = chromium_dom(site / "task-ner-test.html", tmp_path / "profile")
-    from harness.report.publishing import hide_paths
+    from harness.core.publishing import hide_paths
 
     # the base is a local folder: its name and a digest are shown, never the path
     assert f"Learning curve: {hide_paths(str(base_encoder))} fine-tuned on k examples" in dom and str(base_encoder) not in dom

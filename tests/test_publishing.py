@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from harness.report.leaderboard import display_model, model_family, shown_settings
-from harness.report.publishing import hide_paths, hide_paths_in, text_allowed
+from harness.core.publishing import hide_paths, hide_paths_in, text_allowed
 
 
 @pytest.mark.parametrize("text", [

@@ -261,7 +261,7 @@ def test_names_ignore_case_and_suggest_close_matches(tmp_path):
 
 def test_a_negative_seed_is_a_usage_error(tmp_path):
     result = invoke("--tasks", "sentiment", "--seed", "-1", "--store", str(tmp_path / "s.sqlite"))
-    assert result.exit_code == 2 and "Invalid value for '--seed': -1 is not in the range x>=0" in result.output
+    assert result.exit_code == 2 and "Invalid value for '--seed': -1 is not in the range 0<=x<=4294967295" in result.output
     assert not (tmp_path / "s.sqlite").exists()
 
 

@@ -38,7 +38,7 @@ BAD_SUITES = [
     ('[suite]\nname = "x"\n[[run]]\ntasks = ["ner"]\nmodles = ["vader"]\n', ["[[run]] #1", "'modles'", "did you mean 'models'"]),
     ('[suite]\nname = "x"\n[[run]]\ntasks = ["nerr"]\nmodels = ["vader"]\n', ["[[run]] #1", "key 'tasks'", "'nerr'"]),
     ('[suite]\nname = "x"\n[[run]]\ntasks = ["ner"]\nmodels = ["vadr"]\n', ["[[run]] #1", "key 'models'", "'vadr'", "vader"]),
-    ('[suite]\nname = "x"\n[[run]]\ntasks = ["ner"]\nmodels = ["vader"]\nlimit = -3\n', ["key 'limit'", "integer >= 1", "-3"]),
+    ('[suite]\nname = "x"\n[[run]]\ntasks = ["ner"]\nmodels = ["vader"]\nlimit = -3\n', ["key 'limit'", "integer from 1 to", "-3"]),
     ('[suite]\nname = "x"\n[[run]]\ntasks = ["ner"]\nmodels = ["vader"]\nshots = "five"\n', ["key 'shots'", "'five'"]),
     ('[suite]\nname = "x"\n[[run]]\ntasks = ["ner"]\nmodels = ["vader"]\nperturb = "blur:0.1"\n', ["key 'perturb'", "blur"]),
     ('[suite]\nname = "x"\n[[run]]\ntasks = ["ner"]\nmodels = ["@nothing"]\n', ["key 'models'", "'@nothing'", "[[finetune]]"]),

@@ -29,6 +29,7 @@ of the model's identity, options, provenance or an error message.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import threading
@@ -43,7 +44,9 @@ from harness import HarnessError, Model, ModelFamily, hookimpl
 from harness.core.distributions import installed_version, source_digest
 from harness.core.options import Option
 from harness.core.requests import Request
+from harness.core.secrets import redact, register_secret, register_url
 from harness.engines.decoder import Capabilities, DecoderLM, PartialFailure, cut_at_stops
+from harness.engines.http import AnswerTooLarge, deadline_client
 from harness.kinds.prompting import chat_messages
 from harness.kinds.tagging.grammar import entity_list_gbnf
 
@@ -56,6 +59,13 @@ PROBE_TEXT = "1, 2, 3, 4, 5, 6, 7, 8"
 ALIGNMENT_TOLERANCE = 0.1
 #: marks a prompt that is a list of chat messages (JSON) rather than plain text
 CHAT_MARK = "\x00chat:"
+#: the most bytes one answer may have (an echoed long prompt with log-probabilities is well under 1 MiB)
+MAX_ANSWER_BYTES = 16 * 2**20
+#: a generated answer is cut to this many characters per token of its budget (no tokenizer
+#: has longer tokens), so a server cannot answer more than it was asked for
+MAX_CHARS_PER_TOKEN = 32
+#: a log-probability above 0 by more than rounding is not one
+LOGPROB_SLACK = 1e-4
 
 
 def _at_least(parse: Callable[[str], Any], low: float, name: str, *, strictly: bool = False) -> Callable[[str], Any]:
@@ -93,6 +103,15 @@ def _env_name(value: str) -> str:
 _env_name.__name__ = "environment variable name"
 
 
+def _count(value: Any) -> str:
+    return f"{len(value)} values" if isinstance(value, list) else "missing" if value is None else type(value).__name__
+
+
+def _clip(values: list) -> str:
+    text = repr(values)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def host_of(base_url: str) -> str:
     """The host (and port) of a base URL: what identifies the server, without any credentials."""
     parts = urlsplit(base_url)
@@ -115,11 +134,6 @@ def _no_path(value: Any) -> Any:
         name = re.split(r"[\\/]", value.rstrip("/\\"))[-1]
         return f"{name} (path digest {hashlib.sha256(value.encode()).hexdigest()[:12]})"
     return value
-
-
-def redact(text: str, secret: str | None) -> str:
-    """``text`` with ``secret`` replaced, in case a server echoes the key back."""
-    return text.replace(secret, "***") if secret else text
 
 
 # -- request statistics ------------------------------------------------------------------------
@@ -214,18 +228,21 @@ class OpenAIEndpoint(DecoderLM):
     @property
     def base_url(self) -> str:
         """Where the server is: ``-o base_url``, else ``$OPENAI_BASE_URL``, else localhost:8000."""
-        return (self.option("base_url") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        url = (self.option("base_url") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        register_url(url)  # credentials in it are masked in the store, the report and errors
+        return url
 
     def api_key(self) -> str:
         """The key from the environment variable named by ``api_key_env`` (local servers need
         none: a placeholder is sent)."""
-        return os.environ.get(self.option("api_key_env")) or "none"
+        key = os.environ.get(self.option("api_key_env")) or "none"
+        register_secret(key)  # masked wherever it appears: answers, provenance, errors
+        return key
 
     def client(self):
         """The ``openai.OpenAI`` client (its own retries and timeout; one per model and run)."""
         if self._client is None:
             try:
-                import httpx
                 import openai
             except ImportError:
                 raise HarnessError(f"{self.name}: the endpoint backend needs the openai package: pip install openai") from None
@@ -235,8 +252,9 @@ class OpenAIEndpoint(DecoderLM):
                     with self._lock:
                         self._stats.failed_attempts += 1
 
-            self._http = httpx.Client(event_hooks={"response": [count_failures]},
-                                      limits=httpx.Limits(max_connections=self.option("max_concurrency") + 2))
+            self._http = deadline_client(self.base_url, total=self.option("timeout"), max_bytes=MAX_ANSWER_BYTES,
+                                         max_connections=self.option("max_concurrency") + 2,
+                                         event_hooks={"response": [count_failures]})
             self._client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key(), timeout=self.option("timeout"),
                                          max_retries=self.option("max_retries"), http_client=self._http)
         return self._client
@@ -253,13 +271,16 @@ class OpenAIEndpoint(DecoderLM):
             text = f"{where} answered {exc.status_code}{retried}: {detail}"
         elif isinstance(exc, openai.APITimeoutError):
             text = f"{where} did not answer within {self.option('timeout')} s{retried} (-o timeout=SECONDS)"
+        elif isinstance(exc.__cause__, AnswerTooLarge):
+            text = f"{where} sent a malformed answer: {exc.__cause__}"
         elif isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__ or exc
             text = (f"{where} cannot be reached{retried}: {str(cause).splitlines()[0] if str(cause) else type(cause).__name__}; "
                     "start it, or point -o base_url= (or $OPENAI_BASE_URL) at it")
         else:
             text = f"{where} failed: {type(exc).__name__}: {exc}"
-        return HarnessError(redact(text, self.api_key()))
+        self.api_key()
+        return HarnessError(redact(text))
 
     def call(self, send: Callable[[], Any]) -> Any:
         """One request, timed and counted; a failure (after the client's retries) as a one-line error."""
@@ -270,6 +291,10 @@ class OpenAIEndpoint(DecoderLM):
             response = send()
         except openai.OpenAIError as exc:
             raise self.failure(exc) from None
+        except AnswerTooLarge as exc:
+            raise self.malformed(str(exc)) from None
+        except ValueError as exc:  # a body that is not JSON
+            raise self.malformed(f"not JSON ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
         done = time.perf_counter()
         usage = getattr(response, "usage", None)
         with self._lock:
@@ -281,6 +306,18 @@ class OpenAIEndpoint(DecoderLM):
                 self.usage.prompt_tokens += usage.prompt_tokens or 0
                 self.usage.generated_tokens += usage.completion_tokens or 0
         return response
+
+    def malformed(self, what: str) -> HarnessError:
+        """A one-line error naming the server and what was wrong with its answer."""
+        return HarnessError(redact(f"{self.name}: the server at {self.base_url} sent a malformed answer: {what}"))
+
+    def first_choice(self, response: Any) -> Any:
+        """The first of a response's ``choices`` (a one-line error where there is none)."""
+        choices = getattr(response, "choices", None)
+        if not isinstance(choices, list) or not choices:
+            shown = repr(response)
+            raise self.malformed(f"no choices in {shown[:80] + '...' if len(shown) > 80 else shown}")
+        return choices[0]
 
     def _get_json(self, path: str) -> Any:
         """GET a path under the server's root (``/version``, ``/openapi.json``); None on any failure."""
@@ -487,8 +524,7 @@ class OpenAIEndpoint(DecoderLM):
         prompt = context + continuation
         response = self.call(lambda: self.client().completions.create(model=self.served, prompt=prompt,
                                                                        **self.scoring_params()))
-        logprobs = response.choices[0].logprobs
-        offsets, values = logprobs.text_offset, logprobs.token_logprobs
+        offsets, values = self.prompt_logprobs(response, len(prompt))
         start, end = len(context), len(prompt)
         ends = list(offsets[1:]) + [end + 1]
         picked = [values[j] for j in range(len(offsets)) if offsets[j] < end and ends[j] > start]
@@ -496,6 +532,24 @@ class OpenAIEndpoint(DecoderLM):
             raise HarnessError(f"{self.name}: the server at {self.base_url} returned no log-probability for the "
                                f"continuation {continuation!r}")
         return float(sum(picked))
+
+    def prompt_logprobs(self, response: Any, length: int) -> tuple[list[int], list[float | None]]:
+        """The ``text_offset`` and ``token_logprobs`` of an echoed completion of a prompt of
+        ``length`` characters, checked: as many offsets as values, offsets that advance through
+        the prompt, and every value a finite number <= 0 (or None, for the first token)."""
+        logprobs = getattr(self.first_choice(response), "logprobs", None)
+        offsets, values = getattr(logprobs, "text_offset", None), getattr(logprobs, "token_logprobs", None)
+        if not isinstance(offsets, list) or not isinstance(values, list) or not offsets or len(offsets) != len(values):
+            raise self.malformed(f"logprobs.text_offset ({_count(offsets)}) and logprobs.token_logprobs ({_count(values)}) "
+                                 "are not two lists of the same length")
+        if (not all(isinstance(o, int) and not isinstance(o, bool) and 0 <= o <= length + MAX_ANSWER_BYTES for o in offsets)
+                or any(b < a for a, b in zip(offsets, offsets[1:])) or (len(offsets) > 1 and offsets[-1] == 0)):
+            raise self.malformed(f"logprobs.text_offset {_clip(offsets)} does not advance through the prompt")
+        for offset, value in zip(offsets, values):
+            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)
+                                      or not math.isfinite(value) or value > LOGPROB_SLACK):
+                raise self.malformed(f"log-probability {value!r} for the token at offset {offset} (expected a finite number <= 0)")
+        return offsets, values
 
     # -- generation ------------------------------------------------------------------------
 
@@ -562,12 +616,14 @@ class OpenAIEndpoint(DecoderLM):
                 response = self.call(lambda: self.client().chat.completions.create(
                     model=self.served, messages=messages, max_tokens=budget, stop=stop, extra_body=extra or None,
                     **greedy))
-                text = response.choices[0].message.content or ""
+                text = getattr(getattr(self.first_choice(response), "message", None), "content", None) or ""
             else:
                 response = self.call(lambda: self.client().completions.create(
                     model=self.served, prompt=prompt, max_tokens=budget, stop=stop, extra_body=extra or None, **greedy))
-                text = response.choices[0].text or ""
-            return cut_at_stops(text, stops)
+                text = getattr(self.first_choice(response), "text", None) or ""
+            if not isinstance(text, str):
+                raise self.malformed(f"the answer's text is a {type(text).__name__}, not a string")
+            return cut_at_stops(text, stops)[: budget * MAX_CHARS_PER_TOKEN]  # never more than was asked for
 
         for prompt in prompts:
             if prompt.startswith(CHAT_MARK) and not prompt.endswith("]"):

@@ -11,6 +11,20 @@ from harness.report.columns import Column, Loaded
 
 #: largest data file the explorer writes (bytes); more rows go to further files
 CHUNK_BYTES = 1_500_000
+#: the longest text shown for one answer or input (characters); the rest is counted, not shown
+MAX_SHOWN_CHARS = 2_000
+
+
+def clipped(value: Any, limit: int = MAX_SHOWN_CHARS) -> Any:
+    """``value`` with every string in it (in dicts and lists too) cut to ``limit`` characters
+    and the cut said (``… (N more characters)``): a page shows an answer, never megabytes of one."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else f"{value[:limit]}… ({len(value) - limit:,} more characters)"
+    if isinstance(value, dict):
+        return {k: clipped(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clipped(v, limit) for v in value]
+    return value
 
 
 def explorer_data(col: Column, kind: Kind, loaded: dict[int, Loaded]) -> dict[str, Any]:
@@ -36,13 +50,13 @@ def explorer_data(col: Column, kind: Kind, loaded: dict[int, Loaded]) -> dict[st
                 if col.text_shown:
                     shown = kind.presenter.explore(example.input, example.reference, example.reference, None, None)
                     shown = {k: v for k, v in shown.items() if k in ("text", "gold", "tokens", "gold_spans")}
-                base.append([example.id, shown, facets])
+                base.append([example.id, clipped(shown), facets])
                 answers[example.id] = [[None, None] for _ in runs]
             answer = None
             if col.text_shown:
                 view = kind.presenter.explore(example.input, example.reference, prediction.output, prediction.raw, prediction.details)
                 answer = {"spans": view["spans"], "answer": view.get("answer")} if "spans" in view else view.get("answer")
-            answers[example.id][m] = [1 if right else 0, answer]
+            answers[example.id][m] = [1 if right else 0, clipped(answer)]
     rows = [[*row, answers[row[0]]] for row in base]
     chunks, current, size = [], [], 0
     for row in rows:

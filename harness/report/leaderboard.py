@@ -9,13 +9,14 @@ import re
 from typing import Any
 
 from harness.core.example import Example, Prediction
+from harness.core.secrets import redact_json
 from harness.core.task import get_task
 from harness.errors import HarnessError
 from harness.kinds import paired_statistics, shown_kind
 from harness.report.charts import degradation, dot_whisker, learning_curves, pareto, reliability
 from harness.report.columns import Column, Loaded, RunView
-from harness.report.explorer import explorer_data
-from harness.report.publishing import hide_paths, hide_paths_in, text_allowed
+from harness.report.explorer import clipped, explorer_data
+from harness.core.publishing import hide_paths, hide_paths_in, text_allowed
 from harness.report.significance import compare_models, comparison_matrix, mean_win_rate, ranks
 from harness.scoring.calibration import calibration
 from harness.store.provenance import Provenance, timed_rate
@@ -169,7 +170,7 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
             finetuned=hide_paths_in(finetuned) if finetuned else None,
             throughput=provenance.throughput,
             parameters=provenance.parameters,
-            engine=hide_paths_in(provenance.engine),
+            engine=redact_json(hide_paths_in(provenance.engine)),
             requests=provenance.requests,
         ))
     if workers is None:
@@ -367,4 +368,4 @@ def _errors(col: Column, kind, loaded: dict[int, Loaded], *, seed: int) -> None:
         picked = sorted(random.Random(f"{seed}:{col.task}:{run.model}").sample(wrong, min(ERRORS_SHOWN, len(wrong))))
         for i in picked:
             e, p = data.examples[i], data.predictions[i]
-            run.errors.append({"id": e.id, **kind.presenter.describe(e.input, e.reference, p.output, p.raw)})
+            run.errors.append({"id": e.id, **clipped(kind.presenter.describe(e.input, e.reference, p.output, p.raw))})

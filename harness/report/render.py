@@ -1,6 +1,12 @@
 """Render the static leaderboard site (jinja2, autoescaped) from the results store."""
 from __future__ import annotations
 
+import json
+import os
+import re
+import shutil
+import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +45,6 @@ SITE_MARKER = ".harness-site.json"
 def _previous_site(out: Path, store_id: str, force: bool) -> list[str]:
     """The pages an earlier ``harness report`` wrote to ``out``; refuses (without ``force``)
     to replace a site built from another store, or an ``index.html`` harness did not write."""
-    import json
-
     marker = out / SITE_MARKER
     if marker.is_file() and not marker.is_symlink():
         try:
@@ -67,22 +71,20 @@ def render_report(store: Store, out_dir: str | Path, *, title: str = "harness le
     (default: every core for a large store). ``suite`` (a suite's provenance) keeps only the
     runs that suite file made.
 
-    The site is rendered into a temporary folder beside ``out_dir`` and each page is then
-    renamed into place, so a failure (a full disk) never leaves a half-written page; a
-    symbolic link in ``out_dir`` is replaced, never followed. Pages an earlier report wrote
-    that no longer exist are removed.
+    The whole site is written to a new folder beside ``out_dir`` and then switched with it in
+    one step (:func:`switch_site`), so ``out_dir`` always holds one complete site, old or new:
+    a failure (a full disk) or a kill never leaves a half-written page or a mix of old and new
+    pages in it, and what a killed report left beside it is removed by the next one. Files in
+    ``out_dir`` that harness did not write are kept; a symbolic link harness writes over is
+    replaced, never followed; pages an earlier report wrote that no longer exist are gone.
     """
-    import json
-    import os
-    import shutil
-    import tempfile
-
     out = Path(out_dir)
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise HarnessError(f"{out}: --out must be a folder (not a file or a symbolic link)")
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    remove_abandoned(out)
     store_id = store.store_id
-    previous = _previous_site(out, store_id, force)
+    previous = _previous_site(out, store_id, force) if out.exists() else []
     env = environment()
     context = {**build_context(store, publish=publish, workers=workers, suite=suite), "title": title}
     pages = {"index.html": env.get_template("index.html").render(**context)}
@@ -90,21 +92,145 @@ def render_report(store: Store, out_dir: str | Path, *, title: str = "harness le
         pages[column.page] = env.get_template("task.html").render(**context, column=column)
         pages[column.explorer_page] = env.get_template("explore.html").render(**context, column=column)
         pages.update(column.explorer["files"])
-    staging = Path(tempfile.mkdtemp(prefix=".harness-report-", dir=out))
+    pages[SITE_MARKER] = json.dumps({"store_id": store_id, "pages": sorted(pages)}, indent=2)
+    switch_site(out, pages, harness_names={*previous, *pages})
+    return out / "index.html"
+
+
+#: what a report in progress calls the folders it builds (``NAME`` is ``--out``'s name, ``PID``
+#: the report's process): beside ``--out``, or inside it where its parent cannot be written
+NEW_SITE = ".{name}.harness-new-{pid}-"
+OLD_SITE = ".{name}.harness-old-{pid}-"
+INNER_STAGING = ".harness-report-{pid}-"
+_ABANDONED = re.compile(r"\.(?P<name>.+)\.harness-(?:new|old)-(?P<pid>\d+)-[^/]*|\.harness-report-(?P<inner>\d+)-[^/]*")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_abandoned(out: Path) -> list[Path]:
+    """Remove the folders a killed ``harness report`` left beside ``out`` or inside it (their
+    process is gone; one still running is left alone); returns what was removed. Older
+    releases staged inside ``out`` without a process id: those go too."""
+    removed = []
+    places = [(out.parent, lambda m: m["name"] == out.name and m["pid"])]
+    if out.is_dir():
+        places.append((out, lambda m: m["inner"]))
+    for folder, ours in places:
+        for entry in folder.iterdir():
+            match = _ABANDONED.fullmatch(entry.name)
+            legacy = folder == out and re.fullmatch(r"\.harness-report-[^-]+", entry.name)
+            pid = ours(match) if match else None
+            if (pid and not _alive(int(pid))) or legacy:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                    removed.append(entry)
+    return removed
+
+
+def switch_site(out: Path, files: dict[str, str], *, harness_names: set[str]) -> None:
+    """Make ``out`` hold ``files`` (name -> text) plus every entry already in it that is not one
+    of ``harness_names``, in one step where the system allows it.
+
+    The new site is built in a folder beside ``out`` and exchanged with it atomically
+    (``renameat2(RENAME_EXCHANGE)`` on Linux); elsewhere ``out`` is renamed aside and the new
+    folder renamed in its place (a kill between the two leaves no ``out``, never a mixed one).
+    Where ``out``'s parent cannot be written, pages are staged inside ``out`` and renamed one
+    by one (the earlier behaviour).
+    """
+    parent = out.resolve().parent
+    try:
+        new = Path(tempfile.mkdtemp(prefix=NEW_SITE.format(name=out.name, pid=os.getpid()), dir=parent))
+    except PermissionError:
+        _switch_in_place(out, files, stale=harness_names - set(files))
+        return
     try:
         try:
-            for name, html in pages.items():
-                (staging / name).write_text(html, encoding="utf-8")
-            marker = {"store_id": store_id, "pages": sorted(pages)}
-            (staging / SITE_MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
+            os.chmod(new, stat.S_IMODE(out.stat().st_mode) if out.exists() else 0o777 & ~_umask())
+            for name, text in files.items():
+                (new / name).write_text(text, encoding="utf-8")
+            if out.exists():
+                _keep_foreign(out, new, harness_names)
         except OSError as exc:
             raise HarnessError(f"{out}: could not write the report ({exc.strerror or exc}); the site there is unchanged") from None
-        for name in [*sorted(pages), SITE_MARKER]:  # rename replaces a symlink itself, never its target
+        if not out.exists():
+            os.rename(new, out)
+        elif not _exchange(new, out):
+            old = Path(tempfile.mkdtemp(prefix=OLD_SITE.format(name=out.name, pid=os.getpid()), dir=parent))
+            os.rename(out, old / "site")
+            os.rename(new, out)
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(new, ignore_errors=True)  # after an exchange: the old site
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _keep_foreign(out: Path, new: Path, harness_names: set[str]) -> None:
+    """Carry the entries of ``out`` harness did not write into ``new`` (hard links where the
+    file system has them, copies elsewhere; symbolic links as links)."""
+    for entry in out.iterdir():
+        if entry.name in harness_names or _ABANDONED.fullmatch(entry.name) or entry.name.startswith(".harness-report-"):
+            continue
+        target = new / entry.name
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, target, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(entry, target)
+
+
+def _link_or_copy(source, target) -> None:
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(source, target, follow_symlinks=False)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one step (Linux's ``renameat2`` with ``RENAME_EXCHANGE``); False
+    where the system or the file system cannot."""
+    import ctypes
+    import errno
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _switch_in_place(out: Path, files: dict[str, str], *, stale: set[str]) -> None:
+    """Stage inside ``out`` and rename each file into place (``out``'s parent is read-only);
+    then remove the ``stale`` pages an earlier report wrote."""
+    staging = Path(tempfile.mkdtemp(prefix=INNER_STAGING.format(pid=os.getpid()), dir=out))
+    try:
+        try:
+            for name, text in files.items():
+                (staging / name).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise HarnessError(f"{out}: could not write the report ({exc.strerror or exc}); the site there is unchanged") from None
+        for name in [*sorted(set(files) - {SITE_MARKER}), SITE_MARKER]:  # rename replaces a symlink itself, never its target
             os.replace(staging / name, out / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    for name in set(previous) - set(pages):
-        stale = out / name
-        if "/" not in name and stale.name == name and (stale.is_file() or stale.is_symlink()):
-            stale.unlink()
-    return out / "index.html"
+    for name in stale:
+        page = out / name
+        if "/" not in name and page.name == name and (page.is_file() or page.is_symlink()):
+            page.unlink()

@@ -8,6 +8,7 @@ from typing import Any, Callable, Sequence
 from harness.core.example import Example, Prediction
 from harness.core.model import Model, Usage
 from harness.core.scores import Scores
+from harness.core.secrets import redact
 from harness.core.task import LoadedSplit, Task
 from harness.data.perturb import Perturbation
 
@@ -47,6 +48,10 @@ class Failed:
     message: str
     #: the traceback, where a plugin raised (shown with ``--debug``)
     trace: str | None = None
+
+    def __post_init__(self) -> None:
+        self.message = redact(self.message)  # a secret a plugin quoted is never printed
+        self.trace = redact(self.trace) if self.trace else self.trace
 
 
 @dataclass

@@ -16,6 +16,14 @@ from harness.run.predicting import default_workers
 from harness.store.store import Store
 
 
+#: the largest seed (what every random number generator used takes; SQLite stores it)
+MAX_SEED = 2**32 - 1
+#: the most examples per batch
+MAX_BATCH_SIZE = 65536
+#: the largest --limit, --sample or worker count
+MAX_COUNT = 10**9
+
+
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
@@ -44,8 +52,8 @@ class Evaluation:
     suite: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        if self.seed < 0:
-            raise HarnessError(f"--seed must be 0 or more, got {self.seed}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise HarnessError(f"--seed must be from 0 to {MAX_SEED}, got {self.seed}")
         for name in self.options:
             if not any(model.takes_option(name) for model in self.models):
                 takers = sorted({f"{o} ({m.name})" for m in self.models for o in m.declared_options()})
@@ -76,8 +84,8 @@ class Execution:
     log: Callable[[str], None] = _stderr
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise HarnessError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+            raise HarnessError(f"--batch-size must be from 1 to {MAX_BATCH_SIZE}, got {self.batch_size}")
 
 
 @dataclass(frozen=True)

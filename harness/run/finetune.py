@@ -13,6 +13,7 @@ import json
 import math
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -226,7 +227,9 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=lambda m: pri
     dev_ds = _encode(task, tokenizer, dev, label_ids, config.max_length)
     collator = (DataCollatorForTokenClassification if by_token else DataCollatorWithPadding)(tokenizer)
     out = Path(config.out)
-    work = out / "checkpoints"
+    out.mkdir(parents=True, exist_ok=True)
+    # checkpoints in a folder of this run's own: removing it afterwards never touches what was there
+    work = Path(tempfile.mkdtemp(prefix=".harness-checkpoints-", dir=out))
     steps_per_epoch = max(1, math.ceil(len(train) / config.batch_size))
     args = TrainingArguments(
         output_dir=str(work),

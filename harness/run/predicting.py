@@ -48,6 +48,19 @@ class ModelFailure(HarnessError):
         self.trace = trace
 
 
+#: what a plugin's code may raise that fails its own (task, model) pair and no other: any
+#: exception, and ``SystemExit`` too (a plugin calling ``sys.exit`` must not end the run)
+PLUGIN_ERRORS = (Exception, SystemExit)
+
+
+def plugin_failure(what: str, exc: BaseException) -> ModelFailure:
+    """A plugin's exception as a one-line :class:`ModelFailure` that says ``what`` failed (a
+    plugin's own :class:`HarnessError` as it is), with its traceback for ``--debug``."""
+    if isinstance(exc, HarnessError):
+        return ModelFailure(str(exc), getattr(exc, "trace", None) or _trace(exc))
+    return ModelFailure(f"{what}: {_describe_exception(exc)}", _trace(exc))
+
+
 @dataclass
 class Answered:
     """What one call produced: the examples answered, their predictions, the seconds it took,
@@ -110,7 +123,7 @@ def predict_checked(model: Model, task: Task, batch: Sequence[Example], batch_si
         return Answered(list(batch), predictions, time.perf_counter() - started)
     except HarnessError as exc:  # the plugin's own one-line error (or ours): shown as it is
         return Answered(seconds=time.perf_counter() - started, failure=str(exc), trace=_trace(exc))
-    except Exception as exc:
+    except PLUGIN_ERRORS as exc:
         first_error = exc
     if len(batch) == 1:
         return Answered(seconds=time.perf_counter() - started, failure=_failure(model, task, batch[0], first_error),
@@ -120,7 +133,7 @@ def predict_checked(model: Model, task: Task, batch: Sequence[Example], batch_si
         t0 = time.perf_counter()
         try:
             single = check_predictions(model, task, [example], model.predict(task, [example], batch_size=batch_size, **extra))
-        except Exception as exc:
+        except PLUGIN_ERRORS as exc:
             answered.failure, answered.trace = _failure(model, task, example, exc), _trace(exc)
             break
         answered.examples.append(example)

@@ -24,7 +24,7 @@ from harness.errors import HarnessError
 from harness.kinds import check_task, is_correct, kind_of, score
 from harness.run.cells import Cell, CellWork, Collected, Computed, Failed, RunResult, RunSummary, Skipped
 from harness.run.config import RunConfig
-from harness.run.predicting import ModelFailure, predict_pending
+from harness.run.predicting import PLUGIN_ERRORS, ModelFailure, plugin_failure, predict_pending
 from harness.store.provenance import Provenance, SuiteRef, Throughput, timed_rate
 from harness.store.store import RunRecord, Store, cache_key
 
@@ -112,23 +112,25 @@ def plan(tasks: Sequence[Task], models: Sequence[Model], summary: RunSummary, sh
     for task in tasks:
         try:
             check_task(task)
-        except HarnessError as exc:
-            summary.failed.extend(Failed(task.name, model.name, str(exc)) for model in models)
+        except PLUGIN_ERRORS as exc:
+            failure = plugin_failure(f"Task {task.name!r} failed its check", exc)
+            summary.failed.extend(Failed(task.name, model.name, str(failure), failure.trace) for model in models)
             continue
         supported = []
         for model in models:
-            reason = model.supports(task)
-            if reason is None and shots and not model.few_shot:
-                reason = f"{model.name} takes no few-shot examples"
-            if reason is None and shots and few_shot_source(task) is None:
-                reason = f"{task.name} has no {task.few_shot_split} split to draw few-shot examples from"
-            if reason:
-                summary.skipped.append(Skipped(task.name, model.name, reason))
-                continue
             try:
+                reason = model.supports(task)
+                if reason is None and shots and not model.few_shot:
+                    reason = f"{model.name} takes no few-shot examples"
+                if reason is None and shots and few_shot_source(task) is None:
+                    reason = f"{task.name} has no {task.few_shot_split} split to draw few-shot examples from"
+                if reason:
+                    summary.skipped.append(Skipped(task.name, model.name, reason))
+                    continue
                 model.check_task(task)
-            except HarnessError as exc:
-                summary.failed.append(Failed(task.name, model.name, str(exc)))
+            except PLUGIN_ERRORS as exc:
+                failure = plugin_failure(f"{model.name} failed checking {task.name}", exc)
+                summary.failed.append(Failed(task.name, model.name, str(failure), failure.trace))
                 continue
             supported.append(model)
         if supported:
@@ -155,14 +157,24 @@ def plan_cells(summary: RunSummary, config: RunConfig) -> Iterator[Cell]:
                 examples = [kind.noise.perturb(task, e, config.perturbation.noise(what.seed, e.id)) for e in examples]
             shots = (few_shot_examples(task, what.shots, seed=what.seed, data_dir=what.data_dir, source=what.source)
                      if what.shots else [])
-        except HarnessError as exc:
-            summary.failed.extend(Failed(task.name, model.name, str(exc)) for model in supported)
+        except PLUGIN_ERRORS as exc:  # a task plugin's read_file raising is its own cells' failure
+            failure = plugin_failure(f"Task {task.name!r} failed loading its data", exc)
+            summary.failed.extend(Failed(task.name, model.name, str(failure), failure.trace) for model in supported)
             continue
         if loaded.source == "demo":
             how.log(f"{task.name}: using the built-in demo {loaded.split} split ({len(examples)} examples); "
                     "pass --data-dir for real data")
+        if what.sample is not None and what.sample > len(loaded.examples):
+            how.log(f"{task.name}: --sample {what.sample} is more than the {len(loaded.examples)} examples of its "
+                    f"{loaded.split} split: evaluating all of them")
         for model in supported:
-            yield prepare_cell(task, model, loaded, examples, shots, config)
+            try:
+                cell = prepare_cell(task, model, loaded, examples, shots, config)
+            except PLUGIN_ERRORS as exc:  # identity(), task_settings() ... of a model plugin
+                failure = plugin_failure(f"{model.name} failed on {task.name} before predicting", exc)
+                summary.failed.append(Failed(task.name, model.name, str(failure), failure.trace))
+                continue
+            yield cell
 
 
 def check_references(task: Task, kind, loaded: LoadedSplit, examples: Sequence[Example]) -> None:
@@ -262,8 +274,8 @@ def compute_predictions(work: CellWork, *, requests, collected: Collected, advan
             t0 = time.perf_counter()
             try:
                 model.prepare()
-            except HarnessError as exc:
-                raise ModelFailure(str(exc)) from exc
+            except PLUGIN_ERRORS as exc:
+                raise plugin_failure(f"{model.name} failed preparing for {work.task.name} (prepare())", exc) from exc
             computed.load_seconds = time.perf_counter() - t0
         extra = {"shots": work.shots} if work.shots else {}
         computed.seconds, failure = predict_pending(

@@ -36,13 +36,14 @@ from typing import Any, Callable
 import tomllib
 
 from harness.core.model import get_model
+from harness.core.paths import check_path_name, inside
 from harness.core.task import SOURCES, resolve_tasks
 from harness.data.perturb import parse_perturbations
 from harness.engines.packaged import cache_root
 from harness.errors import HarnessError
 from harness.run.finetune import BASES, FinetuneConfig, finetune
 from harness.run.cells import RunSummary
-from harness.run.config import Evaluation, Execution, RunConfig
+from harness.run.config import MAX_BATCH_SIZE, MAX_COUNT, MAX_SEED, Evaluation, Execution, RunConfig
 from harness.run.runner import run_matrix
 
 SUITE_KEYS = {"name", "description", "data_dir", "source", "seed", "batch_size"}
@@ -50,6 +51,8 @@ RUN_KEYS = {"tasks", "models", "shots", "limit", "sample", "split", "options", "
 FINETUNE_KEYS = {"name", "task", "base", "k", "epochs", "lr", "batch_size", "seed", "max_minutes", "max_length",
                  "dev_limit", "augment", "augment_mix", "out", "evaluate"}
 EVALUATE_KEYS = {"limit", "sample", "split", "perturb", "batch_size"}
+#: the largest suite file read (its text is recorded in every run's provenance)
+MAX_SUITE_BYTES = 256 * 1024
 
 
 @dataclass
@@ -158,12 +161,12 @@ class _Checker:
             self.fail(key, f"expected a non-empty string, got {value!r}")
         return value.strip()
 
-    def integer(self, key: str, *, minimum: int, default: int | None = None) -> int | None:
+    def integer(self, key: str, *, minimum: int, maximum: int = MAX_COUNT, default: int | None = None) -> int | None:
         if key not in self.table:
             return default
         value = self.table[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            self.fail(key, f"expected an integer >= {minimum}, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            self.fail(key, f"expected an integer from {minimum} to {maximum}, got {value!r}")
         return value
 
     def number(self, key: str, *, default: float | None = None) -> float | None:
@@ -196,6 +199,9 @@ def load_suite(path: str | Path, *, data_dir: str | Path | None = None) -> Suite
 
     path = Path(path)
     raw = _read(path)
+    if len(raw) > MAX_SUITE_BYTES:  # its text is recorded with every run
+        raise HarnessError(f"{path}: a suite file is at most {MAX_SUITE_BYTES // 1024} KiB (this one is "
+                           f"{len(raw) / 2**20:.1f} MiB)")
     sha = hashlib.sha256(raw).hexdigest()
     try:
         text = raw.decode("utf-8")
@@ -204,13 +210,17 @@ def load_suite(path: str | Path, *, data_dir: str | Path | None = None) -> Suite
         raise HarnessError(f"{path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise HarnessError(f"{path}: not valid TOML: the file is not UTF-8 text") from None
+    except RecursionError:
+        raise HarnessError(f"{path}: not valid TOML: its tables or lists are nested too deeply to read") from None
     top = _Checker(path, "top level", data, {"suite", "run", "finetune"})
     if not top.has("suite"):
         top.fail(None, "a [suite] table with at least name = \"...\" is required")
     head = _Checker(path, "[suite]", data["suite"], SUITE_KEYS)
-    suite = Suite(path=path, name=head.string("name", required=True), sha256=sha, text=text,
+    name = check_path_name(head.string("name", required=True), f"{path}: [suite] key 'name'")
+    suite = Suite(path=path, name=name, sha256=sha, text=text,
                   description=head.string("description", default="") or "",
-                  seed=head.integer("seed", minimum=0, default=0), batch_size=head.integer("batch_size", minimum=1, default=32))
+                  seed=head.integer("seed", minimum=0, maximum=MAX_SEED, default=0),
+                  batch_size=head.integer("batch_size", minimum=1, maximum=MAX_BATCH_SIZE, default=32))
     source = head.string("source", default="auto")
     if source not in SOURCES:
         head.fail("source", f"expected one of {', '.join(SOURCES)}, got {source!r}")
@@ -249,7 +259,7 @@ def _run_block(path: Path, where: str, table: Any, allowed: set[str], suite: Sui
     else:
         tasks, models = check.names("tasks"), check.names("models")
         try:
-            resolve_tasks(tasks)
+            tasks = [task.name for task in resolve_tasks(tasks)]  # aliases and groups: each task once
         except HarnessError as exc:
             check.fail("tasks", str(exc))
         steps = {step.name: step for step in suite.finetunes}
@@ -266,10 +276,9 @@ def _run_block(path: Path, where: str, table: Any, allowed: set[str], suite: Sui
                 models.extend([f"hf:{step.out_for(_parse_k(k))}"] if k else step.model_names())
                 continue
             try:
-                get_model(name)
+                models.append(get_model(name).name)  # an alias names the model it stands for
             except HarnessError as exc:
                 check.fail("models", str(exc))
-            models.append(name)
     block = RunBlock(tasks=tasks, models=list(dict.fromkeys(models)))
     if check.has("shots"):
         shots = table["shots"]
@@ -277,15 +286,20 @@ def _run_block(path: Path, where: str, table: Any, allowed: set[str], suite: Sui
         if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
             check.fail("shots", f"expected an integer >= 0 or a list of them, got {shots!r}")
         block.shots = list(dict.fromkeys(values))
-    block.limit = check.integer("limit", minimum=1)
-    block.sample = check.integer("sample", minimum=1)
+    block.limit = check.integer("limit", minimum=1, maximum=MAX_COUNT)
+    block.sample = check.integer("sample", minimum=1, maximum=MAX_COUNT)
     block.split = check.string("split")
-    block.batch_size = check.integer("batch_size", minimum=1)
+    if block.split:
+        for task in resolve_tasks(block.tasks):
+            if block.split not in task.splits:
+                check.fail("split", f"task {task.name!r} has no split {block.split!r} (its splits: {', '.join(task.splits)})")
+    block.batch_size = check.integer("batch_size", minimum=1, maximum=MAX_BATCH_SIZE)
     if check.has("options"):
         options = table["options"]
         if not isinstance(options, dict) or not all(isinstance(v, (str, int, float, bool)) for v in options.values()):
             check.fail("options", f"expected a table of KEY = value, got {options!r}")
         block.options = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in options.items()}
+        _check_options(check, block)
     perturb = check.string("perturb")
     if perturb:
         try:
@@ -293,6 +307,21 @@ def _run_block(path: Path, where: str, table: Any, allowed: set[str], suite: Sui
         except HarnessError as exc:
             check.fail("perturb", str(exc))
     return block
+
+
+def _check_options(check: _Checker, block: RunBlock) -> None:
+    """Every option of a block taken by one of its models, with a value it allows (checked
+    when the file is read, before anything runs)."""
+    models = [get_model(name) for name in block.models]
+    for name in block.options:
+        if not any(model.takes_option(name) for model in models):
+            takers = sorted({option for model in models for option in model.declared_options()})
+            check.fail("options", f"no model of this block takes option {name!r} (theirs: {', '.join(takers) or 'none'})")
+    for model in models:
+        try:
+            model.with_options(block.options)
+        except HarnessError as exc:
+            check.fail("options", str(exc))
 
 
 def _parse_k(text: str) -> int | None | str:
@@ -303,7 +332,7 @@ def _finetune(path: Path, index: int, table: Any, suite: Suite) -> FinetuneStep:
 
     where = f"[[finetune]] #{index}"
     check = _Checker(path, where, table, FINETUNE_KEYS)
-    name = check.string("name", required=True)
+    name = check_path_name(check.string("name", required=True), f"{path}: {where} key 'name'")
     task = check.string("task", required=True)
     try:
         resolved = resolve_tasks([task])
@@ -337,8 +366,8 @@ def _finetune(path: Path, index: int, table: Any, suite: Suite) -> FinetuneStep:
     else:
         epochs = [check.number("epochs", default=3.0)] * len(ks)
     settings = {"lr": check.number("lr", default=5e-5),
-                "batch_size": check.integer("batch_size", minimum=1, default=32),
-                "seed": check.integer("seed", minimum=0, default=suite.seed),
+                "batch_size": check.integer("batch_size", minimum=1, maximum=MAX_BATCH_SIZE, default=32),
+                "seed": check.integer("seed", minimum=0, maximum=MAX_SEED, default=suite.seed),
                 "max_minutes": check.number("max_minutes"), "max_length": check.integer("max_length", minimum=8, default=128),
                 "dev_limit": check.integer("dev_limit", minimum=1), "augment": check.string("augment"),
                 "augment_mix": check.boolean("augment_mix")}
@@ -353,7 +382,8 @@ def _finetune(path: Path, index: int, table: Any, suite: Suite) -> FinetuneStep:
     elif settings["augment_mix"]:
         check.fail("augment_mix", "needs augment = \"NAME:RATE\"")
     out_text = check.string("out")
-    out = (path.parent / out_text).resolve() if out_text else finetune_home() / suite.name
+    # a shared suite writes only inside its own folder or the cache
+    out = inside(path.parent, out_text, f"{path}: {where} key 'out'") if out_text else finetune_home() / suite.name
     evaluate = _run_block(path, f"{where} evaluate", table.get("evaluate", {}), EVALUATE_KEYS, suite,
                           implicit={"tasks": [task], "models": []})
     step = FinetuneStep(name=name, task=resolved[0].name, base=base, ks=ks, out=out, settings=settings, evaluate=evaluate,

@@ -3,16 +3,23 @@ from __future__ import annotations
 
 import csv
 import json
-from typing import IO, Any, Iterable, Sequence
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Iterable, Sequence
 
+from harness.core.publishing import hide_paths_in, text_allowed
 from harness.errors import HarnessError
 from harness.store.store import Store
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = ("jsonl", "csv")
 WHAT = ("metrics", "predictions")
 
 
-def _select_runs(store: Store, run_ids: Sequence[int] | None, task: str | None, model: str | None, latest: bool) -> list[int]:
+def _select_runs(store: Store, run_ids: Sequence[int] | None, task: str | None, model: str | None, latest: bool) -> pd.DataFrame:
     if run_ids:
         runs = store.runs()
         missing = set(run_ids) - set(runs["id"])
@@ -22,10 +29,32 @@ def _select_runs(store: Store, run_ids: Sequence[int] | None, task: str | None, 
     else:
         runs = store.latest_runs() if latest else store.runs()
     if task:
-        runs = runs[runs["task"] == task]
+        runs = runs[runs["task"].isin(_matching(runs["task"], task, "task", store, registered=_task_names(task)))]
     if model:
-        runs = runs[runs["model"] == model]
-    return [int(i) for i in runs["id"]]
+        runs = runs[runs["model"].isin(_matching(runs["model"], model, "model", store))]
+    return runs
+
+
+def _task_names(name: str) -> list[str]:
+    """The registered tasks ``name`` stands for (an alias or a group), or none."""
+    from harness.core.task import resolve_tasks
+
+    try:
+        return [task.name for task in resolve_tasks([name])]
+    except HarnessError:
+        return []
+
+
+def _matching(column, name: str, what: str, store: Store, registered: Sequence[str] = ()) -> list[str]:
+    """The values of ``column`` that ``name`` means: itself, the tasks it stands for, or the
+    same name in other letter case; a one-line error naming what the store holds when none."""
+    present = list(dict.fromkeys(column))
+    for wanted in ([name], list(registered), [v for v in present if v.casefold() == name.casefold()]):
+        found = [v for v in present if v in wanted]
+        if found:
+            return found
+    shown = ", ".join(present[:12]) + (", ..." if len(present) > 12 else "")
+    raise HarnessError(f"No run of {what} {name!r} in {store.path} (its {what}s: {shown or 'none'})")
 
 
 def export_rows(
@@ -36,25 +65,35 @@ def export_rows(
     task: str | None = None,
     model: str | None = None,
     latest: bool = False,
+    publish: bool = False,
 ) -> list[dict[str, Any]]:
     """Rows of metrics or predictions for the selected runs.
 
     Prediction rows carry the input (tokens for NER), the reference (gold tags) and
     the model's output (predicted tags), plus per-label scores, ranked candidates (top-k)
-    and details (log-likelihoods, grounding) where the model gave them.
+    and details (log-likelihoods, grounding) where the model gave them. ``publish`` applies
+    the published site's rules: no path of this machine, and no example text (input,
+    reference, output) of a dataset whose licence forbids republishing it (``text_withheld``
+    says where; every number stays).
     """
     if what not in WHAT:
         raise HarnessError(f"Cannot export {what!r}; expected one of {', '.join(WHAT)}")
-    ids = _select_runs(store, run_ids, task, model, latest)
+    runs = _select_runs(store, run_ids, task, model, latest)
+    ids = [int(i) for i in runs["id"]]
+    shown = hide_paths_in if publish else (lambda value: value)
     if what == "metrics":
         df = store.metrics(ids)
         columns = ["run_id", "task", "split", "data_source", "model", "name", "breakdown", "value", "ci_low", "ci_high", "n"]
-        return [{c: _plain(row[c]) for c in columns} for _, row in df.iterrows()]
+        return [shown({c: _plain(row[c]) for c in columns}) for _, row in df.iterrows()]
+    withheld = {int(run["id"]) for _, run in runs.iterrows()
+                if not text_allowed((run["provenance"] or {}).get("task") or {}, run["data_source"], publish)}
     df = store.predictions(ids)
     rows = []
     for _, row in df.iterrows():
         prediction = row["prediction"]
-        rows.append(
+        hidden = int(row["run_id"]) in withheld
+        text = (lambda value: None if hidden else value)  # noqa: E731
+        rows.append(shown(
             {
                 "run_id": int(row["run_id"]),
                 "task": row["task"],
@@ -62,16 +101,17 @@ def export_rows(
                 "model": row["model"],
                 "position": int(row["position"]),
                 "example_id": row["example_id"],
-                "input": row["input"],
-                "reference": row["reference"],
-                "prediction": prediction["output"],
+                "input": text(row["input"]),
+                "reference": text(row["reference"]),
+                "prediction": text(prediction["output"]),
                 "correct": bool(row["correct"]),
                 "scores": prediction.get("scores"),
-                "raw": prediction.get("raw"),
-                "candidates": prediction.get("candidates"),
-                "details": prediction.get("details"),
+                "raw": text(prediction.get("raw")),
+                "candidates": text(prediction.get("candidates")),
+                "details": text(prediction.get("details")),
+                **({"text_withheld": hidden} if publish else {}),
             }
-        )
+        ))
     return rows
 
 
@@ -98,6 +138,34 @@ def write_rows(rows: Iterable[dict[str, Any]], fmt: str, out: IO[str]) -> int:
         for row in rows:
             writer.writerow({k: csv_cell(v) for k, v in row.items()})
     return len(rows)
+
+
+def write_export(rows: Iterable[dict[str, Any]], fmt: str, target: str | Path) -> int:
+    """Write rows to the file ``target`` whole or not at all: a regular file is written beside
+    it and renamed into place, so a full disk leaves no partial file (and an earlier export
+    there as it was); a device or pipe is written directly. A failure is one line."""
+    target = Path(target)
+    if target.exists() and not target.is_file():  # /dev/stdout, a pipe, /dev/full
+        try:
+            with open(target, "w", encoding="utf-8", newline="") as out:
+                return write_rows(rows, fmt, out)
+        except OSError as exc:
+            raise HarnessError(f"{target}: could not write the export ({exc.strerror or exc})") from None
+    partial = None
+    try:
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", dir=target.parent or ".", delete=False,
+                                         prefix=f".{target.name}.", suffix=".partial") as out:
+            partial = Path(out.name)
+            count = write_rows(rows, fmt, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, target)
+        return count
+    except OSError as exc:
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+        raise HarnessError(f"{target}: could not write the export ({exc.strerror or exc}); nothing was written "
+                           "there") from None
 
 
 #: A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection).

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from harness.core.example import Example, Prediction
 from harness.core.scores import Scores
+from harness.core.secrets import redact, redact_json
 from harness.errors import HarnessError
 from harness.store.migrations import MIGRATIONS, SCHEMA_VERSION, migrate
 
@@ -32,11 +33,13 @@ BUSY_TIMEOUT_S = 600.0
 
 
 @functools.cache
-def required_columns() -> dict[str, frozenset[str]]:
-    """Table -> the columns every store has had since the first release (a store lacking one
-    is damaged, not old): those the first migration creates."""
+def required_columns(version: int = 1) -> dict[str, frozenset[str]]:
+    """Table -> the columns a store of schema ``version`` has (a store lacking one is damaged,
+    not old): those its first ``version`` migrations create (the first one for stores of the
+    first releases, which carry version 0)."""
     db = sqlite3.connect(":memory:")
-    MIGRATIONS[0](db)
+    for step in MIGRATIONS[: max(1, min(version, SCHEMA_VERSION))]:
+        step(db)
     tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'") if row[0] != "sqlite_sequence"]
     return {table: frozenset(row[1] for row in db.execute(f"PRAGMA table_info({table})")) for table in tables}
 
@@ -69,9 +72,9 @@ class RunRecord:
 
     def columns(self, headline: str) -> dict[str, Any]:
         """The row to insert: JSON columns encoded, the headline metric's name added."""
-        row = asdict(self)
+        row = {name: redact(value) for name, value in asdict(self).items()}  # no secret is ever stored
         for name in ("model_identity", "settings", "provenance"):
-            row[name] = json.dumps(row[name], sort_keys=True, default=str)
+            row[name] = json.dumps(redact_json(row[name]), sort_keys=True, default=str)
         row["headline"] = headline
         return row
 
@@ -142,16 +145,48 @@ class Store:
             db.execute("PRAGMA foreign_keys=ON")
             return db
         uri = self.path.resolve().as_uri()
+        # A reader opens the file read-write but may only query: the last connection to close
+        # then checkpoints the write-ahead log and removes -wal and -shm, as a writer does
+        # (a read-only connection would leave them beside the store).
+        for mode, pragma in (("rw", "PRAGMA query_only=ON"), ("ro", None)):
+            try:
+                db = sqlite3.connect(f"{uri}?mode={mode}", uri=True, timeout=BUSY_TIMEOUT_S)
+                if pragma:
+                    db.execute(pragma)
+                db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+                return db
+            except sqlite3.OperationalError:
+                continue
+        # Read-only media: a WAL store cannot even be read without creating its -shm file.
+        # immutable=1 reads the main file as it is, which misses what a -wal file still holds:
+        # then the two are read from a copy.
+        wal = Path(f"{self.path}-wal")
+        if wal.is_file() and wal.stat().st_size > 0:
+            return self._connect_copy(wal)
+        db = sqlite3.connect(f"{uri}?immutable=1", uri=True)
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return db
+
+    def _connect_copy(self, wal: Path) -> sqlite3.Connection:
+        """A read-only store whose -wal file holds committed transactions: both files copied to a
+        temporary folder (removed when the store is closed) and read there, WAL included."""
+        import shutil
+        import tempfile
+        import weakref
+
+        folder = Path(tempfile.mkdtemp(prefix="harness-store-"))
+        weakref.finalize(self, shutil.rmtree, folder, True)
+        copy = folder / self.path.name
         try:
-            db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
-            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-            return db
-        except sqlite3.OperationalError:
-            # Read-only media: a WAL store cannot even be read without creating its -shm
-            # file; immutable=1 reads it as it is.
-            db = sqlite3.connect(f"{uri}?immutable=1", uri=True)
-            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-            return db
+            shutil.copyfile(self.path, copy)
+            shutil.copyfile(wal, f"{copy}-wal")
+        except OSError as exc:
+            raise HarnessError(f"{self.path}: read-only, and its write-ahead log {wal.name} holds changes that could not be "
+                               f"read from a copy ({exc.strerror or exc}); open it once where it can be written") from None
+        db = sqlite3.connect(f"{copy.as_uri()}?mode=rw", uri=True)
+        db.execute("PRAGMA query_only=ON")
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return db
 
     def _check_schema(self) -> None:
         try:
@@ -168,11 +203,12 @@ class Store:
                 raise HarnessError(f"{self.path}: an empty file, not a harness results store")
             self._create()
             return
-        missing = sorted(ours - tables)
+        expected = required_columns(version)
+        missing = sorted(set(expected) - tables)
         if missing:
             raise HarnessError(f"{self.path}: damaged results store: table {', '.join(missing)} is missing; "
                                "it was left untouched (restore it from a backup or use another --store)")
-        for table, columns in required_columns().items():
+        for table, columns in expected.items():
             found = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
             if columns - found:
                 raise HarnessError(f"{self.path}: damaged results store: table {table} lacks column(s) "
@@ -254,7 +290,7 @@ class Store:
     def put_cached(self, key: str, examples: Sequence[Example], predictions: Sequence[Prediction], seconds: float) -> None:
         """Store a batch of fresh predictions and commit at once, so a killed run keeps them."""
         each = seconds / max(1, len(examples))
-        rows = [(key, e.key, json.dumps(p.to_json(), ensure_ascii=False), each) for e, p in zip(examples, predictions)]
+        rows = [(key, e.key, json.dumps(redact_json(p.to_json()), ensure_ascii=False), each) for e, p in zip(examples, predictions)]
         with self.db:
             self.db.executemany(
                 "INSERT OR REPLACE INTO cache (cache_key, example_key, prediction, seconds) VALUES (?, ?, ?, ?)", rows
@@ -283,7 +319,7 @@ class Store:
     @_guarded
     def put_requests(self, engine_key: str, outputs: dict[str, tuple[Any, float]]) -> None:
         """Store engine outputs (with their share of the engine's time) and commit at once."""
-        rows = [(engine_key, key, json.dumps(output), seconds) for key, (output, seconds) in outputs.items()]
+        rows = [(engine_key, key, json.dumps(redact_json(output)), seconds) for key, (output, seconds) in outputs.items()]
         with self.db:
             self.db.executemany(
                 "INSERT OR REPLACE INTO requests (engine_key, request_key, output, seconds) VALUES (?, ?, ?, ?)", rows)
@@ -329,7 +365,7 @@ class Store:
                         e.id,
                         json.dumps(e.input, ensure_ascii=False),
                         json.dumps(e.reference, ensure_ascii=False),
-                        json.dumps(p.to_json(), ensure_ascii=False),
+                        json.dumps(redact_json(p.to_json()), ensure_ascii=False),
                         int(ok),
                         json.dumps(e.meta, ensure_ascii=False, default=str) if e.meta else None,
                     )
