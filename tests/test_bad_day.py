@@ -230,6 +230,22 @@ def test_02_a_report_keeps_files_it_did_not_write_and_the_folder_mode(data_dir, 
     assert (site / "index.html").is_file() and oct(site.stat().st_mode & 0o777) == "0o755"
 
 
+def test_02_where_out_cannot_be_swapped_pages_are_renamed_in_place(data_dir, tmp_path, monkeypatch):
+    import harness.report.render as render
+
+    store, site = tmp_path / "s.sqlite", tmp_path / "site"
+    assert vader_run(data_dir, store, "--limit", "2").exit_code == 0
+    assert invoke("report", "--store", store, "--out", site).exit_code == 0
+    (site / "task-gone-test.html").write_text("<p>a page of a task no longer in the store</p>")
+    marker = json.loads((site / ".harness-site.json").read_text())
+    (site / ".harness-site.json").write_text(json.dumps({**marker, "pages": [*marker["pages"], "task-gone-test.html"]}))
+    monkeypatch.setattr(render, "_exchange", lambda a, b: False)  # --out a mount point: neither rename works
+    monkeypatch.setattr(render, "_rename_twice", lambda new, out, parent: False)
+    assert invoke("report", "--store", store, "--out", site, "--publish").exit_code == 0
+    assert not (site / "task-gone-test.html").exists() and SECRET_WORD not in site_text(site)
+    assert not [p for p in [*tmp_path.iterdir(), *site.iterdir()] if ".harness-" in p.name and p.is_dir()]
+
+
 # -- 3. a read-only store whose -wal holds committed changes is read whole ---------------------------
 
 def test_03_a_read_only_store_with_a_wal_is_read_with_what_the_wal_holds(data_dir, tmp_path):

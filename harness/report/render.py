@@ -93,7 +93,10 @@ def render_report(store: Store, out_dir: str | Path, *, title: str = "harness le
         pages[column.explorer_page] = env.get_template("explore.html").render(**context, column=column)
         pages.update(column.explorer["files"])
     pages[SITE_MARKER] = json.dumps({"store_id": store_id, "pages": sorted(pages)}, indent=2)
-    switch_site(out, pages, harness_names={*previous, *pages})
+    try:
+        switch_site(out, pages, harness_names={*previous, *pages})
+    except OSError as exc:
+        raise HarnessError(f"{out}: could not write the report ({exc.strerror or exc}); the site there is unchanged") from None
     return out / "index.html"
 
 
@@ -162,13 +165,30 @@ def switch_site(out: Path, files: dict[str, str], *, harness_names: set[str]) ->
             raise HarnessError(f"{out}: could not write the report ({exc.strerror or exc}); the site there is unchanged") from None
         if not out.exists():
             os.rename(new, out)
-        elif not _exchange(new, out):
-            old = Path(tempfile.mkdtemp(prefix=OLD_SITE.format(name=out.name, pid=os.getpid()), dir=parent))
-            os.rename(out, old / "site")
-            os.rename(new, out)
-            shutil.rmtree(old, ignore_errors=True)
+        elif not _exchange(new, out) and not _rename_twice(new, out, parent):
+            # --out is a mount point or cannot be renamed: the earlier, page-by-page switch
+            _switch_in_place(out, files, stale=harness_names - set(files))
     finally:
         shutil.rmtree(new, ignore_errors=True)  # after an exchange: the old site
+
+
+def _rename_twice(new: Path, out: Path, parent: Path) -> bool:
+    """``out`` renamed aside, ``new`` renamed in its place, the old site removed; False (and
+    ``out`` as it was) where ``out`` cannot be renamed."""
+    old = Path(tempfile.mkdtemp(prefix=OLD_SITE.format(name=out.name, pid=os.getpid()), dir=parent))
+    try:
+        os.rename(out, old / "site")
+    except OSError:
+        shutil.rmtree(old, ignore_errors=True)
+        return False
+    try:
+        os.rename(new, out)
+    except OSError:
+        os.rename(old / "site", out)
+        shutil.rmtree(old, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return True
 
 
 def _umask() -> int:
@@ -211,7 +231,7 @@ def _exchange(a: Path, b: Path) -> bool:
     if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
         return True
     code = ctypes.get_errno()
-    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV, errno.EBUSY, errno.EPERM):
         return False
     raise OSError(code, os.strerror(code), str(b))
 
