@@ -26,6 +26,7 @@ DEFAULT_PLUGINS = (
     "harness.models.hf_encoder",
     "harness.models.hf_decoder",
     "harness.models.vllm_decoder",
+    "harness.models.llamacpp_decoder",
     "harness.models.openai_endpoint",
     "harness.models.spacy_ner",
     "harness.models.vader",
