@@ -7,6 +7,7 @@ nats); here every position's log-probability comes from llama.cpp's own logits.
 """
 from __future__ import annotations
 
+import ctypes
 import json
 
 import numpy as np
@@ -43,28 +44,87 @@ def test_every_position_agrees_with_transformers_on_the_same_weights(engines):
     model, _ = reference.load()
     with torch.inference_mode():
         expected = torch.log_softmax(model(torch.tensor([ids])).logits[0].double(), -1)
-    gaps = []
-    for position in range(1, len(ids)):
-        llama._evaluate(ids[:position])
-        gaps.append(abs(float(llama._last_logprobs()[ids[position]]) - float(expected[position - 1, ids[position]])))
+    # every prefix as its own group, all in one batch of sequences
+    per_position = [sums[0] for sums in llama.engine().score([(ids[:p], [[ids[p]]]) for p in range(1, len(ids))])]
+    gaps = [abs(got - float(expected[p - 1, ids[p]])) for p, got in enumerate(per_position, start=1)]
     assert np.median(gaps) < MEDIAN_TOLERANCE and max(gaps) < MAX_TOLERANCE, (np.median(gaps), max(gaps))
+    # the whole text as one continuation of its first token: the same sum, within the same
+    # per-token tolerance (llama.cpp picks its matrix kernels by batch shape, so a batch of 26
+    # sequences and one sequence of 26 tokens differ in the last digits: measured 0.02 a token)
+    [[whole]] = llama.engine().score([(ids[:1], [ids[1:]])])
+    reference_sum = sum(float(expected[p - 1, ids[p]]) for p in range(1, len(ids)))
+    assert abs(whole - reference_sum) / (len(ids) - 1) < MEDIAN_TOLERANCE, (whole, reference_sum)
     # what the echo bug computes, log P(token | itself and before), is far off: the check would catch it
     shifted = [abs(float(expected[p, ids[p]]) - float(expected[p - 1, ids[p]])) for p in range(1, len(ids) - 1)]
     assert np.median(shifted) > 10 * MEDIAN_TOLERANCE
 
 
-def test_requests_scored_on_a_shared_context_equal_fresh_ones(engines):
+def test_requests_batched_together_equal_each_scored_alone(engines):
     llama, reference = engines
     context = "Review: a bright, funny and generous film.\nSentiment:"
     requests = [(context, " positive"), ("Unrelated text first.", " yes"), (context, " negative"), (context, " mixed feelings")]
     together = llama.score_requests(requests)
-    fresh = []
-    for request in requests:
-        llama.engine().reset()  # nothing held: every token evaluated anew
-        fresh.extend(llama.score_requests([request]))
-    assert np.allclose(together, fresh, atol=1e-4), (together, fresh)
+    alone = [llama.score_requests([request])[0] for request in requests]
+    assert np.allclose(together, alone, atol=1e-3), (together, alone)
     expected = reference.score_requests(requests)
     assert max(abs(a - b) for a, b in zip(together, expected)) < MAX_TOLERANCE
+
+
+def test_a_prefix_shared_by_every_prompt_is_evaluated_once_and_changes_nothing(engines):
+    llama, _ = engines
+    shots = "".join(f"Review: example number {n} was {'good' if n % 2 else 'bad'}.\nSentiment: {'positive' if n % 2 else 'negative'}\n\n"
+                    for n in range(6))
+    requests = [(shots + f"Review: {text}\nSentiment:", option) for text in ("fine work", "a dull mess", "moving")
+                for option in (" positive", " negative", " neutral stance")]
+    engine = llama.engine()
+    before = engine.evaluated_tokens
+    together = llama.score_requests(requests)
+    evaluated = engine.evaluated_tokens - before
+    shared = len(llama.encode(shots))
+    assert evaluated < 2 * shared  # the shots once (not once per example, nor per option)
+    alone = [llama.score_requests([request])[0] for request in requests]  # no shared prefix: each from scratch
+    assert np.allclose(together, alone, atol=1e-3), (together, alone)
+
+
+def test_prompts_generated_together_equal_each_alone(engines):
+    llama, reference = engines
+    prompts = ["List three colours:", "The capital of France is", "1, 2, 3,", "Once upon a time"]
+    together = llama.generate(prompts, max_new_tokens=[12, 20, 20, 6], stops=["\n"])
+    alone = [llama.generate([p], max_new_tokens=[b], stops=["\n"])[0] for p, b in zip(prompts, [12, 20, 20, 6])]
+    assert together == alone and all(together)
+    assert len(llama.encode(together[3])) <= 6 and all("\n" not in t for t in together)
+    assert together[1].strip().startswith("Paris")
+
+
+def test_grammar_checks_the_greedy_token_first_and_masks_only_when_refused(engines):
+    import llama_cpp
+
+    llama, _ = engines
+    engine = llama.engine()
+    grammar = 'root ::= "[" [a-z]+ "]"'
+    rng = np.random.default_rng(0)
+    opened = engine._grammar_sampler(grammar)
+    chosen = []
+    try:
+        for step in range(4):
+            logits = rng.normal(size=engine.n_vocab).astype(np.float32)
+            reference = engine._grammar_sampler(grammar)  # the same state, masked over the whole vocabulary
+            for token in chosen:
+                llama_cpp.llama_sampler_accept(reference, token)
+            table = np.empty(engine.n_vocab, dtype=np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True))
+            table["id"], table["logit"], table["p"] = np.arange(engine.n_vocab), logits, 0
+            array = llama_cpp.llama_token_data_array(data=table.ctypes.data_as(llama_cpp.llama_token_data_p),
+                                                     size=engine.n_vocab, selected=-1, sorted=False)
+            llama_cpp.llama_sampler_apply(reference, ctypes.byref(array))
+            expected = int(table["logit"].argmax())
+            llama_cpp.llama_sampler_free(reference)
+            token = engine._grammar_greedy(opened, logits, int(logits.argmax()))
+            assert token == expected
+            chosen.append(token)
+        text = llama.tokenizer.decode(chosen)
+        assert text.startswith("[") and text[1:].replace("]", "").isalpha()
+    finally:
+        llama_cpp.llama_sampler_free(opened)
 
 
 def test_a_run_on_real_tasks_and_a_rerun_computes_nothing(data_dir, tmp_path):

@@ -8,15 +8,15 @@ Studio do, instead of de-quantising them to float32 for torch.
 
 - Log-likelihoods come from llama.cpp's own logits at every position of the continuation
   (never from a server's echoed prompt log-probabilities, which llama-cpp-python gets wrong
-  for models without a BOS token, SmolLM2 among them). Requests are sorted so those sharing
-  a context (an example's options, few-shot examples) follow each other, and the tokens the
-  context shares with what was evaluated last stay in llama.cpp's KV cache: only the rest is
-  evaluated.
+  for models without a BOS token, SmolLM2 among them). An example's context is evaluated
+  once for all its options, and a prefix every prompt shares (few-shot examples) once per
+  run (:mod:`harness.engines.llama_batches`).
+- Several sequences per llama.cpp call (``-o parallel=16``): llama-cpp-python's high-level
+  ``Llama`` evaluates one sequence per context, so the engine drives llama.cpp's batch API
+  (tokens tagged with their sequences, one unified KV cache) as its server does.
 - Generation is greedy (temperature 0, no repeat penalty) with the kinds' stop strings and
   budgets; NER answers are held to the entity-list format by a GBNF grammar after the
   written ``[`` (``-o structured=off`` lets the model write freely).
-- One sequence at a time: llama-cpp-python's high-level API evaluates one sequence per
-  context, so requests run one after another (the KV-cache reuse above is where the time goes).
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from harness.core.distributions import installed_version, source_digest
 from harness.core.options import Option
 from harness.core.requests import Request
 from harness.engines.decoder import DecoderLM, TokenizedDecoderLM, cut_at_stops
+from harness.engines.llama_batches import DEFAULT_CELLS, DEFAULT_SEQUENCES, LlamaBatches
 from harness.engines.packaged import PackagedWeights, cache_dir, packaged_weights
 from harness.kinds.tagging.grammar import entity_list_gbnf
 
@@ -67,6 +68,8 @@ class LlamaCppCausal(TokenizedDecoderLM):
     engine_options = {
         "threads": Option("threads", None, parse=_positive, changes_predictions=False, help="every core"),
         "n_ctx": Option("n_ctx", 4096, parse=_positive, changes_predictions=False),
+        # sequences decoded together (requests and prompts batched across examples)
+        "parallel": Option("parallel", DEFAULT_SEQUENCES, parse=_positive, changes_predictions=False),
     }
 
     def __init__(self, source: str, packaged: PackagedWeights | None = None):
@@ -145,19 +148,17 @@ class LlamaCppCausal(TokenizedDecoderLM):
         else:
             weights = {"gguf_sha256": _digest(self.gguf_path())}
         return {"name": self.name, **weights, "backend": "llama.cpp", "llama_cpp_python": installed_version("llama_cpp_python"),
-                "engine_code": source_digest(self)}
+                "engine_code": _code_digest(self)}
 
     # -- the engine --------------------------------------------------------------------------
 
-    def engine(self):
-        """The one ``llama_cpp.Llama`` of this model in this run (created on first use)."""
+    def engine(self) -> LlamaBatches:
+        """The one llama.cpp model and context of this model in this run (created on first use)."""
         if self._llm is None:
             require_llama_cpp(self.name)
-            import llama_cpp
-
             threads = self.option("threads") or len(os.sched_getaffinity(0))
-            self._llm = llama_cpp.Llama(model_path=str(self.gguf_path()), n_ctx=self.option("n_ctx"), n_threads=threads,
-                                        n_threads_batch=threads, n_batch=512, logits_all=False, verbose=False, seed=0)
+            self._llm = LlamaBatches(str(self.gguf_path()), threads=threads, cells=max(DEFAULT_CELLS, self.option("n_ctx")),
+                                     sequences=self.option("parallel") + 1)
         return self._llm
 
     def prepare(self) -> None:
@@ -170,62 +171,37 @@ class LlamaCppCausal(TokenizedDecoderLM):
             self._llm.close()
             self._llm = None
 
-    def _evaluate(self, ids: Sequence[int]) -> None:
-        """Make llama.cpp's state the tokens ``ids``: the longest prefix it already holds stays
-        in the KV cache, the rest is evaluated (at least the last token, whose logits are read)."""
+    def _scored_groups(self, groups: list[tuple[list[int], list[list[int]]]]) -> list[list[float]]:
+        """Summed log-likelihoods of each group's continuations after its context, counted in usage."""
+        for context, continuations in groups:
+            self.check_fits(len(context) + max(map(len, continuations)), "a request")
         llm = self.engine()
-        held = llm.n_tokens
-        keep = 0
-        limit = min(held, len(ids) - 1)
-        current = llm.input_ids
-        while keep < limit and current[keep] == ids[keep]:
-            keep += 1
-        llm.n_tokens = keep
-        llm.eval(list(ids[keep:]))
-        self.usage.prompt_tokens += len(ids) - keep
-        self.usage.cached_prompt_tokens = (self.usage.cached_prompt_tokens or 0) + keep
-
-    def _last_logprobs(self):
-        """log-softmax of the logits after the last evaluated token (float64)."""
-        import llama_cpp
-        import numpy as np
-
-        llm = self.engine()
-        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),)).astype(np.float64)
-        top = logits.max()
-        return logits - top - np.log(np.exp(logits - top).sum())
-
-    def _continuation_logprob(self, context: list[int], continuation: list[int]) -> float:
-        self.check_fits(len(context) + len(continuation), "a request")
-        self._evaluate(context)
-        total = 0.0
-        for position, token in enumerate(continuation):
-            if position:
-                self._evaluate([*context, *continuation[:position]])
-            total += float(self._last_logprobs()[token])
-        return total
+        before, reused = llm.evaluated_tokens, llm.reused_tokens
+        try:
+            return llm.score(groups)
+        finally:
+            self.usage.prompt_tokens += llm.evaluated_tokens - before
+            self.usage.cached_prompt_tokens = (self.usage.cached_prompt_tokens or 0) + llm.reused_tokens - reused
 
     def score_requests(self, requests: Sequence[Request], *, batch_size: int = 16) -> list[float]:
         """Sum of log P(continuation tokens | context) for each (context, continuation), from
-        llama.cpp's logits; requests sharing a context run one after another on its cached state."""
-        encoded = [(self.context_ids(context), self.continuation_ids(continuation)) for context, continuation in requests]
-        order = sorted(range(len(encoded)), key=lambda i: (encoded[i][0], encoded[i][1]))
-        results = [0.0] * len(encoded)
-        for i in order:
-            results[i] = self._continuation_logprob(*encoded[i])
+        llama.cpp's logits; the options of one context are one group (its tokens evaluated once)."""
+        groups: dict[tuple[int, ...], list[tuple[int, list[int]]]] = {}
+        for i, (context, continuation) in enumerate(requests):
+            groups.setdefault(tuple(self.context_ids(context)), []).append((i, self.continuation_ids(continuation)))
+        contexts = sorted(groups)  # neighbours share the most (few-shot examples, long common openings)
+        scored = self._scored_groups([(list(c), [cont for _, cont in groups[c]]) for c in contexts])
+        results = [0.0] * len(requests)
+        for context, sums in zip(contexts, scored):
+            for (i, _), value in zip(groups[context], sums):
+                results[i] = value
         return results
 
     def score_single_token_options(self, contexts: Sequence[str], option_tokens: Sequence[int], *,
                                    batch_size: int = 16) -> list[list[float]]:
-        """log P(option token | context) for one-token options: one evaluation per context."""
-        results = []
-        for context in contexts:
-            ids = self.context_ids(context)
-            self.check_fits(len(ids), "a prompt")
-            self._evaluate(ids)
-            logprobs = self._last_logprobs()
-            results.append([float(logprobs[token]) for token in option_tokens])
-        return results
+        """log P(option token | context) for one-token options: one output per context."""
+        options = [[token] for token in option_tokens]
+        return self._scored_groups([(self.context_ids(context), options) for context in contexts])
 
     # -- generation --------------------------------------------------------------------------
 
@@ -242,24 +218,32 @@ class LlamaCppCausal(TokenizedDecoderLM):
 
     def generate(self, prompts: Sequence[str], *, max_new_tokens: Sequence[int], stops: Sequence[str] = (),
                  batch_size: int = 16, structured: dict[str, Any] | None = None) -> list[str]:
-        """Greedy continuations of ``prompts``, each cut at the first of ``stops`` (and held to
-        the entity-list grammar where ``structured`` asks)."""
-        import llama_cpp
-
-        llm = self.engine()
+        """Greedy continuations of ``prompts`` (up to ``parallel`` decoded together), each cut at
+        the first of ``stops`` (and held to the entity-list grammar where ``structured`` asks)."""
         grammar = None
         if structured is not None and "types" in structured:
-            grammar = llama_cpp.LlamaGrammar.from_string(entity_list_gbnf(structured["types"], opened=True), verbose=False)
+            grammar = entity_list_gbnf(structured["types"], opened=True)
         encoded = [self.context_ids(p) for p in prompts]
         budgets = self.fit_budgets(encoded, max_new_tokens)
-        outputs = []
-        for ids, budget in zip(encoded, budgets):
-            answer = llm.create_completion(prompt=list(ids), max_tokens=budget, temperature=0.0, top_k=1, top_p=1.0,
-                                           min_p=0.0, repeat_penalty=1.0, stop=list(stops) or None, grammar=grammar)
-            self.usage.prompt_tokens += answer["usage"]["prompt_tokens"]
-            self.usage.generated_tokens += answer["usage"]["completion_tokens"]
-            outputs.append(cut_at_stops(answer["choices"][0]["text"], stops))
-        return outputs
+        decode = self.tokenizer.decode
+
+        def finished(i: int, tokens: list[int]) -> bool:
+            return bool(stops) and any(stop in decode(tokens) for stop in stops)
+
+        llm = self.engine()
+        before = llm.evaluated_tokens
+        generated = llm.generate(encoded, budgets, finished=finished, grammar=grammar)
+        produced = sum(map(len, generated))
+        self.usage.generated_tokens += produced
+        self.usage.prompt_tokens += llm.evaluated_tokens - before - produced
+        return [cut_at_stops(decode(tokens, skip_special_tokens=True), stops) for tokens in generated]
+
+
+def _code_digest(model: LlamaCppCausal) -> str:
+    """This plugin's source and the batching engine's, digested together."""
+    from harness.engines import llama_batches
+
+    return hashlib.sha256(f"{source_digest(model)}:{_digest(Path(llama_batches.__file__))}".encode()).hexdigest()[:16]
 
 
 def _digest(path: Path) -> str:
