@@ -56,6 +56,11 @@ def _positive(value: str) -> int:
 _positive.__name__ = "whole number >= 1"
 
 
+#: ``-o weights=`` values: llama.cpp file types its quantiser writes
+WEIGHT_TYPES = {"packaged": None, "f32": "LLAMA_FTYPE_ALL_F32", "f16": "LLAMA_FTYPE_MOSTLY_F16",
+                "q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "q4_0": "LLAMA_FTYPE_MOSTLY_Q4_0"}
+
+
 class LlamaCppCausal(TokenizedDecoderLM):
     """A causal LM run by llama.cpp in this process on GGUF weights."""
 
@@ -70,7 +75,12 @@ class LlamaCppCausal(TokenizedDecoderLM):
         "n_ctx": Option("n_ctx", 4096, parse=_positive, changes_predictions=False),
         # sequences decoded together (requests and prompts batched across examples)
         "parallel": Option("parallel", DEFAULT_SEQUENCES, parse=_positive, changes_predictions=False),
+        # the packaged GGUF as it is, or its weights converted once by llama.cpp's own quantiser
+        # (f32/f16: the de-quantised weights hf-causal runs; q8_0/q4_0: requantised, faster kernels)
+        "weights": Option("weights", "packaged", choices=tuple(WEIGHT_TYPES)),
     }
+
+    engine_affecting_options = ("weights",)
 
     def __init__(self, source: str, packaged: PackagedWeights | None = None):
         self._source = source
@@ -87,10 +97,23 @@ class LlamaCppCausal(TokenizedDecoderLM):
         the GGUF file's folder (transformers reads both from the GGUF)."""
         if self.packaged is not None:
             return self.packaged.ensure_converted()
-        return str(self.gguf_path().parent)
+        return str(self.source_gguf().parent)
 
     def gguf_path(self) -> Path:
-        """The one GGUF file llama.cpp loads (a packaged model's chunks joined once in the cache)."""
+        """The GGUF file llama.cpp loads: :meth:`source_gguf`, or its conversion (``-o weights=``)
+        made once in the cache."""
+        source = self.source_gguf()
+        target = self.option("weights")
+        if target == "packaged":
+            return source
+        converted = cache_dir() / f"{source.stem}.{_short_digest(source)}.{target}.gguf"
+        if not converted.is_file():
+            require_llama_cpp(self.name)
+            convert_gguf(source, converted, target)
+        return converted
+
+    def source_gguf(self) -> Path:
+        """The GGUF file as packaged or named (a packaged model's chunks joined once in the cache)."""
         if self.packaged is None:
             path = Path(self._source).expanduser()
             if not path.is_file():
@@ -120,7 +143,7 @@ class LlamaCppCausal(TokenizedDecoderLM):
             if self.packaged is not None:
                 self._tokenizer = AutoTokenizer.from_pretrained(self.source)
             else:
-                path = self.gguf_path()
+                path = self.source_gguf()
                 self._tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
         return self._tokenizer
 
@@ -131,7 +154,7 @@ class LlamaCppCausal(TokenizedDecoderLM):
             return self.packaged.config()
         from transformers import AutoConfig
 
-        path = self.gguf_path()
+        path = self.source_gguf()
         return AutoConfig.from_pretrained(str(path.parent), gguf_file=path.name)
 
     @property
@@ -146,7 +169,9 @@ class LlamaCppCausal(TokenizedDecoderLM):
         if self.packaged is not None:
             weights = self.packaged.identity()
         else:
-            weights = {"gguf_sha256": _digest(self.gguf_path())}
+            weights = {"gguf_sha256": _digest(self.source_gguf())}
+        if self.option("weights") != "packaged":
+            weights["converted_to"] = self.option("weights")
         return {"name": self.name, **weights, "backend": "llama.cpp", "llama_cpp_python": installed_version("llama_cpp_python"),
                 "engine_code": _code_digest(self)}
 
@@ -237,6 +262,32 @@ class LlamaCppCausal(TokenizedDecoderLM):
         self.usage.generated_tokens += produced
         self.usage.prompt_tokens += llm.evaluated_tokens - before - produced
         return [cut_at_stops(decode(tokens, skip_special_tokens=True), stops) for tokens in generated]
+
+
+def convert_gguf(source: Path, target: Path, weights: str) -> None:
+    """Write ``source``'s weights as ``weights`` (see :data:`WEIGHT_TYPES`) to ``target`` with
+    llama.cpp's own quantiser (quantised tensors are de-quantised first); atomic."""
+    import ctypes
+
+    import llama_cpp
+
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, WEIGHT_TYPES[weights])
+    params.allow_requantize = True
+    params.nthread = len(os.sched_getaffinity(0))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    status = llama_cpp.llama_model_quantize(str(source).encode("utf-8"), str(partial).encode("utf-8"), ctypes.byref(params))
+    if status != 0 or not partial.is_file():
+        partial.unlink(missing_ok=True)
+        raise HarnessError(f"llama.cpp could not convert {source.name} to {weights} (status {status})")
+    partial.replace(target)
+
+
+def _short_digest(path: Path) -> str:
+    """Name, size and modification time of ``path``, digested (tells conversions of different files apart)."""
+    stat = path.stat()
+    return hashlib.sha256(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:8]
 
 
 def _code_digest(model: LlamaCppCausal) -> str:
