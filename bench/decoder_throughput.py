@@ -9,8 +9,11 @@ Workloads: SST-2 validation scored 0-shot and 5-shot, WSC273 scored, CoNLL++ tes
 0-shot (the first ``--conll-limit`` sentences, default 100) and Norvig set 1 by generation.
 For each: examples/s of each side (weights loaded before the clock starts; nothing cached),
 the ratio, each side's metric, their paired difference (llamacpp - hf-causal) with a paired
-bootstrap 95% CI, and how many answers are identical. Targets (issue 27): llamacpp >= 3x on
-CoNLL++ generation and >= 2x on SST-2 scoring for qwen2.5-coder-0.5b and -1.5b.
+bootstrap 95% CI, and how many answers are identical. With ``--lm-eval`` (``pip install -e
+'.[bench]'``), stock lm-evaluation-harness (its ``hf`` backend, float32, the stock ``sst2`` YAML
+reading the same raw file: ``bench/vs_lm_eval.py``) runs SST-2 0-shot on the same examples as a
+third column. Targets (issue 27): llamacpp >= 3x hf-causal on CoNLL++ generation and >= 2x on
+SST-2 scoring for qwen2.5-coder-0.5b and -1.5b, and >= 2x stock lm-eval on SST-2 0-shot.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from endpoint_vs_hf import per_example_stats  # noqa: E402  (bench scripts share their helpers)
+from vs_lm_eval import run_lm_eval, write_lm_eval_tasks  # noqa: E402
 
 MODELS = "smollm2-135m,qwen2.5-coder-0.5b,qwen2.5-coder-1.5b"
 #: (label, task, shots, limit key)
@@ -52,8 +56,15 @@ def main() -> None:
     parser.add_argument("--conll-limit", type=int, default=100)
     parser.add_argument("--norvig-limit", type=int, default=None, help="Norvig set 1 examples (default: all)")
     parser.add_argument("--only", default=None, help="run only the workloads whose label contains this text")
+    parser.add_argument("--lm-eval", action="store_true", help="also stock lm-eval's hf backend on SST-2 0-shot")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
+    lm_eval_folder = None
+    if args.lm_eval:
+        import tempfile
+
+        lm_eval_folder = Path(tempfile.mkdtemp())
+        lm_eval_tasks = write_lm_eval_tasks(lm_eval_folder, args.data_dir)
 
     from harness import get_model, get_task
     from harness.run.runner import few_shot_examples
@@ -90,6 +101,24 @@ def main() -> None:
             print(f"{name:22} {label:14} {row['n']:>5} {row['hf_examples_per_s']:>8.2f} {row['llama_examples_per_s']:>10.2f} "
                   f"{row['ratio']:>5.2f}x {verdict:>7} {row['first']:>7.4f} {row['second']:>7.4f} {ci:>24} "
                   f"{row['same_answers']:>6}", flush=True)
+        if lm_eval_folder is not None and any(w[0] == "SST-2 0-shot" for w in workloads):
+            from lm_eval.models.huggingface import HFLM
+
+            hf = sides["hf"]
+            hf.prepare()
+            lm = HFLM(pretrained=hf.source, batch_size=16, device="cpu", dtype="float32")
+            run_lm_eval(lm, lm_eval_folder, lm_eval_tasks["sst2"], 8)  # warm-up
+            n = limits["sst2"]
+            accuracy, seconds, per_doc = run_lm_eval(lm, lm_eval_folder, lm_eval_tasks["sst2"], n)
+            ours = next(r for r in rows if r["model"] == name and r["workload"] == "SST-2 0-shot")
+            speed = len(per_doc) / seconds
+            ratio = ours["llama_examples_per_s"] / speed
+            rows.append({"model": name, "workload": "SST-2 0-shot lm-eval", "n": len(per_doc), "lm_eval_accuracy": accuracy,
+                         "lm_eval_examples_per_s": speed, "ratio": ratio, "target": 2.0})
+            print(f"{name:22} {'SST-2 lm-eval':14} {len(per_doc):>5} {speed:>8.2f} {ours['llama_examples_per_s']:>10.2f} "
+                  f"{ratio:>5.2f}x {'>=2 ok' if ratio >= 2 else '>=2 MISS':>7} {accuracy:>7.4f} {ours['second']:>7.4f}"
+                  "   (hf column: stock lm-eval)", flush=True)
+            del lm
         for model in sides.values():
             model.close()
     if args.json:
