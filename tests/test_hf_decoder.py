@@ -344,11 +344,11 @@ def test_chunked_weights_are_joined_in_order_before_conversion(tmp_path, monkeyp
 
 
 def test_a_shared_few_shot_prefix_runs_once_and_scores_equal_brute_force(tiny_decoder):
-    from harness.models import hf_decoder
+    from harness.engines.decoder import SHARED_PREFIX_MIN_TOKENS
 
     model = get_model(f"hf-causal:{tiny_decoder}")
     shots = "the plot drags . negative\n\na bright , funny , generous film . positive\n\ntedious and pointless . negative\n\n" * 2
-    assert len(model.encode(shots)) >= hf_decoder.SHARED_PREFIX_MIN_TOKENS
+    assert len(model.encode(shots)) >= SHARED_PREFIX_MIN_TOKENS
     contexts = [shots + "one of the season 's finest pictures .", shots + "dull .", shots + "a bright film ."]
     tokens = [model.encode(" negative")[0], model.encode(" positive")[0]]
     calls = []

@@ -513,6 +513,28 @@ class TokenizedDecoderLM(DecoderLM):
         return results
 
 
+#: A token prefix shared by every sequence of a call (few-shot examples) this long is
+#: evaluated once, not per sequence.
+SHARED_PREFIX_MIN_TOKENS = 32
+
+
+def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
+    """How many leading tokens all ``sequences`` have in common."""
+    first = sequences[0]
+    length = min(map(len, sequences))
+    for i in range(length):
+        if any(seq[i] != first[i] for seq in sequences):
+            return i
+    return length
+
+
+def reusable_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
+    """The leading tokens all ``sequences`` share, leaving each at least its last token (whose
+    logits are read), when that is at least :data:`SHARED_PREFIX_MIN_TOKENS`; else 0."""
+    shared = min(common_prefix_length(sequences), min(map(len, sequences)) - 1)
+    return shared if shared >= SHARED_PREFIX_MIN_TOKENS else 0
+
+
 def cut_at_stops(text: str, stops: Sequence[str]) -> str:
     """``text`` up to the earliest of ``stops`` (all of it if none occurs)."""
     end = min((text.find(stop) for stop in stops if stop in text), default=len(text))

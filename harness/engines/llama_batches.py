@@ -19,8 +19,9 @@ its server batches requests. This module drives that directly:
   whole vocabulary is masked only when the grammar refuses it: the same token, without a scan
   of 150,000 candidates at every step (llama.cpp's own sampler does the same).
 
-Nothing here depends on the harness's tasks; :mod:`harness.models.llamacpp_decoder` is the
-model plugin on top.
+Nothing here depends on the harness's tasks (the shared-prefix rule is the decoder engines'
+one, :func:`harness.engines.decoder.reusable_prefix_length`);
+:mod:`harness.models.llamacpp_decoder` is the model plugin on top.
 """
 from __future__ import annotations
 
@@ -28,31 +29,18 @@ import ctypes
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from harness.engines.decoder import common_prefix_length, reusable_prefix_length
+
 #: Cells of the KV cache shared by all sequences (a sequence alone may use them all).
 DEFAULT_CELLS = 16384
 #: Sequences decoded together; sequence 0 holds a shared prefix.
 DEFAULT_SEQUENCES = 16
 #: Tokens per llama_decode call.
 DEFAULT_BATCH = 512
-#: A prefix shared by every context of a call this long is evaluated once, not per sequence.
-SHARED_PREFIX_MIN_TOKENS = 32
 
 
 class LlamaError(RuntimeError):
     """llama.cpp refused a model, a context or a batch."""
-
-
-def shared_prefix(sequences: Sequence[Sequence[int]]) -> int:
-    """How many leading tokens all ``sequences`` have in common."""
-    if not sequences:
-        return 0
-    first = sequences[0]
-    length = min(map(len, sequences))
-    for i in range(length):
-        token = first[i]
-        if any(seq[i] != token for seq in sequences):
-            return i
-    return length
 
 
 @dataclass
@@ -170,7 +158,7 @@ class LlamaBatches:
     def _hold_prefix(self, prefix: Sequence[int]) -> None:
         """Make sequence 0 hold exactly ``prefix`` (keeping what it shares with what it holds)."""
         prefix = tuple(prefix)
-        keep = shared_prefix([self._prefix, prefix])
+        keep = common_prefix_length([self._prefix, prefix])
         if keep == len(prefix) == len(self._prefix):
             self.reused_tokens += keep
             return
@@ -189,13 +177,6 @@ class LlamaBatches:
             for seq in range(1, used + 1):
                 self._lib.llama_memory_seq_cp(self.memory, 0, seq, -1, -1)
 
-    def _choose_prefix(self, contexts: Sequence[Sequence[int]]) -> int:
-        """The shared prefix length for these contexts (0 when short); always leaves each
-        context at least its last token, whose logits are read."""
-        length = shared_prefix(contexts)
-        length = min(length, min(len(c) for c in contexts) - 1) if contexts else 0
-        return length if length >= SHARED_PREFIX_MIN_TOKENS else 0
-
     # -- scoring -------------------------------------------------------------------------
 
     def score(self, groups: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]]) -> list[list[float]]:
@@ -204,7 +185,7 @@ class LlamaBatches:
         results = [[0.0] * len(conts) for _, conts in groups]
         if not groups:
             return results
-        prefix = self._choose_prefix([ctx for ctx, _ in groups])
+        prefix = reusable_prefix_length([ctx for ctx, _ in groups])
         self._hold_prefix([] if not prefix else groups[0][0][:prefix])
         free_cells = self.cells - prefix
         pending, used, cells = _Pending(), 0, 0
@@ -263,7 +244,7 @@ class LlamaBatches:
         todo = [i for i in range(len(prompts)) if budgets[i] > 0]
         if not todo:
             return outputs
-        prefix = self._choose_prefix([prompts[i] for i in todo])
+        prefix = reusable_prefix_length([prompts[i] for i in todo])
         self._hold_prefix([] if not prefix else prompts[todo[0]][:prefix])
         free_cells = self.cells - prefix
         order = sorted(todo, key=lambda i: -len(prompts[i]))

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from harness import HarnessError, Model, ModelFamily, hookimpl
 from harness.core.distributions import source_digest
 from harness.data.hub import revision
-from harness.engines.decoder import TokenizedDecoderLM, cut_at_stops
+from harness.engines.decoder import TokenizedDecoderLM, cut_at_stops, reusable_prefix_length
 from harness.engines.packaged import PACKAGED, PackagedWeights, cache_dir
 
 
@@ -177,8 +177,8 @@ class HFCausal(TokenizedDecoderLM):
         question), the prefix runs once and is reused (its keys and values) by every batch
         that shares it; only the remainders run per sequence.
         """
-        shared = min(common_prefix_length(sequences), min(map(len, sequences)) - 1)
-        if len(sequences) > 1 and shared >= SHARED_PREFIX_MIN_TOKENS:
+        shared = reusable_prefix_length(sequences)
+        if len(sequences) > 1 and shared:
             return self._forward_after_prefix(sequences, shared)
         ids, _ = padded(sequences, self.pad_id)
         # Right padding under a causal mask: no real position ever sees a pad, so no attention
@@ -283,20 +283,6 @@ def padded(sequences: Sequence[Sequence[int]], pad: int, *, left: bool = False):
         ids[row, span] = torch.tensor(seq, dtype=torch.long)
         mask[row, span] = 1
     return ids, mask
-
-
-#: A token prefix shared by a whole batch (few-shot examples) this long runs once, not per sequence.
-SHARED_PREFIX_MIN_TOKENS = 32
-
-
-def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
-    """How many leading tokens all ``sequences`` have in common."""
-    first = sequences[0]
-    length = min(map(len, sequences))
-    for i in range(length):
-        if any(seq[i] != first[i] for seq in sequences):
-            return i
-    return length
 
 
 class StopAfterStrings:
