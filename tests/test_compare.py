@@ -73,6 +73,23 @@ def test_pairwise_tests_match_hand_computation():
     assert ranks(["A", "B", "C"], list(pairs.values())) == {"A": 1, "C": 1, "B": 3}
 
 
+def test_a_pair_reports_the_examples_its_test_counted_not_every_example_id():
+    # Spelling accuracy counts misspelt words only: 12 words, 7 of them misspelt. McNemar's test
+    # and the pair's n use those 7, whether the models scored the same words or not.
+    counted = [True, True, False, True, False, True, True, False, False, True, True, False]
+    systems = {name: accuracy_statistics(IDS, right, counted) for name, right in (("A", A), ("B", B))}
+    (pair,) = compare_models(systems, resamples=200)
+    misspelt = np.array(counted)
+    a, b = np.array(A, bool)[misspelt], np.array(B, bool)[misspelt]
+    assert pair.n == 7 == misspelt.sum()
+    assert (pair.only_first, pair.only_second) == (int((a & ~b).sum()), int((~a & b).sum()))
+
+    # Not the same words: B scored only the first nine, of which 5 are counted.
+    systems["B"] = accuracy_statistics(IDS[:9], B[:9], counted[:9])
+    (pair,) = compare_models(systems, resamples=200)
+    assert pair.n == 5 == sum(counted[:9])
+
+
 def test_corpus_f1_pairs_use_the_paired_bootstrap_on_the_examples_both_scored():
     def f1(s):
         return 2 * s[..., 0] / np.maximum(s[..., 1] + s[..., 2], 1)

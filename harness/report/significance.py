@@ -91,7 +91,7 @@ class PairResult:
 
     first: str
     second: str
-    n: int
+    n: int  # the examples the test used (for a share of right answers: the counted ones)
     difference: float
     ci_low: float
     ci_high: float
@@ -143,6 +143,7 @@ def compare_models(systems: dict[str, PairedStatistics], *, seed: int = 0, alpha
             counted = first.counted & second.counted
             a, b = first.correct[counted].astype(bool), second.correct[counted].astype(bool)
             pair.only_first, pair.only_second = int((a & ~b).sum()), int((~a & b).sum())
+            pair.n = int(counted.sum())  # what the test counts (spelling: the misspelt words only)
             pair.test = "McNemar exact"
             discordant.append(pair)
     if discordant:  # one vectorised binomial CDF for every pair
