@@ -11,7 +11,8 @@ import pytest
 from harness.kinds.classification.display import classification_tables
 from harness.kinds.correction.display import correction_table
 from harness.kinds.tagging.display import entity_error_counts, entity_error_table
-from harness.report.significance import compare_models, mean_win_rate, ranks
+from harness.report.significance import (RankInterval, compare_models, detectable_difference, headline_detectable,
+                                         mean_win_rate, rank_intervals, ranks, small_sample)
 from harness.scoring.calibration import calibration
 from harness.scoring.paired import PairedStatistics, accuracy_statistics
 
@@ -71,6 +72,52 @@ def test_pairwise_tests_match_hand_computation():
     # Verdicts and ranks: A and C share rank 1; B is significantly worse than both.
     assert ab.verdict_for("A") == "better" and ab.verdict_for("B") == "worse" and ac.verdict_for("A") == "same"
     assert ranks(["A", "B", "C"], list(pairs.values())) == {"A": 1, "C": 1, "B": 3}
+
+
+def z(q: float) -> float:
+    """The standard normal quantile, from the standard library (not scipy)."""
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(q)
+
+
+def test_rank_intervals_and_detectable_differences_match_hand_computation():
+    systems = {name: accuracy_statistics(IDS, right) for name, right in (("A", A), ("B", B), ("C", C))}
+    pairs = compare_models(systems, seed=7, resamples=400)
+    # A and C (11/12 each) tie; B (3/12) is significantly worse than both (A-B and B-C reject).
+    intervals = rank_intervals({m: s.value() for m, s in systems.items()}, pairs)
+    assert intervals == {"A": RankInterval(1, 1, 2), "C": RankInterval(1, 1, 2), "B": RankInterval(3, 3, 3)}
+    assert intervals["A"].label == "1–2" and intervals["B"].label == "3"
+
+    # The detectable difference of B - A: the standard deviation of the 400 paired resampled
+    # differences, drawn by hand, times z(1 - 0.05 / 3 / 2) + z(0.8) (Holm's strictest step).
+    idx = np.random.default_rng(7).integers(0, 12, size=(400, 12))
+    a, b = np.array(A, float), np.array(B, float)
+    spread = (b[idx].mean(axis=1) - a[idx].mean(axis=1)).std(ddof=1)
+    ab = next(p for p in pairs if (p.first, p.second) == ("A", "B"))
+    assert ab.detectable == pytest.approx((z(1 - 0.05 / 6) + z(0.8)) * spread)
+    assert detectable_difference(0.1) == pytest.approx((z(0.975) + z(0.8)) * 0.1) == pytest.approx(0.28016, abs=1e-5)
+
+    # A headline's: its standard error from the 95% interval, times sqrt(2) for two models.
+    assert headline_detectable(0.70, 0.90) == pytest.approx((z(0.975) + z(0.8)) * np.sqrt(2) * 0.2 / (2 * z(0.975)))
+    assert small_sample(0.72, 0.90) is False and small_sample(0.60, 0.90) is True
+
+    # Identical answers have no paired variance: the binomial's at the pooled accuracy instead.
+    (same,) = compare_models({"A": systems["A"], "A2": accuracy_statistics(IDS, A)}, resamples=200)
+    assert same.detectable == pytest.approx((z(1 - 0.025) + z(0.8)) * np.sqrt(2 * (11 / 12) * (1 / 12) / 12))
+
+
+def test_a_small_sample_gets_a_wider_rank_interval_than_a_large_one():
+    # X on 15 examples, Y and Z on 3,453: X cannot be told from either, Y beats Z clearly.
+    rng = np.random.default_rng(0)
+    big = [f"e{i}" for i in range(3453)]
+    y, w = rng.random(3453) < 0.8, rng.random(3453) < 0.6
+    systems = {"X": accuracy_statistics(big[:15], rng.random(15) < 0.8), "Y": accuracy_statistics(big, y),
+               "Z": accuracy_statistics(big, w)}
+    intervals = rank_intervals({m: s.value() for m, s in systems.items()}, compare_models(systems, resamples=400))
+    width = {m: r.worst - r.best for m, r in intervals.items()}
+    assert width["X"] > width["Y"] and intervals["X"].best == 1 and intervals["X"].worst == 3
+    assert all(r.best <= r.point <= r.worst for r in intervals.values())
 
 
 def test_a_pair_reports_the_examples_its_test_counted_not_every_example_id():

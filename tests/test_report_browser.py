@@ -271,3 +271,36 @@ def test_pages_built_in_parallel_processes_are_the_same(built, tmp_path):
     assert result.returncode == 0, result.stderr
     for page in site.iterdir():
         assert (tmp_path / "parallel" / page.name).read_bytes() == page.read_bytes(), page.name
+
+
+def test_rank_intervals_hold_the_point_rank_and_say_their_method(built, tmp_path):
+    store, site, _, _ = built
+    runs = _latest(store)
+    pages = {"index.html": site / "index.html", **{task: site / _page(runs, task) for task in ("ner", "sentiment")}}
+    for name, page in pages.items():
+        dom = chromium_dom(page, tmp_path / name)
+        badges = re.findall(r'<span class="rank rank-(\d+)" data-point="(\d+)" data-best="(\d+)" data-worst="(\d+)"[^>]*>([^<]*)</span>', dom)
+        assert badges, name
+        for css, point, best, worst, label in badges:
+            point, best, worst = int(point), int(best), int(worst)
+            assert best <= point <= worst and int(css) == best
+            assert label == (str(best) if best == worst else f"{best}–{worst}")
+    index = chromium_dom(site / "index.html", tmp_path / "i")
+    assert "rank interval" in index and "significantly worse" in index
+
+
+def test_pairwise_cells_and_headlines_say_what_their_sample_could_detect(built, tmp_path):
+    store, site, _, _ = built
+    runs = _latest(store)
+    tests_seen = set()
+    for task in ("ner", "sentiment"):  # F1: the paired bootstrap; accuracy: McNemar's exact test
+        dom = chromium_dom(site / _page(runs, task), tmp_path / task)
+        table = _table(dom, "significance")
+        cells = re.findall(r'<td class="(?:better|worse|same)" data-verdict="\w+" title="([^":]+):[^"]*">(.*?)</td>', table, re.S)
+        assert cells, task
+        for test, body in cells:
+            tests_seen.add(test)
+            assert re.search(r"could detect ≥ \d\.\d{4}", body), body
+        detectable = re.findall(r'<td class="num detectable" data-value="([^"]*)">', _table(dom, "metrics"))
+        assert len(detectable) == len(runs[runs["task"] == task]) and all(float(v) > 0 for v in detectable)
+    assert tests_seen == {"paired bootstrap", "McNemar exact"}

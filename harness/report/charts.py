@@ -57,7 +57,7 @@ def dot_whisker(rows: Sequence[dict[str, Any]], metric: str) -> Chart | None:
         high = r["high"] if _finite(r["high"]) else r["value"]
         chart.marks.append({"model": r["model"], "y": round(y, 1), "x": round(x(r["value"]), 1), "x_low": round(x(low), 1),
                             "x_high": round(x(high), 1), "value": r["value"], "low": low, "high": high,
-                            "rank": r.get("rank")})
+                            "rank": r.get("rank"), "rank_label": r.get("rank_label")})
     return chart
 
 

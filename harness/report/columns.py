@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.report.significance import RankInterval
 from harness.store.provenance import RequestSummary, Throughput
 
 
@@ -42,8 +43,9 @@ class RunView:
     parameters: int | None
     engine: dict[str, Any]
     requests: RequestSummary | None
-    #: filled once the column's pairwise tests ran
+    #: filled once the column's pairwise tests ran: the best rank they leave possible, and the interval
     rank: int | None = None
+    rank_interval: RankInterval | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
     wrong: int = 0
 

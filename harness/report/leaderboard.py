@@ -17,7 +17,8 @@ from harness.report.charts import degradation, dot_whisker, learning_curves, par
 from harness.report.columns import Column, Loaded, RunView
 from harness.report.explorer import clipped, explorer_data
 from harness.core.publishing import hide_paths, hide_paths_in, text_allowed
-from harness.report.significance import compare_models, comparison_matrix, mean_win_rate, ranks
+from harness.report.significance import (compare_models, comparison_matrix, headline_detectable, mean_win_rate,
+                                         rank_intervals, small_sample)
 from harness.scoring.calibration import calibration
 from harness.store.provenance import Provenance, timed_rate
 from harness.store.store import Store
@@ -154,7 +155,9 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
             executor=provenance.executor_name,
             n=int(row["n"]),
             seed=int(row["seed"]),
-            headline={"value": headline["value"], "low": headline["ci_low"], "high": headline["ci_high"], "n": headline["n"]},
+            headline={"value": headline["value"], "low": headline["ci_low"], "high": headline["ci_high"], "n": headline["n"],
+                      "detectable": headline_detectable(headline["ci_low"], headline["ci_high"]),
+                      "small": small_sample(headline["ci_low"], headline["ci_high"])},
             metrics=overall,
             breakdown=breakdown,
             wall_time_s=row["wall_time_s"],
@@ -277,7 +280,8 @@ def _fill_column(store: Store, col: Column, *, seed: int) -> None:
     _significance(col, task, loaded, seed=seed)
     _analyses(col, task, kind, loaded)
     _errors(col, kind, loaded, seed=seed)
-    col.chart = dot_whisker([{"model": r.display, **r.headline, "rank": r.rank} for r in col.runs], col.headline)
+    col.chart = dot_whisker([{"model": r.display, **r.headline, "rank": r.rank,
+                              "rank_label": r.rank_interval.label if r.rank_interval else None} for r in col.runs], col.headline)
     col.pareto = pareto([{"model": r.display, "value": r.headline["value"], "speed": r.examples_per_s,
                           "hardware": r.hardware_label} for r in col.runs], col.headline)
     col.explorer = explorer_data(col, kind, loaded)
@@ -324,9 +328,10 @@ def _significance(col: Column, task, loaded: dict[int, Loaded], *, seed: int) ->
             return
         systems[run.model] = stats
     pairs = compare_models(systems, seed=seed)
-    rank = ranks(list(systems), pairs)
+    intervals = rank_intervals({model: stats.value() for model, stats in systems.items()}, pairs)
     for run in col.runs:
-        run.rank = rank.get(run.model)
+        run.rank_interval = intervals.get(run.model)
+        run.rank = run.rank_interval.best if run.rank_interval else None
     tests = sorted({p.test for p in pairs})
     col.significance = {"pairs": pairs, "tests": tests, "models": [r.model for r in col.runs if r.model in systems],
                         "displays": {r.model: r.display for r in col.runs}}

@@ -14,6 +14,7 @@ import jinja2
 
 from harness.errors import HarnessError
 from harness.report.leaderboard import build_context
+from harness.report.significance import SMALL_SAMPLE_WIDTH
 from harness.store.store import Store
 
 
@@ -26,6 +27,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["num"] = lambda v, digits=4: "–" if v is None or v != v else f"{v:.{digits}f}"
     env.filters["params"] = _parameters
+    env.globals["small_sample_width"] = SMALL_SAMPLE_WIDTH
     return env
 
 

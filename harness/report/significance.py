@@ -56,9 +56,11 @@ def _pairs_on_shared_examples(systems: dict[str, PairedStatistics], *, seed: int
     samples = resampled[second] - resampled[first]
     low, high = np.percentile(samples, [2.5, 97.5], axis=1)
     p = bootstrap_p(samples, values[second] - values[first])
+    spread = samples.std(axis=1, ddof=1)
     n = len(systems[names[0]].ids)
-    return [PairResult(names[i], names[j], n, float(values[j] - values[i]), float(lo), float(hi), "paired bootstrap", float(pv))
-            for (i, j), lo, hi, pv in zip(index, low, high, p)]
+    return [PairResult(names[i], names[j], n, float(values[j] - values[i]), float(lo), float(hi), "paired bootstrap", float(pv),
+                       spread=float(sd))
+            for (i, j), lo, hi, pv, sd in zip(index, low, high, p, spread)]
 
 
 def bootstrap_p(samples: np.ndarray, observed):
@@ -82,7 +84,7 @@ def _summary(first: PairedStatistics, second: PairedStatistics, samples: np.ndar
     low, high = np.percentile(samples, [tail, 100 - tail])
     difference = second.value() - first.value()
     return {"difference": difference, "ci_low": float(low), "ci_high": float(high),
-            "bootstrap_p": bootstrap_p(samples, difference)}
+            "bootstrap_p": bootstrap_p(samples, difference), "spread": float(samples.std(ddof=1))}
 
 
 @dataclass
@@ -101,6 +103,10 @@ class PairResult:
     significant: bool = False
     only_first: int | None = None
     only_second: int | None = None
+    #: the bootstrap standard error of the difference (paired: both models on the same draws)
+    spread: float | None = None
+    #: the smallest difference this sample detects (:func:`detectable_difference`)
+    detectable: float | None = None
 
     def verdict_for(self, model: str) -> str:
         """"better", "worse" or "same" (no significant difference), from ``model``'s side."""
@@ -135,7 +141,7 @@ def compare_models(systems: dict[str, PairedStatistics], *, seed: int = 0, alpha
             first, second = compared[a, b] = systems[a].subset(common), systems[b].subset(common)
             boot = paired_bootstrap(first, second, seed=seed, resamples=resamples)
             pairs.append(PairResult(a, b, len(common), boot["difference"], boot["ci_low"], boot["ci_high"],
-                                    "paired bootstrap", boot["bootstrap_p"]))
+                                    "paired bootstrap", boot["bootstrap_p"], spread=boot["spread"]))
     discordant = []
     for pair in pairs:
         first, second = compared[pair.first, pair.second]
@@ -145,6 +151,9 @@ def compare_models(systems: dict[str, PairedStatistics], *, seed: int = 0, alpha
             pair.only_first, pair.only_second = int((a & ~b).sum()), int((~a & b).sum())
             pair.n = int(counted.sum())  # what the test counts (spelling: the misspelt words only)
             pair.test = "McNemar exact"
+            if not pair.spread:  # identical answers: no paired variance, so the binomial's
+                pooled = (a.sum() + b.sum()) / max(2 * pair.n, 1)
+                pair.spread = float(np.sqrt(2 * pooled * (1 - pooled) / max(pair.n, 1)))
             discordant.append(pair)
     if discordant:  # one vectorised binomial CDF for every pair
         exact = exact_mcnemar([p.only_first for p in discordant], [p.only_second for p in discordant])
@@ -160,7 +169,79 @@ def compare_models(systems: dict[str, PairedStatistics], *, seed: int = 0, alpha
             gc.unfreeze()
         for pair, rejected, p_holm in zip(pairs, reject, adjusted):
             pair.p_holm, pair.significant = float(p_holm), bool(rejected)
+            pair.detectable = detectable_difference(pair.spread, alpha=alpha / len(pairs))
     return pairs
+
+
+#: the power at which :func:`detectable_difference` states the smallest detectable difference
+POWER = 0.8
+#: a headline whose 95% interval is wider than this is marked "small sample"
+SMALL_SAMPLE_WIDTH = 0.2
+
+
+def detectable_difference(spread: float | None, *, alpha: float = ALPHA, power: float = POWER) -> float | None:
+    """The smallest true difference a two-sided test at level ``alpha`` detects with probability
+    ``power``, for a difference whose standard error is ``spread``: (z[1 - alpha/2] + z[power])
+    x spread (the normal approximation; scipy's quantiles). Pairs pass ``alpha`` / the number of
+    pairs on the task, Holm's strictest step, so the figure holds whatever the other pairs do."""
+    from scipy.stats import norm
+
+    if spread is None or spread != spread:
+        return None
+    return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * spread)
+
+
+def headline_detectable(ci_low: float | None, ci_high: float | None, *, alpha: float = ALPHA,
+                        power: float = POWER) -> float | None:
+    """The smallest difference between this headline and another model's equally precise one
+    (scored independently) that a test at ``alpha`` detects with ``power``: the headline's
+    standard error read off its 95% bootstrap interval (width / (2 x 1.96)), times the square
+    root of 2 for the two models, through :func:`detectable_difference`."""
+    from scipy.stats import norm
+
+    if ci_low is None or ci_high is None or ci_low != ci_low or ci_high != ci_high:
+        return None
+    spread = (ci_high - ci_low) / (2 * norm.ppf(0.975))
+    return detectable_difference(float(np.sqrt(2)) * spread, alpha=alpha, power=power)
+
+
+def small_sample(ci_low: float | None, ci_high: float | None) -> bool:
+    """Whether a headline's 95% interval is wider than :data:`SMALL_SAMPLE_WIDTH`."""
+    return ci_low is not None and ci_high is not None and ci_high - ci_low > SMALL_SAMPLE_WIDTH
+
+
+@dataclass(frozen=True)
+class RankInterval:
+    """A model's rank on a task: ``point`` is its place by headline (1 + the models scoring
+    higher), ``best`` and ``worst`` the ranks the pairwise tests leave possible: 1 + the models
+    significantly better, and the number of models minus those significantly worse."""
+
+    point: int
+    best: int
+    worst: int
+
+    @property
+    def label(self) -> str:
+        """"3" where the tests pin the rank, else "1–6"."""
+        return str(self.best) if self.best == self.worst else f"{self.best}–{self.worst}"
+
+
+def rank_intervals(values: dict[str, float], pairs: Sequence[PairResult]) -> dict[str, RankInterval]:
+    """Each model's :class:`RankInterval` from its headline ``values`` and the task's pairs
+    (Holm-corrected decisions); the interval always holds the point rank."""
+    best = ranks(list(values), pairs)
+    worse_than = {model: 0 for model in values}
+    for pair in pairs:
+        if pair.significant and pair.difference != 0:
+            winner = pair.second if pair.difference > 0 else pair.first
+            worse_than[winner] += 1
+    total, intervals = len(values), {}
+    for model, value in values.items():
+        point = 1 + sum(other > value for other in values.values())
+        # A pair tested on a subset (a decoder's sample) can order two models unlike their full
+        # headlines; the interval is widened to hold the point rank then.
+        intervals[model] = RankInterval(point, min(best[model], point), max(total - worse_than[model], point))
+    return intervals
 
 
 def ranks(models: Sequence[str], pairs: Sequence[PairResult]) -> dict[str, int]:
