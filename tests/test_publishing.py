@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.report.leaderboard import display_model, model_family, shown_settings
+from harness.report.leaderboard import display_model, labelled, model_family, shown_settings, suite_labels, weights_digest
 from harness.core.publishing import hide_paths, hide_paths_in, text_allowed
 
 
@@ -29,10 +29,20 @@ def test_two_folders_with_the_same_name_stay_told_apart():
     assert hide_paths_in({"k": ["/a/b/c", 3]}) == {"k": [hide_paths("/a/b/c"), 3]}
 
 
-def test_local_model_rows_show_the_folder_and_weights_digest():
-    shown = display_model("hf:/work/acceptance/minilm-ner", {"revision": "sha256:0123456789abcdef0123"})
-    assert shown == "hf:minilm-ner (weights 0123456789ab)"
+def test_local_model_rows_show_the_folder_and_keep_the_digest_apart():
+    assert display_model("hf:/work/acceptance/minilm-ner", {"revision": "sha256:0123456789abcdef0123"}) == "hf:minilm-ner"
+    assert display_model("hf:/home/u/.cache/harness/finetuned/minilm-ner-full-kall", {}) == "hf:minilm-ner-full k=all"
+    assert display_model("hf:/x/minilm-sst2-k64 (5-shot)", {}) == "hf:minilm-sst2 k=64 (5-shot)"
+    assert weights_digest({"revision": "sha256:0123456789abcdef0123"}) == "0123456789ab"
     assert display_model("spacy-en-sm", {}) == "spacy-en-sm"
+
+
+def test_a_suite_label_replaces_the_model_name_and_keeps_its_tags():
+    labels = suite_labels('[suite]\nname = "s"\n[labels]\n"llamacpp:qwen2.5-coder-1.5b" = "Qwen2.5-Coder 1.5B"\n')
+    assert labelled("llamacpp:qwen2.5-coder-1.5b (5-shot)", labels) == "Qwen2.5-Coder 1.5B (5-shot)"
+    assert labelled("llamacpp:qwen2.5-coder-1.5b", labels) == "Qwen2.5-Coder 1.5B"
+    assert labelled("vader", labels) is None
+    assert suite_labels("not = [toml") == {}
 
 
 def test_families_and_options_as_given():

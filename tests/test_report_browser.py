@@ -84,7 +84,7 @@ def test_one_row_per_model_with_its_family_and_no_paths(built, tmp_path):
     store, site, _, _ = built
     runs = _latest(store)
     dom = chromium_dom(site / "index.html", tmp_path / "p")
-    rows = re.findall(r'<tr class="model-row" data-family="([^"]*)"[^>]*>\s*<td data-value="([^"]*)"', _table(dom, "leaderboard"))
+    rows = re.findall(r'<tr class="model-row" data-family="([^"]*)"[^>]*>\s*<td class="model" data-value="([^"]*)"', _table(dom, "leaderboard"))
     assert len(rows) == runs["model"].nunique()
     assert {family for family, _ in rows} <= {"baseline", "encoder", "fine-tuned encoder", "decoder", "endpoint"}
     for model in runs["model"].unique():  # a local folder's path never names the row
@@ -95,7 +95,7 @@ def test_one_row_per_model_with_its_family_and_no_paths(built, tmp_path):
 def test_family_filter_hides_rows(built, tmp_path):
     store, site, _, _ = built
     dom = chromium_dom(site / "index.html", tmp_path / "p", "#families=baseline")
-    rows = re.findall(r'<tr class="model-row" data-family="([^"]*)"( hidden="")?', _table(dom, "leaderboard"))
+    rows = re.findall(r'<tr class="model-row" data-family="([^"]*)"(?: data-series="\d+")?( hidden="")?>', _table(dom, "leaderboard"))
     assert rows and all((family == "baseline") != bool(hidden) for family, hidden in rows)
     assert any(hidden for _, hidden in rows)
 

@@ -17,8 +17,9 @@ from harness.report.charts import degradation, dot_whisker, learning_curves, par
 from harness.report.columns import Column, Loaded, RunView
 from harness.report.explorer import clipped, explorer_data
 from harness.core.publishing import hide_paths, hide_paths_in, text_allowed
-from harness.report.significance import (compare_models, comparison_matrix, headline_detectable, mean_win_rate,
-                                         rank_intervals, small_sample)
+from harness.report.overview import common_task_set, family_leaders, overall_win_rates, overview_rows
+from harness.report.significance import (compare_models, comparison_matrix, headline_detectable, rank_intervals,
+                                         small_sample)
 from harness.scoring.calibration import calibration
 from harness.store.provenance import Provenance, timed_rate
 from harness.store.store import Store
@@ -64,15 +65,42 @@ def model_family(model: str, settings: dict, finetuned: dict | None) -> tuple[st
 
 
 def display_model(model: str, identity: dict[str, Any]) -> str:
-    """The model's row label without paths: a local folder shows as its name, with the
-    weights' revision digest when the identity has one."""
+    """The model's row label without paths: a local folder shows as its name (a suite's
+    fine-tune folder ``name-k64`` as ``name k=64``); see :func:`weights_digest` for telling
+    two folders of one name apart."""
     shown = hide_paths(model)
     if shown != model:
-        revision = str((identity or {}).get("revision") or "")
         folder = re.sub(r"…/([^#\s]+)#\w+", r"\1", shown)
-        digest = revision.split(":")[-1][:12] if revision else ""
-        return f"{folder} (weights {digest})" if digest else folder
+        return re.sub(r"-k(\d+|all)\b", r" k=\1", folder)
     return model
+
+
+def weights_digest(identity: dict[str, Any]) -> str:
+    """The first 12 hex digits of the weights' revision digest ("" where the identity has none)."""
+    revision = str((identity or {}).get("revision") or "")
+    return revision.split(":")[-1][:12] if revision else ""
+
+
+def suite_labels(text: str) -> dict[str, str]:
+    """A suite file's ``[labels]`` table (model name -> the label its rows show); empty where it
+    has none or the text does not parse."""
+    import tomllib
+
+    try:
+        labels = tomllib.loads(text).get("labels") or {}
+    except (tomllib.TOMLDecodeError, RecursionError):
+        return {}
+    return {str(k): str(v) for k, v in labels.items() if isinstance(v, str)} if isinstance(labels, dict) else {}
+
+
+def labelled(row_name: str, labels: dict[str, str]) -> str | None:
+    """``row_name`` ("llamacpp:x (5-shot)") with its model name replaced by the suite's label
+    for it, keeping the tags; None where the suite gives it no label."""
+    name, tags = (row_name.split(" (", 1) + [""])[:2]
+    label = labels.get(name)
+    if label is None:
+        return None
+    return f"{label} ({tags}" if tags else label
 
 
 def _subset_of(provenance: Provenance, n: int) -> int | None:
@@ -102,8 +130,8 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
     task columns (default: every core for a store of :data:`PARALLEL_FROM` predictions or
     more, else this process alone). ``suite``: only the runs of that suite file (by sha256)."""
     runs = store.latest_runs(suite=suite["sha256"] if suite else None)
-    empty = {"columns": [], "models": [], "cells": {}, "families": [], "overall": {}, "model_info": {}, "publish": publish,
-             "suite": suite}
+    empty = {"columns": [], "clean_columns": [], "noisy_columns": [], "models": [], "cells": {}, "families": [], "rows": [],
+             "common": [], "leaders": [], "model_info": {}, "publish": publish, "suite": suite}
     if runs.empty:
         if suite:
             raise HarnessError(f"The store holds no run of suite {suite['name']!r} as its file {suite['file']} reads now "
@@ -132,11 +160,15 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
         family, family_label = model_family(row["model"], row["settings"], finetuned)
         if row["model"] not in models:
             models.append(row["model"])
+            labels = suite_labels(provenance.suite.text) if provenance.suite and provenance.suite.text else {}
+            digest = weights_digest(row["model_identity"])
             model_info[row["model"]] = {
-                "display": display_model(row["model"], row["model_identity"]),
+                "display": labelled(row["model"], labels) or display_model(row["model"], row["model_identity"]),
+                "full_name": hide_paths(row["model"]) + (f", weights {digest}" if digest else ""),
+                "digest": digest,
                 "family": family, "family_label": family_label,
                 "parameters": provenance.parameters,
-                "base": (finetuned or {}).get("base"),
+                "base": hide_paths(str(finetuned["base"])) if (finetuned or {}).get("base") else None,
                 "finetuned_label": (finetuned or {}).get("label"),
                 "licence": provenance.licence,
             }
@@ -176,6 +208,7 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
             engine=redact_json(hide_paths_in(provenance.engine)),
             requests=provenance.requests,
         ))
+    _tell_apart(model_info, columns.values())
     if workers is None:
         import os
 
@@ -186,10 +219,28 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
                             seed=seed, workers=workers)
     _robustness(ordered)
     cells = {(col.task, col.split, col.source, col.perturbation, r.model): r for col in ordered for r in col.runs}
-    overall = mean_win_rate([{r.model: r.headline["value"] for r in col.runs} for col in ordered if not col.noise])
     families = [f for f in FAMILIES if any(info["family"] == f for info in model_info.values())]
-    return {"columns": ordered, "models": models, "cells": cells, "model_info": model_info, "families": families,
-            "overall": overall, "publish": publish, "comparison_matrix": comparison_matrix, "suite": suite}
+    clean = [col for col in ordered if not col.noise]
+    rows = overview_rows(clean, models, model_info)
+    common = common_task_set(rows, clean)
+    overall_win_rates(rows, common)
+    return {"columns": ordered, "clean_columns": clean, "noisy_columns": [col for col in ordered if col.noise],
+            "models": models, "cells": cells, "model_info": model_info, "families": families,
+            "rows": rows, "common": common, "leaders": family_leaders(rows, clean, families),
+            "publish": publish, "comparison_matrix": comparison_matrix, "suite": suite}
+
+
+def _tell_apart(model_info: dict[str, dict[str, Any]], columns) -> None:
+    """Rows whose display names coincide (two folders of one name) get their weights digest."""
+    seen: dict[str, int] = {}
+    for info in model_info.values():
+        seen[info["display"]] = seen.get(info["display"], 0) + 1
+    for model, info in model_info.items():
+        if seen[info["display"]] > 1:
+            info["display"] += f" (weights {info['digest'] or hide_paths(model)})"
+    for col in columns:
+        for run in col.runs:
+            run.display = model_info[run.model]["display"]
 
 
 def _fill_columns(store: Store, columns: list[Column], *, seed: int, workers: int) -> list[Column]:

@@ -19,6 +19,9 @@ tasks = ["ner", "sentiment"]
 models = ["spacy-en-sm", "vader", "@minilm-sst2"]   # @NAME: the models of a [[finetune]]; @NAME:K one
 shots = [0, 5]
 sample = 500
+
+[labels]                        # optional: the names the report's rows show (tags such as 5-shot kept)
+"llamacpp:qwen2.5-coder-1.5b" = "Qwen2.5-Coder 1.5B"
 ```
 
 Every error names the file, the table and the key, on one line.
@@ -212,7 +215,7 @@ def load_suite(path: str | Path, *, data_dir: str | Path | None = None) -> Suite
         raise HarnessError(f"{path}: not valid TOML: the file is not UTF-8 text") from None
     except RecursionError:
         raise HarnessError(f"{path}: not valid TOML: its tables or lists are nested too deeply to read") from None
-    top = _Checker(path, "top level", data, {"suite", "run", "finetune"})
+    top = _Checker(path, "top level", data, {"suite", "run", "finetune", "labels"})
     if not top.has("suite"):
         top.fail(None, "a [suite] table with at least name = \"...\" is required")
     head = _Checker(path, "[suite]", data["suite"], SUITE_KEYS)
@@ -232,6 +235,9 @@ def load_suite(path: str | Path, *, data_dir: str | Path | None = None) -> Suite
         suite.data_dir = (path.parent / folder).resolve()
         if not suite.data_dir.is_dir():
             head.fail("data_dir", f"{suite.data_dir} is not a folder (relative paths start at the suite file's folder)")
+    labels = data.get("labels", {})
+    if not isinstance(labels, dict) or not all(isinstance(v, str) and v.strip() for v in labels.values()):
+        top.fail("labels", "expected a table of model name = \"the label its rows show\" (non-empty strings)")
     for index, table in enumerate(_array(top, data, "finetune"), 1):
         suite.finetunes.append(_finetune(path, index, table, suite))
     names = [step.name for step in suite.finetunes]
