@@ -243,12 +243,14 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def chromium_dom(path, profile, fragment: str = "") -> str:
-    """The DOM of a local page after its scripts ran, as serialised by headless Chromium."""
+def chromium_dom(path, profile, fragment: str = "", *, window: str | None = None) -> str:
+    """The DOM of a local page after its scripts ran, as serialised by headless Chromium
+    (``window``: its size, "1400,900")."""
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     assert binary, "Chromium is needed for the report tests: apt-get install -y chromium"
+    size = [f"--window-size={window}"] if window else []
     result = subprocess.run(
-        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", path.as_uri() + fragment],
+        [binary, *CHROMIUM_FLAGS, *size, f"--user-data-dir={profile}", "--dump-dom", path.as_uri() + fragment],
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]

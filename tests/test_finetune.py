@@ -129,6 +129,14 @@ def test_learning_curve_is_drawn_in_the_report(tmp_path, base_encoder, data_dir)
     start = dom.index('<table class="curve-points">')
     table = dom[start : dom.index("</table>", start)]
     assert __import__("re").findall(r'<td class="num">(\d+(?: \(all\))?)</td>', table) == ["2", "4", "6 (all)"]
+    # the index folds the three into one row: the largest k's score, a sparkline through all three
+    index = chromium_dom(site / "index.html", tmp_path / "profile-index")
+    rows = __import__("re").findall(r'<tr class="model-row" data-family="fine-tuned encoder" data-series="(\d+)">(.*?)</tr>',
+                                    index, __import__("re").S)
+    assert len(rows) == 1 and rows[0][0] == "3"
+    points = __import__("re").search(r'<polyline points="([^"]+)"', rows[0][1]).group(1).split()
+    assert len(points) == 3 and "k=all" in rows[0][1]
+    assert 'class="model-row" data-family="fine-tuned encoder">' not in index  # no row per k
 
 
 def test_time_limit_stops_training_and_keeps_a_checkpoint(tmp_path, base_encoder, data_dir):

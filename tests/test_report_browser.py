@@ -22,7 +22,7 @@ from harness.cli import cli
 from harness.store.store import Store
 
 from . import slow_plugin
-from .conftest import chromium_dom
+from .conftest import SHARED, chromium_dom
 
 
 @pytest.fixture(scope="module")
@@ -304,3 +304,108 @@ def test_pairwise_cells_and_headlines_say_what_their_sample_could_detect(built, 
         detectable = re.findall(r'<td class="num detectable" data-value="([^"]*)">', _table(dom, "metrics"))
         assert len(detectable) == len(runs[runs["task"] == task]) and all(float(v) > 0 for v in detectable)
     assert tests_seen == {"paired bootstrap", "McNemar exact"}
+
+
+def _headings(table: str) -> list[str]:
+    """The leaderboard's column headings: a task column by its task name ("coref:gap")."""
+    heads = re.findall(r'<th class="sortable"[^>]*>(.*?)</th>', table, re.S)
+    return [re.sub(r"<[^>]+>", "", re.search(r"<a [^>]*>(.*?)</a>", h).group(1)) if "<a " in h else re.sub(r"<[^>]+>", "", h)
+            for h in heads]
+
+
+def test_overall_names_its_task_set_and_ranks_only_rows_that_ran_all_of_it(built, tmp_path):
+    store, site, _, _ = built
+    dom = chromium_dom(site / "index.html", tmp_path / "p")
+    named = re.search(r'<span id="overall-tasks">([^<]*)</span>', dom).group(1).split(", ")
+    table = _table(dom, "leaderboard")
+    heads = _headings(table)
+    assert heads[:2] == ["model", "overall"] and set(named) <= set(heads)
+    ranked = unranked = 0
+    for row in re.findall(r'<tr class="model-row".*?</tr>', table, re.S):
+        cells = re.findall(r'<td[^>]*data-value="([^"]*)"[^>]*>(.*?)</td>', row, re.S)
+        assert len(cells) == len(heads)
+        ran = [task for task in named if cells[heads.index(task)][0]]
+        overall_value, overall_text = cells[1]
+        if overall_value:
+            ranked += 1
+            assert ran == named and 0 <= float(overall_value) <= 1
+        else:
+            unranked += 1
+            assert len(ran) < len(named) and f"ran {len(ran)} of {len(named)}" in overall_text, overall_text
+    assert ranked >= 2 and unranked >= 1
+
+
+def test_the_family_table_names_each_familys_best_and_the_leaders_tests(built, tmp_path):
+    store, site, _, _ = built
+    dom = chromium_dom(site / "index.html", tmp_path / "p")
+    table = _table(dom, "family-best")
+    families = re.findall(r"<th>([^<]+)</th>", table)[1:-1]
+    rows = re.findall(r'<tr class="family-best-row" data-task="([^"]+)" data-leader="([^"]+)">(.*?)</tr>', table, re.S)
+    runs = _latest(store)
+    assert {task for task, _, _ in rows} == set(runs["task"])
+    for task, leader, body in rows:
+        values = {f: float(v) for f, v in re.findall(r'<td class="num[^"]*" data-family="([^"]+)" data-value="([^"]+)"', body)}
+        assert set(values) <= set(families) and max(values, key=values.get) == leader
+        assert f'class="num leader" data-family="{leader}"' in body
+        versus = re.findall(r'<span data-family="([^"]+)" data-verdict="(\w+)">', body)
+        assert {f for f, _ in versus} == set(values) - {leader}
+        for family, verdict in versus:
+            if verdict == "same":  # a test that found nothing says what it could have found
+                assert re.search(rf"not significantly better than {family} \(could detect ≥ \d\.\d{{3}}, n=\d+\)", body)
+
+
+def _layout(page: Path, profile: Path, window: str = "1400,900") -> dict:
+    """Widths the page lays out to at ``window`` in headless Chromium: the document's scroll
+    width and, per scrolling box, its scroll and client widths."""
+    probe = page.with_name("probe-" + page.name)
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", """<script>
+document.body.dataset.layout = JSON.stringify({document: document.documentElement.scrollWidth,
+  boxes: Array.prototype.map.call(document.querySelectorAll(".scroll"), function (b) { return [b.scrollWidth, b.clientWidth]; })});
+</script></body>"""), encoding="utf-8")
+    try:
+        dom = chromium_dom(probe, profile, window=window)
+    finally:
+        probe.unlink()
+    return json.loads(re.search(r'data-layout="([^"]*)"', dom).group(1).replace("&quot;", '"'))
+
+
+def test_the_index_of_a_full_board_fits_1400_pixels(tmp_path):
+    """Every task of the board (11 clean columns, on their demo sets), every baseline, noisy
+    runs beside: the index lays out without horizontal scrolling at 1400 x 900."""
+    store = tmp_path / "wide.sqlite"
+    for extra in ([], ["--perturb", "typo:0.1,0.2"]):
+        tasks = "ner,ner:wnut17,sentiment,coref,spelling" if not extra else "ner,sentiment"
+        result = CliRunner().invoke(cli, ["run", "--tasks", tasks, "--models",
+                                          "spacy-en-sm,vader,coref-first,coref-nearest,identity,pyspellchecker,symspell,autocorrect",
+                                          "--source", "demo", "--store", str(store), "--no-progress", *extra])
+        assert result.exit_code == 0, result.output
+    site = tmp_path / "site"
+    assert CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(site)]).exit_code == 0
+    heads = _headings(_table((site / "index.html").read_text(encoding="utf-8"), "leaderboard"))
+    assert len(heads) == 2 + 11 + 1 and not any("typo" in h for h in heads)  # noisy columns are not on the index
+    layout = _layout(site / "index.html", tmp_path / "p")
+    assert layout["document"] <= 1400, layout
+    assert layout["boxes"] and all(scroll <= client for scroll, client in layout["boxes"]), layout
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared/data")
+def test_a_small_sample_shows_a_wider_rank_interval_than_the_full_set(tmp_path):
+    """On Norvig's set 1 (real data): three correctors on all 270 misspellings, one on a
+    handful; the handful's rank interval is wider than each full run's."""
+    store = tmp_path / "n.sqlite"
+    for models, extra in (("symspell,pyspellchecker,identity", []), ("autocorrect", ["--limit", "15"])):
+        result = CliRunner().invoke(cli, ["run", "--tasks", "spelling:norvig1", "--models", models, "--data-dir", str(SHARED),
+                                          "--store", str(store), "--no-progress", *extra])
+        assert result.exit_code == 0, result.output
+    site = tmp_path / "site"
+    assert CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(site)]).exit_code == 0
+    dom = chromium_dom(site / "index.html", tmp_path / "p")
+    widths = {}
+    for row in re.findall(r'<tr class="model-row".*?</tr>', _table(dom, "leaderboard"), re.S):
+        name = re.search(r'<td class="model" data-value="([^"]*)"', row).group(1)
+        best, worst = map(int, re.search(r'data-best="(\d+)" data-worst="(\d+)"', row).groups())
+        n = int(re.search(r"n=(\d+) of", row).group(1)) if "n=" in row else None
+        widths[name] = (worst - best, n)
+    small = widths.pop("autocorrect")
+    assert small[1] is not None and small[1] < 20
+    assert all(small[0] > width for width, n in widths.values()), widths
