@@ -95,3 +95,12 @@ def test_family_leaders_name_the_best_of_each_family_and_the_leaders_tests():
     sentiment = groups[1]["tasks"][0]
     assert sentiment["leader"] == "decoder" and sentiment["best"]["decoder"]["run"].model == "llm-b"
     assert sentiment["versus"] == {"baseline": None}  # no test ran between them
+
+
+def test_numbers_never_print_a_negative_zero():
+    from harness.report.numbers import fixed, signed
+
+    assert fixed(-0.00001) == "0.0000" and fixed(-0.0) == "0.0000" and fixed(-0.00006) == "-0.0001"
+    assert fixed(0.5, 2) == "0.50" and fixed(None) == "–" and fixed(float("nan")) == "–"
+    assert signed(-0.00001) == "0.0000" and signed(0.0) == "0.0000" and signed(0.03125) == "+0.0312"
+    assert signed(-0.01) == "-0.0100" and signed(None) == "–"

@@ -142,7 +142,11 @@ def test_the_report_draws_degradation_curves(tmp_path):
     assert len(re.findall(r'<td class="num">[0-9.]+ <span class="ci">\[', row)) == 3  # every point with its CI
     assert dom.count('class="degradation-point"') == 3
     index = chromium_dom(tmp_path / "site" / "index.html", tmp_path / "profile2")
-    assert "ner (test, typo 0.1)" in index and "ner (test, typo 0.3)" in index
+    # noisy runs are listed under their clean task, not as columns of the leaderboard
+    board = index[index.index('<table id="leaderboard"'):]
+    assert "typo" not in board[: board.index("</table>")]
+    assert re.search(r'<a href="task-ner-test-demo-typo-0.1.html">typo 0.1</a>', index)
+    assert re.search(r'<a href="task-ner-test-demo-typo-0.3.html">typo 0.3</a>', index)
 
 
 def test_augmented_fine_tuning_trains_on_noisy_copies_and_says_so(tmp_path, base_encoder, data_dir):
@@ -163,3 +167,35 @@ def test_augmented_fine_tuning_trains_on_noisy_copies_and_says_so(tmp_path, base
     refused = CliRunner().invoke(cli, ["finetune", "--task", "ner", "--base", str(base_encoder), "--out", str(tmp_path / "x"),
                                        "--data-dir", str(data_dir), "--augment", "typo:0.1,0.2"])
     assert refused.exit_code == 1 and "expected one NAME:RATE" in refused.output
+
+
+def test_degradation_legends_list_the_drawn_curves_in_distinct_colours(tmp_path):
+    """A model run on the clean set only has no curve, so no legend entry and no robustness
+    row; two curves on one chart never share a colour (nor do 20: :func:`series_colours`)."""
+    from harness.plugins.registry import pm
+    from harness.report.charts import series_colours
+
+    from . import slow_plugin
+    from .conftest import chromium_dom
+
+    store = tmp_path / "s.sqlite"
+    pm.register(slow_plugin, name="slow-plugin")
+    try:
+        for args in (["--tasks", "ner", "--models", "spacy-en-sm", "--perturb", "typo:0,0.2"],
+                     ["--tasks", "ner", "--models", "capital-tagger"],  # clean only
+                     ["--tasks", "coref:wsc273", "--models", "coref-first,coref-nearest", "--perturb", "typo:0,0.2"]):
+            result = CliRunner().invoke(cli, ["run", *args, "--source", "demo", "--store", str(store), "--no-progress"])
+            assert result.exit_code == 0, result.output
+        assert CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(tmp_path / "site")]).exit_code == 0
+    finally:
+        pm.unregister(name="slow-plugin")
+    legend = r'<rect x="[\d.]+" y="[\d.]+" width="10" height="10" fill="([^"]+)"></rect><text [^>]*>([^<]+)</text>'
+    ner = chromium_dom(tmp_path / "site" / "task-ner-test-demo.html", tmp_path / "p1")
+    assert [name for _, name in re.findall(legend, ner)] == ["spacy-en-sm"]
+    table = ner[ner.index('<table class="robustness" data-noise="typo">'):]
+    assert "capital-tagger" not in table[: table.index("</table>")]
+    coref = chromium_dom(tmp_path / "site" / "task-coref-wsc273-test-demo.html", tmp_path / "p2")
+    entries = re.findall(legend, coref)
+    assert sorted(name for _, name in entries) == ["coref-first", "coref-nearest"]
+    assert len({colour for colour, _ in entries}) == 2
+    assert len(set(series_colours(20))) == 20 and len(set(series_colours(8))) == 8

@@ -409,3 +409,45 @@ def test_a_small_sample_shows_a_wider_rank_interval_than_the_full_set(tmp_path):
     small = widths.pop("autocorrect")
     assert small[1] is not None and small[1] < 20
     assert all(small[0] > width for width, n in widths.values()), widths
+
+
+def test_rows_sort_best_first_and_no_number_prints_a_negative_zero(built, tmp_path):
+    store, site, _, _ = built
+    dom = chromium_dom(site / "index.html", tmp_path / "p")
+    overall = [v for v in re.findall(r'<td class="num overall" data-value="([^"]*)"', _table(dom, "leaderboard"))]
+    ranked = [float(v) for v in overall if v]
+    assert ranked and ranked == sorted(ranked, reverse=True) and overall[: len(ranked)] == [v for v in overall if v]
+    for page in sorted(site.glob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"[-+]0\.0+(?!\d*[1-9])\b", text), page.name  # "-0.0000", "+0.00"
+
+
+def test_chart_labels_have_room_for_the_longest_model_name(built, tmp_path):
+    store, site, _, _ = built
+    dom = chromium_dom(site / "index.html", tmp_path / "p")
+    charts = re.findall(r'(<svg class="dot-whisker".*?</svg>)', dom, re.S)
+    assert charts
+    for chart in charts:
+        labels = re.findall(r'<text x="([\d.]+)" y="[\d.]+" text-anchor="end" font-size="12">([^<]+)</text>', chart)
+        assert labels
+        for x, name in labels:  # right-aligned at x: about 7 px a character at 12 px must fit left of it
+            assert float(x) >= 7 * len(name), (name, x)
+
+
+def test_a_one_model_explorer_offers_no_a_b_comparison_and_two_models_start_apart(built, tmp_path):
+    store, site, _, _ = built
+    pages = sorted(site.glob("explore-*.html"))
+    assert pages
+    for page in pages:  # every column of the fixture has two models or more
+        dom = chromium_dom(page, tmp_path / page.stem)
+        b = dom[dom.index('id="model-b"'): dom.index("</select>", dom.index('id="model-b"'))]
+        assert re.search(r'<option value="1" selected="">', b)  # A is the first model, B the second
+        assert '<th class="input">input</th>' in dom or "text-withheld" in dom
+    alone = tmp_path / "alone.sqlite"
+    result = CliRunner().invoke(cli, ["run", "--tasks", "sentiment", "--models", "vader", "--source", "demo", "--store",
+                                      str(alone), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert CliRunner().invoke(cli, ["report", "--store", str(alone), "--out", str(tmp_path / "one")]).exit_code == 0
+    dom = chromium_dom(next((tmp_path / "one").glob("explore-*.html")), tmp_path / "p-one")
+    assert 'value="a-right-b-wrong"' not in dom and 'value="disagree"' not in dom and 'value="all-wrong"' in dom
+    assert re.search(r'<label hidden="">A <select id="model-a">', dom) and re.search(r'<label hidden="">B <select', dom)

@@ -5,6 +5,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from harness.report.numbers import fixed
+
 
 @dataclass
 class Chart:
@@ -33,6 +35,10 @@ def _nice_range(values: Sequence[float]) -> tuple[float, float]:
     return max(0.0, math.floor(lo * 20) / 20), min(1.0, math.ceil(hi * 20) / 20) if hi <= 1 else math.ceil(hi * 20) / 20
 
 
+#: the most room a chart gives its labels on the left (longer names are cut, in full in the tooltip)
+MAX_LABEL_PAD = 420
+
+
 def dot_whisker(rows: Sequence[dict[str, Any]], metric: str) -> Chart | None:
     """One row per model: its headline as a dot and its CI as a whisker (``rows``: model,
     value, low, high)."""
@@ -41,7 +47,10 @@ def dot_whisker(rows: Sequence[dict[str, Any]], metric: str) -> Chart | None:
         return None
     ends = [v for r in shown for v in (r["value"], r["low"], r["high"]) if _finite(v)]
     lo, hi = _nice_range(ends)
-    row_height, pad_left, pad, width = 22, 230, 30, 720
+    # room on the left for the longest model name (about 7 px a character at 12 px)
+    row_height, pad, plot = 22, 30, 490
+    pad_left = min(MAX_LABEL_PAD, max(120, 7 * max(len(str(r["model"])) for r in shown) + 16))
+    width = pad_left + plot
     height = pad * 2 + row_height * len(shown)
     chart = Chart(width, height, pad_left, pad, x_label=metric)
 
@@ -50,7 +59,7 @@ def dot_whisker(rows: Sequence[dict[str, Any]], metric: str) -> Chart | None:
 
     for i in range(6):
         v = lo + (hi - lo) * i / 5
-        chart.x_ticks.append({"x": round(x(v), 1), "label": f"{v:.2f}"})
+        chart.x_ticks.append({"x": round(x(v), 1), "label": fixed(v, 2)})
     for i, r in enumerate(shown):
         y = pad + row_height * (i + 0.5)
         low = r["low"] if _finite(r["low"]) else r["value"]
@@ -85,7 +94,7 @@ def pareto(points: Sequence[dict[str, Any]], metric: str) -> Chart | None:
         chart.x_ticks.append({"x": round(x(10.0 ** e), 1), "label": f"{10.0 ** e:g}"})
     for i in range(5):
         v = y_lo + (y_hi - y_lo) * i / 4
-        chart.y_ticks.append({"y": round(y(v), 1), "label": f"{v:.2f}"})
+        chart.y_ticks.append({"y": round(y(v), 1), "label": fixed(v, 2)})
     frontier = []
     for p in sorted(shown, key=lambda p: (-p["speed"], -p["value"])):
         if not frontier or p["value"] > frontier[-1]["value"]:
@@ -111,8 +120,8 @@ def reliability(bins: Sequence[tuple[float, float, int, float, float]]) -> Chart
         return pad + (1 - v) * inner
 
     for v in (0.0, 0.25, 0.5, 0.75, 1.0):
-        chart.x_ticks.append({"x": round(x(v), 1), "label": f"{v:.2f}"})
-        chart.y_ticks.append({"y": round(y(v), 1), "label": f"{v:.2f}"})
+        chart.x_ticks.append({"x": round(x(v), 1), "label": fixed(v, 2)})
+        chart.y_ticks.append({"y": round(y(v), 1), "label": fixed(v, 2)})
     for low, high, count, confidence, accuracy in bins:
         left, right = x(low), x(max(high, low + 1 / 60))
         chart.marks.append({"x": round(left, 1), "width": round(max(1.0, right - left - 1), 1), "y": round(y(accuracy), 1),
@@ -124,8 +133,16 @@ def reliability(bins: Sequence[tuple[float, float, int, float, float]]) -> Chart
 
 #: room on the right of a degradation chart for its legend (pixels)
 LEGEND_WIDTH = 300
-#: line colours of the models on a degradation chart (cycled)
+#: line colours of the models on a degradation chart (see :func:`series_colours`)
 PALETTE = ("#3465a4", "#c0392b", "#2e7d32", "#8e44ad", "#d68910", "#17a589", "#7f8c8d", "#a04000")
+
+
+def series_colours(count: int) -> list[str]:
+    """``count`` distinct line colours: the palette, or hues spread evenly around the colour
+    wheel where there are more series than palette colours."""
+    if count <= len(PALETTE):
+        return list(PALETTE[:count])
+    return [f"hsl({round(360 * i / count)}, 65%, 40%)" for i in range(count)]
 
 
 def degradation(series: dict[str, list[dict[str, Any]]], metric: str, noise: str) -> Chart | None:
@@ -149,12 +166,12 @@ def degradation(series: dict[str, list[dict[str, Any]]], metric: str, noise: str
         chart.x_ticks.append({"x": round(x(rate), 1), "label": f"{rate:g}"})
     for i in range(5):
         v = y_lo + (y_hi - y_lo) * i / 4
-        chart.y_ticks.append({"y": round(y(v), 1), "label": f"{v:.2f}"})
-    for n, (model, pts) in enumerate(series.items()):
-        shown = sorted((p for p in pts if _finite(p["value"])), key=lambda p: p["rate"])
-        if not shown:
-            continue
-        colour = PALETTE[n % len(PALETTE)]
+        chart.y_ticks.append({"y": round(y(v), 1), "label": fixed(v, 2)})
+    drawn = {model: sorted((p for p in pts if _finite(p["value"])), key=lambda p: p["rate"]) for model, pts in series.items()}
+    drawn = {model: pts for model, pts in drawn.items() if any(p["rate"] > 0 for p in pts)}  # a curve, not a lone clean dot
+    colours = series_colours(len(drawn))
+    for n, (model, shown) in enumerate(drawn.items()):
+        colour = colours[n]
         marks = [{"x": round(x(p["rate"]), 1), "y": round(y(p["value"]), 1),
                   "y_low": round(y(p["low"] if _finite(p["low"]) else p["value"]), 1),
                   "y_high": round(y(p["high"] if _finite(p["high"]) else p["value"]), 1), **p} for p in shown]
@@ -195,7 +212,7 @@ def learning_curves(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "base": base,
             "points": points,
             "path": " ".join(f"{p['x']:.1f},{p['y']:.1f}" for p in points),
-            "ticks": [{"y": y(v), "label": f"{v:.2f}"} for v in (0.0, 0.25, 0.5, 0.75, 1.0)],
+            "ticks": [{"y": y(v), "label": fixed(v, 2)} for v in (0.0, 0.25, 0.5, 0.75, 1.0)],
             "width": CURVE_WIDTH,
             "height": CURVE_HEIGHT,
             "pad": CURVE_PAD,

@@ -224,6 +224,8 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
     rows = overview_rows(clean, models, model_info)
     common = common_task_set(rows, clean)
     overall_win_rates(rows, common)
+    # best first: rows ranked overall by their win rate, then the others family by family
+    rows.sort(key=lambda r: (r.overall is None, -(r.overall or 0.0), FAMILIES.index(r.family) if r.family in FAMILIES else 99))
     return {"columns": ordered, "clean_columns": clean, "noisy_columns": [col for col in ordered if col.noise],
             "models": models, "cells": cells, "model_info": model_info, "families": families,
             "rows": rows, "common": common, "leaders": family_leaders(rows, clean, families),
@@ -293,7 +295,8 @@ def _robustness(columns: list[Column]) -> None:
             for rate, col in points:
                 for run in col.runs:
                     series.setdefault(run.display, []).append({"rate": rate, **run.headline})
-            rows = [{"model": model, "points": pts, **robustness_summary(pts)} for model, pts in series.items()]
+            rows = [{"model": model, "points": pts, **robustness_summary(pts)} for model, pts in series.items()
+                    if any(p["rate"] > 0 for p in pts)]  # models run on the clean set only have no curve
             home.robustness.append({"name": name, "pages": [(rate, col.page, col.label) for rate, col in points],
                                     "rows": rows, "chart": degradation(series, home.headline, name)})
 

@@ -14,6 +14,7 @@ import jinja2
 
 from harness.errors import HarnessError
 from harness.report.leaderboard import build_context
+from harness.report.numbers import fixed, signed
 from harness.report.overview import SPARK_HEIGHT, SPARK_WIDTH
 from harness.report.significance import SMALL_SAMPLE_WIDTH
 from harness.store.store import Store
@@ -26,7 +27,8 @@ def environment() -> jinja2.Environment:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters["num"] = lambda v, digits=4: "–" if v is None or v != v else f"{v:.{digits}f}"
+    env.filters["num"] = fixed
+    env.filters["signed"] = signed
     env.filters["params"] = _parameters
     env.globals["small_sample_width"] = SMALL_SAMPLE_WIDTH
     env.globals["spark_width"], env.globals["spark_height"] = SPARK_WIDTH, SPARK_HEIGHT

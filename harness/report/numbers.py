@@ -1,0 +1,21 @@
+"""How the report prints numbers: fixed decimals, never a minus sign on a zero."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def fixed(value: Any, digits: int = 4) -> str:
+    """``value`` with ``digits`` decimals; "–" for None or NaN; "0.0000", never "-0.0000"."""
+    if value is None or value != value:
+        return "–"
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
+
+
+def signed(value: Any, digits: int = 4) -> str:
+    """``value`` with its sign and ``digits`` decimals ("+0.0312", "-0.0100"); a value that
+    rounds to zero prints unsigned ("0.0000"); "–" for None or NaN."""
+    if value is None or value != value:
+        return "–"
+    text = f"{value:+.{digits}f}"
+    return text[1:] if not text.strip("+-0.") else text
