@@ -386,17 +386,28 @@ def report(out_dir, title, force, publish, workers, suite_path, store_path):
     """Render a static HTML leaderboard from the store (read-only: the store is never changed)."""
     from harness.report.render import render_report
 
-    suite = None
-    if suite_path is not None:
-        from harness.run.suite import load_suite
-
-        suite = load_suite(suite_path).provenance()
+    suite, missing = None, []
     store = Store(store_path, readonly=True)
     try:
+        if suite_path is not None:
+            from harness.core.publishing import hide_paths
+            from harness.run.suite import load_suite, missing_cells, planned_cells
+
+            loaded = load_suite(suite_path)
+            planned = planned_cells(loaded)
+            runs = store.latest_runs(suite=loaded.sha256)
+            missing = missing_cells(planned, runs.to_dict("records") if not runs.empty else [])
+            shown = suite_path if not suite_path.is_absolute() and ".." not in suite_path.parts else Path(suite_path.name)
+            suite = {**loaded.provenance(), "planned": len(planned), "missing": [hide_paths(c.label) for c in missing],
+                     "rerun": f"harness run --suite {shown.as_posix()}"}
         index = render_report(store, out_dir, title=title, force=force, publish=publish, workers=workers, suite=suite)
     finally:
         store.close()
     click.echo(f"Wrote {index}")
+    if missing:
+        listed = "; ".join(c.label for c in missing[:20]) + (f"; and {len(missing) - 20} more" if len(missing) > 20 else "")
+        click.echo(f"Suite {suite['name']!r}: {len(missing)} of {suite['planned']} cells are not in the store yet "
+                   f"({listed}). Finish it with: harness run --suite {suite_path} --store {store_path}", err=True)
 
 
 @cli.command()

@@ -49,6 +49,7 @@ BAD_SUITES = [
     ('[suite]\nname = "x"\n[[run]]\ntasks = ["ner"]\nmodels = ["vader"\n', ["not valid TOML", "line"]),
     ('[[run]]\ntasks = ["ner"]\nmodels = ["vader"]\n', ["top level", "[suite]"]),
     ('[suite]\nname = "x"\n', ["nothing to do"]),
+    ('[suite]\nname = "x"\n[[run]]\ntasks = ["ner"]\nmodels = ["vader"]\n[labels]\nvader = 3\n', ["key 'labels'", "model name"]),
     ('[suite]\nname = "x"\ndata_dir = "nowhere"\n[[run]]\ntasks = ["ner"]\nmodels = ["vader"]\n', ["key 'data_dir'", "not a folder"]),
 ]
 
@@ -167,3 +168,29 @@ def test_executor_ray_with_an_address_where_nothing_listens_fails_at_once(data_d
         "`ray start --head` or leave out --address to start a local one"]
     result = invoke("run", "--tasks", "sentiment", "--models", "vader", "--data-dir", data_dir, "--address", "auto")
     assert result.exit_code == 1 and result.output.strip() == "Error: --address is for --executor ray"
+
+
+def test_the_report_of_an_unfinished_suite_lists_its_missing_cells(suite_dir, tmp_path):
+    store = tmp_path / "s.sqlite"
+    # the suite with noise added at 0.1; then the noisy NER run is taken out, as if it never finished
+    (suite_dir / "suite.toml").write_text(SUITE.replace('models = ["spacy-en-sm", "vader"]',
+                                                        'models = ["spacy-en-sm", "vader"]\nperturb = "typo:0,0.1"'))
+    result = invoke("run", "--suite", suite_dir / "suite.toml", "--store", store, "--no-progress")
+    assert result.exit_code == 0, result.output
+    db = Store(store)
+    noisy = db.runs()
+    noisy = noisy[noisy["settings"].map(lambda s: bool((s or {}).get("perturbation"))) & (noisy["task"] == "ner")]
+    db.close()
+    import sqlite3
+
+    with sqlite3.connect(store) as raw:  # the noisy NER cell never finished
+        for run_id in noisy["id"]:
+            raw.execute("DELETE FROM metrics WHERE run_id = ?", (int(run_id),))
+            raw.execute("DELETE FROM runs WHERE id = ?", (int(run_id),))
+    result = invoke("report", "--suite", suite_dir / "suite.toml", "--store", store, "--out", tmp_path / "site")
+    assert result.exit_code == 0, result.output
+    assert "1 of 4 cells are not in the store yet (ner × spacy-en-sm (typo 0.1))" in result.output
+    assert f"Finish it with: harness run --suite {suite_dir / 'suite.toml'} --store {store}" in result.output
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert "1 of 4 cells of this suite are not in the store yet" in index and "<li>ner × spacy-en-sm (typo 0.1)</li>" in index
+    assert str(suite_dir) not in index  # the page names the file, never its folder on this machine

@@ -92,6 +92,8 @@ def render_report(store: Store, out_dir: str | Path, *, title: str = "harness le
     store_id = store.store_id
     previous = _previous_site(out, store_id, force) if out.exists() else []
     env = environment()
+    if suite is not None:  # what the CLI adds: the cells it plans and those still missing
+        suite = {"planned": 0, "missing": [], "rerun": f"harness run --suite {suite['file']}", **suite}
     context = {**build_context(store, publish=publish, workers=workers, suite=suite), "title": title}
     pages = {"index.html": env.get_template("index.html").render(**context)}
     for column in context["columns"]:

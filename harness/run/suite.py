@@ -456,3 +456,55 @@ def run_suite(suite: Suite, execution: Execution) -> RunSummary:
             total.skipped.extend(summary.skipped)
             total.failed.extend(summary.failed)
     return total
+
+
+@dataclass(frozen=True)
+class PlannedCell:
+    """One (task, model, shots, noise) cell a suite asks for."""
+
+    task: str
+    model: str
+    shots: int
+    #: the noise condition ("typo 0.1"; empty: the clean set)
+    condition: str = ""
+
+    @property
+    def label(self) -> str:
+        """"ner × llamacpp:x (5-shot, typo 0.1)"."""
+        tags = [f"{self.shots}-shot"] * bool(self.shots) + [self.condition] * bool(self.condition)
+        return f"{self.task} × {self.model}" + (f" ({', '.join(tags)})" if tags else "")
+
+
+def planned_cells(suite: Suite) -> list[PlannedCell]:
+    """Every cell the suite's blocks ask for that can run: the pairs a model answers, few-shot
+    only where the model takes shots and the task has examples to draw them from (what
+    ``harness run --suite`` skips is not planned)."""
+    from harness.run.runner import few_shot_source
+
+    cells: list[PlannedCell] = []
+    for block in [step.evaluate for step in suite.finetunes] + suite.runs:
+        tasks = resolve_tasks(block.tasks)
+        models = [get_model(name) for name in block.models]
+        conditions = [p.label if p.rate > 0 else "" for p in block.perturbations] or [""]
+        for shots in block.shots:
+            for task in tasks:
+                for model in models:
+                    if model.supports(task) is not None:
+                        continue
+                    if shots and (not model.few_shot or few_shot_source(task) is None):
+                        continue
+                    cells.extend(PlannedCell(task.name, model.name, shots, c) for c in conditions)
+    return list(dict.fromkeys(cells))
+
+
+def missing_cells(planned: list[PlannedCell], runs: list[dict[str, Any]]) -> list[PlannedCell]:
+    """The planned cells no run covers. ``runs``: each run's task, model (its row name: the
+    model's name and tags) and settings, as the store holds them."""
+    done = set()
+    for run in runs:
+        settings = run.get("settings") or {}
+        noise = settings.get("perturbation")
+        condition = f"{noise['name']} {noise['rate']:g}" if noise else ""
+        base = str(run["model"]).split(" (", 1)[0]
+        done.add((run["task"], base, len(settings.get("shots") or []), condition))
+    return [c for c in planned if (c.task, c.model, c.shots, c.condition) not in done]
