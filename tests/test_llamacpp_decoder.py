@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from harness import HarnessError, get_model
 from harness.cli import cli
+from harness.core.model import RunContext
 
 from .test_openai_endpoint import assert_list_format
 
@@ -176,3 +177,31 @@ def test_without_llama_cpp_python_it_is_one_line(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real(name, *a))
     with pytest.raises(HarnessError, match=r"^llamacpp:smollm2-135m needs llama-cpp-python: pip install 'harness\[llamacpp\]'"):
         get_model("llamacpp:smollm2-135m")
+
+
+def test_the_engine_reports_progress_inside_a_call_and_answers_the_same(engines):
+    """Several decode rounds in one call (more groups than sequences): each round reports the
+    share done, rising, below 1 before the call returns; the scores are those of a call
+    with nobody listening."""
+    llama, _ = engines
+    requests = [(f"Review number {n}: it was {'good' if n % 2 else 'bad'}.\nSentiment:", option)
+                for n in range(40) for option in (" positive", " negative")]
+    quiet = llama.score_requests(requests)
+    shares = []
+    with llama.running(RunContext(on_share=shares.append)):
+        heard = llama.score_requests(requests)
+        generated_shares = len(shares)
+        llama.generate(["List three colours:", "Once upon a time"], max_new_tokens=[8, 8], stops=["\n"])
+    assert heard == quiet
+    assert generated_shares >= 1 and shares[:generated_shares] == sorted(shares[:generated_shares])
+    assert all(0 < s < 1 for s in shares[:generated_shares])
+    assert len(shares) > generated_shares  # generation reports token by token too
+
+
+def test_the_transformers_engine_reports_generation_token_by_token(engines):
+    _, reference = engines
+    shares = []
+    with reference.running(RunContext(on_share=shares.append)):
+        texts = reference.generate(["List three colours:", "Once upon a time"], max_new_tokens=[8, 8], stops=["\n"])
+    assert texts == reference.generate(["List three colours:", "Once upon a time"], max_new_tokens=[8, 8], stops=["\n"])
+    assert len(shares) >= 3 and shares == sorted(shares) and shares[-1] <= 1

@@ -46,6 +46,9 @@ class RunContext:
     usage: Usage = field(default_factory=Usage)
     #: anything else a model counts per cell (an endpoint's request statistics)
     state: dict[str, Any] = field(default_factory=dict)
+    #: where :meth:`Model.report_progress` goes while a ``predict`` call is in flight (the
+    #: runner's bar, given the share of the call done); None: nobody is listening
+    on_share: Callable[[float], None] | None = None
 
 
 class Model:
@@ -89,6 +92,13 @@ class Model:
     #: runs on a GPU when the machine has one (torch models): with ``--executor ray`` each of its
     #: cells then asks the cluster for a GPU
     uses_gpu: bool = False
+    def report_progress(self, share: float) -> None:
+        """Say how much (0-1) of the current ``predict`` call is done, so the progress bar moves
+        inside a long call (a decoder's batch); it reaches :attr:`RunContext.on_share`.
+        Optional for a model, never changes an answer."""
+        listener = self.context.on_share
+        if listener is not None:
+            listener(min(1.0, max(0.0, share)))
 
     def resources(self, cluster_has_gpus: bool = False) -> dict[str, float]:
         """What one (task, model) cell asks of a Ray cluster (``harness run --executor ray``), as

@@ -102,6 +102,8 @@ class LlamaBatches:
         self._prefix: tuple[int, ...] = ()  # what sequence 0 holds
         self.evaluated_tokens = 0
         self.reused_tokens = 0
+        #: takes the share (0-1) of the current score() or generate() call done (progress bars)
+        self.progress: Callable[[float], None] | None = None
 
     def close(self) -> None:
         """Free the batch, the context and the model."""
@@ -179,6 +181,10 @@ class LlamaBatches:
 
     # -- scoring -------------------------------------------------------------------------
 
+    def _report(self, share: float) -> None:
+        if self.progress is not None:
+            self.progress(share)
+
     def score(self, groups: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]]) -> list[list[float]]:
         """For each (context, continuations) group, sum of log P(continuation | context) for
         each continuation (contexts non-empty, continuations non-empty)."""
@@ -198,6 +204,7 @@ class LlamaBatches:
                                  f"{free_cells} cells and {self.sequences - 1} sequences")
             if used + need_seqs > self.sequences - 1 or cells + need_tokens > free_cells:
                 self._run_scoring(pending, used)
+                self._report(g / len(groups))
                 pending, used, cells = _Pending(), 0, 0
             seqs = tuple(range(used + 1, used + 1 + need_seqs))
             used += need_seqs
@@ -250,6 +257,8 @@ class LlamaBatches:
         order = sorted(todo, key=lambda i: -len(prompts[i]))
         start = 0
         while start < len(order):
+            first = start
+            self._report(first / len(order))
             wave, cells = [], 0
             while start < len(order) and len(wave) < self.sequences - 1:
                 i = order[start]
@@ -262,10 +271,12 @@ class LlamaBatches:
                 wave.append(i)
                 cells += need
                 start += 1
-            self._generate_wave(prompts, budgets, wave, prefix, outputs, finished, grammar)
+            self._generate_wave(prompts, budgets, wave, prefix, outputs, finished, grammar,
+                                lambda share, first=first, size=len(wave): self._report((first + share * size) / len(order)))
         return outputs
 
-    def _generate_wave(self, prompts, budgets, wave, prefix, outputs, finished, grammar) -> None:
+    def _generate_wave(self, prompts, budgets, wave, prefix, outputs, finished, grammar,
+                       report: Callable[[float], None] = lambda share: None) -> None:
         lib = self._lib
         rules = {i: self._grammar_sampler(grammar) for i in wave} if grammar is not None else {}
         active: dict[int, int] = {}  # prompt index -> its sequence
@@ -293,7 +304,10 @@ class LlamaBatches:
                 for position in range(prefix, len(ids)):
                     pending.add(ids[position], position, (seq,), take(i) if position == len(ids) - 1 else None)
             self._decode(pending)
+            longest, steps = max(budgets[i] for i in wave), 0
             while active:
+                steps += 1
+                report(min(1.0, steps / longest))
                 pending = _Pending()
                 for i, seq in list(active.items()):
                     pending.add(outputs[i][-1], len(prompts[i]) + len(outputs[i]) - 1, (seq,), take(i))

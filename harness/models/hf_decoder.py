@@ -96,6 +96,7 @@ class HFCausal(TokenizedDecoderLM):
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
+                self.report_progress(start / len(order))
                 hidden = self._forward_hidden([encoded[i][0] + encoded[i][1] for i in idx])
                 rows, positions, targets = [], [], []
                 for row, i in enumerate(idx):
@@ -132,6 +133,7 @@ class HFCausal(TokenizedDecoderLM):
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
+                self.report_progress(start / len(order))
                 contexts = [encoded[i][0] for i in idx]
                 lengths = torch.tensor([len(c) for c in contexts])
                 ids, ctx_mask = padded(contexts, self.pad_id)
@@ -228,6 +230,7 @@ class HFCausal(TokenizedDecoderLM):
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
+                self.report_progress(start / len(order))
                 hidden = self._forward_hidden([encoded[i] for i in idx])
                 last = hidden[torch.arange(len(idx)), torch.tensor([len(encoded[i]) - 1 for i in idx])]
                 logprobs = torch.log_softmax(head(last).float(), dim=-1)[:, targets.to(last.device)]
@@ -254,12 +257,15 @@ class HFCausal(TokenizedDecoderLM):
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
+                self.report_progress(start / len(order))
                 ids, mask = padded([encoded[i] for i in idx], self.pad_id, left=True)
                 width = ids.shape[1]
                 generated = model.generate(
                     input_ids=ids.to(self.device), attention_mask=mask.to(self.device), do_sample=False,
                     max_new_tokens=max(max_new_tokens[i] for i in idx), pad_token_id=self.pad_id,
-                    stopping_criteria=StoppingCriteriaList([StopAfterStrings(tokenizer, stops, width)]) if stops else None,
+                    stopping_criteria=StoppingCriteriaList(
+                        [ReportSteps(self, start, len(idx), len(order), max(max_new_tokens[i] for i in idx), width)]
+                        + ([StopAfterStrings(tokenizer, stops, width)] if stops else [])),
                     temperature=None, top_p=None, top_k=None,
                 )
                 for row, i in enumerate(idx):
@@ -283,6 +289,22 @@ def padded(sequences: Sequence[Sequence[int]], pad: int, *, left: bool = False):
         ids[row, span] = torch.tensor(seq, dtype=torch.long)
         mask[row, span] = 1
     return ids, mask
+
+
+class ReportSteps:
+    """A generation "stopping criterion" that never stops: after each new token it reports the
+    share of the call done (the batch's place in the call, and its tokens against its budget)."""
+
+    def __init__(self, model, first: int, size: int, total: int, budget: int, prompt_width: int):
+        self.model, self.first, self.size, self.total = model, first, size, total
+        self.budget, self.prompt_width = max(1, budget), prompt_width
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        steps = input_ids.shape[1] - self.prompt_width
+        self.model.report_progress((self.first + self.size * min(1.0, steps / self.budget)) / self.total)
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
 
 class StopAfterStrings:

@@ -202,9 +202,11 @@ class LlamaCppCausal(TokenizedDecoderLM):
             self.check_fits(len(context) + max(map(len, continuations)), "a request")
         llm = self.engine()
         before, reused = llm.evaluated_tokens, llm.reused_tokens
+        llm.progress = self.report_progress
         try:
             return llm.score(groups)
         finally:
+            llm.progress = None
             self.usage.prompt_tokens += llm.evaluated_tokens - before
             self.usage.cached_prompt_tokens = (self.usage.cached_prompt_tokens or 0) + llm.reused_tokens - reused
 
@@ -257,7 +259,11 @@ class LlamaCppCausal(TokenizedDecoderLM):
 
         llm = self.engine()
         before = llm.evaluated_tokens
-        generated = llm.generate(encoded, budgets, finished=finished, grammar=grammar)
+        llm.progress = self.report_progress
+        try:
+            generated = llm.generate(encoded, budgets, finished=finished, grammar=grammar)
+        finally:
+            llm.progress = None
         produced = sum(map(len, generated))
         self.usage.generated_tokens += produced
         self.usage.prompt_tokens += llm.evaluated_tokens - before - produced

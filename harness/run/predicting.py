@@ -208,9 +208,13 @@ def predict_pending(
     if not todo:
         return 0.0, None
     if model.whole_task_per_call:  # engines that schedule their own batches (vLLM) get everything
-        answered = predict_checked(model, task, todo, batch_size, extra)
+        shown = _report_inside(model, len(todo), advance)
+        try:
+            answered = predict_checked(model, task, todo, batch_size, extra)
+        finally:
+            model.context.on_share = None
         store_batch(answered)
-        advance(len(answered.examples))
+        advance(max(0, len(answered.examples) - shown[0]))
         return answered.seconds, answered if answered.failure else None
     if model.cpu_bound and workers > 1 and len(todo) >= MIN_POOL_EXAMPLES:
         return _predict_in_pool(model, task, todo, batch_size=batch_size, extra=extra, workers=workers,
@@ -231,10 +235,14 @@ def _predict_in_calls(model, task, todo, batch_size, extra, store_batch, advance
     start = 0
     while start < len(todo):
         batch = todo[start : start + size]
-        answered = predict_checked(model, task, batch, batch_size, extra)
+        shown = _report_inside(model, len(batch), advance)
+        try:
+            answered = predict_checked(model, task, batch, batch_size, extra)
+        finally:
+            model.context.on_share = None
         seconds += answered.seconds
         store_batch(answered)
-        advance(len(answered.examples))
+        advance(max(0, len(answered.examples) - shown[0]))
         if answered.failure:
             return seconds, answered
         start += len(batch)
@@ -243,6 +251,22 @@ def _predict_in_calls(model, task, todo, batch_size, extra, store_batch, advance
         elif timed and answered.seconds > 2 * TARGET_CALL_S:
             size = max(1, size // 2)
     return seconds, None
+
+
+def _report_inside(model: Model, examples: int, advance: Callable[[int], None]) -> list[int]:
+    """Let ``model`` move the progress bar inside its next call (:meth:`Model.report_progress`):
+    the share it reports, in whole examples of the call's ``examples``. Returns the examples
+    shown so far (one mutable count), so the call's end shows only the rest."""
+    shown = [0]
+
+    def hook(share: float) -> None:
+        now = min(examples, int(examples * share))
+        if now > shown[0]:
+            advance(now - shown[0])
+            shown[0] = now
+
+    model.context.on_share = hook  # the cell's context (Model.running), never the model itself
+    return shown
 
 
 def _predict_in_pool(model, task, todo, *, batch_size, extra, workers, store_batch, advance) -> tuple[float, Answered | None]:
