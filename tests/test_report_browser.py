@@ -451,3 +451,22 @@ def test_a_one_model_explorer_offers_no_a_b_comparison_and_two_models_start_apar
     dom = chromium_dom(next((tmp_path / "one").glob("explore-*.html")), tmp_path / "p-one")
     assert 'value="a-right-b-wrong"' not in dom and 'value="disagree"' not in dom and 'value="all-wrong"' in dom
     assert re.search(r'<label hidden="">A <select id="model-a">', dom) and re.search(r'<label hidden="">B <select', dom)
+
+
+def test_the_default_run_compares_two_models_on_each_task(tmp_path):
+    """README command 1 (``harness run --tasks ner,sentiment``, its built-in defaults, offline):
+    every task column of the first page ranks at least two models, and says the demo data is tiny."""
+    store = tmp_path / "first.sqlite"
+    result = CliRunner().invoke(cli, ["run", "--tasks", "ner,sentiment", "--store", str(store), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(tmp_path / "site")]).exit_code == 0
+    dom = chromium_dom(tmp_path / "site" / "index.html", tmp_path / "p")
+    table = _table(dom, "leaderboard")
+    heads = _headings(table)
+    ranked = {task: 0 for task in ("ner", "sentiment")}
+    for row in re.findall(r'<tr class="model-row".*?</tr>', table, re.S):
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        for task in ranked:
+            ranked[task] += 'class="rank rank-' in cells[heads.index(task)]
+    assert all(count >= 2 for count in ranked.values()), ranked
+    assert 'id="demo-note"' in dom and "--data-dir" in dom

@@ -30,6 +30,7 @@ DEFAULT_PLUGINS = (
     "harness.models.openai_endpoint",
     "harness.models.spacy_ner",
     "harness.models.vader",
+    "harness.models.simple_baselines",
     "harness.models.spelling_baselines",
     "harness.models.coref_heuristics",
     "harness.run.executors",
