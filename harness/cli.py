@@ -10,7 +10,7 @@ import click
 from harness.core.model import Model, get_model, get_models
 from harness.core.options import declared_options
 from harness.core.secrets import redact
-from harness.core.task import SOURCES, TaskGroup, get_tasks, resolve_tasks
+from harness.core.task import SOURCES, TaskGroup, get_task, get_tasks, resolve_tasks
 from harness.errors import HarnessError
 from harness.kinds import get_kinds
 from harness.plugins.registry import get_plugins, registered_name, require_working_plugins
@@ -307,10 +307,19 @@ def _print_results(summary, as_json: bool) -> None:
         demo = " [demo data]" if r.data_source == "demo" else ""
         task = f"{r.task} ({r.perturbation})" if r.perturbation else r.task
         n = m.n if m.n is not None else r.n  # what the headline counts (misspellings, not every word)
+        counted = f"{n} {_unit(r.task, r.scores.headline)}{'' if n == 1 else 's'}"
         click.echo(
-            f"{task:<14} {r.model:<24} {r.split:<10} n={n:<6} {r.scores.headline}={m.value:.4f} "
+            f"{task:<14} {r.model:<24} {r.split:<10} n={counted:<17} {r.scores.headline}={m.value:.4f} "
             f"[{m.ci_low:.4f}, {m.ci_high:.4f}]  {speed}  (computed {r.computed}, cached {r.n - r.computed}){demo}"
         )
+
+
+def _unit(task_name: str, metric: str) -> str:
+    """What ``metric``'s n counts on the task ("sentence", "misspelling"; "example" if unknown)."""
+    try:
+        return get_task(task_name).n_unit(metric)
+    except HarnessError:
+        return "example"
 
 
 def _print_skips(summary, verbose: bool) -> None:

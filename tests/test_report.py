@@ -179,8 +179,8 @@ def test_runs_on_part_of_a_split_are_marked_on_the_leaderboard(report_dir, tmp_p
     dom = chromium_dom(report_dir / "index.html", tmp_path / "profile")
     rows = re.findall(r'<tr class="model-row"[^>]*>(.*?)</tr>', dom, flags=re.S)
     tagger = next(row for row in rows if 'data-value="capital-tagger"' in row)
-    marks = re.findall(r'<span class="subset muted">n=(\d+) of (\d+)</span>', tagger)
-    assert len(marks) == 1 and marks[0][0] == "2" and int(marks[0][1]) > 2
+    marks = re.findall(r'<span class="subset muted">n=(\d+) of ([\d,]+) sentences</span>', tagger)  # NER counts sentences
+    assert len(marks) == 1 and marks[0][0] == "2" and int(marks[0][1].replace(",", "")) > 2
     spacy = next(row for row in rows if 'data-value="spacy-en-sm"' in row)
     assert "subset" not in spacy  # whole splits carry no mark
 

@@ -351,7 +351,7 @@ def test_the_family_table_names_each_familys_best_and_the_leaders_tests(built, t
         assert {f for f, _ in versus} == set(values) - {leader}
         for family, verdict in versus:
             if verdict == "same":  # a test that found nothing says what it could have found
-                assert re.search(rf"not significantly better than {family} \(could detect ≥ \d\.\d{{3}}, n=\d+\)", body)
+                assert re.search(rf"not significantly better than {family} \(could detect ≥ \d\.\d{{3}}, n=[\d,]+ \w+\)", body)
 
 
 def _layout(page: Path, profile: Path, window: str = "1400,900") -> dict:
@@ -409,6 +409,13 @@ def test_a_small_sample_shows_a_wider_rank_interval_than_the_full_set(tmp_path):
     small = widths.pop("autocorrect")
     assert small[1] is not None and small[1] < 20
     assert all(small[0] > width for width, n in widths.values()), widths
+    # every n says what it counts: words run, misspellings scored (and tested)
+    assert "n=15 of 411 words" in dom
+    page = chromium_dom(site / "task-spelling-norvig1-test.html", tmp_path / "task")
+    metrics = _table(page, "metrics")
+    assert "n=9 misspellings" in metrics and "n=141 correct words" in metrics
+    pairs = _table(page, "significance")
+    assert "n=270 misspellings" in pairs and "n=9 misspellings" in pairs and "n=411" not in pairs
 
 
 def test_rows_sort_best_first_and_no_number_prints_a_negative_zero(built, tmp_path):

@@ -74,6 +74,15 @@ class Task:
     #: split -> the dataset's name as a local file holds it, where that differs from
     #: ``dataset`` (CoNLL-2003's local test file is CoNLL++)
     local_datasets: dict[str, str] = {}
+    #: what one example is ("sentence", "word"): the unit a run's n is shown in
+    example_unit: str = "example"
+    #: metric -> what its n counts where it scores only some examples (spelling accuracy: the
+    #: misspelt words, not the clean ones); unlisted metrics count :attr:`example_unit`
+    metric_units: dict[str, str] = {}
+
+    def n_unit(self, metric: str | None = None) -> str:
+        """What an n counts: ``metric``'s unit (:attr:`metric_units`), else :attr:`example_unit`."""
+        return self.metric_units.get(metric or "", self.example_unit)
 
     @property
     def splits(self) -> list[str]:

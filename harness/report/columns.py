@@ -87,6 +87,16 @@ class Column:
     explorer: dict[str, Any] = field(default_factory=dict)
     #: degradation curves under noise (on the clean column's page)
     robustness: list[dict[str, Any]] = field(default_factory=list)
+    #: what one example is, and what each metric's n counts where not every example (the task's)
+    example_unit: str = "example"
+    metric_units: dict[str, str] = field(default_factory=dict)
+
+    def counted(self, n: int | None, metric: str | None = None) -> str:
+        """``n`` with what it counts: "270 misspellings", "3,453 sentences" (``metric``: whose n)."""
+        if n is None:
+            return "–"
+        unit = self.metric_units.get(metric or "", self.example_unit)
+        return f"{n:,} {unit}{'' if n == 1 else 's'}"
 
     @property
     def label(self) -> str:

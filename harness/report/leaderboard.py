@@ -156,6 +156,10 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
                                   licence=str(task_facts.get("licence") or "not declared"),
                                   text_shown=text_allowed(task_facts, row["data_source"], publish),
                                   published=provenance.task.get("published", []))
+            installed = _installed_task(row["task"])
+            if installed is not None:  # what its n count (sentences, words, misspellings)
+                columns[key].example_unit = installed.example_unit
+                columns[key].metric_units = dict(installed.metric_units)
         finetuned = provenance.finetuned
         family, family_label = model_family(row["model"], row["settings"], finetuned)
         if row["model"] not in models:

@@ -68,6 +68,7 @@ def _normalise_space(text: str) -> str:
 class WSC273(CorefTask):
     """The Winograd Schema Challenge, its first 273 schemas (WSC273), in Davis' XML."""
 
+    example_unit = "schema"
     name = "coref:wsc273"
     dataset = "WSC273"
     licence = "CC-BY-4.0 (per the collection's author)"
@@ -242,6 +243,7 @@ def gap_scores(examples: Sequence[Example], outputs: Sequence[Any], seed: int = 
 class Winogender(CorefTask):
     """Winogender schemas (Rudinger et al. 2018): occupation vs participant, three pronoun genders."""
 
+    example_unit = "sentence"
     name = "coref:winogender"
     dataset = "Winogender"
     licence = "MIT"

@@ -74,6 +74,7 @@ def examples_from_hf(ds, split: str) -> list[Example]:
 class NERTask(Task):
     """Shared behaviour of the NER datasets."""
 
+    example_unit = "sentence"
     kind = "tagging"
     version = "1"
     answer_prefix = "["

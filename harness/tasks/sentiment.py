@@ -11,6 +11,7 @@ from harness.errors import DataError
 class SST2(Task):
     """Stanford Sentiment Treebank, binary (GLUE SST-2); ``validation`` is the usual test set."""
 
+    example_unit = "sentence"
     name = "sentiment"
     kind = "classification"
     # 2: sentences are read verbatim (GLUE's keep a trailing space, which prompts now show)

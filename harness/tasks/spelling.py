@@ -19,6 +19,9 @@ from harness.kinds.correction.data import correction_examples
 class SpellingTask(Task):
     """Shared settings of the spelling datasets (one test split each)."""
 
+    example_unit = "word"  # each misspelling, and each correct word once (clean)
+    metric_units = {"accuracy": "misspelling", "top_5_accuracy": "misspelling", "over_correction_rate": "correct word"}
+
     kind = "correction"
     # Decoders write the corrected word after the prompt (one line).
     prompt_template = "Correct the spelling of the word. If it is already spelt correctly, repeat it. Answer with the word only.\nWord: {{ input }}\nCorrect spelling:"
