@@ -29,10 +29,10 @@ TASKS = (
     "spelling:codespell, spelling:norvig1, spelling:norvig2, spelling:toefl"
 )
 MODELS = (
-    "autocorrect, coref-first, coref-nearest, hf-causal:<hub-id-or-path>, hf:<hub-id-or-path>, identity, "
+    "autocorrect, capitalised-spans, coref-first, coref-nearest, hf-causal:<hub-id-or-path>, hf:<hub-id-or-path>, identity, "
     "llamacpp:<packaged-model-or-gguf-file>, openai:<served-model-id>, "
     "pyspellchecker, "
-    "qwen2.5-coder-0.5b, qwen2.5-coder-1.5b, smollm2-135m, spacy-en-sm, symspell, textblob, vader, vllm:<hub-id-path-or-packaged-model>"
+    "qwen2.5-coder-0.5b, qwen2.5-coder-1.5b, smollm2-135m, spacy-en-sm, symspell, textblob, textblob-polarity, vader, vllm:<hub-id-path-or-packaged-model>"
 )
 
 

@@ -35,7 +35,7 @@ def test_capitalised_spans_tags_persons_in_iob2_and_scores_like_conlleval():
 def test_textblob_sentiment_is_textblobs_polarity():
     from textblob import TextBlob
 
-    model = get_model("textblob-sentiment")
+    model = get_model("textblob-polarity")
     texts = ["a wonderful , moving film", "dull and lifeless", "it is a film"]
     predictions = model.predict(get_task("sentiment"), [Example(str(i), t, "positive") for i, t in enumerate(texts)])
     for text, prediction in zip(texts, predictions):

@@ -53,9 +53,11 @@ class CapitalisedSpans(Model):
 
 
 class TextBlobSentiment(Model):
-    """TextBlob's default analyser (the pattern lexicon): polarity >= 0 is positive."""
+    """TextBlob's default analyser (the pattern lexicon): polarity >= 0 is positive. (The
+    plugin example ``examples/harness-textblob`` registers ``textblob-sentiment``, a
+    third-party take on the same lexicon; this built-in keeps another name.)"""
 
-    name = "textblob-sentiment"
+    name = "textblob-polarity"
     licence = "MIT (TextBlob)"
     description = "TextBlob pattern-lexicon polarity, >= 0 -> positive"
     kinds = frozenset({"classification"})
@@ -66,7 +68,7 @@ class TextBlobSentiment(Model):
         """Only binary negative/positive label sets."""
         reason = super().supports(task)
         if reason is None and set(task.labels) != {"negative", "positive"}:
-            return f"textblob-sentiment predicts negative/positive, task {task.name!r} has labels {', '.join(task.labels)}"
+            return f"textblob-polarity predicts negative/positive, task {task.name!r} has labels {', '.join(task.labels)}"
         return reason
 
     def identity(self):
