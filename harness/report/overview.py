@@ -94,11 +94,13 @@ def overview_rows(columns: Sequence[Column], models: Sequence[str], model_info: 
         if key in rows:
             rows[key].detail += f"; {info['full_name']}"
             rows[key].series += 1
+            rows[key].family_label = "fine-tuned on each task's train split, one model per k"
             continue
         if key != model:
             base = info.get("base") or "encoder"
-            rows[key] = OverviewRow(key, f"{base} fine-tuned", info["full_name"], info["family"], "fine-tuned encoder, k-series",
-                                    info["parameters"], info["licence"], base, series=1)
+            rows[key] = OverviewRow(key, f"{base} fine-tuned", info["full_name"], info["family"],
+                                    info.get("finetuned_label") or info["family_label"], info["parameters"], info["licence"],
+                                    base, series=1)
         else:
             rows[key] = OverviewRow(key, info["display"], info["full_name"], info["family"], info["family_label"],
                                     info["parameters"], info["licence"], info.get("base"))

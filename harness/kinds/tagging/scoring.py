@@ -16,6 +16,16 @@ from harness.scoring.paired import PairedStatistics
 from harness.scoring.stats import bootstrap_ci, safe_ratio
 
 
+def spans_to_bio(length: int, spans: list[tuple[int, int, str]]) -> list[str]:
+    """IOB2 tags for ``length`` tokens from (start, end-exclusive, type) spans."""
+    tags = ["O"] * length
+    for start, end, label in spans:
+        tags[start] = f"B-{label}"
+        for i in range(start + 1, end):
+            tags[i] = f"I-{label}"
+    return tags
+
+
 def entity_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
     """The entities of one tag sequence as (type, first, last) token positions.
 
