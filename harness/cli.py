@@ -421,7 +421,8 @@ def report(out_dir, title, force, publish, workers, suite_path, store_path):
 
 @cli.command()
 @click.option("--what", type=click.Choice(["metrics", "predictions"]), default="metrics", show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "model-index"]), default="jsonl", show_default=True,
+              help="model-index: one model's results (--model) as a Hugging Face model card's model-index YAML.")
 @click.option("--run", "run_ids", type=int, multiple=True, help="Run id(s) to export (repeatable). Default: all runs.")
 @click.option("--task", default=None, help="Only runs of this task.")
 @click.option("--model", default=None, help="Only runs of this model.")
@@ -431,10 +432,16 @@ def report(out_dir, title, force, publish, workers, suite_path, store_path):
                    "republishing it (CoNLL-2003); every number stays.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default="-",
               help="Output file (default: stdout); written whole or not at all.")
+@click.option("--source-url", default=None, help="With --format model-index: where the results are published (the results' source).")
 @_store_option
-def export(what, fmt, run_ids, task, model, latest, publish, output, store_path):
-    """Export metrics or per-example predictions as JSONL or CSV."""
+def export(what, fmt, run_ids, task, model, latest, publish, output, source_url, store_path):
+    """Export metrics or per-example predictions as JSONL or CSV, or a model's results as a
+    Hugging Face model card (``--format model-index --model NAME``)."""
     from harness.store.export import export_rows, write_export, write_rows
+
+    if fmt == "model-index":
+        _export_model_index(model, source_url, output, store_path)
+        return
 
     store = Store(store_path, readonly=True)
     try:
@@ -446,6 +453,24 @@ def export(what, fmt, run_ids, task, model, latest, publish, output, store_path)
     else:
         count = write_export(rows, fmt, output)
     click.echo(f"Exported {count} {what} rows", err=True)
+
+
+def _export_model_index(model: str | None, source_url: str | None, output: Path, store_path) -> None:
+    from harness.store.model_index import model_index_card
+    from harness.store.export import write_text
+
+    if not model:
+        raise HarnessError("--format model-index exports one model's results: name it with --model")
+    store = Store(store_path, readonly=True)
+    try:
+        card = model_index_card(store, model, source_url=source_url)
+    finally:
+        store.close()
+    if str(output) == "-":
+        click.echo(card, nl=False)
+    else:
+        write_text(output, card)
+    click.echo(f"Exported the model-index card of {model}", err=True)
 
 
 def main() -> None:

@@ -140,3 +140,11 @@ def test_the_readmes_leaders_are_the_boards_first_places():
         claimed = {name.strip().strip("`") for name in leaders.split(",")}
         first = {name for (name, head), cell in board.items() if head == task and cell["rank"].split("–")[0] == "1"}
         assert claimed == first, (task, claimed, first)
+
+
+def test_the_published_index_fits_1400_pixels(tmp_path):
+    from .test_report_browser import _layout
+
+    layout = _layout(SITE / "index.html", tmp_path / "p")
+    assert layout["document"] <= 1400, layout
+    assert layout["boxes"] and all(scroll <= client for scroll, client in layout["boxes"]), layout

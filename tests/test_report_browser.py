@@ -357,7 +357,7 @@ def test_the_family_table_names_each_familys_best_and_the_leaders_tests(built, t
 def _layout(page: Path, profile: Path, window: str = "1400,900") -> dict:
     """Widths the page lays out to at ``window`` in headless Chromium: the document's scroll
     width and, per scrolling box, its scroll and client widths."""
-    probe = page.with_name("probe-" + page.name)
+    probe = profile.with_name(f"probe-{profile.name}-{page.name}")  # beside the profile: never in the site itself
     probe.write_text(page.read_text(encoding="utf-8").replace("</body>", """<script>
 document.body.dataset.layout = JSON.stringify({document: document.documentElement.scrollWidth,
   boxes: Array.prototype.map.call(document.querySelectorAll(".scroll"), function (b) { return [b.scrollWidth, b.clientWidth]; })});

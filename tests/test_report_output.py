@@ -124,3 +124,36 @@ def test_csv_export_of_hostile_predictions(tmp_path):
     write_rows(export_rows(store, "predictions"), "csv", out)
     row = next(csv.DictReader(io.StringIO(out.getvalue())))
     assert row["input"] == "'=HYPERLINK(\"http://evil\")" and row["prediction"] == "'@SUM(1)" and row["raw"] == "'+cmd"
+
+
+def test_a_models_results_round_trip_through_a_hugging_face_model_card(tmp_path):
+    """``harness export --format model-index``: huggingface_hub's ModelCard parses the card
+    back into the same results (task type, dataset, split, metric values, n and interval)."""
+    from huggingface_hub import ModelCard
+
+    from harness.store.store import Store
+
+    store = tmp_path / "s.sqlite"
+    result = CliRunner().invoke(cli, ["run", "--tasks", "ner,sentiment", "--models", "spacy-en-sm,vader", "--source", "demo",
+                                      "--store", str(store), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "README.md"
+    result = CliRunner().invoke(cli, ["export", "--format", "model-index", "--model", "vader", "--store", str(store), "-o", str(out),
+                                      "--source-url", "https://example.org/board/"])
+    assert result.exit_code == 0, result.output
+    card = ModelCard.load(out)
+    assert card.data.model_name == "vader"
+    results = {(r.task_type, r.dataset_name, r.dataset_split, r.metric_type): r for r in card.data.eval_results}
+    db = Store(store, readonly=True)
+    run = db.latest_runs().query("model == 'vader'").iloc[0]
+    metrics = db.metrics([int(run["id"])])
+    for _, metric in metrics[metrics["breakdown"] == ""].iterrows():
+        got = results[("text-classification", run["dataset"], run["split"], metric["name"])]
+        assert got.metric_value == metric["value"] and got.metric_args["n"] == metric["n"]
+        if metric["ci_low"] == metric["ci_low"]:
+            assert got.metric_args["ci95"] == [metric["ci_low"], metric["ci_high"]]
+        assert got.source_url == "https://example.org/board/" and got.source_name.startswith("harness ")
+    assert len(results) == len(metrics[metrics["breakdown"] == ""])
+    assert str(tmp_path) not in out.read_text()
+    missing = CliRunner().invoke(cli, ["export", "--format", "model-index", "--store", str(store)])
+    assert missing.exit_code == 1 and "--model" in missing.output

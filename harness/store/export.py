@@ -141,14 +141,24 @@ def write_rows(rows: Iterable[dict[str, Any]], fmt: str, out: IO[str]) -> int:
 
 
 def write_export(rows: Iterable[dict[str, Any]], fmt: str, target: str | Path) -> int:
-    """Write rows to the file ``target`` whole or not at all: a regular file is written beside
-    it and renamed into place, so a full disk leaves no partial file (and an earlier export
-    there as it was); a device or pipe is written directly. A failure is one line."""
+    """Write rows to the file ``target`` whole or not at all (see :func:`_written_whole`)."""
+    return _written_whole(target, lambda out: write_rows(rows, fmt, out))
+
+
+def write_text(target: str | Path, text: str) -> None:
+    """Write ``text`` (a model card) to the file ``target`` whole or not at all."""
+    _written_whole(target, lambda out: out.write(text))
+
+
+def _written_whole(target: str | Path, write) -> Any:
+    """Call ``write(file)`` on a file beside ``target`` and rename it into place, so a full disk
+    leaves no partial file (and an earlier export there as it was); a device or pipe is
+    written directly. A failure is one line. Returns what ``write`` returned."""
     target = Path(target)
     if target.exists() and not target.is_file():  # /dev/stdout, a pipe, /dev/full
         try:
             with open(target, "w", encoding="utf-8", newline="") as out:
-                return write_rows(rows, fmt, out)
+                return write(out)
         except OSError as exc:
             raise HarnessError(f"{target}: could not write the export ({exc.strerror or exc})") from None
     partial = None
@@ -156,11 +166,11 @@ def write_export(rows: Iterable[dict[str, Any]], fmt: str, target: str | Path) -
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", dir=target.parent or ".", delete=False,
                                          prefix=f".{target.name}.", suffix=".partial") as out:
             partial = Path(out.name)
-            count = write_rows(rows, fmt, out)
+            result = write(out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(partial, target)
-        return count
+        return result
     except OSError as exc:
         if partial is not None:
             partial.unlink(missing_ok=True)
