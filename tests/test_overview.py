@@ -69,10 +69,10 @@ def test_overall_is_a_win_rate_over_the_tasks_every_ranked_row_ran():
     assert series.overall is None and series.common_ran == 1
 
 
-def test_no_common_task_means_no_overall():
-    columns = [_column("ner", [_run("a", 0.5)]), _column("sentiment", [_run("b", 0.7)])]
-    rows = overview_rows(columns, ["a", "b"], _info({"a": "baseline", "b": "baseline"}))
-    assert common_task_set(rows, columns) == []
+def test_no_two_tasks_in_common_means_no_overall():
+    columns = [_column("ner", [_run("a", 0.5), _run("b", 0.2)]), _column("sentiment", [_run("c", 0.7), _run("d", 0.6)])]
+    rows = overview_rows(columns, ["a", "b", "c", "d"], _info({m: "baseline" for m in "abcd"}))
+    assert common_task_set(rows, columns) == []  # a shared single task would only repeat its own ranks
     overall_win_rates(rows, [])
     assert all(r.overall is None for r in rows)
 

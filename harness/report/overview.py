@@ -125,13 +125,14 @@ def overview_rows(columns: Sequence[Column], models: Sequence[str], model_info: 
 def common_task_set(rows: Sequence[OverviewRow], columns: Sequence[Column]) -> list[Column]:
     """The columns the overall win rate is computed over: among the task sets of the rows (and
     their intersections with each other), the one with the most (rows that ran all of it) x
-    (its tasks), at least two rows; ties go to more rows. Empty where no two rows share a task."""
+    (its tasks), at least two rows and two tasks (over one task it would only repeat that
+    task's ranking); ties go to more rows. Empty where no two rows share two tasks."""
     keys = {column_key(col): col for col in columns}
     candidates = {frozenset(row.cells) for row in rows}
     candidates |= {a & b for a in candidates for b in candidates}
     best, best_score = frozenset(), (0, 0)
     for candidate in candidates:
-        if not candidate:
+        if len(candidate) < 2:
             continue
         covering = sum(1 for row in rows if candidate <= row.cells.keys())
         score = (covering * len(candidate), covering)
