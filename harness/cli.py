@@ -421,8 +421,9 @@ def report(out_dir, title, force, publish, workers, suite_path, store_path):
 
 @cli.command()
 @click.option("--what", type=click.Choice(["metrics", "predictions"]), default="metrics", show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "model-index"]), default="jsonl", show_default=True,
-              help="model-index: one model's results (--model) as a Hugging Face model card's model-index YAML.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "model-index", "lm-eval"]), default="jsonl",
+              show_default=True, help="model-index: one model's results (--model) as a Hugging Face model card; "
+                                      "lm-eval: as lm-evaluation-harness's results JSON.")
 @click.option("--run", "run_ids", type=int, multiple=True, help="Run id(s) to export (repeatable). Default: all runs.")
 @click.option("--task", default=None, help="Only runs of this task.")
 @click.option("--model", default=None, help="Only runs of this model.")
@@ -439,8 +440,8 @@ def export(what, fmt, run_ids, task, model, latest, publish, output, source_url,
     Hugging Face model card (``--format model-index --model NAME``)."""
     from harness.store.export import export_rows, write_export, write_rows
 
-    if fmt == "model-index":
-        _export_model_index(model, source_url, output, store_path)
+    if fmt in ("model-index", "lm-eval"):
+        _export_model_results(fmt, model, source_url, output, store_path)
         return
 
     store = Store(store_path, readonly=True)
@@ -455,22 +456,29 @@ def export(what, fmt, run_ids, task, model, latest, publish, output, source_url,
     click.echo(f"Exported {count} {what} rows", err=True)
 
 
-def _export_model_index(model: str | None, source_url: str | None, output: Path, store_path) -> None:
-    from harness.store.model_index import model_index_card
+def _export_model_results(fmt: str, model: str | None, source_url: str | None, output: Path, store_path) -> None:
+    """One model's results as a model card (``model-index``) or lm-eval's results JSON."""
     from harness.store.export import write_text
 
     if not model:
-        raise HarnessError("--format model-index exports one model's results: name it with --model")
+        raise HarnessError(f"--format {fmt} exports one model's results: name it with --model")
     store = Store(store_path, readonly=True)
     try:
-        card = model_index_card(store, model, source_url=source_url)
+        if fmt == "model-index":
+            from harness.store.model_index import model_index_card
+
+            text = model_index_card(store, model, source_url=source_url)
+        else:
+            from harness.store.lm_eval_export import lm_eval_results
+
+            text = json.dumps(lm_eval_results(store, model), indent=2) + "\n"
     finally:
         store.close()
     if str(output) == "-":
-        click.echo(card, nl=False)
+        click.echo(text, nl=False)
     else:
-        write_text(output, card)
-    click.echo(f"Exported the model-index card of {model}", err=True)
+        write_text(output, text)
+    click.echo(f"Exported the {fmt} results of {model}", err=True)
 
 
 def main() -> None:

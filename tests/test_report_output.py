@@ -157,3 +157,41 @@ def test_a_models_results_round_trip_through_a_hugging_face_model_card(tmp_path)
     assert str(tmp_path) not in out.read_text()
     missing = CliRunner().invoke(cli, ["export", "--format", "model-index", "--store", str(store)])
     assert missing.exit_code == 1 and "--model" in missing.output
+
+
+def test_lm_eval_results_json_has_the_structure_lm_eval_writes(tmp_path):
+    """``harness export --format lm-eval`` against a results file lm-eval 0.4 itself wrote
+    (tests/fixtures/lm_eval_results.json, made by bench/lm_eval_results_fixture.py): the same
+    top-level keys, and per task the same kinds of entries (``acc,none``, ``acc_stderr,none``,
+    ``alias``; n-samples' original and effective; higher_is_better per metric)."""
+    import json
+
+    from harness.store.store import Store
+
+    written = json.loads((Path(__file__).parent / "fixtures" / "lm_eval_results.json").read_text())
+    store = tmp_path / "s.sqlite"
+    result = CliRunner().invoke(cli, ["run", "--tasks", "sentiment,coref:wsc273,ner", "--models", "vader,coref-first,spacy-en-sm",
+                                      "--source", "demo", "--store", str(store), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    exported = {}
+    for model in ("vader", "coref-first", "spacy-en-sm"):
+        out = tmp_path / f"{model}.json"
+        result = CliRunner().invoke(cli, ["export", "--format", "lm-eval", "--model", model, "--store", str(store), "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        exported[model] = json.loads(out.read_text())
+    for ours in exported.values():
+        assert {"results", "versions", "n-shot", "n-samples", "higher_is_better", "group_subtasks"} <= set(ours) <= set(written) | {"config"}
+    for model, theirs_name, ours_name in (("vader", "local_sst2", "sst2"), ("coref-first", "local_wsc273", "wsc273")):
+        ours, theirs = exported[model], written
+        assert set(theirs["results"][theirs_name]) - {"name", "sample_len"} <= set(ours["results"][ours_name])
+        assert set(ours["n-samples"][ours_name]) == set(theirs["n-samples"][theirs_name]) == {"original", "effective"}
+        assert set(theirs["higher_is_better"][theirs_name]) <= set(ours["higher_is_better"][ours_name])
+        assert isinstance(ours["n-shot"][ours_name], int) and ours["n-shot"][ours_name] == theirs["n-shot"][theirs_name]
+    db = Store(store, readonly=True)
+    run = db.latest_runs().query("model == 'vader'").iloc[0]
+    accuracy = db.metrics([int(run["id"])]).query("name == 'accuracy' and breakdown == ''").iloc[0]
+    sst2 = exported["vader"]["results"]["sst2"]
+    assert sst2["acc,none"] == accuracy["value"]
+    assert abs(sst2["acc_stderr,none"] - (accuracy["ci_high"] - accuracy["ci_low"]) / (2 * 1.959963984540054)) < 1e-12
+    ner = exported["spacy-en-sm"]["results"]["ner"]  # no lm-eval counterpart: our names, the same suffixes
+    assert "f1,none" in ner and "f1_stderr,none" in ner and ner["alias"] == "ner"
