@@ -74,6 +74,11 @@ class Task:
     #: split -> the dataset's name as a local file holds it, where that differs from
     #: ``dataset`` (CoNLL-2003's local test file is CoNLL++)
     local_datasets: dict[str, str] = {}
+    #: Hugging Face ``evaluate`` modules computed on top of the kind's metrics: Hub ids for
+    #: users online ("exact_match") or local module files ("metrics/cer.py"); stored with a
+    #: bootstrap CI from :attr:`extra_metrics_resamples` recomputations (0: no CI)
+    extra_metrics: tuple[str, ...] = ()
+    extra_metrics_resamples: int = 200
     #: what one example is ("sentence", "word"): the unit a run's n is shown in
     example_unit: str = "example"
     #: metric -> what its n counts where it scores only some examples (spelling accuracy: the

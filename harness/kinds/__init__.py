@@ -129,12 +129,23 @@ def _overrides(task: Task, method: str) -> bool:
 
 def score(task: Task, examples: Sequence[Example], predictions: Sequence[Prediction], seed: int = 0) -> Scores:
     """Every metric of one model's answers to ``task``, with bootstrap CIs: as the task scores
-    itself where it overrides :meth:`Task.score`, else as its kind's scorer does."""
+    itself where it overrides :meth:`Task.score`, else as its kind's scorer does; then the
+    task's :attr:`~harness.core.task.Task.extra_metrics` (``evaluate`` modules)."""
     if len(examples) != len(predictions):
         raise HarnessError(f"{len(predictions)} predictions for {len(examples)} examples")
     if _overrides(task, "score"):
-        return task.score(examples, predictions, seed=seed)
-    return kind_of(task).scorer.score(task, examples, predictions, seed=seed)
+        scores = task.score(examples, predictions, seed=seed)
+    else:
+        scores = kind_of(task).scorer.score(task, examples, predictions, seed=seed)
+    if task.extra_metrics:
+        from harness.plugins.registry import warn
+        from harness.scoring.evaluate_metrics import evaluate_metrics
+
+        views = [kind_of(task).scorer.evaluate_view(e, p) for e, p in zip(examples, predictions)]
+        scores.metrics.extend(evaluate_metrics(
+            task.extra_metrics, [v[0] for v in views], [v[1] for v in views], seed=seed,
+            resamples=task.extra_metrics_resamples, taken={m.name for m in scores.metrics}, warn=warn))
+    return scores
 
 
 def is_correct(task: Task, example: Example, prediction: Prediction) -> bool:

@@ -50,6 +50,11 @@ class Scorer:
         """Whether one prediction is exactly right (the report lists the others as errors)."""
         return prediction.output == example.reference
 
+    def evaluate_view(self, example: Example, prediction: Prediction) -> tuple[Any, Any]:
+        """(prediction, reference) as an ``evaluate`` metric is given them (:attr:`Task.extra_metrics`):
+        by default the output and the gold answer as they are (a label, a list of tags, an index)."""
+        return prediction.output, example.reference
+
     def paired_statistics(self, task: Task, examples: Sequence[Example], predictions: Sequence[Prediction]) -> PairedStatistics:
         """Per-example statistics the headline metric is computed from (the report's paired
         tests resample them): by default the share of exactly right answers."""

@@ -81,6 +81,12 @@ class CorrectionScorer(Scorer):
                  "over_correction_rate is not computed; harness.kinds.correction.correction_examples adds them")
         return score_correction(examples, predictions, seed=seed)
 
+    def evaluate_view(self, example, prediction):
+        """The corrected word, and the listed correction it matches (else the first): one
+        reference string, as single-reference ``evaluate`` metrics take it."""
+        matched = [r for r in example.reference if normalise_text(r) == normalise_text(prediction.output or "")]
+        return prediction.output, (matched or list(example.reference))[0]
+
     def is_correct(self, example, prediction):
         """Right when it equals any listed correction, ignoring case and spacing."""
         return normalise_text(prediction.output) in {normalise_text(r) for r in example.reference}

@@ -1,0 +1,75 @@
+"""Hugging Face ``evaluate`` modules as extra metrics of a task: each is computed on the
+predictions and references, and its bootstrap interval by recomputing it on resampled
+examples (``resamples`` calls of the module: the cost grows with it; 0 gives no interval)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from harness.core.scores import Metric
+
+#: loaded modules, by id or path (loading a module is slow; the same one serves every run)
+_LOADED: dict[str, Any] = {}
+
+
+def load_module(module: str, warn: Callable[[str], None]) -> Any | None:
+    """``evaluate.load(module)``, once per process; None, after a one-line warning naming it,
+    where it cannot load (no network for a Hub id, a missing or broken file)."""
+    if module in _LOADED:
+        return _LOADED[module]
+    import evaluate
+
+    try:
+        loaded = evaluate.load(str(Path(module).resolve()) if module.endswith(".py") else module)
+    except Exception as exc:  # evaluate raises many kinds (FileNotFoundError, ConnectionError, ImportError, ...)
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        warn(f"evaluate module {module!r} could not be loaded ({reason}); its metrics are left out, the others stand")
+        loaded = None
+    _LOADED[module] = loaded
+    return loaded
+
+
+def _numbers(result: Any) -> dict[str, float]:
+    """The scalar numbers of a module's result (its lists and strings are left out)."""
+    if not isinstance(result, dict):
+        return {}
+    return {str(k): float(v) for k, v in result.items() if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)}
+
+
+def evaluate_metrics(modules: Sequence[str], predictions: Sequence[Any], references: Sequence[Any], *, seed: int,
+                     resamples: int, taken: set[str], warn: Callable[[str], None]) -> list[Metric]:
+    """One :class:`Metric` per number each module returns, named as the module names it (or
+    ``module:name`` where a metric of that name is already ``taken``), with the 2.5 and 97.5
+    percentiles of ``resamples`` recomputations on examples drawn with replacement (seeded)."""
+    metrics: list[Metric] = []
+    n = len(predictions)
+    for module in modules:
+        loaded = load_module(module, warn)
+        if loaded is None or n == 0:
+            continue
+        try:
+            point = _numbers(loaded.compute(predictions=list(predictions), references=list(references)))
+        except Exception as exc:
+            warn(f"evaluate module {module!r} failed on these predictions ({str(exc).strip()[:160] or type(exc).__name__}); "
+                 "its metrics are left out")
+            continue
+        draws: dict[str, list[float]] = {name: [] for name in point}
+        rng = np.random.default_rng(seed)
+        for _ in range(resamples):
+            index = rng.integers(0, n, n)
+            again = _numbers(loaded.compute(predictions=[predictions[i] for i in index],
+                                            references=[references[i] for i in index]))
+            for name in point:
+                if name in again:
+                    draws[name].append(again[name])
+        prefix = Path(module).stem if module.endswith(".py") else module.split("/")[-1]
+        for name, value in point.items():
+            shown = name if name not in taken else f"{prefix}:{name}"
+            taken.add(shown)
+            values = [v for v in draws[name] if math.isfinite(v)]
+            low, high = (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))) if values else (math.nan, math.nan)
+            metrics.append(Metric(shown, value, low, high, n))
+    return metrics

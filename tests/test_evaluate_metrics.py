@@ -1,0 +1,105 @@
+"""Hugging Face ``evaluate`` modules as a task's extra metrics (``Task.extra_metrics``): a local
+module the test writes (offline), stored with a bootstrap CI and shown by the report; the NER
+F1 cross-checked through a local module that asks seqeval; an unloadable module is one
+warning line and the run's other metrics stand."""
+from __future__ import annotations
+
+import re
+
+from click.testing import CliRunner
+
+from harness import hookimpl
+from harness.cli import cli
+from harness.store import Store
+from harness.tasks.ner import CoNLL2003
+from harness.tasks.sentiment import SST2
+
+EXACT_MATCH = '''
+import datasets
+import evaluate
+
+
+class ExactMatchHere(evaluate.Metric):
+    """The share of predictions equal to their reference (written for this test)."""
+
+    def _info(self):
+        return evaluate.MetricInfo(description="exact match", citation="", inputs_description="",
+                                   features=datasets.Features({"predictions": datasets.Value("string"),
+                                                               "references": datasets.Value("string")}))
+
+    def _compute(self, predictions, references):
+        return {"exact_match": sum(p == r for p, r in zip(predictions, references)) / len(predictions)}
+'''
+
+SEQEVAL_F1 = '''
+import datasets
+import evaluate
+from seqeval.metrics import f1_score
+
+
+class SeqevalF1Here(evaluate.Metric):
+    """Entity-level micro F1 from seqeval (default mode: conlleval's chunking), written for this test."""
+
+    def _info(self):
+        return evaluate.MetricInfo(description="seqeval F1", citation="", inputs_description="",
+                                   features=datasets.Features({"predictions": datasets.Sequence(datasets.Value("string")),
+                                                               "references": datasets.Sequence(datasets.Value("string"))}))
+
+    def _compute(self, predictions, references):
+        return {"f1": f1_score(references, predictions)}
+'''
+
+
+def _tasks(tmp_path):
+    (tmp_path / "exact_match_here.py").write_text(EXACT_MATCH)
+    (tmp_path / "seqeval_f1_here.py").write_text(SEQEVAL_F1)
+
+    class SentimentEM(SST2):
+        name = "sentiment-em"
+        demo_package = "harness.tasks"  # the built-in task's demo rows
+        extra_metrics = (str(tmp_path / "exact_match_here.py"), str(tmp_path / "not_there.py"))
+        extra_metrics_resamples = 50
+
+    class NerSeqeval(CoNLL2003):
+        name = "ner-seqeval"
+        demo_package = "harness.tasks"
+        extra_metrics = (str(tmp_path / "seqeval_f1_here.py"),)
+        extra_metrics_resamples = 20
+
+    class Plugin:
+        @hookimpl
+        def harness_register_tasks(self, register):
+            register(SentimentEM())
+            register(NerSeqeval())
+
+    return Plugin()
+
+
+def _metrics(store, task):
+    db = Store(store, readonly=True)
+    run = db.latest_runs().query(f"task == '{task}'").iloc[0]
+    rows = db.metrics([int(run["id"])])
+    return {r["name"]: r for _, r in rows[rows["breakdown"] == ""].iterrows()}
+
+
+def test_a_task_declares_local_evaluate_modules_stored_with_a_ci_and_shown(tmp_path, register_plugin):
+    register_plugin(_tasks(tmp_path), "evaluate-tasks")
+    store = tmp_path / "s.sqlite"
+    result = CliRunner().invoke(cli, ["run", "--tasks", "sentiment-em,ner-seqeval", "--models", "vader,spacy-en-sm",
+                                      "--source", "demo", "--store", str(store), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    # the module that cannot load: one line naming it; the run completes with the rest
+    warnings = [line for line in result.output.splitlines() if "not_there.py" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("Warning: evaluate module") and "left out" in warnings[0]
+    sentiment = _metrics(store, "sentiment-em")
+    exact = sentiment["exact_match"]
+    assert exact["value"] == sentiment["accuracy"]["value"]  # vader's label equals the gold label exactly when it is right
+    assert exact["ci_low"] <= exact["value"] <= exact["ci_high"] and exact["ci_low"] < exact["ci_high"]
+    assert exact["n"] == sentiment["accuracy"]["n"]
+    ner = _metrics(store, "ner-seqeval")
+    # the kind's F1 (conlleval's chunking) and seqeval's through an evaluate module agree
+    assert abs(ner["seqeval_f1_here:f1"]["value"] - ner["f1"]["value"]) < 1e-12
+    site = tmp_path / "site"
+    assert CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(site)]).exit_code == 0
+    page = next(site.glob("task-sentiment-em-*.html")).read_text()
+    assert re.search(r"<th[^>]*>exact_match", page) and f"{exact['value']:.4f}" in page
