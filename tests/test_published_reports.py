@@ -28,7 +28,7 @@ def test_the_site_opens_from_disk_in_chromium(tmp_path):
     table = dom[dom.index('<table id="leaderboard"'):]
     table = table[: table.index("</table>")]
     rows = re.findall(r'<tr[^>]*data-family="([^"]+)"', table)
-    assert len(rows) >= 20
+    assert len(rows) >= 10  # a fine-tune's k-series is one row
     assert "baseline" in rows and any(f.startswith("fine-tuned") for f in rows) and any(f.startswith("decoder") for f in rows)
     for link in sorted(set(re.findall(r'href="(task-[^"#]+\.html)"', dom))):
         page = chromium_dom(SITE / link, tmp_path / "profile")

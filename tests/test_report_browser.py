@@ -379,10 +379,17 @@ def test_the_index_of_a_full_board_fits_1400_pixels(tmp_path):
                                           "spacy-en-sm,vader,coref-first,coref-nearest,identity,pyspellchecker,symspell,autocorrect",
                                           "--source", "demo", "--store", str(store), "--no-progress", *extra])
         assert result.exit_code == 0, result.output
+    # runs on part of each split: every cell of a row then carries its "n=… of … <unit>" label
+    result = CliRunner().invoke(cli, ["run", "--tasks", "ner,ner:wnut17,sentiment,spelling", "--models",
+                                      "capitalised-spans,textblob-polarity,textblob", "--source", "demo",
+                                      "--limit", "5", "--store", str(store), "--no-progress"])
+    assert result.exit_code == 0, result.output
     site = tmp_path / "site"
     assert CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(site)]).exit_code == 0
-    heads = _headings(_table((site / "index.html").read_text(encoding="utf-8"), "leaderboard"))
+    index = (site / "index.html").read_text(encoding="utf-8")
+    heads = _headings(_table(index, "leaderboard"))
     assert len(heads) == 2 + 11 + 1 and not any("typo" in h for h in heads)  # noisy columns are not on the index
+    assert index.count('class="subset muted">n=5 of') >= 8
     layout = _layout(site / "index.html", tmp_path / "p")
     assert layout["document"] <= 1400, layout
     assert layout["boxes"] and all(scroll <= client for scroll, client in layout["boxes"]), layout
