@@ -288,6 +288,8 @@ def _run_into_store(store_path, evaluate, as_json: bool, verbose: bool, debug: b
 
 
 def _print_results(summary, as_json: bool) -> None:
+    from harness.report.numbers import counted
+
     if as_json:
         out = []
         for r in summary.results:
@@ -307,9 +309,9 @@ def _print_results(summary, as_json: bool) -> None:
         demo = " [demo data]" if r.data_source == "demo" else ""
         task = f"{r.task} ({r.perturbation})" if r.perturbation else r.task
         n = m.n if m.n is not None else r.n  # what the headline counts (misspellings, not every word)
-        counted = f"{n} {_unit(r.task, r.scores.headline)}{'' if n == 1 else 's'}"
+        shown = counted(n, _unit(r.task, r.scores.headline), thousands=False)
         click.echo(
-            f"{task:<14} {r.model:<24} {r.split:<10} n={counted:<17} {r.scores.headline}={m.value:.4f} "
+            f"{task:<14} {r.model:<24} {r.split:<10} n={shown:<17} {r.scores.headline}={m.value:.4f} "
             f"[{m.ci_low:.4f}, {m.ci_high:.4f}]  {speed}  (computed {r.computed}, cached {r.n - r.computed}){demo}"
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.report.numbers import counted
 from harness.report.significance import RankInterval
 from harness.store.provenance import RequestSummary, Throughput
 
@@ -95,8 +96,7 @@ class Column:
         """``n`` with what it counts: "270 misspellings", "3,453 sentences" (``metric``: whose n)."""
         if n is None:
             return "–"
-        unit = self.metric_units.get(metric or "", self.example_unit)
-        return f"{n:,} {unit}{'' if n == 1 else 's'}"
+        return counted(n, self.metric_units.get(metric or "", self.example_unit))
 
     @property
     def label(self) -> str:

@@ -19,3 +19,9 @@ def signed(value: Any, digits: int = 4) -> str:
         return "–"
     text = f"{value:+.{digits}f}"
     return text[1:] if not text.strip("+-0.") else text
+
+
+def counted(n: int, unit: str, *, thousands: bool = True) -> str:
+    """``n`` with what it counts, in the plural where it is not one: "3,453 sentences", "1 schema"
+    (``thousands=False``: "3453 sentences", as the CLI's fixed-width lines print it)."""
+    return f"{n:,} {unit}{'' if n == 1 else 's'}" if thousands else f"{n} {unit}{'' if n == 1 else 's'}"

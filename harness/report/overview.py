@@ -104,12 +104,13 @@ def overview_rows(columns: Sequence[Column], models: Sequence[str], model_info: 
         else:
             rows[key] = OverviewRow(key, info["display"], info["full_name"], info["family"], info["family_label"],
                                     info["parameters"], info["licence"], info.get("base"))
+    series_keys = set(series_of.values())
     for col in columns:
         grouped: dict[str, list[RunView]] = {}
         for run in col.runs:
             grouped.setdefault(series_of.get(run.model, run.model), []).append(run)
         for key, runs in grouped.items():
-            if key not in series_of.values():
+            if key not in series_keys:
                 rows[key].cells[column_key(col)] = OverviewCell(runs[0])
                 continue
             points = sorted(({"k": int(r.finetuned.get("k") or 0), "label": r.finetuned.get("k_label", ""), "run": r,

@@ -35,6 +35,18 @@ def _select_runs(store: Store, run_ids: Sequence[int] | None, task: str | None, 
     return runs
 
 
+def clean_runs_of(store: Store, model: str) -> pd.DataFrame:
+    """``model``'s newest run on each task without noise added (what a model card or an lm-eval
+    results file reports); a one-line error naming the store's models where it has none."""
+    runs = store.latest_runs()
+    mine = runs[(runs["model"] == model) & runs["settings"].map(lambda s: not (s or {}).get("perturbation"))] \
+        if not runs.empty else runs
+    if mine.empty:
+        known = ", ".join(sorted(set(runs["model"]))[:12]) if not runs.empty else "none"
+        raise HarnessError(f"No clean run of model {model!r} in {store.path} (its models: {known})")
+    return mine
+
+
 def _task_names(name: str) -> list[str]:
     """The registered tasks ``name`` stands for (an alias or a group), or none."""
     from harness.core.task import resolve_tasks

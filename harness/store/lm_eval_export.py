@@ -8,7 +8,7 @@ from typing import Any
 
 from harness.core.distributions import installed_version
 from harness.core.publishing import hide_paths
-from harness.errors import HarnessError
+from harness.store.export import clean_runs_of
 from harness.store.store import Store
 
 #: our task -> (lm-eval's task name, our metric -> lm-eval's metric name)
@@ -24,11 +24,7 @@ def lm_eval_results(store: Store, model: str) -> dict[str, Any]:
     overall metric as ``name,none`` with ``name_stderr,none`` (the bootstrap interval's half
     width over 1.96), the task version, shots, n of the split's examples, and a ``config`` naming
     the model (no paths), harness's version and the suite's sha256."""
-    runs = store.latest_runs()
-    if not runs.empty:
-        runs = runs[(runs["model"] == model) & runs["settings"].map(lambda s: not (s or {}).get("perturbation"))]
-    if runs.empty:
-        raise HarnessError(f"No clean run of model {model!r} in {store.path}")
+    runs = clean_runs_of(store, model)
     metrics = store.metrics([int(i) for i in runs["id"]])
     out: dict[str, Any] = {"results": {}, "group_subtasks": {}, "versions": {}, "n-shot": {}, "higher_is_better": {},
                            "n-samples": {}}

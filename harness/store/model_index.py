@@ -7,6 +7,7 @@ from typing import Any
 from harness.core.distributions import installed_version
 from harness.core.publishing import hide_paths
 from harness.errors import HarnessError
+from harness.store.export import clean_runs_of
 from harness.store.store import Store
 
 #: the Hub's task type for each kind of task
@@ -24,11 +25,7 @@ def model_index_card(store: Store, model: str, *, source_url: str | None = None,
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     version = installed_version("harness") or "unknown"
-    runs = store.latest_runs()
-    runs = runs[(runs["model"] == model) & runs["settings"].map(lambda s: not (s or {}).get("perturbation"))]
-    if runs.empty:
-        known = ", ".join(sorted(set(store.latest_runs()["model"]))[:12]) if not store.latest_runs().empty else "none"
-        raise HarnessError(f"No clean run of model {model!r} in {store.path} (its models: {known})")
+    runs = clean_runs_of(store, model)
     metrics = store.metrics([int(i) for i in runs["id"]])
     name = hide_paths(model) if publish else model
     results: list[Any] = []
