@@ -7,6 +7,7 @@ these names are described in ARCHITECTURE.md.
 from harness.core.example import Example, Prediction
 from harness.core.model import Model, ModelFamily, Usage, get_model, get_models
 from harness.core.options import Option
+from harness.core.prompts import PromptVariant
 from harness.core.requests import GenerationRequest, Request
 from harness.core.scores import Metric, Scores
 from harness.core.task import LoadedSplit, Task, TaskGroup, get_task, get_tasks, resolve_tasks
@@ -54,6 +55,7 @@ __all__ = [
     "PluginError",
     "Prediction",
     "Presenter",
+    "PromptVariant",
     "Request",
     "Scorer",
     "Scores",

@@ -60,8 +60,9 @@ def cli(ctx, debug):
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def tasks(as_json):
-    """List the registered tasks."""
+@click.option("--prompts", "show_prompts", is_flag=True, help="Show each task's decoder prompts (default and variants) in full.")
+def tasks(as_json, show_prompts):
+    """List the registered tasks (and, with --prompts, the prompts decoders are asked with)."""
     seen = {}
     for reg in get_tasks().values():
         obj = reg.obj
@@ -83,6 +84,13 @@ def tasks(as_json):
             f"{row['name']}{aliases}\n  kind: {row['kind']}  dataset: {row['dataset']}  "
             f"splits: {', '.join(row['splits'])} (default {row['default_split']})  plugin: {row['plugin']}"
         )
+        if row["prompts"]:
+            click.echo(f"  prompts: {', '.join(p['name'] for p in row['prompts'])}")
+        for prompt in row["prompts"] if show_prompts else ():
+            extra = "".join(f"; {key}: {value}" for key, value in prompt.items() if key not in ("name", "template", "description")
+                            and value)
+            click.echo(f"  -- {prompt['name']}: {prompt['description']}{extra}")
+            click.echo("     " + prompt["template"].replace("\n", "\n     "))
 
 
 @cli.group(invoke_without_command=True)
@@ -178,6 +186,9 @@ def _default_models() -> list[str]:
               help="Evaluate a random N examples (seeded by --seed; file order kept).")
 @click.option("--shots", type=click.IntRange(0, 1000), default=0, show_default=True,
               help="Solved train examples shown to few-shot models (drawn with --seed); other models are skipped.")
+@click.option("--prompts", "prompt_spec", default=None, metavar="all|NAME[,NAME...]",
+              help="Ask decoders with each of these prompts (`harness tasks --prompts` lists each task's), once per "
+                   "prompt: 'all' runs every variant; the default prompt alone if not given.")
 @click.option("--perturb", "perturb_spec", default=None, metavar="NAME:RATE[,RATE...]",
               help="Also run with seeded noise in the inputs, once per rate, e.g. typo:0,0.05,0.1 "
                    "(typo, ocr, case, punct; rate: the share of words changed; 0 is the clean run).")
@@ -194,7 +205,8 @@ def _default_models() -> list[str]:
 @click.option("--debug", is_flag=True, help="Show the traceback of a failing model plugin.")
 @_store_option
 @click.pass_context
-def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, source, split, limit, sample, shots, perturb_spec,
+def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, source, split, limit, sample, shots, prompt_spec,
+        perturb_spec,
         option_pairs, seed, batch_size, workers, as_json, no_progress, verbose, debug, store_path):
     """Evaluate every model on every task and store the results."""
     from harness.run.runner import run_matrix
@@ -210,6 +222,7 @@ def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, s
             raise HarnessError(f"-o expects KEY=VALUE, got {pair!r}")
         options[key.strip()] = value.strip()
 
+    from harness.core.prompts import parse_prompt_names
     from harness.data.perturb import parse_perturbations
 
     from harness.run.config import Evaluation, Execution, RunConfig
@@ -249,7 +262,8 @@ def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, s
     models_by_name = {model.name: model for model in (get_model(name) for name in names)}  # an alias names its model once
     model_list = list(models_by_name.values())
     evaluation = Evaluation(tuple(task_list), tuple(model_list), split=split, data_dir=data_dir, source=source, limit=limit,
-                            sample=sample, shots=shots, options=options, seed=seed, perturbations=tuple(perturbations))
+                            sample=sample, shots=shots, options=options, seed=seed, perturbations=tuple(perturbations),
+                            prompts=parse_prompt_names(prompt_spec))
     _run_into_store(store_path, lambda store: run_matrix(RunConfig(evaluation, execution(store))), as_json, verbose, debug)
 
 

@@ -92,6 +92,10 @@ class Model:
     #: runs on a GPU when the machine has one (torch models): with ``--executor ray`` each of its
     #: cells then asks the cluster for a GPU
     uses_gpu: bool = False
+    #: asks each task through its prompt (``Task.prompt_template``): ``--prompts`` runs it once
+    #: per prompt variant; models that read no prompt run once, whatever ``--prompts`` says
+    reads_prompts: bool = False
+
     def report_progress(self, share: float) -> None:
         """Say how much (0-1) of the current ``predict`` call is done, so the progress bar moves
         inside a long call (a decoder's batch); it reaches :attr:`RunContext.on_share`.

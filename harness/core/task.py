@@ -1,6 +1,7 @@
 """Task base class, examples, and where a split's data comes from."""
 from __future__ import annotations
 
+import copy
 import os
 import sys
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.core.example import Example, Prediction
+from harness.core.prompts import DEFAULT_PROMPT, PromptVariant
 from harness.core.scores import Scores
 from harness.data.hub import hub_reachable
 from harness.errors import HarnessError
@@ -61,6 +63,13 @@ class Task:
     verbalizers: dict[str, str] = {}
     #: decoders that generate: the text their answer starts with, written for them ("[" for a JSON list)
     answer_prefix: str = ""
+    #: other prompts for decoders, by name (``--prompts all`` runs each; see :class:`PromptVariant`);
+    #: the template above is the one named "default"
+    prompt_variants: dict[str, PromptVariant] = {}
+    #: what the default prompt is, as listings show it
+    prompt_description: str = "the task's own prompt"
+    #: which prompt this task object asks with (a copy made by :meth:`with_prompt` says its variant)
+    prompt_name: str = DEFAULT_PROMPT
     #: where ``--shots`` draws solved examples from: this split of ``few_shot_task`` (None: this task)
     few_shot_split: str = "train"
     few_shot_task: str | None = None
@@ -88,6 +97,31 @@ class Task:
     def n_unit(self, metric: str | None = None) -> str:
         """What an n counts: ``metric``'s unit (:attr:`metric_units`), else :attr:`example_unit`."""
         return self.metric_units.get(metric or "", self.example_unit)
+
+    def prompt_names(self) -> list[str]:
+        """The default prompt's name, then each variant's (none where the task has no prompt)."""
+        return [DEFAULT_PROMPT, *self.prompt_variants] if self.prompt_template else []
+
+    def with_prompt(self, name: str) -> Task:
+        """This task asking with prompt ``name``: itself for the default, else a copy whose
+        template (and verbalisers, answer prefix) are the variant's."""
+        if name == DEFAULT_PROMPT:
+            return self
+        if name not in self.prompt_variants:
+            raise HarnessError(f"Task {self.name!r} has no prompt {name!r}; its prompts: {', '.join(self.prompt_names())}")
+        variant = self.prompt_variants[name]
+        asked = copy.copy(self)
+        asked.prompt_template = variant.template
+        if variant.verbalizers is not None:
+            asked.verbalizers = dict(variant.verbalizers)
+        if variant.answer_prefix is not None:
+            asked.answer_prefix = variant.answer_prefix
+        asked.prompt_name = name
+        return asked
+
+    def prompt_variant(self) -> PromptVariant | None:
+        """The variant this task object asks with (None: the default prompt)."""
+        return self.prompt_variants.get(self.prompt_name) if self.prompt_name != DEFAULT_PROMPT else None
 
     @property
     def splits(self) -> list[str]:
@@ -268,7 +302,21 @@ class Task:
             "published": [list(p) for p in self.published],
             "licence": self.licence,
             "text_redistributable": self.text_redistributable,
+            "prompts": self.prompts_described(),
         }
+
+    def prompts_described(self) -> list[dict[str, Any]]:
+        """Each prompt decoders may be asked with (default first): name, description, template,
+        and what else a variant changes."""
+        if not self.prompt_template:
+            return []
+        described = [{"name": DEFAULT_PROMPT, "description": self.prompt_description, "template": self.prompt_template,
+                      "verbalizers": dict(self.verbalizers), "answer_prefix": self.answer_prefix, "options": {}}]
+        for name, variant in self.prompt_variants.items():
+            described.append({"name": name, "description": variant.description, "template": variant.template,
+                              "verbalizers": dict(variant.verbalizers) if variant.verbalizers is not None else None,
+                              "answer_prefix": variant.answer_prefix, "options": dict(variant.options)})
+        return described
 
 
 class TaskGroup:

@@ -137,6 +137,7 @@ class DecoderLM(Model):
 
     kinds = _DecoderKinds()  # type: ignore[assignment]
     few_shot = True
+    reads_prompts = True
     options = {
         # auto: apply the tokenizer's chat template when it has one (instruction-tuned models)
         "chat_template": ("auto", "on", "off"),

@@ -49,6 +49,11 @@ class RunView:
     rank_interval: RankInterval | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
     wrong: int = 0
+    #: the prompt a decoder asked with ("default" for every other model)
+    prompt: str = "default"
+    #: a decoder's runs of the same cell with the other prompts (folded into this, its default
+    #: prompt's run; see :mod:`harness.report.prompts`)
+    prompt_runs: list[RunView] = field(default_factory=list)
 
     @property
     def load_seconds(self) -> float | None:
@@ -88,6 +93,8 @@ class Column:
     explorer: dict[str, Any] = field(default_factory=dict)
     #: degradation curves under noise (on the clean column's page)
     robustness: list[dict[str, Any]] = field(default_factory=list)
+    #: how decoders' scores and the ranking move with the prompt (None: one prompt each)
+    prompt_sensitivity: Any = None
     #: what one example is, and what each metric's n counts where not every example (the task's)
     example_unit: str = "example"
     metric_units: dict[str, str] = field(default_factory=dict)

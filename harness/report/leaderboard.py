@@ -17,6 +17,7 @@ from harness.report.charts import degradation, dot_whisker, learning_curves, par
 from harness.report.columns import Column, Loaded, RunView
 from harness.report.explorer import clipped, explorer_data
 from harness.core.publishing import hide_paths, hide_paths_in, text_allowed
+from harness.report.prompts import fold_prompt_variants, prompt_of, prompt_range, prompt_sensitivity
 from harness.report.overview import common_task_set, family_leaders, overall_win_rates, overview_rows
 from harness.report.significance import (compare_models, comparison_matrix, headline_detectable, rank_intervals,
                                          small_sample)
@@ -211,7 +212,11 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
             parameters=provenance.parameters,
             engine=redact_json(hide_paths_in(provenance.engine)),
             requests=provenance.requests,
+            prompt=prompt_of(row["settings"]),
         ))
+    folded = fold_prompt_variants(columns.values())  # a decoder's other prompts join its default row
+    shown = {run.model for col in columns.values() for run in col.runs}
+    models = [m for m in models if m not in folded or m in shown]
     _tell_apart(model_info, columns.values())
     if workers is None:
         import os
@@ -329,6 +334,7 @@ def _fill_column(store: Store, col: Column, *, seed: int) -> None:
                                   and r.headline["value"] is not None else -math.inf))
     col.metric_names = sorted({m["name"] for r in col.runs for m in r.metrics}, key=lambda n: (n != col.headline, n))
     col.curves = learning_curves(col.runs)
+    col.prompt_sensitivity = prompt_sensitivity(col)
     col.breakdown_rows = sorted({(m["breakdown"], m["name"]) for r in col.runs for m in r.breakdown},
                                 key=lambda row: (row[0], row[1] != col.headline, row[1]))
     col.breakdown_by = ", ".join(sorted({b.split("=", 1)[0] for b, _ in col.breakdown_rows}))

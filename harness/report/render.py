@@ -17,6 +17,7 @@ from harness.report.leaderboard import build_context
 from harness.report.numbers import fixed, signed
 from harness.report.overview import SPARK_HEIGHT, SPARK_WIDTH
 from harness.report.significance import SMALL_SAMPLE_WIDTH
+from harness.report.prompts import prompt_range
 from harness.store.store import Store
 
 
@@ -32,6 +33,7 @@ def environment() -> jinja2.Environment:
     env.filters["params"] = _parameters
     env.globals["small_sample_width"] = SMALL_SAMPLE_WIDTH
     env.globals["spark_width"], env.globals["spark_height"] = SPARK_WIDTH, SPARK_HEIGHT
+    env.globals["prompt_range"] = prompt_range
     return env
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from harness.core.model import Model
+from harness.core.prompts import check_prompt_names, parse_prompt_names
 from harness.core.task import Task
 from harness.data.perturb import Perturbation
 from harness.errors import HarnessError
@@ -50,10 +51,14 @@ class Evaluation:
     perturbations: tuple[Perturbation, ...] = ()
     #: the suite this run belongs to (name, file, sha256, text), recorded in each run's provenance
     suite: Mapping[str, Any] | None = None
+    #: prompt variants decoders are asked with (``--prompts``): ("all",), names, or () for each
+    #: task's default prompt alone; models that read no prompt run once either way
+    prompts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.seed <= MAX_SEED:
             raise HarnessError(f"--seed must be from 0 to {MAX_SEED}, got {self.seed}")
+        check_prompt_names(self.prompts, {task.name: task.prompt_names() for task in self.tasks if task.prompt_names()})
         for name in self.options:
             if not any(model.takes_option(name) for model in self.models):
                 takers = sorted({f"{o} ({m.name})" for m in self.models for o in m.declared_options()})
@@ -96,6 +101,9 @@ class RunConfig:
     evaluation: Evaluation
     execution: Execution
     perturbation: Perturbation | None = None
+    #: models configured with a prompt variant's options, made once per run (see
+    #: :func:`harness.run.runner.prompted`) and closed with the run's models
+    prompted_models: dict[tuple, Model] = field(default_factory=dict, compare=False)
 
     def for_condition(self, condition: Perturbation | None) -> RunConfig:
         """The same run under one noise condition (a rate of 0 is the clean run)."""
@@ -114,5 +122,7 @@ class RunConfig:
             settings.pop("workers", None)
         if "perturbations" in settings:
             settings["perturbations"] = tuple(settings["perturbations"])
+        if "prompts" in settings:
+            settings["prompts"] = parse_prompt_names(settings["prompts"])
         evaluation = Evaluation(tuple(tasks), tuple(models), **{k: v for k, v in settings.items() if k in what})
         return cls(evaluation, Execution(store, **{k: v for k, v in settings.items() if k in how}))

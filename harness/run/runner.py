@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from harness.core.distributions import distribution_of, installed_version
 from harness.core.example import Example
 from harness.core.model import Model, RunContext, Usage
+from harness.core.prompts import DEFAULT_PROMPT, prompts_of
 from harness.core.task import LoadedSplit, Task, get_task
 from harness.engines.decoder import RequestCache
 from harness.errors import HarnessError
@@ -85,7 +86,7 @@ def run_matrix(config: RunConfig) -> RunSummary:
             condition_config = config.for_condition(condition)
             executor.run(plan_cells(summary, condition_config), summary, condition_config)
     finally:
-        for model in config.evaluation.models:
+        for model in [*config.evaluation.models, *config.prompted_models.values()]:
             model.close()
     return summary
 
@@ -168,13 +169,34 @@ def plan_cells(summary: RunSummary, config: RunConfig) -> Iterator[Cell]:
             how.log(f"{task.name}: --sample {what.sample} is more than the {len(loaded.examples)} examples of its "
                     f"{loaded.split} split: evaluating all of them")
         for model in supported:
-            try:
-                cell = prepare_cell(task, model, loaded, examples, shots, config)
-            except PLUGIN_ERRORS as exc:  # identity(), task_settings() ... of a model plugin
-                failure = plugin_failure(f"{model.name} failed on {task.name} before predicting", exc)
-                summary.failed.append(Failed(task.name, model.name, str(failure), failure.trace))
-                continue
-            yield cell
+            asked = prompts_of(task.prompt_names(), what.prompts) if model.reads_prompts else [DEFAULT_PROMPT]
+            if not asked:
+                summary.skipped.append(Skipped(task.name, model.name, f"{task.name} has no prompt named "
+                                               f"{', '.join(what.prompts)} (its prompts: {', '.join(task.prompt_names())})"))
+            for prompt in asked:
+                try:
+                    prompted_task, prompted_model = prompted(task, model, prompt, config)
+                    cell = prepare_cell(prompted_task, prompted_model, loaded, examples, shots, config)
+                except PLUGIN_ERRORS as exc:  # identity(), task_settings() ... of a model plugin
+                    failure = plugin_failure(f"{model.name} failed on {task.name} before predicting", exc)
+                    summary.failed.append(Failed(task.name, model.name, str(failure), failure.trace))
+                    continue
+                yield cell
+
+
+def prompted(task: Task, model: Model, prompt: str, config: RunConfig) -> tuple[Task, Model]:
+    """The task asking with ``prompt`` and the model as that prompt needs it: configured with
+    the variant's decoder options (one copy per set of options in a run, closed with the run)."""
+    asked = task.with_prompt(prompt)
+    variant = asked.prompt_variant()
+    wanted = {k: v for k, v in (variant.options if variant else {}).items() if model.takes_option(k)}
+    if not wanted or all(str(model.option(k)) == v for k, v in wanted.items()):
+        return asked, model
+    key = (id(model), tuple(sorted(wanted.items())))
+    copies = config.prompted_models
+    if key not in copies:
+        copies[key] = model.with_options(wanted)
+    return asked, copies[key]
 
 
 def check_references(task: Task, kind, loaded: LoadedSplit, examples: Sequence[Example]) -> None:
@@ -235,6 +257,10 @@ def prepare_cell(task: Task, model: Model, loaded: LoadedSplit, examples: list[E
     if options:
         settings["options"] = options
     tags = model.option_tags()
+    variant = task.prompt_variant()
+    if variant is not None:  # the variant's name labels the row; the options it sets do not
+        settings["prompt"] = task.prompt_name
+        tags = [t for t in tags if t.partition("=")[0] not in variant.options] + [f"prompt={task.prompt_name}"]
     if shots:
         settings["shots"] = [e.key for e in shots]
         tags.insert(0, f"{len(shots)}-shot")

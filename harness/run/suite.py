@@ -19,6 +19,7 @@ tasks = ["ner", "sentiment"]
 models = ["spacy-en-sm", "vader", "@minilm-sst2"]   # @NAME: the models of a [[finetune]]; @NAME:K one
 shots = [0, 5]
 sample = 500
+prompts = "all"                 # decoders: every prompt variant of each task ("default" alone if not given)
 
 [labels]                        # optional: the names the report's rows show (tags such as 5-shot kept)
 "llamacpp:qwen2.5-coder-1.5b" = "Qwen2.5-Coder 1.5B"
@@ -40,6 +41,7 @@ import tomllib
 
 from harness.core.model import get_model
 from harness.core.paths import check_path_name, inside
+from harness.core.prompts import DEFAULT_PROMPT, check_prompt_names, parse_prompt_names, prompts_of
 from harness.core.task import SOURCES, resolve_tasks
 from harness.data.perturb import parse_perturbations
 from harness.engines.packaged import cache_root
@@ -50,7 +52,7 @@ from harness.run.config import MAX_BATCH_SIZE, MAX_COUNT, MAX_SEED, Evaluation, 
 from harness.run.runner import run_matrix
 
 SUITE_KEYS = {"name", "description", "data_dir", "source", "seed", "batch_size"}
-RUN_KEYS = {"tasks", "models", "shots", "limit", "sample", "split", "options", "perturb", "batch_size"}
+RUN_KEYS = {"tasks", "models", "shots", "limit", "sample", "split", "options", "perturb", "batch_size", "prompts"}
 FINETUNE_KEYS = {"name", "task", "base", "k", "epochs", "lr", "batch_size", "seed", "max_minutes", "max_length",
                  "dev_limit", "augment", "augment_mix", "out", "evaluate"}
 EVALUATE_KEYS = {"limit", "sample", "split", "perturb", "batch_size"}
@@ -73,6 +75,9 @@ class RunBlock:
     #: the noise conditions of ``perturb = "typo:0.05,0.1"`` (empty: clean only)
     perturbations: list = field(default_factory=list)
     batch_size: int | None = None
+    #: the prompt variants decoders are asked with (``prompts = "all"`` or a list of names;
+    #: empty: each task's default prompt)
+    prompts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -306,6 +311,15 @@ def _run_block(path: Path, where: str, table: Any, allowed: set[str], suite: Sui
             check.fail("options", f"expected a table of KEY = value, got {options!r}")
         block.options = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in options.items()}
         _check_options(check, block)
+    if check.has("prompts"):
+        value = table["prompts"]
+        if not (isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))):
+            check.fail("prompts", f"expected \"all\" or a list of prompt names, got {value!r}")
+        try:
+            block.prompts = parse_prompt_names(value)
+            check_prompt_names(block.prompts, {t.name: t.prompt_names() for t in resolve_tasks(block.tasks) if t.prompt_names()})
+        except HarnessError as exc:
+            check.fail("prompts", str(exc).removeprefix("--prompts: "))
     perturb = check.string("perturb")
     if perturb:
         try:
@@ -450,7 +464,8 @@ def run_suite(suite: Suite, execution: Execution) -> RunSummary:
         for shots in block.shots:
             what = Evaluation(tasks, models, split=block.split, data_dir=suite.data_dir, source=suite.source,
                               limit=block.limit, sample=block.sample, shots=shots, options=dict(block.options),
-                              seed=suite.seed, perturbations=tuple(block.perturbations), suite=suite.provenance())
+                              seed=suite.seed, perturbations=tuple(block.perturbations), suite=suite.provenance(),
+                              prompts=block.prompts)
             summary = run_matrix(RunConfig(what, how))
             total.results.extend(summary.results)
             total.skipped.extend(summary.skipped)
@@ -467,11 +482,14 @@ class PlannedCell:
     shots: int
     #: the noise condition ("typo 0.1"; empty: the clean set)
     condition: str = ""
+    #: the prompt variant a decoder is asked with
+    prompt: str = DEFAULT_PROMPT
 
     @property
     def label(self) -> str:
-        """"ner × llamacpp:x (5-shot, typo 0.1)"."""
-        tags = [f"{self.shots}-shot"] * bool(self.shots) + [self.condition] * bool(self.condition)
+        """"ner × llamacpp:x (5-shot, typo 0.1, prompt=review)"."""
+        tags = ([f"{self.shots}-shot"] * bool(self.shots) + [self.condition] * bool(self.condition)
+                + [f"prompt={self.prompt}"] * (self.prompt != DEFAULT_PROMPT))
         return f"{self.task} × {self.model}" + (f" ({', '.join(tags)})" if tags else "")
 
 
@@ -493,7 +511,8 @@ def planned_cells(suite: Suite) -> list[PlannedCell]:
                         continue
                     if shots and (not model.few_shot or few_shot_source(task) is None):
                         continue
-                    cells.extend(PlannedCell(task.name, model.name, shots, c) for c in conditions)
+                    prompts = prompts_of(task.prompt_names(), block.prompts) if model.reads_prompts else [DEFAULT_PROMPT]
+                    cells.extend(PlannedCell(task.name, model.name, shots, c, p) for c in conditions for p in prompts)
     return list(dict.fromkeys(cells))
 
 
@@ -506,5 +525,5 @@ def missing_cells(planned: list[PlannedCell], runs: list[dict[str, Any]]) -> lis
         noise = settings.get("perturbation")
         condition = f"{noise['name']} {noise['rate']:g}" if noise else ""
         base = str(run["model"]).split(" (", 1)[0]
-        done.add((run["task"], base, len(settings.get("shots") or []), condition))
-    return [c for c in planned if (c.task, c.model, c.shots, c.condition) not in done]
+        done.add((run["task"], base, len(settings.get("shots") or []), condition, settings.get("prompt") or DEFAULT_PROMPT))
+    return [c for c in planned if (c.task, c.model, c.shots, c.condition, c.prompt) not in done]

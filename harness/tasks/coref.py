@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from harness import DataError, Example, Task, TaskGroup, hookimpl
+from harness import DataError, Example, PromptVariant, Task, TaskGroup, hookimpl
 from harness.core.scores import Metric, Scores
 from harness.core.textio import tsv_rows
 from harness.kinds.choice.scoring import score_choice
@@ -58,6 +58,21 @@ class CorefTask(Task):
         "{{ input.text }}\nQuestion: In the passage above, who or what does the pronoun \"{{ input.pronoun }}\" "
         "refer to?\nAnswer:"
     )
+    # The default (-o coref=substitution) reads no template; the variants ask a question, each
+    # candidate scored as its answer.
+    prompt_description = ("Trinh & Le substitution (-o coref=substitution, the default: no template); with -o "
+                          "coref=question, this template")
+    prompt_variants = {
+        "question": PromptVariant(
+            prompt_template, "the task's question (what -o coref=question asks)", options={"coref": "question"}),
+        "refers-to": PromptVariant(
+            "{{ input.text }}\nIn the passage above, \"{{ input.pronoun }}\" refers to",
+            "a statement completed by the candidate", options={"coref": "question"}),
+        "options-listed": PromptVariant(
+            "{{ input.text }}\nQuestion: Who or what does \"{{ input.pronoun }}\" refer to: "
+            "{% for c in input.candidates %}{{ c.text }}{{ ' or ' if not loop.last else '' }}{% endfor %}?\nAnswer:",
+            "the question with the candidates listed", options={"coref": "question"}),
+    }
     default_split = "test"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from harness import Example, Task, hookimpl
+from harness import Example, PromptVariant, Task, hookimpl
 from harness.core.textio import text_lines
 from harness.errors import DataError
 
@@ -87,6 +87,21 @@ class NERTask(Task):
         "{{ task.type_descriptions[t] }}{% endif %}{{ '; ' if not loop.last else '' }}{% endfor %}). Answer [] if there are none.\n"
         "Sentence: {{ input | join(' ') }}\nEntities:"
     )
+    _types = "{% for t in task.labels %}{{ t }}{{ ', ' if not loop.last else '' }}{% endfor %}"
+    prompt_variants = {
+        "terse": PromptVariant(
+            "Sentence: {{ input | join(' ') }}\nNamed entities (" + _types + ") as a JSON list of "
+            "{\"text\": ..., \"type\": ...}:", "the sentence first, a short cue, types without descriptions"),
+        "types-listed": PromptVariant(
+            "Find the named entities in the text. Entity types:\n{% for t in task.labels %}- {{ t }}"
+            "{% if t in task.type_descriptions %}: {{ task.type_descriptions[t] }}{% endif %}\n{% endfor %}"
+            "Answer with a JSON list of objects with keys \"text\" and \"type\" ([] if there are none).\n\n"
+            "Text: {{ input | join(' ') }}\nAnswer:", "the types as a list, one per line, then the text"),
+        "question": PromptVariant(
+            "Question: Which named entities (" + _types + ") does this sentence mention? Answer with a JSON list of "
+            "objects with keys \"text\" (as written) and \"type\".\nSentence: {{ input | join(' ') }}\nAnswer:",
+            "a question before the sentence"),
+    }
     default_split = "test"
     columns = 4
     delimiter: str | None = None

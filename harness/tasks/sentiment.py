@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness import Example, Task, hookimpl
+from harness import Example, PromptVariant, Task, hookimpl
 from harness.core.textio import tsv_rows
 from harness.errors import DataError
 
@@ -25,6 +25,20 @@ class SST2(Task):
     # The question and answer options of lm-evaluation-harness's (GLUE) sst2 task.
     prompt_template = "{{ input }}\nQuestion: Is this sentence positive or negative?\nAnswer:"
     verbalizers = {"negative": " negative", "positive": " positive"}
+    prompt_variants = {
+        "options-reversed": PromptVariant(
+            "{{ input }}\nQuestion: Is this sentence negative or positive?\nAnswer:",
+            "the default with the options named in the other order"),
+        "review-cue": PromptVariant(
+            "Review: {{ input | trim }}\nSentiment:", "a bare review / sentiment cue"),
+        "it-was": PromptVariant(
+            "{{ input | trim }} All in all, it was", "a cloze: the review continued with \"great\" or \"terrible\"",
+            verbalizers={"negative": " terrible", "positive": " great"}),
+        "instruction": PromptVariant(
+            "Classify the sentiment of this movie review as Negative or Positive.\n\nReview: {{ input | trim }}\nSentiment:",
+            "an instruction, with capitalised labels",
+            verbalizers={"negative": " Negative", "positive": " Positive"}),
+    }
     local_files = {
         "train": "sentiment/sst2/train.tsv",
         "dev": "sentiment/sst2/dev.tsv",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from harness import DataError, Example, Task, TaskGroup, hookimpl
+from harness import DataError, Example, PromptVariant, Task, TaskGroup, hookimpl
 from harness.core.textio import read_text, text_lines, tsv_rows
 from harness.kinds.correction.data import correction_examples
 
@@ -25,6 +25,13 @@ class SpellingTask(Task):
     kind = "correction"
     # Decoders write the corrected word after the prompt (one line).
     prompt_template = "Correct the spelling of the word. If it is already spelt correctly, repeat it. Answer with the word only.\nWord: {{ input }}\nCorrect spelling:"
+    prompt_variants = {
+        "terse": PromptVariant("Misspelt: {{ input }}\nCorrected:", "two bare cues, no instruction"),
+        "question": PromptVariant("Question: What is the correct spelling of \"{{ input }}\"?\nAnswer:",
+                                  "a question with the word quoted"),
+        "dictionary": PromptVariant("Word (possibly misspelt): {{ input }}\nDictionary spelling:",
+                                    "the word's dictionary form asked for"),
+    }
     version = "1"
     default_split = "test"
 
