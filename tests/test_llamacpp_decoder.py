@@ -160,6 +160,16 @@ def test_a_run_on_real_tasks_and_a_rerun_computes_nothing(data_dir, tmp_path):
     assert_list_format(store)  # the GBNF grammar held NER answers to the entity-list format
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 0 and all(r["computed"] == 0 for r in json.loads(again.stdout)["results"])
+    # the row's parameters come from the GGUF's header: recorded by a rerun served wholly from the cache too
+    from harness.store.store import Store
+
+    reference = get_model("smollm2-135m")
+    model, _ = reference.load()
+    expected = sum(p.numel() for p in model.parameters())  # transformers' count of the same weights
+    runs = Store(store, readonly=True).runs()
+    counts = {row["provenance"]["model"]["parameters"] for _, row in runs.iterrows()}
+    # one run per (cache key, selection): the two rows are the rerun's, which computed nothing
+    assert list(runs["id"]) == [3, 4] and counts == {expected}, (counts, expected)
 
 
 def test_identity_names_the_weights_and_not_the_threads():

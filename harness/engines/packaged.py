@@ -211,3 +211,11 @@ PACKAGED = (
 def packaged_weights(name: str) -> PackagedWeights | None:
     """The packaged model called ``name`` (any case), or None."""
     return next((w for w in PACKAGED if w.name.casefold() == name.casefold()), None)
+
+
+def gguf_parameter_count(path: str | Path) -> int:
+    """Elements in every tensor of a GGUF file (its parameters, whatever their quantisation),
+    read from its header by the ``gguf`` package."""
+    from gguf import GGUFReader
+
+    return int(sum(int(tensor.n_elements) for tensor in GGUFReader(str(path)).tensors))

@@ -34,7 +34,7 @@ from harness.core.options import Option
 from harness.core.requests import Request
 from harness.engines.decoder import DecoderLM, TokenizedDecoderLM, cut_at_stops
 from harness.engines.llama_batches import DEFAULT_CELLS, DEFAULT_SEQUENCES, LlamaBatches
-from harness.engines.packaged import PackagedWeights, cache_dir, packaged_weights
+from harness.engines.packaged import PackagedWeights, cache_dir, gguf_parameter_count, packaged_weights
 from harness.kinds.tagging.grammar import entity_list_gbnf
 
 INSTALL = "pip install 'harness[llamacpp]' (llama-cpp-python)"
@@ -174,6 +174,15 @@ class LlamaCppCausal(TokenizedDecoderLM):
             weights["converted_to"] = self.option("weights")
         return {"name": self.name, **weights, "backend": "llama.cpp", "llama_cpp_python": installed_version("llama_cpp_python"),
                 "engine_code": _code_digest(self)}
+
+    def parameter_count(self) -> int | None:
+        """The GGUF's tensor elements (its parameters, whatever their quantisation), read from
+        the file's header: known without loading the weights, so a run served from the cache
+        records it too (None where the file cannot be read)."""
+        try:
+            return gguf_parameter_count(self.source_gguf())
+        except (OSError, ValueError, HarnessError):
+            return None
 
     # -- the engine --------------------------------------------------------------------------
 

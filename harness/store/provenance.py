@@ -111,7 +111,7 @@ class Provenance:
 
     @property
     def parameters(self) -> int | None:
-        """The model's parameter count, where a torch module was loaded."""
+        """The model's parameter count (where a torch module was loaded, or read from GGUF weights)."""
         return self.model.get("parameters")
 
     @property
