@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 import json
 import math
+import re
 import sqlite3
 
 import pytest
@@ -251,6 +252,10 @@ def test_the_task_page_shows_the_spread_and_each_prompts_ranks(tiny_decoder, dat
     assert float(row.split('data-spread="')[1].split('"')[0]) == pytest.approx(max(scores.values()) - min(scores.values()))
     for prompt in scores:
         assert f'data-prompt="{prompt}"' in row
+    spread_cell = row[row.index('<td class="num spread">'):]
+    low, high = (float(x) for x in re.search(r'<span class="ci">\[([\d.]+), ([\d.]+)\]', spread_cell).groups())
+    assert low <= max(scores.values()) - min(scores.values()) + 1e-9 and high >= low  # the range's bootstrap interval
+    assert 'class="prompt-tests" data-differing="' in row
     ranks = dom[dom.index('<table id="prompt-ranks"'):]
     ranks = ranks[: ranks.index("</table>")]
     assert all(f"<th>{p}</th>" in ranks for p in scores)
@@ -260,3 +265,28 @@ def test_the_task_page_shows_the_spread_and_each_prompts_ranks(tiny_decoder, dat
     assert all(f"<th>{p}</th>" in tau for p in list(scores)[1:])
     index = chromium_dom(site / "index.html", tmp_path / "profile2")
     assert f"{len(scores)} prompts:" in index and 'class="prompt-range' in index
+
+
+def test_the_spreads_interval_resamples_every_prompt_with_the_same_draws_and_tests_say_which_prompts_differ():
+    import numpy as np
+
+    from harness.report.prompts import spread_interval
+    from harness.scoring.paired import accuracy_statistics
+    from harness.scoring.stats import resample_counts
+
+    rng = np.random.default_rng(7)
+    ids = [f"e{i}" for i in range(200)]
+    right = {"default": rng.random(200) < 0.55, "cue": rng.random(200) < 0.85, "cloze": rng.random(200) < 0.55}
+    systems = {name: accuracy_statistics(ids, correct) for name, correct in right.items()}
+    low, high, differing = spread_interval(systems, seed=3, resamples=500)
+    # by hand: the same draws for every prompt, each resample's accuracies, their range, its percentiles
+    counts = resample_counts(200, resamples=500, seed=3)
+    accuracies = np.stack([(counts @ right[name].astype(float)) / 200 for name in right])
+    expected = np.percentile(accuracies.max(axis=0) - accuracies.min(axis=0), [2.5, 97.5])
+    assert (low, high) == pytest.approx(tuple(expected))
+    observed = max(c.mean() for c in right.values()) - min(c.mean() for c in right.values())
+    assert low <= observed <= high
+    # McNemar after Holm: the cue prompt (85%) beats both 55% prompts; those two do not differ
+    assert {(better, worse) for better, worse, _ in differing} == {("cue", "default"), ("cue", "cloze")}
+    same = {name: accuracy_statistics(ids, right["default"]) for name in ("a", "b")}
+    assert spread_interval(same, seed=3, resamples=200) == (0.0, 0.0, [])

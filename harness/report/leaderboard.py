@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import random
 import re
-from typing import Any
+from typing import Any, Sequence
 
 from harness.core.example import Example, Prediction
 from harness.core.secrets import redact_json
@@ -17,7 +17,7 @@ from harness.report.charts import degradation, dot_whisker, learning_curves, par
 from harness.report.columns import Column, Loaded, RunView
 from harness.report.explorer import clipped, explorer_data
 from harness.core.publishing import hide_paths, hide_paths_in, text_allowed
-from harness.report.prompts import fold_prompt_variants, prompt_of, prompt_range, prompt_sensitivity
+from harness.report.prompts import fold_prompt_variants, prompt_of, prompt_sensitivity, spread_interval
 from harness.report.overview import common_task_set, family_leaders, overall_win_rates, overview_rows
 from harness.report.significance import (compare_models, comparison_matrix, headline_detectable, rank_intervals,
                                          small_sample)
@@ -339,9 +339,10 @@ def _fill_column(store: Store, col: Column, *, seed: int) -> None:
                                 key=lambda row: (row[0], row[1] != col.headline, row[1]))
     col.breakdown_by = ", ".join(sorted({b.split("=", 1)[0] for b, _ in col.breakdown_rows}))
     col.breakdown_cells = {(r.model, m["breakdown"], m["name"]): m for r in col.runs for m in r.breakdown}
-    loaded = _load_predictions(store, col)
+    loaded = _load_predictions(store, col.runs)
     task, kind = _installed_task(col.task), shown_kind(col.kind)
     _significance(col, task, loaded, seed=seed)
+    _prompt_spreads(store, col, task, seed=seed)
     _analyses(col, task, kind, loaded)
     _errors(col, kind, loaded, seed=seed)
     col.chart = dot_whisker([{"model": r.display, **r.headline, "rank": r.rank,
@@ -351,10 +352,10 @@ def _fill_column(store: Store, col: Column, *, seed: int) -> None:
     col.explorer = explorer_data(col, kind, loaded)
 
 
-def _load_predictions(store: Store, col: Column) -> dict[int, Loaded]:
+def _load_predictions(store: Store, runs: Sequence[RunView]) -> dict[int, Loaded]:
     loaded: dict[int, Loaded] = {}
     shared: dict[tuple, Example] = {}  # one Example per example, however many models answered it
-    for run_id, example_id, data, reference, prediction, correct, meta in store.prediction_rows([r.id for r in col.runs]):
+    for run_id, example_id, data, reference, prediction, correct, meta in store.prediction_rows([r.id for r in runs]):
         run = loaded.setdefault(int(run_id), Loaded([], [], []))
         key = (example_id, id(data), id(reference), id(meta))  # the store decodes each distinct text once
         example = shared.get(key)
@@ -399,6 +400,28 @@ def _significance(col: Column, task, loaded: dict[int, Loaded], *, seed: int) ->
     tests = sorted({p.test for p in pairs})
     col.significance = {"pairs": pairs, "tests": tests, "models": [r.model for r in col.runs if r.model in systems],
                         "displays": {r.model: r.display for r in col.runs}}
+
+
+def _prompt_spreads(store: Store, col: Column, task, *, seed: int) -> None:
+    """Each decoder's spread over its prompts with its bootstrap interval, and the prompt pairs
+    that differ significantly (:func:`harness.report.prompts.spread_interval`), from the
+    predictions of every prompt's run on the examples they all scored."""
+    sensitivity = col.prompt_sensitivity
+    if sensitivity is None or task is None:
+        return
+    for spread in sensitivity.decoders:
+        loaded = _load_predictions(store, [score.run for score in spread.scores])
+        if any(score.run.id not in loaded for score in spread.scores):
+            continue
+        systems = {score.prompt: paired_statistics(task, loaded[score.run.id].examples, loaded[score.run.id].predictions)
+                   for score in spread.scores}
+        common = set.intersection(*(set(stats.ids) for stats in systems.values()))
+        ids = [example_id for example_id in next(iter(systems.values())).ids if example_id in common]
+        if not ids:
+            continue
+        systems = {prompt: stats.subset(ids) for prompt, stats in systems.items()}
+        spread.spread_low, spread.spread_high, spread.differing = spread_interval(systems, seed=seed)
+        spread.n = len(ids)
 
 
 def _analyses(col: Column, task, kind, loaded: dict[int, Loaded]) -> None:

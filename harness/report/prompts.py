@@ -12,8 +12,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+import numpy as np
+
 from harness.core.prompts import DEFAULT_PROMPT
 from harness.report.columns import Column, RunView
+from harness.report.significance import ALPHA, compare_models
+from harness.scoring.paired import PairedStatistics
+from harness.scoring.stats import DEFAULT_RESAMPLES, resample_counts
 
 
 def prompt_of(settings: dict[str, Any] | None) -> str:
@@ -76,6 +81,14 @@ class DecoderSpread:
     low: PromptScore
     median: PromptScore
     high: PromptScore
+    #: the spread's 95% bootstrap interval (see :func:`spread_interval`; None: not computed)
+    spread_low: float | None = None
+    spread_high: float | None = None
+    #: the pairs of prompts whose scores differ significantly (Holm across this decoder's
+    #: prompt pairs, the task's pairwise test), as (better, worse, difference); None: not tested
+    differing: list[tuple[str, str, float]] | None = None
+    #: the examples the interval and the tests resampled
+    n: int | None = None
 
     @property
     def spread(self) -> float:
@@ -110,6 +123,29 @@ class PromptSensitivity:
         """The least agreement between two prompts' rankings."""
         values = [t for t in self.tau.values() if t is not None]
         return min(values) if values else None
+
+
+def spread_interval(systems: dict[str, PairedStatistics], *, seed: int = 0, resamples: int = DEFAULT_RESAMPLES,
+                    alpha: float = ALPHA) -> tuple[float, float, list[tuple[str, str, float]]]:
+    """The 95% percentile interval of the spread (highest prompt's headline less the lowest's)
+    over bootstrap resamples of the examples, every prompt's statistics resampled with the same
+    draws (``systems``: prompt -> its per-example statistics, on the same examples); and the
+    prompt pairs whose difference is significant by the task's pairwise test (McNemar's exact
+    test or the paired bootstrap) after Holm's correction across the decoder's prompt pairs.
+
+    The range of several noisy scores is above 0 even when the prompts do not matter, so the
+    interval says how large the spread is, and the tests whether it is more than noise."""
+    names = list(systems)
+    counts = resample_counts(len(systems[names[0]].ids), resamples=resamples, seed=seed).astype(float)
+    resampled = np.stack([np.asarray(systems[name].metric(counts @ systems[name].stats), dtype=float) for name in names])
+    ranges = resampled.max(axis=0) - resampled.min(axis=0)
+    low, high = np.percentile(ranges, [2.5, 97.5])
+    differing = []
+    for pair in compare_models(systems, seed=seed, alpha=alpha, resamples=resamples):
+        if pair.significant and pair.difference:
+            better, worse = (pair.second, pair.first) if pair.difference > 0 else (pair.first, pair.second)
+            differing.append((better, worse, abs(pair.difference)))
+    return float(low), float(high), differing
 
 
 def spread_of(run: RunView) -> DecoderSpread | None:
