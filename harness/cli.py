@@ -317,6 +317,8 @@ def _print_results(summary, as_json: bool) -> None:
                                "failed": [{"task": f.task, "model": f.model, "message": f.message} for f in summary.failed]},
                               indent=2))
         return
+    tasks_width = max([14, *(len(f"{r.task} ({r.perturbation})" if r.perturbation else r.task) for r in summary.results)])
+    models_width = max([24, *(len(r.model) for r in summary.results)])  # the columns line up, long row names too
     for r in summary.results:
         m = r.scores.get(r.scores.headline)
         speed = f"{r.examples_per_s:.1f} ex/s" if r.examples_per_s else "- ex/s"  # as the report: untimed runs show none
@@ -325,7 +327,7 @@ def _print_results(summary, as_json: bool) -> None:
         n = m.n if m.n is not None else r.n  # what the headline counts (misspellings, not every word)
         shown = counted(n, _unit(r.task, r.scores.headline), thousands=False)
         click.echo(
-            f"{task:<14} {r.model:<24} {r.split:<10} n={shown:<17} {r.scores.headline}={m.value:.4f} "
+            f"{task:<{tasks_width}} {r.model:<{models_width}} {r.split:<10} n={shown:<17} {r.scores.headline}={m.value:.4f} "
             f"[{m.ci_low:.4f}, {m.ci_high:.4f}]  {speed}  (computed {r.computed}, cached {r.n - r.computed}){demo}"
         )
 
