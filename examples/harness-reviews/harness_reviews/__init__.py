@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness import DataError, Example, Task, hookimpl, text_lines
+from harness import DataError, Example, PromptVariant, Task, hookimpl, text_lines
 
 
 class Reviews(Task):
@@ -26,6 +26,13 @@ class Reviews(Task):
     demo_files = {"test": "reviews.tsv"}
     #: what decoder LMs are asked; each label's verbaliser (" negative", " positive") is scored after it
     prompt_template = "Review: {{ input }}\nQuestion: Is this review positive or negative?\nAnswer:"
+    #: other ways to ask it: `harness run --prompts all` asks decoders with each, and the task
+    #: page shows how much their score and rank depend on the prompt
+    prompt_variants = {
+        "cue": PromptVariant("Review: {{ input }}\nSentiment:", "a bare review / sentiment cue"),
+        "cloze": PromptVariant("{{ input }} All in all, it was", "the review continued",
+                               verbalizers={"negative": " terrible", "positive": " great"}),
+    }
 
     def read_file(self, path: Path, split: str) -> list[Example]:
         """Read ``label<TAB>review`` lines, label being ``negative`` or ``positive``."""
