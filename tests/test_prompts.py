@@ -265,6 +265,7 @@ def test_the_task_page_shows_the_spread_and_each_prompts_ranks(tiny_decoder, dat
     assert all(f"<th>{p}</th>" in tau for p in list(scores)[1:])
     index = chromium_dom(site / "index.html", tmp_path / "profile2")
     assert f"{len(scores)} prompts:" in index and 'class="prompt-range' in index
+    assert index.count('class="no-prompt muted"') == 1  # vader: no variants, and the index says so
     assert "ran 0 of 0" not in index  # one task: no overall ranking, and no "ran k of 0" under it
 
 
