@@ -91,6 +91,11 @@ def tasks(as_json, show_prompts):
                             and value)
             click.echo(f"  -- {prompt['name']}: {prompt['description']}{extra}")
             click.echo("     " + prompt["template"].replace("\n", "\n     "))
+        if row["prompts"] and show_prompts:
+            task = get_task(row["name"])
+            click.echo(f"  -- fmt1 ... fmt{task.prompt_formats()} (--prompts formats:K): the {task.prompt_format_base} prompt in "
+                       "other formats (separator, field-name casing, the mark after field names), e.g. "
+                       f"{task.with_prompt('fmt1').prompt_variant().description}")
 
 
 @cli.group(invoke_without_command=True)
@@ -188,7 +193,8 @@ def _default_models() -> list[str]:
               help="Solved train examples shown to few-shot models (drawn with --seed); other models are skipped.")
 @click.option("--prompts", "prompt_spec", default=None, metavar="all|NAME[,NAME...]",
               help="Ask decoders with each of these prompts (`harness tasks --prompts` lists each task's), once per "
-                   "prompt: 'all' runs every variant; the default prompt alone if not given.")
+                   "prompt: 'all' runs every variant, 'formats:K' adds K format variants (fmt1..fmtK); the default "
+                   "prompt alone if not given.")
 @click.option("--perturb", "perturb_spec", default=None, metavar="NAME:RATE[,RATE...]",
               help="Also run with seeded noise in the inputs, once per rate, e.g. typo:0,0.05,0.1 "
                    "(typo, ocr, case, punct; rate: the share of words changed; 0 is the clean run).")

@@ -258,7 +258,7 @@ def test_the_task_page_shows_the_spread_and_each_prompts_ranks(tiny_decoder, dat
     assert 'class="prompt-tests" data-differing="' in row
     ranks = dom[dom.index('<table id="prompt-ranks"'):]
     ranks = ranks[: ranks.index("</table>")]
-    assert all(f"<th>{p}</th>" in ranks for p in scores)
+    assert all(re.search(f'<th title="[^"]+">{p}</th>', ranks) for p in scores)  # each header says what its prompt is
     assert ranks.count("<tr><td>") == 2  # the decoder and vader, a rank under every prompt each
     tau = dom[dom.index('<table id="prompt-tau"'):]
     tau = tau[: tau.index("</table>")]
@@ -292,3 +292,58 @@ def test_the_spreads_interval_resamples_every_prompt_with_the_same_draws_and_tes
     assert {(better, worse) for better, worse, _ in differing} == {("cue", "default"), ("cue", "cloze")}
     same = {name: accuracy_statistics(ids, right["default"]) for name in ("a", "b")}
     assert spread_interval(same, seed=3, resamples=200) == (0.0, 0.0, [])
+
+
+def test_format_variants_change_the_templates_own_text_and_never_what_its_tags_insert():
+    from harness.core.prompts import format_count, format_variant, formats_available, reformat_template
+
+    sst2 = "{{ input }}\nQuestion: Is this sentence positive or negative?\nAnswer:"
+    assert reformat_template(sst2, " || ", "upper case", " -") == \
+        "{{ input }} || QUESTION - Is this sentence positive or negative? || ANSWER -"
+    assert reformat_template("Word: {{ input }}\nCorrect spelling:", "\n\n", "as written", "::") == \
+        "Word:: {{ input }}\n\nCorrect spelling::"
+    # a tag's text is left alone, newlines and colons in it included
+    tagged = "Types:\n{% for t in task.labels %}- {{ t }}: {{ '\\n' }}\n{% endfor %}Text: {{ input }}"
+    assert reformat_template(tagged, " ", "lower case", " :") == \
+        "types : {% for t in task.labels %}- {{ t }}: {{ '\\n' }} {% endfor %}text : {{ input }}"
+    # every format differs from the task's own and from each other; the rendered input is untouched
+    from harness.kinds.prompting import render_prompt
+
+    task = get_task("sentiment")
+    example = task.load(source="demo").examples[0]
+    odd = type(example)("x", "Update: great\nfilm", "positive")  # an input with a field-like line and a line break
+    assert task.prompt_formats() == format_count() == 4 * 3 * 4 - 1  # separators x casings x marks, less its own
+    rendered = {render_prompt(task.with_prompt(f"fmt{i}"), odd) for i in range(1, format_count() + 1)}
+    assert len(rendered) == format_count() and render_prompt(task, odd) not in rendered
+    assert all(text.startswith("Update: great\nfilm") for text in rendered)
+    # a template with no line break and no field name has no other format
+    assert formats_available("{{ input }} All in all, it was") == 0
+    assert formats_available("Review: {{ input }}") == len(("as written", "lower", "upper")) * 4 - 1  # casing x mark only
+    with pytest.raises(HarnessError, match="fmt1 to fmt11"):
+        format_variant(task.prompt_variants["review-cue"].__class__("Review: {{ input }}"), 12)
+
+
+def test_formats_are_named_in_a_fixed_order_and_a_larger_k_only_adds_prompts(tiny_decoder, data_dir, tmp_path):
+    from harness.core.prompts import parse_prompt_names, prompts_of
+
+    names = get_task("sentiment").prompt_names()
+    assert prompts_of(names, parse_prompt_names("formats:2"), 47) == ["fmt1", "fmt2"]
+    assert prompts_of(names, parse_prompt_names("default,formats:3"), 47) == ["default", "fmt1", "fmt2", "fmt3"]
+    assert prompts_of(names, parse_prompt_names("all,formats:1"), 47) == [*names, "fmt1"]
+    assert prompts_of(names, parse_prompt_names("formats:5"), 2) == ["fmt1", "fmt2"]  # as many as the prompt has
+    assert prompts_of([], parse_prompt_names("formats:2"), 0) == []  # a task without prompts has no formats
+    with pytest.raises(HarnessError, match="formats:K with K from 1 to 47"):
+        parse_prompt_names("formats:0")
+    store = tmp_path / "f.sqlite"
+    decoder = f"hf-causal:{tiny_decoder}"
+    first = _run(store, data_dir, decoder, "--prompts", "default,formats:2")
+    assert sorted(r["model"] for r in first["results"]) == [decoder, f"{decoder} (prompt=fmt1)", f"{decoder} (prompt=fmt2)"]
+    fmt1 = get_task("sentiment").with_prompt("fmt1").prompt_template
+    with sqlite3.connect(store) as db:
+        prompts = [json.loads(p)["prompt"] for model, p in
+                   db.execute("SELECT r.model, p.prediction FROM predictions p JOIN runs r ON r.id = p.run_id")
+                   if model.endswith("(prompt=fmt1)")]
+    assert prompts and all(p.endswith(fmt1.rsplit("}}", 1)[1]) for p in prompts)  # the format's cue, as generated
+    again = _run(store, data_dir, decoder, "--prompts", "default,formats:3")
+    assert {r["model"]: r["computed"] for r in again["results"]} == {
+        decoder: 0, f"{decoder} (prompt=fmt1)": 0, f"{decoder} (prompt=fmt2)": 0, f"{decoder} (prompt=fmt3)": 8}

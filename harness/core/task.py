@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.core.example import Example, Prediction
-from harness.core.prompts import DEFAULT_PROMPT, PromptVariant
+from harness.core.prompts import DEFAULT_PROMPT, FORMAT_NAME, PromptVariant, format_variant, formats_available
 from harness.core.scores import Scores
 from harness.data.hub import hub_reachable
 from harness.errors import HarnessError
@@ -68,8 +68,11 @@ class Task:
     prompt_variants: dict[str, PromptVariant] = {}
     #: what the default prompt is, as listings show it
     prompt_description: str = "the task's own prompt"
+    #: the prompt ``--prompts formats:K`` varies the format of (a variant's name, or "default")
+    prompt_format_base: str = DEFAULT_PROMPT
     #: which prompt this task object asks with (a copy made by :meth:`with_prompt` says its variant)
     prompt_name: str = DEFAULT_PROMPT
+    asked_variant: PromptVariant | None = None
     #: where ``--shots`` draws solved examples from: this split of ``few_shot_task`` (None: this task)
     few_shot_split: str = "train"
     few_shot_task: str | None = None
@@ -102,26 +105,37 @@ class Task:
         """The default prompt's name, then each variant's (none where the task has no prompt)."""
         return [DEFAULT_PROMPT, *self.prompt_variants] if self.prompt_template else []
 
+    def prompt_formats(self) -> int:
+        """How many format variants (``fmt1`` ...) the base prompt has (0: no prompt)."""
+        base = self.prompt_variants.get(self.prompt_format_base)
+        return formats_available(base.template if base is not None else self.prompt_template)
+
     def with_prompt(self, name: str) -> Task:
         """This task asking with prompt ``name``: itself for the default, else a copy whose
-        template (and verbalisers, answer prefix) are the variant's."""
+        template (and verbalisers, answer prefix) are the variant's; ``fmtN`` is a format
+        variant of :attr:`prompt_format_base` (:func:`harness.core.prompts.format_variant`)."""
         if name == DEFAULT_PROMPT:
             return self
-        if name not in self.prompt_variants:
+        variant = self.prompt_variants.get(name)
+        number = FORMAT_NAME.fullmatch(name)
+        if variant is None and number and self.prompt_template:
+            base = self.prompt_variants.get(self.prompt_format_base) or PromptVariant(
+                self.prompt_template, self.prompt_description, dict(self.verbalizers), self.answer_prefix)
+            variant = format_variant(base, int(number.group(1)))
+        if variant is None:
             raise HarnessError(f"Task {self.name!r} has no prompt {name!r}; its prompts: {', '.join(self.prompt_names())}")
-        variant = self.prompt_variants[name]
         asked = copy.copy(self)
         asked.prompt_template = variant.template
         if variant.verbalizers is not None:
             asked.verbalizers = dict(variant.verbalizers)
         if variant.answer_prefix is not None:
             asked.answer_prefix = variant.answer_prefix
-        asked.prompt_name = name
+        asked.prompt_name, asked.asked_variant = name, variant
         return asked
 
     def prompt_variant(self) -> PromptVariant | None:
         """The variant this task object asks with (None: the default prompt)."""
-        return self.prompt_variants.get(self.prompt_name) if self.prompt_name != DEFAULT_PROMPT else None
+        return self.asked_variant
 
     @property
     def splits(self) -> list[str]:
@@ -303,6 +317,7 @@ class Task:
             "licence": self.licence,
             "text_redistributable": self.text_redistributable,
             "prompts": self.prompts_described(),
+            "prompt_formats": {"base": self.prompt_format_base, "count": self.prompt_formats()},
         }
 
     def prompts_described(self) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from harness.report.charts import degradation, dot_whisker, learning_curves, par
 from harness.report.columns import Column, Loaded, RunView
 from harness.report.explorer import clipped, explorer_data
 from harness.core.publishing import hide_paths, hide_paths_in, text_allowed
-from harness.report.prompts import fold_prompt_variants, prompt_of, prompt_sensitivity, spread_interval
+from harness.report.prompts import describe_prompts, fold_prompt_variants, prompt_of, prompt_sensitivity, spread_interval
 from harness.report.overview import common_task_set, family_leaders, overall_win_rates, overview_rows
 from harness.report.significance import (compare_models, comparison_matrix, headline_detectable, rank_intervals,
                                          small_sample)
@@ -409,6 +409,7 @@ def _prompt_spreads(store: Store, col: Column, task, *, seed: int) -> None:
     sensitivity = col.prompt_sensitivity
     if sensitivity is None or task is None:
         return
+    describe_prompts(sensitivity, task)
     for spread in sensitivity.decoders:
         loaded = _load_predictions(store, [score.run for score in spread.scores])
         if any(score.run.id not in loaded for score in spread.scores):

@@ -117,6 +117,8 @@ class PromptSensitivity:
     #: (decoder, other row, prompts where the decoder is ahead, prompts where it is behind):
     #: the pairs whose order depends on the prompt
     order_flips: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)
+    #: prompt -> what it is (its description, where the task is installed here)
+    descriptions: dict[str, str] = field(default_factory=dict)
 
     @property
     def lowest_tau(self) -> float | None:
@@ -216,6 +218,19 @@ def prompt_sensitivity(col: Column) -> PromptSensitivity | None:
     displays = {r.model: r.display for r in col.runs}
     unprompted = [r.display for r in col.runs if r.model not in prompted and r.family != "decoder" and r.family != "endpoint"]
     return PromptSensitivity(prompts, spreads, ranks, displays, tau, unprompted, flips)
+
+
+def describe_prompts(sensitivity: PromptSensitivity, task: Any) -> None:
+    """Fill each prompt's description from the installed ``task`` (a prompt it no longer has
+    stays undescribed)."""
+    from harness.errors import HarnessError
+
+    for name in sensitivity.prompts:
+        try:
+            variant = task.with_prompt(name).prompt_variant()
+        except HarnessError:
+            continue
+        sensitivity.descriptions[name] = variant.description if variant is not None else task.prompt_description
 
 
 def prompt_range(run: RunView) -> dict[str, Any] | None:

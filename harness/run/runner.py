@@ -169,7 +169,7 @@ def plan_cells(summary: RunSummary, config: RunConfig) -> Iterator[Cell]:
             how.log(f"{task.name}: --sample {what.sample} is more than the {len(loaded.examples)} examples of its "
                     f"{loaded.split} split: evaluating all of them")
         for model in supported:
-            asked = prompts_of(task.prompt_names(), what.prompts) if model.reads_prompts else [DEFAULT_PROMPT]
+            asked = prompts_of(task.prompt_names(), what.prompts, task.prompt_formats()) if model.reads_prompts else [DEFAULT_PROMPT]
             if not asked:
                 summary.skipped.append(Skipped(task.name, model.name, f"{task.name} has no prompt named "
                                                f"{', '.join(what.prompts)} (its prompts: {', '.join(task.prompt_names())})"))

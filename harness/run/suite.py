@@ -511,7 +511,8 @@ def planned_cells(suite: Suite) -> list[PlannedCell]:
                         continue
                     if shots and (not model.few_shot or few_shot_source(task) is None):
                         continue
-                    prompts = prompts_of(task.prompt_names(), block.prompts) if model.reads_prompts else [DEFAULT_PROMPT]
+                    prompts = (prompts_of(task.prompt_names(), block.prompts, task.prompt_formats()) if model.reads_prompts
+                               else [DEFAULT_PROMPT])
                     cells.extend(PlannedCell(task.name, model.name, shots, c, p) for c in conditions for p in prompts)
     return list(dict.fromkeys(cells))
 

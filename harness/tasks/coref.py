@@ -62,6 +62,7 @@ class CorefTask(Task):
     # candidate scored as its answer.
     prompt_description = ("Trinh & Le substitution (-o coref=substitution, the default: no template); with -o "
                           "coref=question, this template")
+    prompt_format_base = "question"  # formats vary the question: substitution reads no template
     prompt_variants = {
         "question": PromptVariant(
             prompt_template, "the task's question (what -o coref=question asks)", options={"coref": "question"}),
