@@ -148,3 +148,25 @@ def test_the_published_index_fits_1400_pixels(tmp_path):
     layout = _layout(SITE / "index.html", tmp_path / "p")
     assert layout["document"] <= 1400, layout
     assert layout["boxes"] and all(scroll <= client for scroll, client in layout["boxes"]), layout
+
+
+_DIFFERENCE = re.compile(r"([+−-]\d\.\d+) \[([+−-]\d\.\d+), ([+−-]\d\.\d+)\]")
+
+
+def _as_float(text: str) -> float:
+    return float(text.replace("−", "-"))
+
+
+def test_every_paired_difference_the_readme_quotes_is_a_cell_of_the_board():
+    """The prose's "+0.585 [+0.541, +0.625]": a pairwise cell of some task page, printed there to
+    four places, of which each quoted number is the rounding to three (half a thousandth off at most)."""
+    readme = (REPORTS / "README.md").read_text(encoding="utf-8")
+    quoted = {tuple(_as_float(x) for x in found) for found in _DIFFERENCE.findall(readme)}
+    assert len(quoted) >= 5, "the README quotes paired differences"
+    cells = set()
+    for page in SITE.glob("task-*.html"):
+        for found in re.findall(r'<span class="ci">' + _DIFFERENCE.pattern, page.read_text(encoding="utf-8")):
+            cells.add(tuple(_as_float(x) for x in found))
+    missing = sorted(q for q in quoted
+                     if not any(all(abs(a - b) <= 0.0005 + 1e-9 for a, b in zip(q, cell)) for cell in cells))
+    assert not missing, f"README differences not on any task page: {missing}"

@@ -120,6 +120,22 @@ class PromptSensitivity:
     #: prompt -> what it is (its description, where the task is installed here)
     descriptions: dict[str, str] = field(default_factory=dict)
 
+    def display(self, model: str) -> str:
+        """How the page names ``model``'s row."""
+        return self.displays.get(model, model)
+
+    def description(self, prompt: str) -> str:
+        """What ``prompt`` is (its name where the task is not installed here)."""
+        return self.descriptions.get(prompt, prompt)
+
+    def rank(self, model: str, prompt: str) -> int | None:
+        """``model``'s point rank under ``prompt`` (None: it was not asked with it)."""
+        return self.ranks.get(model, {}).get(prompt)
+
+    def tau_between(self, a: str, b: str) -> float | None:
+        """Kendall's tau-b between the rankings under prompts ``a`` and ``b`` (None: undefined)."""
+        return self.tau.get((a, b))
+
     @property
     def lowest_tau(self) -> float | None:
         """The least agreement between two prompts' rankings."""
