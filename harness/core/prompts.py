@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
 
 from harness.errors import HarnessError
@@ -65,11 +66,12 @@ def format_count() -> int:
     return len(SEPARATORS) * len(CASINGS) * len(FIELD_MARKS) - 1
 
 
-def _format_choices() -> list[tuple[int, int, int]]:
+@lru_cache(maxsize=1)
+def _format_choices() -> tuple[tuple[int, int, int], ...]:
     combos = [(s, c, m) for s in range(len(SEPARATORS)) for c in range(len(CASINGS)) for m in range(len(FIELD_MARKS))]
     combos.remove((0, 0, 0))  # the task's own format
     random.Random(FORMAT_SEED).shuffle(combos)
-    return combos
+    return tuple(combos)
 
 
 def _cased(name: str, casing: str) -> str:
@@ -87,7 +89,8 @@ def reformat_template(template: str, separator: str, casing: str, mark: str) -> 
     return "".join(parts)
 
 
-def _formats_of(template: str) -> list[tuple[str, str]]:
+@lru_cache(maxsize=64)
+def _formats_of(template: str) -> tuple[tuple[str, str], ...]:
     """The distinct formats of ``template`` in the fixed order: (description, template), each
     unlike the template itself and every earlier one (a template without line breaks or field
     names has fewer)."""
@@ -98,7 +101,7 @@ def _formats_of(template: str) -> list[tuple[str, str]]:
         if changed not in seen:
             seen.add(changed)
             formats.append((f"parts joined by a {separator_name}, field names {casing}, {mark.strip()!r} after them", changed))
-    return formats
+    return tuple(formats)
 
 
 def formats_available(template: str) -> int:
@@ -156,11 +159,12 @@ def prompts_of(available: Iterable[str], asked: Sequence[str], formats: int = 0)
     return chosen + [name for name in generated if name not in chosen]
 
 
-def check_prompt_names(asked: Sequence[str], declared: Mapping[str, Sequence[str]]) -> None:
-    """A one-line error for a name no task of the run declares (``declared``: task -> its
-    prompt names), listing the names they have; ``fmtN`` names a format variant."""
+def check_prompt_names(asked: Sequence[str], tasks: Iterable) -> None:
+    """A one-line error for a name no task of the run (``tasks``: each with ``name`` and
+    ``prompt_names()``) declares, listing the names they have; ``fmtN`` names a format variant."""
     if not asked or tuple(asked) == (ALL_PROMPTS,):
         return
+    declared = {task.name: names for task in tasks if (names := task.prompt_names())}
     known = {name for names in declared.values() for name in names}
     if declared:
         known |= {f"fmt{i}" for i in range(1, format_count() + 1)}

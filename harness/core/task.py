@@ -105,10 +105,20 @@ class Task:
         """The default prompt's name, then each variant's (none where the task has no prompt)."""
         return [DEFAULT_PROMPT, *self.prompt_variants] if self.prompt_template else []
 
+    def declared_prompt(self, name: str) -> PromptVariant | None:
+        """The default prompt (its template, verbalisers and answer prefix) or a declared
+        variant as a :class:`PromptVariant`; None for any other name."""
+        if name == DEFAULT_PROMPT:
+            return PromptVariant(self.prompt_template, self.prompt_description, dict(self.verbalizers), self.answer_prefix)
+        return self.prompt_variants.get(name)
+
+    def format_base(self) -> PromptVariant:
+        """The prompt ``--prompts formats:K`` varies: :attr:`prompt_format_base`, else the default."""
+        return self.declared_prompt(self.prompt_format_base) or self.declared_prompt(DEFAULT_PROMPT)
+
     def prompt_formats(self) -> int:
         """How many format variants (``fmt1`` ...) the base prompt has (0: no prompt)."""
-        base = self.prompt_variants.get(self.prompt_format_base)
-        return formats_available(base.template if base is not None else self.prompt_template)
+        return formats_available(self.format_base().template)
 
     def with_prompt(self, name: str) -> Task:
         """This task asking with prompt ``name``: itself for the default, else a copy whose
@@ -119,9 +129,7 @@ class Task:
         variant = self.prompt_variants.get(name)
         number = FORMAT_NAME.fullmatch(name)
         if variant is None and number and self.prompt_template:
-            base = self.prompt_variants.get(self.prompt_format_base) or PromptVariant(
-                self.prompt_template, self.prompt_description, dict(self.verbalizers), self.answer_prefix)
-            variant = format_variant(base, int(number.group(1)))
+            variant = format_variant(self.format_base(), int(number.group(1)))
         if variant is None:
             raise HarnessError(f"Task {self.name!r} has no prompt {name!r}; its prompts: {', '.join(self.prompt_names())}")
         asked = copy.copy(self)
@@ -323,11 +331,9 @@ class Task:
     def prompts_described(self) -> list[dict[str, Any]]:
         """Each prompt decoders may be asked with (default first): name, description, template,
         and what else a variant changes."""
-        if not self.prompt_template:
-            return []
-        described = [{"name": DEFAULT_PROMPT, "description": self.prompt_description, "template": self.prompt_template,
-                      "verbalizers": dict(self.verbalizers), "answer_prefix": self.answer_prefix, "options": {}}]
-        for name, variant in self.prompt_variants.items():
+        described = []
+        for name in self.prompt_names():
+            variant = self.declared_prompt(name)
             described.append({"name": name, "description": variant.description, "template": variant.template,
                               "verbalizers": dict(variant.verbalizers) if variant.verbalizers is not None else None,
                               "answer_prefix": variant.answer_prefix, "options": dict(variant.options)})

@@ -342,7 +342,7 @@ def _fill_column(store: Store, col: Column, *, seed: int) -> None:
     loaded = _load_predictions(store, col.runs)
     task, kind = _installed_task(col.task), shown_kind(col.kind)
     _significance(col, task, loaded, seed=seed)
-    _prompt_spreads(store, col, task, seed=seed)
+    _prompt_spreads(store, col, task, loaded, seed=seed)
     _analyses(col, task, kind, loaded)
     _errors(col, kind, loaded, seed=seed)
     col.chart = dot_whisker([{"model": r.display, **r.headline, "rank": r.rank,
@@ -402,16 +402,17 @@ def _significance(col: Column, task, loaded: dict[int, Loaded], *, seed: int) ->
                         "displays": {r.model: r.display for r in col.runs}}
 
 
-def _prompt_spreads(store: Store, col: Column, task, *, seed: int) -> None:
+def _prompt_spreads(store: Store, col: Column, task, loaded: dict[int, Loaded], *, seed: int) -> None:
     """Each decoder's spread over its prompts with its bootstrap interval, and the prompt pairs
     that differ significantly (:func:`harness.report.prompts.spread_interval`), from the
-    predictions of every prompt's run on the examples they all scored."""
+    predictions of every prompt's run on the examples they all scored (``loaded``: the
+    column's rows' predictions; the variant runs' are read here, in one query)."""
     sensitivity = col.prompt_sensitivity
     if sensitivity is None or task is None:
         return
     describe_prompts(sensitivity, task)
+    loaded = {**loaded, **_load_predictions(store, [run for r in col.runs for run in r.prompt_runs])}
     for spread in sensitivity.decoders:
-        loaded = _load_predictions(store, [score.run for score in spread.scores])
         if any(score.run.id not in loaded for score in spread.scores):
             continue
         systems = {score.prompt: paired_statistics(task, loaded[score.run.id].examples, loaded[score.run.id].predictions)

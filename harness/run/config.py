@@ -58,7 +58,7 @@ class Evaluation:
     def __post_init__(self) -> None:
         if not 0 <= self.seed <= MAX_SEED:
             raise HarnessError(f"--seed must be from 0 to {MAX_SEED}, got {self.seed}")
-        check_prompt_names(self.prompts, {task.name: task.prompt_names() for task in self.tasks if task.prompt_names()})
+        check_prompt_names(self.prompts, self.tasks)
         for name in self.options:
             if not any(model.takes_option(name) for model in self.models):
                 takers = sorted({f"{o} ({m.name})" for m in self.models for o in m.declared_options()})

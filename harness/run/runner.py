@@ -169,7 +169,7 @@ def plan_cells(summary: RunSummary, config: RunConfig) -> Iterator[Cell]:
             how.log(f"{task.name}: --sample {what.sample} is more than the {len(loaded.examples)} examples of its "
                     f"{loaded.split} split: evaluating all of them")
         for model in supported:
-            asked = prompts_of(task.prompt_names(), what.prompts, task.prompt_formats()) if model.reads_prompts else [DEFAULT_PROMPT]
+            asked = prompts_asked(task, model, what.prompts)
             if not asked:
                 summary.skipped.append(Skipped(task.name, model.name, f"{task.name} has no prompt named "
                                                f"{', '.join(what.prompts)} (its prompts: {', '.join(task.prompt_names())})"))
@@ -182,6 +182,14 @@ def plan_cells(summary: RunSummary, config: RunConfig) -> Iterator[Cell]:
                     summary.failed.append(Failed(task.name, model.name, str(failure), failure.trace))
                     continue
                 yield cell
+
+
+def prompts_asked(task: Task, model: Model, asked: Sequence[str]) -> list[str]:
+    """The prompts ``model`` is asked ``task`` with under ``--prompts asked``: the selected
+    ones for a model that reads prompts, the default alone for any other."""
+    if not model.reads_prompts:
+        return [DEFAULT_PROMPT]
+    return prompts_of(task.prompt_names(), asked, task.prompt_formats())
 
 
 def prompted(task: Task, model: Model, prompt: str, config: RunConfig) -> tuple[Task, Model]:

@@ -41,7 +41,7 @@ import tomllib
 
 from harness.core.model import get_model
 from harness.core.paths import check_path_name, inside
-from harness.core.prompts import DEFAULT_PROMPT, check_prompt_names, parse_prompt_names, prompts_of
+from harness.core.prompts import DEFAULT_PROMPT, check_prompt_names, parse_prompt_names
 from harness.core.task import SOURCES, resolve_tasks
 from harness.data.perturb import parse_perturbations
 from harness.engines.packaged import cache_root
@@ -49,7 +49,7 @@ from harness.errors import HarnessError
 from harness.run.finetune import BASES, FinetuneConfig, finetune
 from harness.run.cells import RunSummary
 from harness.run.config import MAX_BATCH_SIZE, MAX_COUNT, MAX_SEED, Evaluation, Execution, RunConfig
-from harness.run.runner import run_matrix
+from harness.run.runner import prompts_asked, run_matrix
 
 SUITE_KEYS = {"name", "description", "data_dir", "source", "seed", "batch_size"}
 RUN_KEYS = {"tasks", "models", "shots", "limit", "sample", "split", "options", "perturb", "batch_size", "prompts"}
@@ -317,7 +317,7 @@ def _run_block(path: Path, where: str, table: Any, allowed: set[str], suite: Sui
             check.fail("prompts", f"expected \"all\" or a list of prompt names, got {value!r}")
         try:
             block.prompts = parse_prompt_names(value)
-            check_prompt_names(block.prompts, {t.name: t.prompt_names() for t in resolve_tasks(block.tasks) if t.prompt_names()})
+            check_prompt_names(block.prompts, resolve_tasks(block.tasks))
         except HarnessError as exc:
             check.fail("prompts", str(exc).removeprefix("--prompts: "))
     perturb = check.string("perturb")
@@ -511,9 +511,8 @@ def planned_cells(suite: Suite) -> list[PlannedCell]:
                         continue
                     if shots and (not model.few_shot or few_shot_source(task) is None):
                         continue
-                    prompts = (prompts_of(task.prompt_names(), block.prompts, task.prompt_formats()) if model.reads_prompts
-                               else [DEFAULT_PROMPT])
-                    cells.extend(PlannedCell(task.name, model.name, shots, c, p) for c in conditions for p in prompts)
+                    cells.extend(PlannedCell(task.name, model.name, shots, c, p) for c in conditions
+                                 for p in prompts_asked(task, model, block.prompts))
     return list(dict.fromkeys(cells))
 
 
