@@ -162,8 +162,15 @@ def _harness_process(args, env, cpu_bound: bool = False):
         "from harness.plugins.registry import pm; pm.register(slow_plugin, name='slow-plugin');"
         "from harness.cli import main; sys.argv = ['harness'] + sys.argv[2:]; main()"
     )
+    # Ctrl-C as a terminal delivers it, however the suite was started: a job a shell starts in the
+    # background (`nohup ... &`) inherits SIGINT ignored, and Python then leaves it ignored
     return subprocess.Popen([sys.executable, "-c", script, os.path.dirname(slow_plugin.__file__), *args],
-                            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_sigint_as_in_a_terminal)
+
+
+def _sigint_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_cache(store, at_least: int, deadline_s: float = 60) -> None:
