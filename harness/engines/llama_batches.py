@@ -1,7 +1,7 @@
 """Several sequences per llama.cpp call: log-likelihood scoring and greedy generation on
-llama-cpp-python's low-level (C) API.
+llama.cpp's C API (through either binding of :mod:`harness.engines.llama_binding`).
 
-llama-cpp-python's high-level ``Llama`` evaluates one sequence per context. llama.cpp itself
+A high-level ``Llama`` object evaluates one sequence per context. llama.cpp itself
 decodes a batch of tokens that belong to many sequences at once (each token carries its
 position and the sequences it belongs to; the KV cache is shared, "unified"), which is how
 its server batches requests. This module drives that directly:
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from harness.engines.decoder import common_prefix_length, reusable_prefix_length
+from harness.engines.llama_binding import LlamaBinding
 
 #: Cells of the KV cache shared by all sequences (a sequence alone may use them all).
 DEFAULT_CELLS = 16384
@@ -66,15 +67,14 @@ class _Pending:
 class LlamaBatches:
     """One llama.cpp model and context that decodes many sequences per call."""
 
-    def __init__(self, model_path: str, *, threads: int, cells: int = DEFAULT_CELLS, sequences: int = DEFAULT_SEQUENCES,
-                 batch: int = DEFAULT_BATCH):
-        import llama_cpp
+    def __init__(self, model_path: str, *, binding: LlamaBinding, threads: int, cells: int = DEFAULT_CELLS,
+                 sequences: int = DEFAULT_SEQUENCES, batch: int = DEFAULT_BATCH):
         import numpy as np
 
+        llama_cpp = binding.lib
+        self.binding = binding
         self._lib = llama_cpp
         self._np = np
-        llama_cpp.llama_backend_init()
-        _silence(llama_cpp)
         model_params = llama_cpp.llama_model_default_params()
         self.model = llama_cpp.llama_model_load_from_file(model_path.encode("utf-8"), model_params)
         if not self.model:
@@ -346,17 +346,3 @@ class LlamaBatches:
         lib.llama_sampler_accept(sampler, best)
         return best
 
-
-_LOG_CALLBACK = None
-
-
-def _silence(llama_cpp) -> None:
-    """Keep llama.cpp's loading chatter off stderr (errors come back as status codes)."""
-    global _LOG_CALLBACK
-    if _LOG_CALLBACK is None:
-        @llama_cpp.llama_log_callback
-        def quiet(level, text, user_data):
-            return None
-
-        _LOG_CALLBACK = quiet
-        llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))

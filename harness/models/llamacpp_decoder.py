@@ -11,9 +11,12 @@ Studio do, instead of de-quantising them to float32 for torch.
   for models without a BOS token, SmolLM2 among them). An example's context is evaluated
   once for all its options, and a prefix every prompt shares (few-shot examples) once per
   run (:mod:`harness.engines.llama_batches`).
-- Several sequences per llama.cpp call (``-o parallel=16``): llama-cpp-python's high-level
-  ``Llama`` evaluates one sequence per context, so the engine drives llama.cpp's batch API
-  (tokens tagged with their sequences, one unified KV cache) as its server does.
+- Several sequences per llama.cpp call (``-o parallel=16``): a high-level ``Llama`` object
+  evaluates one sequence per context, so the engine drives llama.cpp's batch API (tokens
+  tagged with their sequences, one unified KV cache) as its server does.
+- llama.cpp comes from the prebuilt xllamacpp wheel, or from llama-cpp-python built from
+  source (``-o binding=``; :mod:`harness.engines.llama_binding`); the row's identity names the
+  one that ran.
 - Generation is greedy (temperature 0, no repeat penalty) with the kinds' stop strings and
   budgets; NER answers are held to the entity-list format by a GBNF grammar after the
   written ``[`` (``-o structured=off`` lets the model write freely).
@@ -21,7 +24,6 @@ Studio do, instead of de-quantising them to float32 for torch.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import shutil
 from functools import cached_property
@@ -34,16 +36,14 @@ from harness.core.options import Option
 from harness.core.requests import Request
 from harness.engines.decoder import DecoderLM, TokenizedDecoderLM, cut_at_stops
 from harness.engines.llama_batches import DEFAULT_CELLS, DEFAULT_SEQUENCES, LlamaBatches
+from harness.engines.llama_binding import BINDINGS, LlamaBinding, llama_binding, resolve_binding
+from harness.engines.gguf_convert import WEIGHT_TYPES, convert_gguf
 from harness.engines.packaged import PackagedWeights, cache_dir, gguf_parameter_count, packaged_weights
 from harness.kinds.tagging.grammar import entity_list_gbnf
 
-INSTALL = "pip install 'harness[llamacpp]' (llama-cpp-python)"
-
-
 def require_llama_cpp(name: str) -> None:
-    """A one-line error when llama-cpp-python is not installed."""
-    if importlib.util.find_spec("llama_cpp") is None:
-        raise HarnessError(f"{name} needs llama-cpp-python: {INSTALL}")
+    """A one-line error when no llama.cpp binding is installed."""
+    resolve_binding("auto", name)
 
 
 def _positive(value: str) -> int:
@@ -54,11 +54,6 @@ def _positive(value: str) -> int:
 
 
 _positive.__name__ = "whole number >= 1"
-
-
-#: ``-o weights=`` values: llama.cpp file types its quantiser writes
-WEIGHT_TYPES = {"packaged": None, "f32": "LLAMA_FTYPE_ALL_F32", "f16": "LLAMA_FTYPE_MOSTLY_F16",
-                "q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "q4_0": "LLAMA_FTYPE_MOSTLY_Q4_0"}
 
 
 class LlamaCppCausal(TokenizedDecoderLM):
@@ -75,9 +70,12 @@ class LlamaCppCausal(TokenizedDecoderLM):
         "n_ctx": Option("n_ctx", 4096, parse=_positive, changes_predictions=False),
         # sequences decoded together (requests and prompts batched across examples)
         "parallel": Option("parallel", DEFAULT_SEQUENCES, parse=_positive, changes_predictions=False),
-        # the packaged GGUF as it is, or its weights converted once by llama.cpp's own quantiser
-        # (f32/f16: the de-quantised weights hf-causal runs; q8_0/q4_0: requantised, faster kernels)
-        "weights": Option("weights", "packaged", choices=tuple(WEIGHT_TYPES)),
+        # the packaged GGUF as it is, or its weights converted once (gguf's de-quantiser, the one
+        # transformers uses: f32/f16 are the weights hf-causal runs; q8_0: requantised)
+        "weights": Option("weights", "packaged", choices=("packaged", *WEIGHT_TYPES)),
+        # which package's llama.cpp runs (auto: xllamacpp, prebuilt, when installed); the identity names it
+        "binding": Option("binding", "auto", choices=("auto", *BINDINGS), changes_predictions=False,
+                          help="xllamacpp if installed, else llama-cpp-python"),
     }
 
     engine_affecting_options = ("weights",)
@@ -108,7 +106,6 @@ class LlamaCppCausal(TokenizedDecoderLM):
             return source
         converted = cache_dir() / f"{source.stem}.{_short_digest(source)}.{target}.gguf"
         if not converted.is_file():
-            require_llama_cpp(self.name)
             convert_gguf(source, converted, target)
         return converted
 
@@ -164,16 +161,30 @@ class LlamaCppCausal(TokenizedDecoderLM):
         return min(limit for limit in limits if limit)
 
     def identity(self) -> dict[str, Any]:
-        """The weights (packages and versions, or the GGUF's digest), llama-cpp-python's version
-        and this plugin's code; threads and ``n_ctx`` change speed only and stay out."""
+        """The weights (packages and versions, or the GGUF's digest), the llama.cpp binding and
+        its version (kernels differ in their last bits between builds) and this plugin's code;
+        threads and ``n_ctx`` change speed only and stay out."""
         if self.packaged is not None:
             weights = self.packaged.identity()
         else:
             weights = {"gguf_sha256": _digest(self.source_gguf())}
         if self.option("weights") != "packaged":
             weights["converted_to"] = self.option("weights")
-        return {"name": self.name, **weights, "backend": "llama.cpp", "llama_cpp_python": installed_version("llama_cpp_python"),
+        return {"name": self.name, **weights, "backend": "llama.cpp", "llama_cpp": self.binding_label(),
                 "engine_code": _code_digest(self)}
+
+    def binding_name(self) -> str:
+        """The binding ``-o binding=`` stands for here (a one-line error when it is not installed)."""
+        return resolve_binding(self.option("binding"), self.name)
+
+    def binding_label(self) -> str:
+        """``package version`` of the binding that runs (known without loading llama.cpp)."""
+        name = self.binding_name()
+        return f"{name} {installed_version('xllamacpp' if name == 'xllamacpp' else 'llama_cpp_python')}"
+
+    def binding(self) -> LlamaBinding:
+        """The loaded llama.cpp library this model runs on."""
+        return llama_binding(self.binding_name())
 
     def parameter_count(self) -> int | None:
         """The GGUF's tensor elements (its parameters, whatever their quantisation), read from
@@ -189,10 +200,10 @@ class LlamaCppCausal(TokenizedDecoderLM):
     def engine(self) -> LlamaBatches:
         """The one llama.cpp model and context of this model in this run (created on first use)."""
         if self._llm is None:
-            require_llama_cpp(self.name)
+            binding = self.binding()
             threads = self.option("threads") or len(os.sched_getaffinity(0))
-            self._llm = LlamaBatches(str(self.gguf_path()), threads=threads, cells=max(DEFAULT_CELLS, self.option("n_ctx")),
-                                     sequences=self.option("parallel") + 1)
+            self._llm = LlamaBatches(str(self.gguf_path()), binding=binding, threads=threads,
+                                     cells=max(DEFAULT_CELLS, self.option("n_ctx")), sequences=self.option("parallel") + 1)
         return self._llm
 
     def prepare(self) -> None:
@@ -277,26 +288,6 @@ class LlamaCppCausal(TokenizedDecoderLM):
         self.usage.generated_tokens += produced
         self.usage.prompt_tokens += llm.evaluated_tokens - before - produced
         return [cut_at_stops(decode(tokens, skip_special_tokens=True), stops) for tokens in generated]
-
-
-def convert_gguf(source: Path, target: Path, weights: str) -> None:
-    """Write ``source``'s weights as ``weights`` (see :data:`WEIGHT_TYPES`) to ``target`` with
-    llama.cpp's own quantiser (quantised tensors are de-quantised first); atomic."""
-    import ctypes
-
-    import llama_cpp
-
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = getattr(llama_cpp, WEIGHT_TYPES[weights])
-    params.allow_requantize = True
-    params.nthread = len(os.sched_getaffinity(0))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    status = llama_cpp.llama_model_quantize(str(source).encode("utf-8"), str(partial).encode("utf-8"), ctypes.byref(params))
-    if status != 0 or not partial.is_file():
-        partial.unlink(missing_ok=True)
-        raise HarnessError(f"llama.cpp could not convert {source.name} to {weights} (status {status})")
-    partial.replace(target)
 
 
 def _short_digest(path: Path) -> str:
