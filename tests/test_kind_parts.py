@@ -45,19 +45,19 @@ def test_classification_parts():
 def test_tagging_parts():
     task = get_task("ner")
     kind = kind_of(task)
-    example = Example("s", ["EU", "rejects", "German", "call"], ["B-ORG", "O", "B-MISC", "O"])
+    example = Example("s", ["UN", "rejects", "Dutch", "plan"], ["B-ORG", "O", "B-MISC", "O"])
     assert kind.scorer.check_output(task, example, ["O"]) == "output is 1 tags, expected a list of 4 tags (one per token)"
-    assert json.loads(kind.decoding.gold_answer(task, example)) == [{"text": "EU", "type": "ORG"}, {"text": "German", "type": "MISC"}]
+    assert json.loads(kind.decoding.gold_answer(task, example)) == [{"text": "UN", "type": "ORG"}, {"text": "Dutch", "type": "MISC"}]
     assert kind.decoding.constraint(task, "json") == {"json": entity_list_schema(task.labels)}
     assert set(kind.decoding.constraint(task, "regex")) == {"regex"} and kind.decoding.constraint(task, "gbnf") is None
     budget, request, opening = kind.decoding.generation(_Engine(), task, [example], chat=None)
     assert budget == [16 + 6 * 4] and list(request.stops) == ["]", "\n"] and request.structured is None and opening == " ["
     _, held, opening = kind.decoding.generation(_Engine({"json": {}}), task, [example], chat=None)
     assert held.structured == {"json": {}} and opening == ""  # the model opens a schema-held list itself
-    read = kind.decoding.read_generation(task, example, "prompt", '{"text": "EU", "type": "ORG"}', "[")
+    read = kind.decoding.read_generation(task, example, "prompt", '{"text": "UN", "type": "ORG"}', "[")
     assert read.output == ["B-ORG", "O", "O", "O"] and read.raw.endswith("]") and read.details["entities_listed"] == 1
     shown = kind.presenter.describe(example.input, example.reference, read.output, read.raw)
-    assert shown == {"input": "EU rejects German call", "reference": "ORG: EU; MISC: German", "prediction": "ORG: EU"}
+    assert shown == {"input": "UN rejects Dutch plan", "reference": "ORG: UN; MISC: Dutch", "prediction": "ORG: UN"}
     assert kind.presenter.explore(example.input, example.reference, read.output, read.raw, read.details)["spans"] == [["ORG", 0, 0]]
     assert kind.presenter.facets(example.input, example.reference, {}) == {"type": ["MISC", "ORG"]}
     stats = kind.scorer.paired_statistics(task, [example], [read])
