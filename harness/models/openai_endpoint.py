@@ -16,7 +16,7 @@ sends requests (through the ``openai`` client, which also retries them) and read
   ``-o scoring=off`` on either API.
 - NER answers are held to the entity-list format where the server can: vLLM's
   ``structured_outputs`` (a regular expression after a written ``[``; a JSON schema in chat),
-  llama-cpp-python's GBNF ``grammar``; elsewhere, and with ``-o structured=off``, the model
+  llama.cpp's and llama-cpp-python's GBNF ``grammar``; elsewhere, and with ``-o structured=off``, the model
   generates freely and the answer is parsed as ``hf-causal:``'s is.
 
 Requests run ``max_concurrency`` at a time; the client retries 429, 5xx, connection errors
@@ -320,11 +320,13 @@ class OpenAIEndpoint(DecoderLM):
         return choices[0]
 
     def _get_json(self, path: str) -> Any:
-        """GET a path under the server's root (``/version``, ``/openapi.json``); None on any failure."""
+        """GET a path under the server's root (``/version``, ``/openapi.json``, ``/props``), with the
+        API key where there is one (llama.cpp's server guards every path with it); None on any failure."""
         root = self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
         try:
-            self.client()
-            response = self._http.get(root + path, timeout=10)
+            key = self.client().api_key
+            headers = {"Authorization": f"Bearer {key}"} if key and key != "none" else {}
+            response = self._http.get(root + path, timeout=10, headers=headers)
             return response.json() if response.status_code == 200 else None
         except Exception:  # noqa: BLE001 - a server without the path simply does not say
             return None
@@ -400,7 +402,7 @@ class OpenAIEndpoint(DecoderLM):
         return Capabilities(
             scores_continuations=self.option("api") == "completions" and self.option("scoring") == "auto",
             prompt_logprobs=facts.scores_prompts,
-            structured_output=facts.flavour in ("vllm", "llama-cpp-python"),
+            structured_output=facts.flavour in ("vllm", "llama-cpp-python", "llama.cpp"),
         )
 
     def check_task(self, task) -> None:
@@ -465,9 +467,9 @@ class OpenAIEndpoint(DecoderLM):
     # -- requests ------------------------------------------------------------------------
 
     def greedy(self, flavour: str | None = None) -> dict[str, Any]:
-        """Sampling fields for greedy decoding (llama-cpp-python also needs its repeat penalty off)."""
+        """Sampling fields for greedy decoding (llama.cpp's servers also get their repeat penalty off)."""
         params: dict[str, Any] = {"temperature": 0.0}
-        if (flavour or self.server_facts.flavour) == "llama-cpp-python":
+        if (flavour or self.server_facts.flavour) in ("llama-cpp-python", "llama.cpp"):
             params["extra_body"] = {"repeat_penalty": 1.0, "top_k": 1}
         return params
 
@@ -596,7 +598,7 @@ class OpenAIEndpoint(DecoderLM):
             if _version_tuple(self.server_facts.version) < (0, 10):  # before structured_outputs: guided_json / guided_regex
                 return {f"guided_{key}": value for key, value in form.items()}
             return {"structured_outputs": form}
-        if flavour == "llama-cpp-python":
+        if flavour in ("llama-cpp-python", "llama.cpp"):  # both take llama.cpp's GBNF grammar
             if "json" in structured:
                 if self.option("api") == "chat":
                     return {"response_format": {"type": "json_object", "schema": structured["json"]}}
