@@ -409,41 +409,80 @@ def finetune(task_name, base, out_dir, train_limit, epochs, lr, batch_size, seed
 @click.option("--workers", type=click.IntRange(1, 1024), default=None,
               help="Processes that build the task pages. Default: every core for a store of 20,000 predictions or more.")
 @click.option("--suite", "suite_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Show only the runs made by `harness run --suite FILE` with this very file (matched by its sha256).")
+              help="Show only the runs made by `harness run --suite FILE` with this very file (matched by its sha256); "
+                   "without --store, from the suite's result records where it has some.")
+@click.option("--records", "records_dirs", type=click.Path(file_okay=False, path_type=Path), multiple=True,
+              help="Build from the result records in this folder (repeatable: records of several machines merge), "
+                   "their examples read from the local data, instead of a store.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With records: the local data their examples are read from (default: the suite's data_dir, "
+                   "or $HARNESS_DATA_DIR).")
 @_store_option
-def report(out_dir, title, force, publish, workers, suite_path, store_path):
-    """Render a static HTML leaderboard from the store (read-only: the store is never changed)."""
+def report(out_dir, title, force, publish, workers, suite_path, records_dirs, data_dir, store_path):
+    """Render a static HTML leaderboard from the store (read-only: the store is never changed), or
+    from result records and the local data (``--records``; a suite's own records by default)."""
+    from contextlib import nullcontext
+
+    suite, missing, loaded = None, [], None
+    if suite_path is not None:
+        from harness.run.suite import load_suite
+
+        loaded = load_suite(suite_path, data_dir=data_dir)
+        if not records_dirs and store_path is None and loaded.records is not None and any(loaded.records.glob("*.json.gz")):
+            records_dirs = (loaded.records,)
+    if records_dirs:
+        from harness.report.records import store_from_records
+
+        opened = store_from_records(records_dirs, data_dir or (loaded.data_dir if loaded else None))
+        source = ", ".join(str(d) for d in records_dirs)
+    else:
+        opened = nullcontext((Store(store_path, readonly=True), []))
+        source = None
+    with opened as (store, outdated):
+        for line in outdated:
+            click.echo(f"Left out (outdated): {line}", err=True)
+        try:
+            index, suite, missing = _render(store, out_dir, title, force, publish, workers, suite_path, loaded)
+        finally:
+            store.close()
+    click.echo(f"Wrote {index}" + (f" from the records in {source}" if source else ""))
+    if missing:
+        listed = "; ".join(c.label for c in missing[:20]) + (f"; and {len(missing) - 20} more" if len(missing) > 20 else "")
+        where = f"in the records of {source}" if source else "in the store"
+        finish = f"harness run --suite {suite_path}" + ("" if source else f" --store {store.path}")
+        click.echo(f"Suite {suite['name']!r}: {len(missing)} of {suite['planned']} cells are not {where} yet "
+                   f"({listed}). Finish it with: {finish}", err=True)
+
+
+def _render(store: Store, out_dir, title, force, publish, workers, suite_path, loaded):
+    """Render the site from ``store`` (for the suite ``loaded``, when given); returns the index
+    path, the suite facts shown and the suite's missing cells."""
     from harness.report.render import render_report
 
     suite, missing = None, []
-    store = Store(store_path, readonly=True)
-    try:
-        if suite_path is not None:
-            from harness.core.publishing import hide_paths
-            from harness.run.suite import load_suite, missing_cells, planned_cells
+    if loaded is not None:
+        from harness.core.publishing import hide_paths
+        from harness.run.suite import missing_cells, planned_cells
 
-            loaded = load_suite(suite_path)
-            planned = planned_cells(loaded)
-            runs = store.latest_runs(suite=loaded.sha256)
-            missing = missing_cells(planned, runs.to_dict("records") if not runs.empty else [])
-            shown = suite_path if not suite_path.is_absolute() and ".." not in suite_path.parts else Path(suite_path.name)
-            suite = {**loaded.provenance(), "planned": len(planned), "missing": [hide_paths(c.label) for c in missing],
-                     "rerun": f"harness run --suite {shown.as_posix()}"}
-        index = render_report(store, out_dir, title=title, force=force, publish=publish, workers=workers, suite=suite)
-    finally:
-        store.close()
-    click.echo(f"Wrote {index}")
-    if missing:
-        listed = "; ".join(c.label for c in missing[:20]) + (f"; and {len(missing) - 20} more" if len(missing) > 20 else "")
-        click.echo(f"Suite {suite['name']!r}: {len(missing)} of {suite['planned']} cells are not in the store yet "
-                   f"({listed}). Finish it with: harness run --suite {suite_path} --store {store_path}", err=True)
+        planned = planned_cells(loaded)
+        runs = store.latest_runs(suite=loaded.sha256)
+        missing = missing_cells(planned, runs.to_dict("records") if not runs.empty else [])
+        shown = suite_path if not suite_path.is_absolute() and ".." not in suite_path.parts else Path(suite_path.name)
+        suite = {**loaded.provenance(), "planned": len(planned), "missing": [hide_paths(c.label) for c in missing],
+                 "rerun": f"harness run --suite {shown.as_posix()}"}
+    builder = f"suite {loaded.name}" if loaded is not None else None
+    index = render_report(store, out_dir, title=title, force=force, publish=publish, workers=workers, suite=suite,
+                          builder=builder)
+    return index, suite, missing
 
 
 @cli.command()
 @click.option("--what", type=click.Choice(["metrics", "predictions"]), default="metrics", show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "model-index", "lm-eval"]), default="jsonl",
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "model-index", "lm-eval", "records"]), default="jsonl",
               show_default=True, help="model-index: one model's results (--model) as a Hugging Face model card; "
-                                      "lm-eval: as lm-evaluation-harness's results JSON.")
+                                      "lm-eval: as lm-evaluation-harness's results JSON; records: one publish-safe "
+                                      "result record per run (the newest of each task x model unless --run), "
+                                      "into the folder -o names (docs/records.md).")
 @click.option("--run", "run_ids", type=int, multiple=True, help="Run id(s) to export (repeatable). Default: all runs.")
 @click.option("--task", default=None, help="Only runs of this task.")
 @click.option("--model", default=None, help="Only runs of this model.")
@@ -463,6 +502,9 @@ def export(what, fmt, run_ids, task, model, latest, publish, output, source_url,
     if fmt in ("model-index", "lm-eval"):
         _export_model_results(fmt, model, source_url, output, store_path)
         return
+    if fmt == "records":
+        _export_records(run_ids, task, model, output, store_path)
+        return
 
     store = Store(store_path, readonly=True)
     try:
@@ -474,6 +516,23 @@ def export(what, fmt, run_ids, task, model, latest, publish, output, source_url,
     else:
         count = write_export(rows, fmt, output)
     click.echo(f"Exported {count} {what} rows", err=True)
+
+
+def _export_records(run_ids, task, model, output: Path, store_path) -> None:
+    """Write a result record per selected run into the folder ``output``."""
+    from harness.store.export import select_runs
+    from harness.store.records import export_records
+
+    if str(output) == "-" or (output.exists() and not output.is_dir()):
+        raise HarnessError("--format records writes one file per run: name a folder with -o (e.g. -o reports/records)")
+    store = Store(store_path, readonly=True)
+    try:
+        runs = select_runs(store, run_ids or None, task, model, latest=not run_ids)
+        written, present = export_records(store, [int(i) for i in runs["id"]], output)
+    finally:
+        store.close()
+    click.echo(f"Wrote {written} result record{'s' * (written != 1)} to {output}"
+               + (f" ({present} already there)" if present else ""), err=True)
 
 
 def _export_model_results(fmt: str, model: str | None, source_url: str | None, output: Path, store_path) -> None:

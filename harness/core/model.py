@@ -96,6 +96,13 @@ class Model:
     #: asks each task through its prompt (``Task.prompt_template``): ``--prompts`` runs it once
     #: per prompt variant; models that read no prompt run once, whatever ``--prompts`` says
     reads_prompts: bool = False
+    #: the version of this model's answers, part of its identity in place of its code: bump it
+    #: with any change that changes an answer (cached predictions and published records then
+    #: belong to the old version, and its cells are computed again); edits that change no
+    #: answer keep every record valid (``bench/same_numbers.py`` catches a forgotten bump).
+    #: None (a plugin that declares none): a digest of the plugin's source file stands for it,
+    #: so any edit recomputes
+    answers_version: int | None = None
 
     def report_progress(self, share: float) -> None:
         """Say how much (0-1) of the current ``predict`` call is done, so the progress bar moves
@@ -194,12 +201,20 @@ class Model:
     def identity(self) -> dict[str, Any]:
         """What makes predictions reproducible: part of the cache key. Include versions/revisions.
 
-        The default names the model, the distribution (and version) of the plugin that defines
-        it, and a digest of the plugin's source file, so that editing or upgrading the plugin
-        never serves predictions cached by the old code. Override it to add what else the
-        predictions depend on (weights, a library's version), keeping these.
+        The default names the model and its :meth:`code_identity` (its declared answers version,
+        or the plugin's distribution and source digest), so that a change to its answers never
+        serves predictions cached by the old code. Override it to add what else the predictions
+        depend on (weights, a library's version), keeping these.
         """
-        return {"name": self.name, "plugin": distribution_of(self), "code": source_digest(self)}
+        return {"name": self.name, **self.code_identity()}
+
+    def code_identity(self) -> dict[str, Any]:
+        """What in the identity stands for the code that computes the answers: the class and its
+        :attr:`answers_version` where declared, else the plugin's distribution and a digest of
+        its source file."""
+        if self.answers_version is not None:
+            return {"answers": f"{type(self).__name__} v{self.answers_version}"}
+        return {"plugin": distribution_of(self), "code": source_digest(self)}
 
     def task_settings(self, task: Task) -> dict[str, Any]:
         """Per-task facts that change this model's predictions (e.g. the prompt it is given):
@@ -298,6 +313,22 @@ class ModelFamily:
 def get_models() -> dict[str, Registration]:
     """Every registered model and model family, by name (``prefix:`` for families) and alias."""
     return collect("harness_register_models", (Model, ModelFamily), "model")
+
+
+def current_code_identity(name: str) -> dict[str, Any] | None:
+    """The :meth:`Model.code_identity` the model a row label names (``llamacpp:x (5-shot)``) has
+    in the code installed now, without loading it: a registered model's own, a family's model
+    class's where it declares an answers version; None where neither is known here."""
+    models = get_models()
+    base = name.split(" (", 1)[0]
+    found = find_name(base, models)
+    if found is not None and isinstance(models[found].obj, Model):
+        return models[found].obj.code_identity()
+    family = find_name(base.partition(":")[0] + ":", models) if ":" in base else None
+    cls = getattr(models[family].obj, "model_class", None) if family is not None else None
+    if cls is not None and cls.answers_version is not None:
+        return {"answers": f"{cls.__name__} v{cls.answers_version}"}
+    return None
 
 
 def get_model(name: str) -> Model:

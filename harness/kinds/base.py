@@ -242,6 +242,10 @@ class Kind:
     finetune: FinetuneHead | None = None
     #: what ``Task.labels`` lists for tasks of this kind (None: the kind needs no labels)
     labels_needed: str | None = None
+    #: a model's answer may quote the example's text (a corrected word): published result
+    #: records of a dataset whose text may not be republished then withhold the answer too.
+    #: False where answers are labels, tags or option numbers (what every record keeps)
+    answers_quote_text: bool = True
 
     def perturbation_refused(self, task: Task) -> str | None:
         """None when ``--perturb`` can add noise to the task's inputs, else why not."""

@@ -7,7 +7,6 @@ case the first candidate is. Neither ever answers "none of them".
 from __future__ import annotations
 
 from harness import Model, Prediction, hookimpl
-from harness.core.distributions import source_digest
 
 
 def _located(example) -> list[tuple[int, int]]:
@@ -36,6 +35,8 @@ def first_mentioned(example) -> int:
 class Heuristic(Model):
     """A coreference heuristic over candidate offsets."""
 
+    answers_version = 1  # bump with any change that changes an answer (Model.answers_version)
+
     kinds = frozenset({"choice"})
     baseline = True
     batch_invariant = True
@@ -47,7 +48,7 @@ class Heuristic(Model):
 
     def identity(self):
         """Name and a digest of this plugin's code (a changed rule never serves cached answers)."""
-        return {"name": self.name, "code": source_digest(self)}
+        return {"name": self.name, **self.code_identity()}
 
     def predict(self, task, examples, *, batch_size=32):
         """Apply the rule to each example."""

@@ -14,7 +14,6 @@ from functools import cached_property
 from typing import Any, Sequence
 
 from harness import HarnessError, Model, ModelFamily, hookimpl
-from harness.core.distributions import source_digest
 from harness.data.hub import revision
 from harness.engines.decoder import TokenizedDecoderLM, cut_at_stops, reusable_prefix_length
 from harness.engines.packaged import PACKAGED, PackagedWeights, cache_dir
@@ -22,6 +21,8 @@ from harness.engines.packaged import PACKAGED, PackagedWeights, cache_dir
 
 class HFCausal(TokenizedDecoderLM):
     """A transformers causal LM: options scored by log-likelihood, entities and words generated greedily."""
+
+    answers_version = 1  # bump with any change that changes an answer (Model.answers_version)
 
     description = "transformers causal LM: log-likelihood scoring (classification, choice), greedy generation (NER, spelling)"
     uses_gpu = True
@@ -34,7 +35,7 @@ class HFCausal(TokenizedDecoderLM):
 
     def identity(self) -> dict[str, Any]:
         """Source and revision (weights digest or Hub commit); options enter the cache key through the runner."""
-        return {"name": self.name, "revision": revision(self.source, self.config), "engine_code": source_digest(self)}
+        return {"name": self.name, "revision": revision(self.source, self.config), **self.code_identity()}
 
     def load(self):
         """Model (eval mode, on GPU when there is one) and tokenizer, loaded once."""
@@ -390,7 +391,7 @@ class PackagedGGUF(HFCausal):
 
     def identity(self) -> dict[str, Any]:
         """Name, weights packages and versions, and the scoring rule (no hashing of the weights)."""
-        return {"name": self.name, **self.weights.identity(), "engine_code": source_digest(self)}
+        return {"name": self.name, **self.weights.identity(), **self.code_identity()}
 
     def load(self):
         """Convert if needed, then load like any local folder."""

@@ -92,6 +92,8 @@ class HFEncoder(Model):
     Batches are length-sorted with dynamic padding and run under ``torch.inference_mode``.
     """
 
+    answers_version = 1  # bump with any change that changes an answer (Model.answers_version)
+
     description = "transformers encoder (token or sequence classification head)"
     uses_gpu = True
 
@@ -119,7 +121,7 @@ class HFEncoder(Model):
 
     def identity(self) -> dict[str, Any]:
         """Source plus a revision: a digest of the files for a local folder, the Hub commit otherwise."""
-        return {"name": self.name, "revision": revision(self.source, self.config)}
+        return {"name": self.name, "revision": revision(self.source, self.config), **self.code_identity()}
 
     def provenance(self) -> dict[str, Any]:
         """Identity plus architecture and label names."""

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness import HarnessError, Model, ModelFamily, hookimpl
-from harness.core.distributions import installed_version, source_digest
+from harness.core.distributions import installed_version
 from harness.core.options import Option
 from harness.core.requests import Request
 from harness.engines.decoder import DecoderLM, TokenizedDecoderLM, cut_at_stops
@@ -58,6 +58,8 @@ _positive.__name__ = "whole number >= 1"
 
 class LlamaCppCausal(TokenizedDecoderLM):
     """A causal LM run by llama.cpp in this process on GGUF weights."""
+
+    answers_version = 1  # bump with any change that changes an answer (Model.answers_version)
 
     description = "llama.cpp in process on GGUF weights (CPU): exact log-likelihood scoring from its logits, greedy generation with GBNF"
     options = {
@@ -175,7 +177,7 @@ class LlamaCppCausal(TokenizedDecoderLM):
         if self.option("weights") != "packaged":
             weights["converted_to"] = self.option("weights")
         return {"name": self.name, **weights, "backend": "llama.cpp", "llama_cpp": self.binding_label(),
-                "engine_code": _code_digest(self)}
+                **self.code_identity()}
 
     def binding_name(self) -> str:
         """The binding ``-o binding=`` stands for here (a one-line error when it is not installed)."""
@@ -298,13 +300,6 @@ def _short_digest(path: Path) -> str:
     """Name, size and modification time of ``path``, digested (tells conversions of different files apart)."""
     stat = path.stat()
     return hashlib.sha256(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:8]
-
-
-def _code_digest(model: LlamaCppCausal) -> str:
-    """This plugin's source and the batching engine's, digested together."""
-    from harness.engines import llama_batches
-
-    return hashlib.sha256(f"{source_digest(model)}:{_digest(Path(llama_batches.__file__))}".encode()).hexdigest()[:16]
 
 
 def _digest(path: Path) -> str:

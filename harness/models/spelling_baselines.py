@@ -9,7 +9,6 @@ from importlib.metadata import version
 from typing import Callable, Iterable
 
 from harness import Model, Prediction, hookimpl
-from harness.core.distributions import source_digest
 
 Ranker = Callable[[str], list[str]]
 
@@ -76,6 +75,8 @@ class SpellingModel(Model):
     on ``PYTHONHASHSEED`` (set iteration order).
     """
 
+    answers_version = 1  # bump with any change that changes an answer (Model.answers_version)
+
     kinds = frozenset({"correction"})
     baseline = True
     cpu_bound = True
@@ -93,7 +94,7 @@ class SpellingModel(Model):
     def identity(self):
         """Name, the version of the package that holds the corrector and its dictionary, and a
         digest of this plugin's code (a changed ranking rule never serves cached answers)."""
-        return {"name": self.name, self.package: version(self.package), "code": source_digest(self)}
+        return {"name": self.name, self.package: version(self.package), **self.code_identity()}
 
     def load(self) -> Ranker:
         """Build the word -> ranked corrections function (heavy: dictionaries load here)."""
@@ -222,6 +223,8 @@ class TextBlob(SpellingModel):
 
 class Identity(Model):
     """Returns the input unchanged: the floor for accuracy, zero over-correction."""
+
+    answers_version = 1  # bump with any change that changes an answer (Model.answers_version)
 
     name = "identity"
     description = "returns its input unchanged (the floor)"

@@ -9,6 +9,8 @@ from harness import Model, Prediction, hookimpl
 class Vader(Model):
     """Rule-based sentiment: compound score >= 0 is positive (VADER's own neutral band folded in)."""
 
+    answers_version = 1  # bump with any change that changes an answer (Model.answers_version)
+
     name = "vader"
     licence = "MIT (vaderSentiment)"
     description = "VADER lexicon sentiment (vaderSentiment), compound >= 0 -> positive"
@@ -28,7 +30,7 @@ class Vader(Model):
 
     def identity(self):
         """Name plus the vaderSentiment version (its lexicon ships with it)."""
-        return {"name": self.name, "vaderSentiment": version("vaderSentiment"), "threshold": 0.0}
+        return {"name": self.name, **self.code_identity(), "vaderSentiment": version("vaderSentiment"), "threshold": 0.0}
 
     def predict(self, task, examples, *, batch_size=32):
         """Score each text; P(positive) is the compound score rescaled to [0, 1]."""

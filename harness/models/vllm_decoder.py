@@ -34,7 +34,7 @@ from types import SimpleNamespace
 from typing import Any, Sequence
 
 from harness import HarnessError, Model, ModelFamily, hookimpl
-from harness.core.distributions import installed_version, source_digest
+from harness.core.distributions import installed_version
 from harness.core.requests import Request
 from harness.data.hub import load_config, revision
 from harness.engines.decoder import Capabilities, DecoderLM, TokenizedDecoderLM, cut_at_stops
@@ -210,6 +210,8 @@ def replay_output(record: dict[str, Any]):
 class VLLMCausal(TokenizedDecoderLM):
     """A causal LM served by vLLM: the decoder prompts and answer reading, vLLM's engine."""
 
+    answers_version = 1  # bump with any change that changes an answer (Model.answers_version)
+
     description = "vLLM on GPU: prompt-logprob / option-token scoring (classification, choice), structured-output NER, spelling"
     options = {
         **DecoderLM.options,
@@ -267,7 +269,7 @@ class VLLMCausal(TokenizedDecoderLM):
 
             weights = {"revision": revision(self._source, self.config)}
         return {"name": self.name, **weights, "backend": "vllm", "vllm": vllm_build(),
-                "engine_code": source_digest(self)}
+                **self.code_identity()}
 
     @property
     def context_window(self) -> int | None:

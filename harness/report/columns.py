@@ -13,6 +13,7 @@ from harness.store.provenance import RequestSummary, Throughput
 class RunView:
     """One run as a task page and the leaderboard show it (paths hidden, facts typed)."""
 
+    #: the store's run id (what the report's own lookups use; never shown: it differs between stores)
     id: int
     model: str
     display: str
@@ -54,6 +55,8 @@ class RunView:
     #: a decoder's runs of the same cell with the other prompts (folded into this, its default
     #: prompt's run; see :mod:`harness.report.prompts`)
     prompt_runs: list[RunView] = field(default_factory=list)
+    #: what the page names the run by: its cache key's start (the same wherever it was computed)
+    ref: str = ""
 
     @property
     def load_seconds(self) -> float | None:

@@ -69,9 +69,9 @@ def display_model(model: str, identity: dict[str, Any]) -> str:
     """The model's row label without paths: a local folder shows as its name (a suite's
     fine-tune folder ``name-k64`` as ``name k=64``); see :func:`weights_digest` for telling
     two folders of one name apart."""
-    shown = hide_paths(model)
-    if shown != model:
-        folder = re.sub(r"…/([^#\s]+)#\w+", r"\1", shown)
+    # a path, or one hidden already (a result record's label): "…/name#digest"
+    folder = re.sub(r"…/([^#\s]+)#\w+", r"\1", hide_paths(model))
+    if folder != model:
         return re.sub(r"-k(\d+|all)\b", r" k=\1", folder)
     return model
 
@@ -213,6 +213,7 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
             engine=redact_json(hide_paths_in(provenance.engine)),
             requests=provenance.requests,
             prompt=prompt_of(row["settings"]),
+            ref=str(row["cache_key"])[:12],
         ))
     folded = fold_prompt_variants(columns.values())  # a decoder's other prompts join its default row
     shown = {run.model for col in columns.values() for run in col.runs}

@@ -72,12 +72,15 @@ def _previous_site(out: Path, store_id: str, force: bool) -> list[str]:
 
 
 def render_report(store: Store, out_dir: str | Path, *, title: str = "harness leaderboard", force: bool = False,
-                  publish: bool = False, workers: int | None = None, suite: dict | None = None) -> Path:
+                  publish: bool = False, workers: int | None = None, suite: dict | None = None,
+                  builder: str | None = None) -> Path:
     """Write ``index.html``, one page and one example explorer per task column to ``out_dir``;
     returns the index path. ``publish`` leaves out the example text of datasets that may not
     be republished (every number stays). ``workers``: processes that fill the task pages
     (default: every core for a large store). ``suite`` (a suite's provenance) keeps only the
-    runs that suite file made.
+    runs that suite file made. ``builder`` names what the site is built from in its marker (a
+    suite's sites: any store or set of records of that suite may replace them); default the
+    store's id.
 
     The whole site is written to a new folder beside ``out_dir`` and then switched with it in
     one step (:func:`switch_site`), so ``out_dir`` always holds one complete site, old or new:
@@ -91,7 +94,7 @@ def render_report(store: Store, out_dir: str | Path, *, title: str = "harness le
         raise HarnessError(f"{out}: --out must be a folder (not a file or a symbolic link)")
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_abandoned(out)
-    store_id = store.store_id
+    store_id = builder or store.store_id
     previous = _previous_site(out, store_id, force) if out.exists() else []
     env = environment()
     if suite is not None:  # what the CLI adds: the cells it plans and those still missing

@@ -87,6 +87,8 @@ class Execution:
     executor: Executor | None = None
     progress: bool = True
     log: Callable[[str], None] = _stderr
+    #: a folder each finished run's result record is written to as well (``run --suite``)
+    records: Path | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= MAX_BATCH_SIZE:

@@ -27,6 +27,7 @@ from harness.run.cells import Cell, CellWork, Collected, Computed, Failed, RunRe
 from harness.run.config import RunConfig
 from harness.run.predicting import PLUGIN_ERRORS, ModelFailure, plugin_failure, predict_pending
 from harness.store.provenance import Provenance, SuiteRef, Throughput, timed_rate
+from harness.store.records import export_records
 from harness.store.store import RunRecord, Store, cache_key
 
 PACKAGES = ("harness", "torch", "transformers", "datasets", "seqeval", "scikit-learn", "spacy", "vaderSentiment", "numpy")
@@ -390,6 +391,8 @@ def finish_cell(cell: Cell, computed: Computed, collected: Collected, config: Ru
         provenance=provenance.to_json(),
     )
     run_id = config.execution.store.save_run(run, scores, examples, predictions, correct)
+    if config.execution.records is not None:
+        export_records(config.execution.store, [run_id], config.execution.records)
     return RunResult(run_id, task.name, cell.name, loaded.split, loaded.source, len(examples), computed_count, scores,
                      timed_rate(run.examples_per_s, compute_time), cell.perturbation.label if cell.perturbation is not None else "")
 

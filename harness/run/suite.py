@@ -42,6 +42,7 @@ import tomllib
 from harness.core.model import get_model
 from harness.core.paths import check_path_name, inside
 from harness.core.prompts import DEFAULT_PROMPT, check_prompt_names, parse_prompt_names
+from harness.core.publishing import hide_paths
 from harness.core.task import SOURCES, resolve_tasks
 from harness.data.perturb import parse_perturbations
 from harness.engines.packaged import cache_root
@@ -51,7 +52,7 @@ from harness.run.cells import RunSummary
 from harness.run.config import MAX_BATCH_SIZE, MAX_COUNT, MAX_SEED, Evaluation, Execution, RunConfig
 from harness.run.runner import prompts_asked, run_matrix
 
-SUITE_KEYS = {"name", "description", "data_dir", "source", "seed", "batch_size"}
+SUITE_KEYS = {"name", "description", "data_dir", "source", "seed", "batch_size", "records"}
 RUN_KEYS = {"tasks", "models", "shots", "limit", "sample", "split", "options", "perturb", "batch_size", "prompts"}
 FINETUNE_KEYS = {"name", "task", "base", "k", "epochs", "lr", "batch_size", "seed", "max_minutes", "max_length",
                  "dev_limit", "augment", "augment_mix", "out", "evaluate"}
@@ -119,6 +120,9 @@ class Suite:
     batch_size: int = 32
     finetunes: list[FinetuneStep] = field(default_factory=list)
     runs: list[RunBlock] = field(default_factory=list)
+    #: where ``harness run --suite`` writes each finished cell's result record (the
+    #: ``records`` key, from the suite file's folder; default ``records`` beside the file)
+    records: Path | None = None
 
     def provenance(self) -> dict[str, str]:
         """What each run of this suite records: its name, the file's name, its digest and its text
@@ -240,6 +244,7 @@ def load_suite(path: str | Path, *, data_dir: str | Path | None = None) -> Suite
         suite.data_dir = (path.parent / folder).resolve()
         if not suite.data_dir.is_dir():
             head.fail("data_dir", f"{suite.data_dir} is not a folder (relative paths start at the suite file's folder)")
+    suite.records = (path.parent / (head.string("records", default="records") or "records")).resolve()
     labels = data.get("labels", {})
     if not isinstance(labels, dict) or not all(isinstance(v, str) and v.strip() for v in labels.values()):
         top.fail("labels", "expected a table of model name = \"the label its rows show\" (non-empty strings)")
@@ -460,7 +465,7 @@ def run_suite(suite: Suite, execution: Execution) -> RunSummary:
     for block in [step.evaluate for step in suite.finetunes] + suite.runs:
         tasks = tuple(resolve_tasks(block.tasks))
         models = tuple(get_model(name) for name in block.models)
-        how = replace(execution, batch_size=block.batch_size or suite.batch_size)
+        how = replace(execution, batch_size=block.batch_size or suite.batch_size, records=suite.records)
         for shots in block.shots:
             what = Evaluation(tasks, models, split=block.split, data_dir=suite.data_dir, source=suite.source,
                               limit=block.limit, sample=block.sample, shots=shots, options=dict(block.options),
@@ -524,6 +529,6 @@ def missing_cells(planned: list[PlannedCell], runs: list[dict[str, Any]]) -> lis
         settings = run.get("settings") or {}
         noise = settings.get("perturbation")
         condition = f"{noise['name']} {noise['rate']:g}" if noise else ""
-        base = str(run["model"]).split(" (", 1)[0]
+        base = hide_paths(str(run["model"]).split(" (", 1)[0])  # result records hold labels with paths hidden
         done.add((run["task"], base, len(settings.get("shots") or []), condition, settings.get("prompt") or DEFAULT_PROMPT))
-    return [c for c in planned if (c.task, c.model, c.shots, c.condition, c.prompt) not in done]
+    return [c for c in planned if (c.task, hide_paths(c.model), c.shots, c.condition, c.prompt) not in done]

@@ -19,7 +19,9 @@ FORMATS = ("jsonl", "csv")
 WHAT = ("metrics", "predictions")
 
 
-def _select_runs(store: Store, run_ids: Sequence[int] | None, task: str | None, model: str | None, latest: bool) -> pd.DataFrame:
+def select_runs(store: Store, run_ids: Sequence[int] | None, task: str | None, model: str | None, latest: bool) -> pd.DataFrame:
+    """The runs ``--run``, ``--task``, ``--model`` and ``--latest`` select (one-line errors
+    naming what the store holds where a name matches nothing)."""
     if run_ids:
         runs = store.runs()
         missing = set(run_ids) - set(runs["id"])
@@ -90,13 +92,13 @@ def export_rows(
     """
     if what not in WHAT:
         raise HarnessError(f"Cannot export {what!r}; expected one of {', '.join(WHAT)}")
-    runs = _select_runs(store, run_ids, task, model, latest)
+    runs = select_runs(store, run_ids, task, model, latest)
     ids = [int(i) for i in runs["id"]]
     shown = hide_paths_in if publish else (lambda value: value)
     if what == "metrics":
         df = store.metrics(ids)
         columns = ["run_id", "task", "split", "data_source", "model", "name", "breakdown", "value", "ci_low", "ci_high", "n"]
-        return [shown({c: _plain(row[c]) for c in columns}) for _, row in df.iterrows()]
+        return [shown({c: plain(row[c]) for c in columns}) for _, row in df.iterrows()]
     withheld = {int(run["id"]) for _, run in runs.iterrows()
                 if not text_allowed((run["provenance"] or {}).get("task") or {}, run["data_source"], publish)}
     df = store.predictions(ids)
@@ -127,7 +129,8 @@ def export_rows(
     return rows
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A JSON-able value: numpy scalars as Python numbers, NaN as None."""
     if hasattr(value, "item"):
         value = value.item()
     if isinstance(value, float) and value != value:  # NaN -> null

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -220,7 +221,18 @@ class Store:
             self._migrate()
 
     def _create(self) -> None:
-        self.db.execute("PRAGMA journal_mode=WAL")
+        # Switching the journal mode takes the file's exclusive lock without SQLite's busy
+        # handler: two runs creating one store at once see "database is locked" at once, so
+        # wait here as the busy timeout would (the other one's switch and schema take moments).
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
         self._migrate()
 
     def _migrate(self) -> None:
@@ -444,6 +456,34 @@ class Store:
         return [(row[at["run_id"]], row[at["example_id"]], once(row[at["input"]]), once(row[at["reference"]]),
                  json.loads(row[at["prediction"]]), bool(row[at["correct"]]), once(row[meta]) if meta is not None else {})
                 for row in rows]
+
+    @_guarded
+    def raw_predictions(self, run_ids: Sequence[int]) -> list[tuple[int, str, str, str, str, int]]:
+        """(run id, example id, input, reference, prediction, correct) of every prediction of
+        ``run_ids`` in order, the JSON columns as the store holds them (undecoded)."""
+        where, params = _where([_in("run_id", run_ids)])
+        return self.db.execute("SELECT run_id, example_id, input, reference, prediction, correct FROM predictions"
+                               + where + " ORDER BY run_id, position", params).fetchall()
+
+    @_guarded
+    def add_run(self, columns: dict[str, Any], metrics: Sequence[Sequence[Any]], predictions: Sequence[Sequence[Any]]) -> int:
+        """Insert a run as a record describes it: ``columns`` of the runs table (``created_at``
+        included), metric rows (name, breakdown, value, low, high, n) and prediction rows
+        (example id, input, reference, prediction, correct, meta; JSON text). Returns its id."""
+        names = ", ".join(columns)
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            cur = self.db.execute(f"INSERT INTO runs ({names}) VALUES ({', '.join('?' for _ in columns)})", list(columns.values()))
+            run_id = cur.lastrowid
+            self.db.executemany("INSERT INTO metrics (run_id, name, breakdown, value, ci_low, ci_high, n) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                [(run_id, *m) for m in metrics])
+            self.db.executemany("INSERT INTO predictions (run_id, position, example_id, input, reference, prediction, correct, meta) "
+                                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [(run_id, i, *p) for i, p in enumerate(predictions)])
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+        return run_id
 
     @_guarded
     def latest_runs(self, *, suite: str | None = None) -> pd.DataFrame:
