@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import click
 
@@ -421,8 +423,6 @@ def finetune(task_name, base, out_dir, train_limit, epochs, lr, batch_size, seed
 def report(out_dir, title, force, publish, workers, suite_path, records_dirs, data_dir, store_path):
     """Render a static HTML leaderboard from the store (read-only: the store is never changed), or
     from result records and the local data (``--records``; a suite's own records by default)."""
-    from contextlib import nullcontext
-
     suite, missing, loaded = None, [], None
     if suite_path is not None:
         from harness.run.suite import load_suite
@@ -436,15 +436,12 @@ def report(out_dir, title, force, publish, workers, suite_path, records_dirs, da
         opened = store_from_records(records_dirs, data_dir or (loaded.data_dir if loaded else None))
         source = ", ".join(str(d) for d in records_dirs)
     else:
-        opened = nullcontext((Store(store_path, readonly=True), []))
+        opened = _read_only_store(store_path)
         source = None
     with opened as (store, outdated):
         for line in outdated:
             click.echo(f"Left out (outdated): {line}", err=True)
-        try:
-            index, suite, missing = _render(store, out_dir, title, force, publish, workers, suite_path, loaded)
-        finally:
-            store.close()
+        index, suite, missing = _render(store, out_dir, title, force, publish, workers, suite_path, loaded)
     click.echo(f"Wrote {index}" + (f" from the records in {source}" if source else ""))
     if missing:
         listed = "; ".join(c.label for c in missing[:20]) + (f"; and {len(missing) - 20} more" if len(missing) > 20 else "")
@@ -452,6 +449,17 @@ def report(out_dir, title, force, publish, workers, suite_path, records_dirs, da
         finish = f"harness run --suite {suite_path}" + ("" if source else f" --store {store.path}")
         click.echo(f"Suite {suite['name']!r}: {len(missing)} of {suite['planned']} cells are not {where} yet "
                    f"({listed}). Finish it with: {finish}", err=True)
+
+
+@contextmanager
+def _read_only_store(path: Path | None) -> Iterator[tuple[Store, list[str]]]:
+    """The store at ``path`` opened read-only and closed afterwards, with no record left out
+    (the shape :func:`harness.report.records.store_from_records` yields)."""
+    store = Store(path, readonly=True)
+    try:
+        yield store, []
+    finally:
+        store.close()
 
 
 def _render(store: Store, out_dir, title, force, publish, workers, suite_path, loaded):

@@ -212,9 +212,13 @@ class Model:
         """What in the identity stands for the code that computes the answers: the class and its
         :attr:`answers_version` where declared, else the plugin's distribution and a digest of
         its source file."""
-        if self.answers_version is not None:
-            return {"answers": f"{type(self).__name__} v{self.answers_version}"}
-        return {"plugin": distribution_of(self), "code": source_digest(self)}
+        return type(self).declared_answers() or {"plugin": distribution_of(self), "code": source_digest(self)}
+
+    @classmethod
+    def declared_answers(cls) -> dict[str, str] | None:
+        """The class and its :attr:`answers_version` as the identity names them (None where the
+        class declares no version)."""
+        return None if cls.answers_version is None else {"answers": f"{cls.__name__} v{cls.answers_version}"}
 
     def task_settings(self, task: Task) -> dict[str, Any]:
         """Per-task facts that change this model's predictions (e.g. the prompt it is given):
@@ -326,9 +330,7 @@ def current_code_identity(name: str) -> dict[str, Any] | None:
         return models[found].obj.code_identity()
     family = find_name(base.partition(":")[0] + ":", models) if ":" in base else None
     cls = getattr(models[family].obj, "model_class", None) if family is not None else None
-    if cls is not None and cls.answers_version is not None:
-        return {"answers": f"{cls.__name__} v{cls.answers_version}"}
-    return None
+    return cls.declared_answers() if cls is not None else None
 
 
 def get_model(name: str) -> Model:

@@ -47,7 +47,7 @@ class Heuristic(Model):
         self.description = description
 
     def identity(self):
-        """Name and a digest of this plugin's code (a changed rule never serves cached answers)."""
+        """Name and the answers version (bumped with a changed rule: it never serves cached answers)."""
         return {"name": self.name, **self.code_identity()}
 
     def predict(self, task, examples, *, batch_size=32):

@@ -92,8 +92,8 @@ class SpellingModel(Model):
         return state
 
     def identity(self):
-        """Name, the version of the package that holds the corrector and its dictionary, and a
-        digest of this plugin's code (a changed ranking rule never serves cached answers)."""
+        """Name, the version of the package that holds the corrector and its dictionary, and the
+        answers version (bumped with a changed ranking rule: it never serves cached answers)."""
         return {"name": self.name, self.package: version(self.package), **self.code_identity()}
 
     def load(self) -> Ranker:

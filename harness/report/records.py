@@ -17,13 +17,13 @@ from typing import Any, Iterator, Sequence
 
 from harness.core.example import Example
 from harness.core.model import current_code_identity
-from harness.core.task import get_task
 from harness.core.publishing import hide_paths
+from harness.core.task import get_task
 from harness.data.perturb import Perturbation
 from harness.errors import HarnessError
 from harness.kinds import kind_of
 from harness.store.records import LoadedRecord, cell_key, example_digest, merged, read_records
-from harness.store.store import Store
+from harness.store.store import Store, example_json
 
 
 def _local_examples(run: dict[str, Any], data_dir: str | Path | None, loaded: dict) -> dict[str, Example]:
@@ -46,19 +46,17 @@ def _rows(loaded: LoadedRecord, examples: dict[str, Example]) -> list[tuple]:
     """The record's prediction rows with each example's input, gold and metadata from the local
     data; a one-line error at the first example that is missing there or differs."""
     run = loaded.record["run"]
+    where = f"{run['task']} ({run['split']}, {run['data_source']})"
     rows = []
     for example_id, digest, correct, prediction in loaded.record["examples"]:
         example = examples.get(example_id)
-        where = f"{run['task']} ({run['split']}, {run['data_source']})"
         if example is None:
             raise HarnessError(f"Record {loaded.label}: example {example_id!r} of {where} is not in the local data; "
                                "the dataset changed since the run (or --data-dir points at another copy)")
-        input_json = json.dumps(example.input, ensure_ascii=False)
-        reference_json = json.dumps(example.reference, ensure_ascii=False)
+        input_json, reference_json, meta = example_json(example)
         if example_digest(input_json, reference_json) != digest:
             raise HarnessError(f"Record {loaded.label}: example {example_id!r} of {where} differs from the local data "
                                "(digest mismatch): the dataset changed since the run; rerun the cell or restore the data")
-        meta = json.dumps(example.meta, ensure_ascii=False, default=str) if example.meta else None
         rows.append((example_id, input_json, reference_json, json.dumps(prediction, ensure_ascii=False), int(correct), meta))
     return rows
 

@@ -80,6 +80,13 @@ class RunRecord:
         return row
 
 
+def example_json(example: Example) -> tuple[str, str, str | None]:
+    """An example's input, reference and metadata as the predictions table holds them (JSON
+    text; None for no metadata): what result records digest and read back."""
+    meta = json.dumps(example.meta, ensure_ascii=False, default=str) if example.meta else None
+    return json.dumps(example.input, ensure_ascii=False), json.dumps(example.reference, ensure_ascii=False), meta
+
+
 def default_store_path() -> Path:
     """``$HARNESS_STORE`` if set, else ``harness.sqlite`` in the working directory."""
     return Path(os.environ.get("HARNESS_STORE") or DEFAULT_STORE)
@@ -351,44 +358,18 @@ class Store:
         predictions: Sequence[Prediction],
         correct: Sequence[bool],
     ) -> int:
-        """Record a finished run with its metrics and per-example predictions; returns the run id."""
+        """Record a finished run with its metrics and per-example predictions; returns the run id.
+        One record per (cache key, selection): a rerun, or the same run finishing twice at once,
+        replaces the earlier record."""
         columns = run.columns(scores.headline)
-        names = ", ".join(columns)
-        marks = ", ".join("?" for _ in columns)
-        # One record per (cache key, selection): a rerun, or the same run finishing twice at
-        # once, replaces the earlier record; BEGIN IMMEDIATE serialises concurrent writers.
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            self.db.execute("DELETE FROM runs WHERE cache_key = ? AND selection_key = ?",
-                            (columns["cache_key"], columns.get("selection_key")))
-            cur = self.db.execute(f"INSERT INTO runs ({names}) VALUES ({marks})", list(columns.values()))
-            run_id = cur.lastrowid
-            self.db.executemany(
-                "INSERT INTO metrics (run_id, name, breakdown, value, ci_low, ci_high, n) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(run_id, m.name, m.breakdown, m.value, m.ci_low, m.ci_high, m.n) for m in scores.metrics],
-            )
-            self.db.executemany(
-                "INSERT INTO predictions (run_id, position, example_id, input, reference, prediction, correct, meta) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        run_id,
-                        i,
-                        e.id,
-                        json.dumps(e.input, ensure_ascii=False),
-                        json.dumps(e.reference, ensure_ascii=False),
-                        json.dumps(redact_json(p.to_json()), ensure_ascii=False),
-                        int(ok),
-                        json.dumps(e.meta, ensure_ascii=False, default=str) if e.meta else None,
-                    )
-                    for i, (e, p, ok) in enumerate(zip(examples, predictions, correct))
-                ],
-            )
-            self.db.commit()
-        except BaseException:
-            self.db.rollback()
-            raise
-        return run_id
+        return self._insert_run(
+            columns,
+            [(m.name, m.breakdown, m.value, m.ci_low, m.ci_high, m.n) for m in scores.metrics],
+            [(e.id, input_json, reference_json, json.dumps(redact_json(p.to_json()), ensure_ascii=False), int(ok), meta)
+             for e, p, ok in zip(examples, predictions, correct)
+             for input_json, reference_json, meta in [example_json(e)]],
+            replacing=(columns["cache_key"], columns.get("selection_key")),
+        )
 
     @_guarded
     def runs(self) -> pd.DataFrame:
@@ -470,9 +451,18 @@ class Store:
         """Insert a run as a record describes it: ``columns`` of the runs table (``created_at``
         included), metric rows (name, breakdown, value, low, high, n) and prediction rows
         (example id, input, reference, prediction, correct, meta; JSON text). Returns its id."""
-        names = ", ".join(columns)
+        return self._insert_run(columns, metrics, predictions)
+
+    def _insert_run(self, columns: dict[str, Any], metrics: Sequence[Sequence[Any]], predictions: Sequence[Sequence[Any]],
+                    *, replacing: tuple[str, str | None] | None = None) -> int:
+        """Insert a run with its metric and prediction rows in one transaction (BEGIN IMMEDIATE
+        serialises concurrent writers), first deleting the run of the (cache key, selection key)
+        ``replacing`` names; returns the new run's id."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            if replacing is not None:
+                self.db.execute("DELETE FROM runs WHERE cache_key = ? AND selection_key = ?", replacing)
+            names = ", ".join(columns)
             cur = self.db.execute(f"INSERT INTO runs ({names}) VALUES ({', '.join('?' for _ in columns)})", list(columns.values()))
             run_id = cur.lastrowid
             self.db.executemany("INSERT INTO metrics (run_id, name, breakdown, value, ci_low, ci_high, n) VALUES (?, ?, ?, ?, ?, ?, ?)",
