@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -207,11 +208,17 @@ def _default_models() -> list[str]:
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @click.option("-v", "--verbose", is_flag=True, help="List each task x model pair skipped because the model cannot answer it.")
 @click.option("--debug", is_flag=True, help="Show the traceback of a failing model plugin.")
+@click.option("--max-minutes", type=click.FloatRange(0, min_open=True), default=None,
+              help="With --suite: start no cell that would not finish within this many minutes on its estimate; "
+                   "stop at a cell boundary with every finished cell's record written (rerun to go on).")
+@click.option("--plan", "show_plan", is_flag=True,
+              help="With --suite: print every cell, done or its estimated minutes on this machine, and the total "
+                   "left; compute nothing.")
 @_store_option
 @click.pass_context
 def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, source, split, limit, sample, shots, prompt_spec,
         perturb_spec,
-        option_pairs, seed, batch_size, workers, as_json, no_progress, verbose, debug, store_path):
+        option_pairs, seed, batch_size, workers, as_json, no_progress, verbose, debug, max_minutes, show_plan, store_path):
     """Evaluate every model on every task and store the results."""
     from harness.run.runner import run_matrix
 
@@ -242,7 +249,7 @@ def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, s
         from click.core import ParameterSource
 
         allowed = {"suite_path", "executor", "address", "data_dir", "workers", "as_json", "no_progress", "verbose", "debug",
-                   "store_path"}
+                   "store_path", "max_minutes", "show_plan"}
         given = [param.opts[-1] if param.opts[-1].startswith("--") else param.opts[0] for param in ctx.command.params
                  if param.name not in allowed
                  and ctx.get_parameter_source(param.name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)]
@@ -251,8 +258,15 @@ def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, s
         from harness.run.suite import load_suite, run_suite
 
         suite = load_suite(suite_path, data_dir=data_dir)
-        _run_into_store(store_path, lambda store: run_suite(suite, execution(store)), as_json, verbose, debug)
+        if show_plan:
+            _print_plan(suite, store_path)
+            return
+        _run_into_store(store_path, lambda store: run_suite(suite, execution(store), max_minutes=max_minutes), as_json,
+                        verbose, debug)
         return
+    for flag, given in (("--max-minutes", max_minutes is not None), ("--plan", show_plan)):
+        if given:
+            raise HarnessError(f"{flag} works with --suite FILE (a suite runs in pieces; a plain run resumes from its store)")
     if task_names is None:
         raise HarnessError("Name the tasks to run: --tasks ner,sentiment (see `harness tasks`), or --suite FILE")
     perturbations = parse_perturbations(perturb_spec) if perturb_spec else []
@@ -268,7 +282,66 @@ def run(ctx, task_names, suite_path, executor, address, model_names, data_dir, s
     evaluation = Evaluation(tuple(task_list), tuple(model_list), split=split, data_dir=data_dir, source=source, limit=limit,
                             sample=sample, shots=shots, options=options, seed=seed, perturbations=tuple(perturbations),
                             prompts=parse_prompt_names(prompt_spec))
-    _run_into_store(store_path, lambda store: run_matrix(RunConfig(evaluation, execution(store))), as_json, verbose, debug)
+    def evaluate(store):
+        _warn_if_long(evaluation, store)
+        return run_matrix(RunConfig(evaluation, execution(store)))
+    _run_into_store(store_path, evaluate, as_json, verbose, debug)
+
+
+#: a plain run whose estimate passes this many minutes says so before it starts
+LONG_RUN_MINUTES = 10
+
+
+def _warn_if_long(evaluation, store) -> None:
+    """Say before a plain run starts when its estimate on this machine is long, naming its
+    longest cells and how to try it on fewer examples first."""
+    from harness.run.estimate import Estimator, TokenCounts, describe_minutes, measurements
+
+    counts = TokenCounts(evaluation.data_dir, evaluation.source)
+    estimator = Estimator(measurements([dict(row) for _, row in store.runs().iterrows()], counts))
+    cells = []
+    for task in evaluation.tasks:
+        for model in evaluation.models:
+            if model.supports(task) is not None or (evaluation.shots and not model.few_shot):
+                continue
+            work = counts.workload(task, model, split=evaluation.split, limit=evaluation.limit, sample=evaluation.sample,
+                                   shots=evaluation.shots)
+            seconds = estimator.estimate(work).seconds
+            if seconds is not None:
+                cells.append((seconds * max(1, len(evaluation.perturbations)), f"{task.name} × {model.name}"))
+    total = sum(seconds for seconds, _ in cells)
+    if total / 60 < LONG_RUN_MINUTES:
+        return
+    longest = sorted(cells, reverse=True)[:3]
+    click.echo(f"This run is estimated at {describe_minutes(total)} on this machine (longest: "
+               + "; ".join(f"{label} {describe_minutes(seconds)}" for seconds, label in longest)
+               + "). Finished cells are kept if you stop it; --sample 200 tries it on fewer examples first.", err=True)
+
+
+def _print_plan(suite, store_path) -> None:
+    """``run --suite S --plan``: every cell done or estimated, the fine-tunes, and the total left."""
+    from harness.run.estimate import describe_minutes
+    from harness.run.suite import plan_suite
+
+    path = store_path or default_store_path()
+    if path.exists():
+        with _read_only_store(path) as (store, _):
+            plan = plan_suite(suite, store)
+    else:
+        plan = plan_suite(suite)
+    shown = {"record": "done (record)", "done": "done (store)", "saved": "done (saved)", "records": "not needed"}
+    width = max(len(c.label) for c in plan.cells) if plan.cells else 20
+    click.echo(f"Suite {suite.name}: estimates on this machine ({os.cpu_count()} CPUs) from the rates measured here "
+               "(the store's runs and the suite's records); see `harness run --help`, docs/records.md")
+    for label, seconds, status in plan.finetunes:
+        click.echo(f"  {label:<{width}}  {shown.get(status) or describe_minutes(seconds):>14}")
+    for cell in plan.cells:
+        click.echo(f"  {cell.label:<{width}}  {shown.get(cell.status) or describe_minutes(cell.estimate.seconds):>14}"
+                   + ("" if cell.status else f"  {cell.estimate.basis}"))
+    left, unknown = plan.left_seconds()
+    done = sum(bool(c.status) for c in plan.cells)
+    click.echo(f"{done} of {len(plan.cells)} cells done; {len(plan.cells) - done} left: {describe_minutes(left)}"
+               + (f" ({unknown} without an estimate)" if unknown else ""))
 
 
 def _run_into_store(store_path, evaluate, as_json: bool, verbose: bool, debug: bool) -> None:
@@ -286,6 +359,8 @@ def _run_into_store(store_path, evaluate, as_json: bool, verbose: bool, debug: b
         store.close()  # the last connection folds the write-ahead log back into the one file
     _print_results(summary, as_json)
     _print_skips(summary, verbose)
+    for note in summary.notes:
+        click.echo(note, err=True)
     if summary.failed:
         for failure in summary.failed:
             if debug and failure.trace:
@@ -298,6 +373,8 @@ def _run_into_store(store_path, evaluate, as_json: bool, verbose: bool, debug: b
         raise HarnessError(f"{len(summary.failed)} of {len(summary.failed) + len(summary.results)} task x model pairs "
                            f"failed; the others are stored in {store.path}; rerun the same command once fixed "
                            "to compute only what is missing" + ("" if debug else " (--debug shows tracebacks)"))
+    if not summary.results and (summary.recorded or summary.left):
+        return  # every cell in the records, or none fitting the deadline: the notes said which
     if not summary.results:
         reasons = sorted({s.reason for s in summary.skipped})
         raise HarnessError(f"Nothing was evaluated: no model named can answer the tasks named "

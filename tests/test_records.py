@@ -167,10 +167,20 @@ def test_an_edit_that_changes_no_answer_keeps_every_record_and_a_bump_makes_its_
     result = invoke("run", "--suite", root / "suite.toml", "--store", store, "--no-progress")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (root / "records").iterdir()) == before  # the same cells: no new record
+    assert f"{len(before)} cells already filled by result records" in result.output  # nothing recomputed
+    opened = Store(store, readonly=True)
+    assert len(opened.runs()) == len(before)
+    opened.close()
+    # and without the records, from the store's cache: the same cache keys
+    (root / "records").rename(root / "records-aside")
+    result = invoke("run", "--suite", root / "suite.toml", "--store", store, "--no-progress")
+    assert result.exit_code == 0, result.output
     opened = Store(store, readonly=True)
     runs = opened.runs()
     opened.close()
-    assert len(runs) == len(before) and (runs["cached"] == runs["n"]).all()  # nothing recomputed
+    assert len(runs) == len(before) and (runs["cached"] == runs["n"]).all()
+    shutil.rmtree(root / "records")
+    (root / "records-aside").rename(root / "records")
     monkeypatch.setattr(Vader, "answers_version", Vader.answers_version + 1)
     built = invoke("report", "--suite", root / "suite.toml", "--out", tmp_path / "site", "--publish")
     assert built.exit_code == 0, built.output

@@ -16,13 +16,11 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from harness.core.example import Example
-from harness.core.model import current_code_identity
-from harness.core.publishing import hide_paths
 from harness.core.task import get_task
 from harness.data.perturb import Perturbation
 from harness.errors import HarnessError
 from harness.kinds import kind_of
-from harness.store.records import LoadedRecord, cell_key, example_digest, merged, read_records
+from harness.store.records import LoadedRecord, cell_key, example_digest, merged, outdated, read_records
 from harness.store.store import Store, example_json
 
 
@@ -59,26 +57,6 @@ def _rows(loaded: LoadedRecord, examples: dict[str, Example]) -> list[tuple]:
                                "(digest mismatch): the dataset changed since the run; rerun the cell or restore the data")
         rows.append((example_id, input_json, reference_json, json.dumps(prediction, ensure_ascii=False), int(correct), meta))
     return rows
-
-
-def outdated(record: LoadedRecord) -> str | None:
-    """Why a record's answers are not what the installed code gives (its model's answers
-    version, or its task's version, was bumped since), or None. Models and tasks not installed
-    here are taken as recorded."""
-    run = record.record["run"]
-    try:
-        version = get_task(run["task"]).version
-    except HarnessError:
-        version = run["task_version"]
-    if str(version) != str(run["task_version"]):
-        return f"task {run['task']} is at version {version}, the record at {run['task_version']}"
-    now = current_code_identity(hide_paths(run["model"]))
-    identity = run.get("model_identity") or {}
-    changed = {key: value for key, value in (now or {}).items() if identity.get(key) != value}
-    if changed:
-        old = ", ".join(f"{identity.get(k)}" for k in changed)
-        return f"{run['model']} answers as {', '.join(map(str, changed.values()))} now, the record as {old}"
-    return None
 
 
 def fill_store(store: Store, records: Sequence[LoadedRecord], data_dir: str | Path | None) -> tuple[int, list[str]]:

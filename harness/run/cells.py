@@ -61,6 +61,11 @@ class RunSummary:
     results: list[RunResult] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     failed: list[Failed] = field(default_factory=list)
+    #: cells a result record filled already (not computed), and cells left for the deadline (labels)
+    recorded: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)
+    #: what the run says at its end beyond its results (records used, cells left)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)

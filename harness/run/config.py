@@ -89,6 +89,9 @@ class Execution:
     log: Callable[[str], None] = _stderr
     #: a folder each finished run's result record is written to as well (``run --suite``)
     records: Path | None = None
+    #: which cells to start (records that fill cells, a deadline) and the progress over them
+    #: (:class:`~harness.run.schedule.Schedule`; None: every cell, no cell-level progress)
+    schedule: Any = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= MAX_BATCH_SIZE:

@@ -19,6 +19,7 @@ from harness.core.distributions import distribution_of, installed_version
 from harness.core.example import Example
 from harness.core.model import Model, RunContext, Usage
 from harness.core.prompts import DEFAULT_PROMPT, prompts_of
+from harness.core.publishing import hide_paths
 from harness.core.task import LoadedSplit, Task, get_task
 from harness.engines.decoder import RequestCache
 from harness.errors import HarnessError
@@ -27,8 +28,9 @@ from harness.run.cells import Cell, CellWork, Collected, Computed, Failed, RunRe
 from harness.run.config import RunConfig
 from harness.run.predicting import PLUGIN_ERRORS, ModelFailure, plugin_failure, predict_pending
 from harness.store.provenance import Provenance, SuiteRef, Throughput, timed_rate
-from harness.store.records import export_records
-from harness.store.store import RunRecord, Store, cache_key
+from harness.run.schedule import cell_label
+from harness.store.records import example_digest, export_records
+from harness.store.store import RunRecord, Store, cache_key, example_json
 
 PACKAGES = ("harness", "torch", "transformers", "datasets", "seqeval", "scikit-learn", "spacy", "vaderSentiment", "numpy")
 
@@ -175,6 +177,8 @@ def plan_cells(summary: RunSummary, config: RunConfig) -> Iterator[Cell]:
                 summary.skipped.append(Skipped(task.name, model.name, f"{task.name} has no prompt named "
                                                f"{', '.join(what.prompts)} (its prompts: {', '.join(task.prompt_names())})"))
             for prompt in asked:
+                if how.schedule is not None and scheduled_out(how.schedule, task, model, prompt, examples, config):
+                    continue
                 try:
                     prompted_task, prompted_model = prompted(task, model, prompt, config)
                     cell = prepare_cell(prompted_task, prompted_model, loaded, examples, shots, config)
@@ -183,6 +187,15 @@ def plan_cells(summary: RunSummary, config: RunConfig) -> Iterator[Cell]:
                     summary.failed.append(Failed(task.name, model.name, str(failure), failure.trace))
                     continue
                 yield cell
+
+
+def scheduled_out(schedule, task: Task, model: Model, prompt: str, examples: Sequence[Example], config: RunConfig) -> bool:
+    """Whether the schedule holds this cell back: a result record fills it (same examples,
+    same digests) or it would not finish before the deadline; says so in the log either way."""
+    condition = config.perturbation.label if config.perturbation is not None else ""
+    key = (task.name, hide_paths(model.name), config.evaluation.shots, condition, prompt)
+    digests = ([(e.id, example_digest(*example_json(e)[:2])) for e in examples] if key in schedule.records else [])
+    return schedule.admit(key, cell_label(key), digests) is not None
 
 
 def prompts_asked(task: Task, model: Model, asked: Sequence[str]) -> list[str]:

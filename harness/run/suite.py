@@ -51,6 +51,10 @@ from harness.run.finetune import BASES, FinetuneConfig, finetune
 from harness.run.cells import RunSummary
 from harness.run.config import MAX_BATCH_SIZE, MAX_COUNT, MAX_SEED, Evaluation, Execution, RunConfig
 from harness.run.runner import prompts_asked, run_matrix
+from harness.run.estimate import Estimator, TokenCounts, describe_minutes, measurements
+from harness.run.schedule import Schedule, ScheduledCell, cell_label
+from harness.store.records import RecordIndex, row_key
+from harness.store.store import Store
 
 SUITE_KEYS = {"name", "description", "data_dir", "source", "seed", "batch_size", "records"}
 RUN_KEYS = {"tasks", "models", "shots", "limit", "sample", "split", "options", "perturb", "batch_size", "prompts"}
@@ -427,45 +431,182 @@ def finetune_home() -> Path:
 # -- running ----------------------------------------------------------------------------------------
 
 
-def run_finetunes(suite: Suite, *, progress: bool, log: Callable[[str], None]) -> None:
-    """Fine-tune every model of the suite that is not already saved with the same settings."""
+#: a fine-tune's seconds per train example per epoch, and per dev example per epoch (its
+#: evaluation), where nothing is measured: MiniLM-L6 on the reference machine (2 CPU cores;
+#: the published board's ten fine-tunes took 23-164 s, within 1.4x of these)
+FINETUNE_TRAIN_S, FINETUNE_DEV_S, FINETUNE_OVERHEAD_S = 0.0115, 0.03, 10.0
 
+
+def finetune_seconds(step: FinetuneStep, k: int | None, epochs: float, train_size: int | None) -> float | None:
+    """Estimated seconds of fine-tuning ``step`` at ``k`` (``train_size``: the train split's
+    size, for k = all; None where unknown), capped by its ``max_minutes``."""
+    seen = k if k is not None else train_size
+    if seen is None:
+        return None
+    dev = step.settings.get("dev_limit") or 1000
+    seconds = FINETUNE_OVERHEAD_S + epochs * (seen * FINETUNE_TRAIN_S + dev * FINETUNE_DEV_S)
+    cap = step.settings.get("max_minutes")
+    return min(seconds, cap * 60 + epochs * dev * FINETUNE_DEV_S + FINETUNE_OVERHEAD_S) if cap else seconds
+
+
+def _finetune_saved(step: FinetuneStep, k: int | None, epochs: float, suite: Suite) -> bool:
+    out = step.out_for(k)
+    marker = out / "harness_suite_step.json"
+    if not (marker.exists() and (out / "harness_finetune.json").exists()):
+        return False
+    try:
+        return json.loads(marker.read_text()) == _finetune_wanted(step, k, epochs, suite)
+    except ValueError:
+        return False
+
+
+def _finetune_wanted(step: FinetuneStep, k: int | None, epochs: float, suite: Suite) -> dict[str, Any]:
+    return {"task": step.task, "base": step.base, "k": k, **step.settings, "epochs": epochs,
+            "data_dir": str(suite.data_dir) if suite.data_dir else None, "source": suite.source}
+
+
+def run_finetunes(suite: Suite, *, progress: bool, log: Callable[[str], None],
+                  needed: Callable[[FinetuneStep, int | None], bool] = lambda step, k: True,
+                  fits: Callable[[float | None], bool] = lambda seconds: True) -> list[str]:
+    """Fine-tune every model of the suite that is not already saved with the same settings,
+    that some cell still ``needed`` (cells that result records fill need none) and that
+    ``fits`` before the deadline on its estimate. Returns the ``hf:`` names of the models
+    held back by the deadline."""
+    held = []
     for step in suite.finetunes:
         for k, epochs in zip(step.ks, step.epochs):
             out = step.out_for(k)
+            label = f"{step.name} k={k or 'all'}"
+            if _finetune_saved(step, k, epochs, suite):
+                log(f"{label}: already fine-tuned with these settings ({out.name})")
+                continue
+            if not needed(step, k):
+                log(f"{label}: every cell of this model is in the result records; not fine-tuned")
+                continue
+            size = _train_size(step, suite) if k is None else None
+            estimate = finetune_seconds(step, k, epochs, size)
+            if not fits(estimate):
+                log(f"{label}: not fine-tuned: its ~{(estimate or 0) / 60:.0f} min would pass the deadline")
+                held.append(f"hf:{out}")
+                continue
             settings = {**step.settings, "epochs": epochs}
             augment = settings.pop("augment")
             config = FinetuneConfig(task=step.task, base=step.base, out=str(out), train_limit=k,
                                     data_dir=str(suite.data_dir) if suite.data_dir else None, source=suite.source,
                                     augment=parse_perturbations(augment, option="augment")[0] if augment else None,
                                     **settings)
-            wanted = {"task": step.task, "base": step.base, "k": k, **step.settings, "epochs": epochs, "data_dir": config.data_dir,
-                      "source": suite.source}
-            marker = out / "harness_suite_step.json"
-            if marker.exists() and (out / "harness_finetune.json").exists():
-                try:
-                    if json.loads(marker.read_text()) == wanted:
-                        log(f"{step.name} k={k or 'all'}: already fine-tuned with these settings ({out.name})")
-                        continue
-                except ValueError:
-                    pass
-            log(f"{step.name} k={k or 'all'}: fine-tuning {step.base} on {step.task}...")
+            log(f"{label}: fine-tuning {step.base} on {step.task}...")
             started = time.perf_counter()
             finetune(config, progress=progress, log=log)
-            marker.write_text(json.dumps(wanted, indent=2) + "\n")
-            log(f"{step.name} k={k or 'all'}: done in {time.perf_counter() - started:.0f} s")
+            (out / "harness_suite_step.json").write_text(json.dumps(_finetune_wanted(step, k, epochs, suite), indent=2) + "\n")
+            log(f"{label}: done in {time.perf_counter() - started:.0f} s")
+    return held
 
 
-def run_suite(suite: Suite, execution: Execution) -> RunSummary:
+def _train_size(step: FinetuneStep, suite: Suite) -> int | None:
+    from harness.core.task import get_task
+
+    try:
+        task = get_task(step.task)
+        return len(task.load("train", data_dir=suite.data_dir, source=suite.source).examples)
+    except (HarnessError, OSError, ValueError):
+        return None
+
+
+@dataclass
+class SuitePlan:
+    """A suite's cells with their status and estimates, and its fine-tunes'."""
+
+    cells: list[ScheduledCell]
+    #: (label, estimated seconds, status: "saved", "records" or "")
+    finetunes: list[tuple[str, float | None, str]]
+    #: the records the plan counted
+    records: RecordIndex
+
+    def left_seconds(self) -> tuple[float, int]:
+        """Estimated seconds of everything not done (fine-tunes included) and how many cells have no estimate."""
+        cells = [c for c in self.cells if not c.status]
+        seconds = sum(c.estimate.seconds or 0.0 for c in cells) + sum(s or 0.0 for _, s, status in self.finetunes if not status)
+        return seconds, sum(c.estimate.seconds is None for c in cells)
+
+
+def plan_suite(suite: Suite, store: Store | None = None) -> SuitePlan:
+    """Every cell of the suite — filled by a result record, held by ``store``, or to compute,
+    with its estimate on this machine (:mod:`harness.run.estimate`; calibrated on the store's
+    runs and the records measured on this kind of machine) — and every fine-tune."""
+    from harness.core.task import get_task
+
+    records = RecordIndex.of(suite.records)
+    stored = [] if store is None else [row for _, row in store.runs().iterrows()]
+    counts = TokenCounts(suite.data_dir, suite.source)
+    estimator = Estimator(measurements([dict(r) for r in stored] + records.runs(), counts))
+    in_store = {row_key(dict(r)) for r in stored}
+    cells = []
+    for cell, block in suite_cells(suite):
+        task, model = get_task(cell.task), get_model(cell.model)
+        work = counts.workload(task, model, split=block.split, limit=block.limit, sample=block.sample, shots=cell.shots,
+                               source=suite.source)
+        status = "record" if cell.key in records else "done" if cell.key in in_store else ""
+        cells.append(ScheduledCell(cell.key, cell.label, estimator.estimate(work), status))
+    needs = _needed_by_cells(suite, cells)
+    finetunes = []
+    for step in suite.finetunes:
+        for k, epochs in zip(step.ks, step.epochs):
+            label = f"fine-tune {step.name} k={k or 'all'}"
+            status = "saved" if _finetune_saved(step, k, epochs, suite) else "" if needs(step, k) else "records"
+            finetunes.append((label, finetune_seconds(step, k, epochs, _train_size(step, suite) if k is None else None), status))
+    return SuitePlan(cells, finetunes, records)
+
+
+def _needed_by_cells(suite: Suite, cells: list[ScheduledCell]) -> Callable[[FinetuneStep, int | None], bool]:
+    """Whether a fine-tuned model still has a cell no record fills."""
+    def needed(step: FinetuneStep, k: int | None) -> bool:
+        name = hide_paths(f"hf:{step.out_for(k)}")
+        return any(c.key[1] == name and c.status != "record" for c in cells)
+    return needed
+
+
+def run_suite(suite: Suite, execution: Execution, *, max_minutes: float | None = None) -> RunSummary:
     """Fine-tune what the suite asks first, then evaluate each ``[[run]]`` (once per number of
-    shots, and fine-tuned models on their task), all into ``execution.store``. Returns one
-    :class:`~harness.run.cells.RunSummary` for the whole suite."""
-    run_finetunes(suite, progress=execution.progress, log=execution.log)
+    shots, and fine-tuned models on their task), all into ``execution.store``. Cells that the
+    suite's result records fill are not computed again; with ``max_minutes``, no cell (or
+    fine-tune) starts that would not finish by then on its estimate, and the summary says what
+    is left. Returns one :class:`~harness.run.cells.RunSummary` for the whole suite."""
+    import time as clock
+
+    started = clock.monotonic()
+    plan = plan_suite(suite, execution.store)
+    schedule = Schedule(plan.cells, plan.records, started + max_minutes * 60 if max_minutes else None, execution.log,
+                        records_folder=hide_paths(str(suite.records)))
+    left, unknown = plan.left_seconds()
+    done = sum(bool(c.status) for c in plan.cells)
+    execution.log(f"Suite {suite.name}: {len(plan.cells)} cells, {done} in the records or the store; "
+                  f"{describe_minutes(left)} left by the estimates" + (f" ({unknown} cells without one)" if unknown else "")
+                  + (f"; stopping before {max_minutes:g} min" if max_minutes else ""))
+    if plan.records.outdated:
+        execution.log(f"{len(plan.records.outdated)} result records are outdated (their model or task answers "
+                      "differently now): their cells run again")
+    held = run_finetunes(suite, progress=execution.progress, log=execution.log, needed=_needed_by_cells(suite, plan.cells),
+                         fits=schedule.fits)
     total = RunSummary()
     for block in [step.evaluate for step in suite.finetunes] + suite.runs:
         tasks = tuple(resolve_tasks(block.tasks))
-        models = tuple(get_model(name) for name in block.models)
-        how = replace(execution, batch_size=block.batch_size or suite.batch_size, records=suite.records)
+        wanted = [name for name in block.models if name not in held]
+        for cell in plan.cells:  # the cells of a model whose fine-tune was held back are left too
+            if cell.key[1] in {hide_paths(name) for name in block.models if name in held} and not cell.status:
+                schedule.hold_back(cell.key, cell.label)
+        models = []
+        for name in wanted:
+            model = _model_unless_recorded(name, plan)
+            if model is None:  # its records fill every cell: no folder needed
+                schedule.recorded.extend(c.label for c in plan.cells if c.key[1] == hide_paths(name)
+                                         and c.label not in schedule.recorded)
+            else:
+                models.append(model)
+        models = tuple(models)
+        if not models:
+            continue
+        how = replace(execution, batch_size=block.batch_size or suite.batch_size, records=suite.records, schedule=schedule)
         for shots in block.shots:
             what = Evaluation(tasks, models, split=block.split, data_dir=suite.data_dir, source=suite.source,
                               limit=block.limit, sample=block.sample, shots=shots, options=dict(block.options),
@@ -475,7 +616,20 @@ def run_suite(suite: Suite, execution: Execution) -> RunSummary:
             total.results.extend(summary.results)
             total.skipped.extend(summary.skipped)
             total.failed.extend(summary.failed)
+    total.notes.extend(schedule.summary_lines())
+    total.recorded.extend(schedule.recorded)
+    total.left.extend(c.label for c in schedule.left)
     return total
+
+
+def _model_unless_recorded(name: str, plan: SuitePlan):
+    """The model of ``name``, or None for a fine-tuned model not on this machine whose every
+    cell a record fills (it needs no folder then)."""
+    hidden = hide_paths(name)
+    if name.startswith("hf:") and not Path(name[3:]).exists():
+        if all(c.status == "record" for c in plan.cells if c.key[1] == hidden):
+            return None
+    return get_model(name)
 
 
 @dataclass(frozen=True)
@@ -491,44 +645,51 @@ class PlannedCell:
     prompt: str = DEFAULT_PROMPT
 
     @property
+    def key(self) -> tuple[str, str, int, str, str]:
+        """What a run filling this cell has (:func:`~harness.store.records.row_key`)."""
+        return (self.task, hide_paths(self.model), self.shots, self.condition, self.prompt)
+
+    @property
     def label(self) -> str:
         """"ner × llamacpp:x (5-shot, typo 0.1, prompt=review)"."""
-        tags = ([f"{self.shots}-shot"] * bool(self.shots) + [self.condition] * bool(self.condition)
-                + [f"prompt={self.prompt}"] * (self.prompt != DEFAULT_PROMPT))
-        return f"{self.task} × {self.model}" + (f" ({', '.join(tags)})" if tags else "")
+        return cell_label(self.key)
 
 
 def planned_cells(suite: Suite) -> list[PlannedCell]:
     """Every cell the suite's blocks ask for that can run: the pairs a model answers, few-shot
     only where the model takes shots and the task has examples to draw them from (what
     ``harness run --suite`` skips is not planned)."""
+    return list(dict.fromkeys(cell for cell, _ in suite_cells(suite)))
+
+
+def suite_cells(suite: Suite) -> list[tuple[PlannedCell, RunBlock]]:
+    """Each planned cell (see :func:`planned_cells`) with the block that asks for it, in the
+    order the suite runs them (a cell two blocks ask for: the first)."""
     from harness.run.runner import few_shot_source
 
-    cells: list[PlannedCell] = []
+    cells: dict[PlannedCell, RunBlock] = {}
+    # a fine-tuned model answers the task it is fine-tuned on (known before it exists)
+    made_for = {name: step.task for step in suite.finetunes for name in step.model_names()}
     for block in [step.evaluate for step in suite.finetunes] + suite.runs:
         tasks = resolve_tasks(block.tasks)
         models = [get_model(name) for name in block.models]
         conditions = [p.label if p.rate > 0 else "" for p in block.perturbations] or [""]
-        for shots in block.shots:
-            for task in tasks:
-                for model in models:
-                    if model.supports(task) is not None:
-                        continue
-                    if shots and (not model.few_shot or few_shot_source(task) is None):
-                        continue
-                    cells.extend(PlannedCell(task.name, model.name, shots, c, p) for c in conditions
-                                 for p in prompts_asked(task, model, block.prompts))
-    return list(dict.fromkeys(cells))
+        for shots in block.shots:  # the runner's order: shots, noise condition, task, model, prompt
+            for condition in conditions:
+                for task in tasks:
+                    for model in models:
+                        if (made_for[model.name] != task.name if model.name in made_for
+                                else model.supports(task) is not None):
+                            continue
+                        if shots and (not model.few_shot or few_shot_source(task) is None):
+                            continue
+                        for prompt in prompts_asked(task, model, block.prompts):
+                            cells.setdefault(PlannedCell(task.name, model.name, shots, condition, prompt), block)
+    return list(cells.items())
 
 
 def missing_cells(planned: list[PlannedCell], runs: list[dict[str, Any]]) -> list[PlannedCell]:
     """The planned cells no run covers. ``runs``: each run's task, model (its row name: the
-    model's name and tags) and settings, as the store holds them."""
-    done = set()
-    for run in runs:
-        settings = run.get("settings") or {}
-        noise = settings.get("perturbation")
-        condition = f"{noise['name']} {noise['rate']:g}" if noise else ""
-        base = hide_paths(str(run["model"]).split(" (", 1)[0])  # result records hold labels with paths hidden
-        done.add((run["task"], base, len(settings.get("shots") or []), condition, settings.get("prompt") or DEFAULT_PROMPT))
-    return [c for c in planned if (c.task, hide_paths(c.model), c.shots, c.condition, c.prompt) not in done]
+    model's name and tags) and settings, as the store or a result record holds them."""
+    done = {row_key(run) for run in runs}
+    return [c for c in planned if c.key not in done]

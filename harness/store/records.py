@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from harness.core.model import current_code_identity
 from harness.core.publishing import hide_paths, hide_paths_in, text_allowed
+from harness.core.task import get_task
 from harness.errors import HarnessError
 from harness.store.export import plain
 from harness.store.store import Store
@@ -218,3 +220,64 @@ def merged(records: Sequence[LoadedRecord]) -> list[LoadedRecord]:
             raise HarnessError(f"Records {seen.path} and {loaded.path} hold the same cell ({run['task']} x {run['model']}) "
                                "with different results; keep the one you trust and delete the other")
     return sorted(by_cell.values(), key=lambda r: (str(r.record["run"].get("created_at") or ""), r.label))
+
+
+def outdated(record: LoadedRecord) -> str | None:
+    """Why a record's answers are not what the installed code gives (its model's answers
+    version, or its task's version, was bumped since), or None. Models and tasks not installed
+    here are taken as recorded."""
+    run = record.record["run"]
+    try:
+        version = get_task(run["task"]).version
+    except HarnessError:
+        version = run["task_version"]
+    if str(version) != str(run["task_version"]):
+        return f"task {run['task']} is at version {version}, the record at {run['task_version']}"
+    now = current_code_identity(hide_paths(run["model"]))
+    identity = run.get("model_identity") or {}
+    changed = {key: value for key, value in (now or {}).items() if identity.get(key) != value}
+    if changed:
+        old = ", ".join(f"{identity.get(k)}" for k in changed)
+        return f"{run['model']} answers as {', '.join(map(str, changed.values()))} now, the record as {old}"
+    return None
+
+
+def row_key(run: dict[str, Any]) -> tuple[str, str, int, str, str]:
+    """The suite cell a run (a store row or a record's ``run``) fills: task, model (its name
+    without tags, paths hidden), shots, noise condition ("typo 0.1"; "" when clean) and prompt."""
+    from harness.core.prompts import DEFAULT_PROMPT
+
+    settings = run.get("settings") or {}
+    noise = settings.get("perturbation")
+    condition = f"{noise['name']} {noise['rate']:g}" if noise else ""
+    model = hide_paths(str(run["model"]).split(" (", 1)[0])
+    return (run["task"], model, len(settings.get("shots") or []), condition, settings.get("prompt") or DEFAULT_PROMPT)
+
+
+class RecordIndex:
+    """The cells the records of a folder fill with the answers of the code installed now
+    (outdated records left out), each with the examples it scored (id and digest)."""
+
+    def __init__(self, records: Sequence[LoadedRecord]):
+        self.records = [r for r in records if outdated(r) is None]
+        self.outdated = [r for r in records if outdated(r) is not None]
+        self._examples: dict[tuple, list[tuple]] = {}
+        for loaded in self.records:
+            self._examples.setdefault(row_key(loaded.record["run"]), []).append(
+                tuple((e[0], e[1]) for e in loaded.record["examples"]))
+
+    @classmethod
+    def of(cls, folder: str | Path | None) -> RecordIndex:
+        """The index of ``folder``'s records (empty where there is no folder)."""
+        return cls(read_records([folder]) if folder is not None else [])
+
+    def __contains__(self, key: tuple) -> bool:
+        return key in self._examples
+
+    def fills(self, key: tuple, examples: Sequence[tuple[str, str]]) -> bool:
+        """Whether a record fills cell ``key`` with exactly these examples (id, digest)."""
+        return tuple(examples) in self._examples.get(key, [])
+
+    def runs(self) -> list[dict[str, Any]]:
+        """The ``run`` part of each current record."""
+        return [loaded.record["run"] for loaded in self.records]
