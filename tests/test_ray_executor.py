@@ -2,6 +2,8 @@
 and predictions as the in-process run, and a worker killed mid-cell loses nothing."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from harness.run.config import Execution
@@ -83,8 +85,11 @@ def predictions_by_cell(store_path) -> dict:
 
 def test_a_suite_on_ray_matches_the_in_process_run(cluster, suite_file, tmp_path):
     suite = load_suite(suite_file)
-    local = run_suite(suite, Execution(Store(tmp_path / "local.sqlite"), progress=False))
-    on_ray = run_suite(suite, Execution(Store(tmp_path / "ray.sqlite"), executor=RayExecutor(), progress=False))
+    # each run its own records folder: records of the first would fill the second's cells
+    local = run_suite(replace(suite, records=tmp_path / "local-records"), Execution(Store(tmp_path / "local.sqlite"), progress=False))
+    on_ray = run_suite(replace(suite, records=tmp_path / "ray-records"),
+                       Execution(Store(tmp_path / "ray.sqlite"), executor=RayExecutor(), progress=False))
+    assert len(list((tmp_path / "ray-records").iterdir())) == 7
     assert not local.failed and not on_ray.failed
     assert len(on_ray.results) == len(local.results) == 7  # spacy x 2 NER, the tiny encoder, the tiny decoder 0/2-shot, vader clean + noisy
     assert all(r.computed == r.n for r in on_ray.results)
@@ -96,13 +101,13 @@ def test_a_suite_on_ray_matches_the_in_process_run(cluster, suite_file, tmp_path
     assert all(p["executor"]["name"] == "ray" and p["suite"]["name"] == "ray-check" for p in runs["provenance"])
 
     # a rerun on Ray computes nothing: every cell is served from the driver's store
-    again = run_suite(suite, Execution(Store(tmp_path / "ray.sqlite"), executor=RayExecutor(), progress=False))
+    again = run_suite(replace(suite, records=None), Execution(Store(tmp_path / "ray.sqlite"), executor=RayExecutor(), progress=False))
     assert [r.computed for r in again.results] == [0] * 7
 
 
 def test_a_worker_killed_mid_cell_is_retried_and_nothing_is_lost(cluster, suite_file, tmp_path):
     cluster.unlink()  # armed: the first worker to answer a batch kills itself (SIGKILL)
-    suite = load_suite(suite_file)
+    suite = replace(load_suite(suite_file), records=None)
     summary = run_suite(suite, Execution(Store(tmp_path / "killed.sqlite"), executor=RayExecutor(retries=2), progress=False))
     assert cluster.read_text().isdigit()  # the pid of the worker that died, mid-cell
     assert not summary.failed and len(summary.results) == 7

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from harness.cli import cli
 from harness.run import schedule as schedule_module
-from harness.run.estimate import Estimate, Estimator, Measurement, Workload
+from harness.run.estimate import SIZE_EXPONENT, Estimate, Estimator, Measurement, Workload
 
 SUITE = """
 [suite]
@@ -150,9 +150,9 @@ def test_estimates_use_the_closest_measurement_first():
     other_shots = estimator.estimate(_work(model="small", shots=2, tokens=3000.0))  # both sentiment runs pooled
     assert other_shots.seconds == pytest.approx(3000 * 40 / 7000) and other_shots.basis.startswith("same model and task")
     bigger = estimator.estimate(_work(model="big", task="ner", kind="tagging", parameters=400, tokens=1000.0))
-    assert bigger.seconds == pytest.approx(160.0) and bigger.basis.startswith("same engine and task")
+    assert bigger.seconds == pytest.approx(40.0 * 4 ** SIZE_EXPONENT) and bigger.basis.startswith("same engine and task")
     prior = estimator.estimate(_work(model="big", task="coref", kind="choice", parameters=200, tokens=10.0))
-    assert prior.seconds == pytest.approx(3.0 + 0.5 * 10 * 2) and prior.basis == "prior for the engine"
+    assert prior.seconds == pytest.approx(3.0 + 0.5 * 10 * 2 ** SIZE_EXPONENT) and prior.basis == "prior for the engine"
     unknown = estimator.estimate(_work(model="x", engine="Other", kind="correction"))
     assert unknown.seconds is None and "nothing measured for Other" in unknown.basis
 

@@ -5,7 +5,10 @@ An estimate is ``tokens x rate``:
 
 - **tokens**: the cell's input, counted the same way for every cell, measured or not: the
   characters of each example's input (as the store writes it, JSON) divided by
-  :data:`CHARS_PER_TOKEN`, plus, at k shots, k times the mean of the few-shot pool's examples.
+  :data:`CHARS_PER_TOKEN`, plus, at k shots, k times the mean of the few-shot pool's examples
+  once: every example of a cell is shown the same shots, and the engines keep that shared
+  prefix (llama.cpp's and vLLM's prefix caches; measured here, SmolLM2's 5-shot cells took
+  0.9-1.2x its 0-shot ones).
   The count is rough, but it is the same count on both sides of the rate, so its error cancels
   where the rate was measured on the same task.
 - **rate**: seconds per token, from the runs this machine measured (the store's runs and the
@@ -16,10 +19,11 @@ An estimate is ``tokens x rate``:
   1. the same model on the same task with the same shots;
   2. the same model on the same task (other shots: the token count carries the difference);
   3. the same model on a task of the same kind (tagging, classification, ...);
-  4. the same engine (model class) on the same task, scaled by parameter count;
-  5. the same engine on a task of the same kind, scaled by parameter count;
+  4. the same engine (model class) on the same task, scaled by parameter count
+     (as parameters ** :data:`SIZE_EXPONENT`);
+  5. the same engine on a task of the same kind, scaled likewise;
   6. a prior for the engine (:data:`PRIORS`: rates measured on the project's reference machine,
-     two CPU cores, scaled by parameter count).
+     two CPU cores, scaled likewise).
 
   Where none applies the cell has no estimate: it is shown as unknown and a deadline does not
   hold it back. Several measurements at one level pool their seconds and tokens.
@@ -39,13 +43,35 @@ from harness.errors import HarnessError
 
 #: characters of an example's input (as JSON) taken as one token
 CHARS_PER_TOKEN = 4.0
+#: time grows as parameters ** SIZE_EXPONENT between models of one engine: small models are
+#: bound by per-token work and by their quantised kernels' speeds, not by their FLOPs
+#: (bench/README.md's roofline: Qwen2.5-0.5B has 4.7x SmolLM2-135M's parameters and takes
+#: 2.1-2.2x its time through llama.cpp)
+SIZE_EXPONENT = 0.6
 #: seconds a cell costs beyond its tokens (loading data and weights, scoring) where nothing is measured
 CELL_OVERHEAD_S = 3.0
 
 #: (engine, kind) -> (seconds per token, parameters of the model measured or None), measured on
 #: the reference machine (2 CPU cores, no GPU) from the published board's runs; what
 #: ``bench/estimates.py`` prints from a store
-PRIORS: dict[tuple[str, str], tuple[float, int | None]] = {}
+PRIORS: dict[tuple[str, str], tuple[float, int | None]] = {
+    ("Autocorrect", "correction"): (0.001, None),
+    ("CapitalisedSpans", "tagging"): (2.17e-06, None),
+    ("HFEncoder", "classification"): (0.000588, 22713986),
+    ("HFEncoder", "tagging"): (0.000509, 22568841),
+    ("Heuristic", "choice"): (4.18e-07, None),
+    ("Identity", "correction"): (1.81e-05, None),
+    ("LlamaCppCausal", "choice"): (0.00346, 134515008),
+    ("LlamaCppCausal", "classification"): (0.00663, 134515008),
+    ("LlamaCppCausal", "correction"): (0.0264, 134515008),
+    ("LlamaCppCausal", "tagging"): (0.0147, 134515008),
+    ("PySpellChecker", "correction"): (0.00122, None),
+    ("SpacyNER", "tagging"): (7e-05, None),
+    ("SymSpell", "correction"): (0.000275, None),
+    ("TextBlob", "correction"): (0.000561, None),
+    ("TextBlobSentiment", "classification"): (5.23e-05, None),
+    ("Vader", "classification"): (3.61e-06, None),
+}
 
 
 @dataclass(frozen=True)
@@ -163,7 +189,7 @@ class TokenCounts:
             return None
         size, mean = found
         n = min(size, *(v for v in (limit, sample) if v is not None)) if (limit or sample) else size
-        tokens = n * (mean + shots * self.shot_tokens(task, source))
+        tokens = n * mean + shots * self.shot_tokens(task, source)
         if parameters is None:
             parameters = self.parameters(model)
         return Workload(task.name, task.kind, hide_paths(model.name).split(" (", 1)[0], engine_of(model), parameters,
@@ -188,7 +214,7 @@ def measurements(runs: Iterable[dict[str, Any]], counts: TokenCounts) -> list[Me
         settings = run.get("settings") or {}
         shots = len(settings.get("shots") or [])
         n = int(run["n"])
-        tokens = n * (found[1] + shots * counts.shot_tokens(task, run.get("data_source")))
+        tokens = n * found[1] + shots * counts.shot_tokens(task, run.get("data_source"))
         cached = int(run.get("cached") or 0)
         if cached < n:  # the wall time, scaled up for the share served from the cache
             seconds = float(run["wall_time_s"]) * n / (n - cached)
@@ -241,7 +267,7 @@ class Estimator:
         known = [s for s in sizes if s]
         if not work.parameters or not known:
             return 1.0
-        return work.parameters / (sum(known) / len(known))
+        return (work.parameters / (sum(known) / len(known))) ** SIZE_EXPONENT
 
 
 def describe_minutes(seconds: float | None) -> str:
