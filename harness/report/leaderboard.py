@@ -460,7 +460,8 @@ def _errors(col: Column, kind, loaded: dict[int, Loaded], *, seed: int) -> None:
         run.wrong = len(wrong)
         if not col.text_shown:
             continue
-        picked = sorted(random.Random(f"{seed}:{col.task}:{run.model}").sample(wrong, min(ERRORS_SHOWN, len(wrong))))
+        # seeded by the row's name with paths hidden: the same sample on every machine, and from records
+        picked = sorted(random.Random(f"{seed}:{col.task}:{hide_paths(run.model)}").sample(wrong, min(ERRORS_SHOWN, len(wrong))))
         for i in picked:
             e, p = data.examples[i], data.predictions[i]
             run.errors.append({"id": e.id, **clipped(kind.presenter.describe(e.input, e.reference, p.output, p.raw))})

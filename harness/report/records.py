@@ -20,7 +20,7 @@ from harness.core.task import get_task
 from harness.data.perturb import Perturbation
 from harness.errors import HarnessError
 from harness.kinds import kind_of
-from harness.store.records import LoadedRecord, cell_key, example_digest, merged, outdated, read_records
+from harness.store.records import WITHHELD, LoadedRecord, cell_key, example_digest, merged, outdated, read_records, restored_answer
 from harness.store.store import Store, example_json
 
 
@@ -55,6 +55,8 @@ def _rows(loaded: LoadedRecord, examples: dict[str, Example]) -> list[tuple]:
         if example_digest(input_json, reference_json) != digest:
             raise HarnessError(f"Record {loaded.label}: example {example_id!r} of {where} differs from the local data "
                                "(digest mismatch): the dataset changed since the run; rerun the cell or restore the data")
+        if isinstance(prediction.get("output"), dict) and WITHHELD in prediction["output"]:
+            prediction = {**prediction, "output": restored_answer(prediction["output"], example.input, example.reference)}
         rows.append((example_id, input_json, reference_json, json.dumps(prediction, ensure_ascii=False), int(correct), meta))
     return rows
 

@@ -60,10 +60,42 @@ def _strings_withheld(value: Any) -> Any:
     return None if isinstance(value, str) else value
 
 
-def shared_prediction(prediction: dict[str, Any], *, text_shown: bool, answers_quote_text: bool) -> dict[str, Any]:
+#: what a withheld answer is recorded as: which part of the example it equals (the builder
+#: puts that text back from the local data), or neither (its text is lost: shown as "…")
+WITHHELD = "withheld"
+
+
+def withheld_answer(output: Any, input_value: Any, reference: Any) -> dict[str, Any]:
+    """A text answer without its text: the gold answer it equals (by index; case and
+    surrounding space ignored), the input (left unchanged), or neither. Scores that only compare the answer with the gold and the input
+    (accuracy over misspellings, changed words) come out the same from the local data."""
+    references = [_folded(r) for r in (reference if isinstance(reference, list) else [reference])]
+    if _folded(output) in references:
+        return {WITHHELD: "reference", "index": references.index(_folded(output))}
+    return {WITHHELD: "input" if _folded(output) == _folded(input_value) else "other"}
+
+
+def _folded(text: Any) -> Any:
+    """Text compared as scorers compare answers: case and surrounding space ignored."""
+    return " ".join(text.split()).casefold() if isinstance(text, str) else text
+
+
+def restored_answer(output: Any, input_value: Any, reference: Any) -> Any:
+    """The answer :func:`withheld_answer` recorded, its text read back from the local example."""
+    if not (isinstance(output, dict) and WITHHELD in output):
+        return output
+    if output[WITHHELD] == "reference":
+        references = reference if isinstance(reference, list) else [reference]
+        return references[output["index"]]
+    return input_value if output[WITHHELD] == "input" else "…"
+
+
+def shared_prediction(prediction: dict[str, Any], *, text_shown: bool, answers_quote_text: bool,
+                      input_value: Any = None, reference: Any = None) -> dict[str, Any]:
     """The part of a stored prediction a record keeps: never the prompt; where the dataset's
     text may not be shown, no model text (raw answer, candidates, the strings of details) and
-    no answer that quotes it."""
+    no answer that quotes it (recorded as the part of the example it equals:
+    :func:`withheld_answer`)."""
     kept = {k: v for k, v in prediction.items() if k != "prompt"}
     if text_shown:
         return kept
@@ -73,7 +105,9 @@ def shared_prediction(prediction: dict[str, Any], *, text_shown: bool, answers_q
     if kept.get("details") is not None:
         kept["details"] = _strings_withheld(kept["details"])
     if answers_quote_text:
-        kept["output"] = _strings_withheld(kept.get("output"))
+        output = kept.get("output")
+        kept["output"] = (withheld_answer(output, input_value, reference) if isinstance(output, str)
+                          else _strings_withheld(output))
     return kept
 
 
@@ -132,7 +166,8 @@ def records_of(store: Store, run_ids: Sequence[int]) -> list[dict[str, Any]]:
                          plain(m["n"])] for _, m in mine.iterrows()],
             "examples": [[example_id, example_digest(input_json, reference_json), bool(correct),
                           hide_paths_in(shared_prediction(json.loads(prediction), text_shown=text_shown,
-                                                          answers_quote_text=quotes))]
+                                                          answers_quote_text=quotes, input_value=json.loads(input_json),
+                                                          reference=json.loads(reference_json)))]
                          for example_id, input_json, reference_json, prediction, correct in rows.get(run_id, [])],
         })
     return out
