@@ -170,3 +170,13 @@ def test_a_long_plain_run_says_so_before_it_starts(tmp_path, data_dir, monkeypat
     first_line = result.output.splitlines()[0]
     assert first_line.startswith("This run is estimated at ~18 min on this machine (longest: sentiment × ")
     assert "--sample 200" in first_line
+
+
+def test_a_cell_two_blocks_ask_for_is_counted_once(tmp_path, data_dir, fake_clock):
+    suite = suite_in(tmp_path / "twice", data_dir)
+    suite.write_text(SUITE + '\n[[run]]\ntasks = ["sentiment"]\nmodels = ["vader"]\n')
+    first = invoke("run", "--suite", suite, "--store", tmp_path / "a.sqlite", "--no-progress", "--max-minutes", 1.5)
+    assert first.exit_code == 0, first.output
+    assert "Stopped before the deadline: 3 cells left" in first.output
+    second = invoke("run", "--suite", suite, "--store", tmp_path / "b.sqlite", "--no-progress")
+    assert "1 cell already filled by result records" in second.output, second.output

@@ -47,6 +47,8 @@ class Schedule:
     recorded: list[str] = field(default_factory=list)
     left: list[ScheduledCell] = field(default_factory=list)
     _seen: set = field(default_factory=set)
+    _held: dict = field(default_factory=dict)
+    _started: set = field(default_factory=set)
     #: cells started so far
     position: int = 0
 
@@ -79,16 +81,23 @@ class Schedule:
         (and say so, with the cells done and left and the ETA), "record" when a result record
         fills it, "deadline" when it would not finish in time."""
         cell = self._by_key.get(key) or ScheduledCell(key, label, Estimate(None, "not planned"))
+        if key in self._held:  # a cell two blocks ask for: held back once, counted once
+            return self._held[key]
+        if key in self._started:  # ... or started once: the second time comes from the store's cache
+            return None
         left, unknown = self.remaining_seconds()
         self._seen.add(key)
         if self.records.fills(key, examples):
             self.recorded.append(label)
+            self._held[key] = "record"
             return "record"
         seconds = 0.0 if cell.status == "done" else cell.estimate.seconds
         if not self.fits(seconds):
             self.left.append(cell)
+            self._held[key] = "deadline"
             return "deadline"
         self.position += 1
+        self._started.add(key)
         unknown_note = f", {unknown} without an estimate" if unknown else ""
         eta = time.strftime("%H:%M", time.localtime(time.time() + left)) if left else "now"
         total = sum(c.status != "record" for c in self.cells)
