@@ -105,11 +105,6 @@ class Estimate:
     seconds: float | None
     basis: str
 
-    @property
-    def minutes(self) -> float | None:
-        """The estimate in minutes."""
-        return None if self.seconds is None else self.seconds / 60
-
 
 def engine_of(model: Model) -> str:
     """The engine a model's time is calibrated with: its class where it declares an answers

@@ -572,9 +572,7 @@ def run_suite(suite: Suite, execution: Execution, *, max_minutes: float | None =
     suite's result records fill are not computed again; with ``max_minutes``, no cell (or
     fine-tune) starts that would not finish by then on its estimate, and the summary says what
     is left. Returns one :class:`~harness.run.cells.RunSummary` for the whole suite."""
-    import time as clock
-
-    started = clock.monotonic()
+    started = time.monotonic()
     plan = plan_suite(suite, execution.store)
     schedule = Schedule(plan.cells, plan.records, started + max_minutes * 60 if max_minutes else None, execution.log,
                         records_folder=hide_paths(str(suite.records)))
