@@ -101,6 +101,18 @@ def store_path(tmp_path) -> Path:
     return tmp_path / "results.sqlite"
 
 
+@pytest.fixture(autouse=True)
+def _secrets_of_this_test_only():
+    """A secret one test registers (a key, a password) is forgotten after it, as it is when a
+    harness process ends: the next test's answers are not masked by it."""
+    from harness.core import secrets
+
+    before = set(secrets._secrets)
+    yield
+    with secrets._lock:
+        secrets._secrets.intersection_update(before)
+
+
 @pytest.fixture
 def register_plugin():
     """Register plugin objects for one test, unregistering them afterwards."""

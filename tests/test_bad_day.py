@@ -636,3 +636,86 @@ def test_15_export_publish_applies_the_sites_licence_rule(data_dir, tmp_path):
     assert ner and all(r["text_withheld"] and r["input"] is None and r["prediction"] is None for r in ner)
     assert sentiment and all(not r["text_withheld"] and r["input"] for r in sentiment)
     assert all(isinstance(r["correct"], bool) for r in rows)  # every number stays
+
+
+# == the third pass (numbered 16-29 after the points 1-14) ==================================
+
+# -- 16. a password with an unencoded @ is masked whole ----------------------------------------------
+
+def test_16_a_password_holding_an_at_sign_is_masked_whole(fake_server, data_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    server = fake_server(lambda body: completion(" positive"))
+    url = f"http://alice:Secr@tPass99@127.0.0.1:{server.port}/v1"
+    store = tmp_path / "s.sqlite"
+    result = openai_run(url, data_dir, store, "-o", "scoring=off", "--limit", "2")
+    assert result.exit_code == 0, result.output
+    assert b"tPass99" not in store.read_bytes() and b"Secr@" not in store.read_bytes()
+    engine = Store(store, readonly=True).runs().iloc[0]["provenance"]["model"]["engine"]
+    assert engine["base_url"] == f"http://***@127.0.0.1:{server.port}/v1"
+    assert invoke("report", "--store", store, "--out", tmp_path / "site").exit_code == 0
+    assert "tPass99" not in site_text(tmp_path / "site")
+    server.close()
+    gone = openai_run(url, data_dir, tmp_path / "t.sqlite", "-o", "scoring=off", "--limit", "1", "-o", "max_retries=0")
+    assert gone.exit_code == 1 and "cannot be reached" in gone.output
+    assert "tPass99" not in gone.output and f"http://***@127.0.0.1:{server.port}" in gone.output
+
+
+# -- 17. redaction masks values where secrets occur, never names or the data -------------------------
+
+def test_17_a_user_name_or_a_key_that_is_a_word_leaves_names_keys_and_prompts_alone(fake_server, data_dir, tmp_path,
+                                                                                      monkeypatch):
+    server = fake_server(lambda body: completion(" negative"))
+    monkeypatch.setenv("OPENAI_API_KEY", "negative")
+    store = tmp_path / "s.sqlite"
+    url = f"http://sentiment:hunter2hunter@127.0.0.1:{server.port}/v1"
+    assert openai_run(url, data_dir, store, "-o", "scoring=off", "--limit", "3").exit_code == 0
+    url = f"http://openai:hunter2hunter@127.0.0.1:{server.port}/v1"
+    assert openai_run(url, data_dir, store, "-o", "scoring=off", "--limit", "3", "--seed", "2").exit_code == 0
+    runs = Store(store, readonly=True).runs()
+    assert set(runs["task"]) == {"sentiment"} and set(runs["model"]) == {"openai:fake (scoring=off)"}
+    for provenance in runs["provenance"]:
+        assert "***" not in json.dumps(list(_keys(provenance)))  # no key of the provenance is masked
+    assert b"hunter2hunter" not in store.read_bytes()
+    exported = invoke("export", "--store", store, "--task", "sentiment", "--what", "predictions", "--format", "jsonl")
+    assert exported.exit_code == 0, exported.output
+    rows = [json.loads(line) for line in exported.output.splitlines() if line.startswith("{")]
+    assert rows and all(row["prediction"] == "negative" and row["raw"] == " negative" for row in rows)  # unmasked
+    prompts = [json.loads(p)["prompt"] for (p,) in sqlite3.connect(store).execute("SELECT prediction FROM predictions")]
+    assert prompts and all("negative" in p and "***" not in p for p in prompts)
+
+
+def _keys(value):
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield key
+            yield from _keys(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _keys(inner)
+
+
+# -- 21. a short key is masked as a long one is -------------------------------------------------------
+
+def test_21_a_short_key_the_server_echoes_is_stored_nowhere(fake_server, data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "k3y!!")
+    server = fake_server(lambda body: completion(" k3y!! positive"))
+    store = tmp_path / "s.sqlite"
+    result = openai_run(server.base_url, data_dir, store, "-o", "scoring=off", "--limit", "3")
+    assert result.exit_code == 0, result.output
+    assert b"k3y!!" not in store.read_bytes()
+    assert any("*** positive" in row[0] for row in sqlite3.connect(store).execute("SELECT output FROM requests"))
+
+
+# -- 25. a completion whose text is null is refused, as a numeric one is ------------------------------
+
+@pytest.mark.parametrize(("text", "shown"), [(None, "null"), (7, "7 (int)")])
+def test_25_a_completion_without_text_is_refused_and_nothing_is_stored(fake_server, data_dir, tmp_path, text, shown):
+    server = fake_server(lambda body: {**completion(""), "choices": [{"index": 0, "text": text, "logprobs": None,
+                                                                      "finish_reason": "stop"}]})
+    store = tmp_path / "s.sqlite"
+    result = openai_run(server.base_url, data_dir, store, "-o", "scoring=off", "--limit", "2", "-o", "max_retries=0")
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()
+    assert line == (f"Error: openai:fake: the server at {server.base_url} sent a malformed answer: "
+                    f"the answer's text is {shown}, not a string"), line
+    assert not sqlite3.connect(store).execute("SELECT COUNT(*) FROM requests").fetchone()[0]

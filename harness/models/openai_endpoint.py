@@ -240,9 +240,9 @@ class OpenAIEndpoint(DecoderLM):
     def api_key(self) -> str:
         """The key from the environment variable named by ``api_key_env`` (local servers need
         none: a placeholder is sent)."""
-        key = os.environ.get(self.option("api_key_env")) or "none"
-        register_secret(key)  # masked wherever it appears: answers, provenance, errors
-        return key
+        key = os.environ.get(self.option("api_key_env"))
+        register_secret(key)  # masked, whatever its length, in answers, provenance and errors
+        return key or "none"
 
     def client(self):
         """The ``openai.OpenAI`` client (its own retries and timeout; one per model and run)."""
@@ -623,13 +623,15 @@ class OpenAIEndpoint(DecoderLM):
                 response = self.call(lambda: self.client().chat.completions.create(
                     model=self.served, messages=messages, max_tokens=budget, stop=stop, extra_body=extra or None,
                     **greedy))
-                text = getattr(getattr(self.first_choice(response), "message", None), "content", None) or ""
+                text = getattr(getattr(self.first_choice(response), "message", None), "content", None)
             else:
                 response = self.call(lambda: self.client().completions.create(
                     model=self.served, prompt=prompt, max_tokens=budget, stop=stop, extra_body=extra or None, **greedy))
-                text = getattr(self.first_choice(response), "text", None) or ""
+                text = getattr(self.first_choice(response), "text", None)
             if not isinstance(text, str):
-                raise self.malformed(f"the answer's text is a {type(text).__name__}, not a string")
+                shown = "null" if text is None else f"{_clip([text])[1:-1]} ({type(text).__name__})"
+                raise self.malformed(f"the answer's text is {shown}, not a string")
+            text = redact(text, sent=prompt)  # a key the server echoes is kept nowhere (unless the prompt held it)
             return cut_at_stops(text, stops)[: budget * MAX_CHARS_PER_TOKEN]  # never more than was asked for
 
         for prompt in prompts:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from harness.core.example import Example, Prediction
 from harness.core.scores import Scores
-from harness.core.secrets import redact, redact_json
+from harness.core.secrets import mask_credentials, redact_json
 from harness.errors import HarnessError
 from harness.store.migrations import MIGRATIONS, SCHEMA_VERSION, migrate
 
@@ -73,7 +73,9 @@ class RunRecord:
 
     def columns(self, headline: str) -> dict[str, Any]:
         """The row to insert: JSON columns encoded, the headline metric's name added."""
-        row = {name: redact(value) for name, value in asdict(self).items()}  # no secret is ever stored
+        # no secret is ever stored: the values that can hold one (identity, settings, provenance)
+        # are redacted; names (task, model, dataset) only lose a URL's credentials
+        row = {name: mask_credentials(value) for name, value in asdict(self).items()}
         for name in ("model_identity", "settings", "provenance"):
             row[name] = json.dumps(redact_json(row[name]), sort_keys=True, default=str)
         row["headline"] = headline
@@ -309,7 +311,7 @@ class Store:
     def put_cached(self, key: str, examples: Sequence[Example], predictions: Sequence[Prediction], seconds: float) -> None:
         """Store a batch of fresh predictions and commit at once, so a killed run keeps them."""
         each = seconds / max(1, len(examples))
-        rows = [(key, e.key, json.dumps(redact_json(p.to_json()), ensure_ascii=False), each) for e, p in zip(examples, predictions)]
+        rows = [(key, e.key, json.dumps(p.to_json(), ensure_ascii=False), each) for e, p in zip(examples, predictions)]
         with self.db:
             self.db.executemany(
                 "INSERT OR REPLACE INTO cache (cache_key, example_key, prediction, seconds) VALUES (?, ?, ?, ?)", rows
@@ -338,7 +340,10 @@ class Store:
     @_guarded
     def put_requests(self, engine_key: str, outputs: dict[str, tuple[Any, float]]) -> None:
         """Store engine outputs (with their share of the engine's time) and commit at once."""
-        rows = [(engine_key, key, json.dumps(redact_json(output)), seconds) for key, (output, seconds) in outputs.items()]
+        # an answer is kept as it came: the plugin holding a secret masks it where the answer
+        # arrives, knowing what it sent (harness.core.secrets.redact(text, sent=prompt)), so
+        # no other model's answers are touched
+        rows = [(engine_key, key, json.dumps(output), seconds) for key, (output, seconds) in outputs.items()]
         with self.db:
             self.db.executemany(
                 "INSERT OR REPLACE INTO requests (engine_key, request_key, output, seconds) VALUES (?, ?, ?, ?)", rows)
@@ -365,7 +370,7 @@ class Store:
         return self._insert_run(
             columns,
             [(m.name, m.breakdown, m.value, m.ci_low, m.ci_high, m.n) for m in scores.metrics],
-            [(e.id, input_json, reference_json, json.dumps(redact_json(p.to_json()), ensure_ascii=False), int(ok), meta)
+            [(e.id, input_json, reference_json, json.dumps(p.to_json(), ensure_ascii=False), int(ok), meta)
              for e, p, ok in zip(examples, predictions, correct)
              for input_json, reference_json, meta in [example_json(e)]],
             replacing=(columns["cache_key"], columns.get("selection_key")),
