@@ -719,3 +719,134 @@ def test_25_a_completion_without_text_is_refused_and_nothing_is_stored(fake_serv
     assert line == (f"Error: openai:fake: the server at {server.base_url} sent a malformed answer: "
                     f"the answer's text is {shown}, not a string"), line
     assert not sqlite3.connect(store).execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+
+
+# -- 18. a Hub id never runs a file of the working directory -----------------------------------------
+
+def test_18_a_hub_metric_id_never_runs_a_file_of_the_working_directory(register_plugin, data_dir, tmp_path,
+                                                                        monkeypatch):
+    from harness.scoring import evaluate_metrics
+    from harness.tasks.sentiment import SST2
+
+    here = tmp_path / "cwd"
+    marker = tmp_path / "ran.txt"
+    (here / "exact_match").mkdir(parents=True)
+    (here / "exact_match" / "exact_match.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n")
+    monkeypatch.chdir(here)
+    monkeypatch.setattr(evaluate_metrics, "_LOADED", {})
+
+    class WithExactMatch(SST2):
+        name = "sentiment-hub-em"
+        demo_package = "harness.tasks"
+        extra_metrics = ("exact_match",)
+        extra_metrics_resamples = 0
+
+    class Plugin:
+        @hookimpl
+        def harness_register_tasks(self, register):
+            register(WithExactMatch())
+
+    register_plugin(Plugin(), "hub-em")
+    store = tmp_path / "s.sqlite"
+    result = invoke("run", "--tasks", "sentiment-hub-em", "--models", "vader", "--store", store, "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert not marker.exists()  # the file was never imported
+    [warning] = [line for line in result.output.splitlines() if "exact_match" in line]
+    assert ("evaluate module 'exact_match' is a Hub id, but evaluate would run "
+            f"{here / 'exact_match' / 'exact_match.py'} of the working directory instead") in warning, warning
+    names = {name for (name,) in sqlite3.connect(store).execute("SELECT DISTINCT name FROM metrics")}
+    assert "accuracy" in names and "exact_match" not in names
+
+
+# -- 19. a plugin's own demo split is under its task's licence ------------------------------------------
+
+PRIVATE_TASK = '''
+from harness import hookimpl
+from harness.tasks.sentiment import SST2
+
+
+class PrivateSentiment(SST2):
+    name = "sentiment-private"
+    licence = "private (no redistribution)"
+    text_redistributable = False
+    demo_files = {"validation": "private.tsv", "train": "private.tsv"}
+
+
+class Plugin:
+    @hookimpl
+    def harness_register_tasks(self, register):
+        register(PrivateSentiment())
+'''
+
+
+def test_19_a_plugins_own_demo_split_is_not_published_against_its_licence(register_plugin, tmp_path, monkeypatch):
+    package = tmp_path / "pkgs" / "private_sentiment"
+    (package / "demo").mkdir(parents=True)
+    (package / "__init__.py").write_text(PRIVATE_TASK)
+    private = "an unmistakably private sentence about the film ."
+    (package / "demo" / "private.tsv").write_text(f"sentence\tlabel\n{private}\t1\nthe plot is dull .\t0\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "pkgs"))
+    import private_sentiment
+
+    register_plugin(private_sentiment.Plugin(), "private-sentiment")
+    store = tmp_path / "s.sqlite"
+    result = invoke("run", "--tasks", "sentiment-private", "--models", "vader", "--store", store, "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert invoke("report", "--store", store, "--out", tmp_path / "site", "--publish").exit_code == 0
+    published = site_text(tmp_path / "site")
+    assert private not in published and "harness demo data" not in published
+    assert "private (no redistribution)" in published
+    exported = invoke("export", "--store", store, "--what", "predictions", "--publish")
+    assert exported.exit_code == 0 and private not in exported.output
+    assert invoke("report", "--store", store, "--out", tmp_path / "local").exit_code == 0
+    assert private in site_text(tmp_path / "local")  # this machine's own report shows it
+
+
+# -- 24. only an unreachable Hub falls back to the demo split, and says so -----------------------------
+
+def _hub_task(error):
+    from harness.tasks.sentiment import SST2
+
+    class HubTask(SST2):
+        name = "sentiment-hub-broken"
+        demo_package = "harness.tasks"
+
+        def from_hub(self, split):
+            raise error
+
+    class Plugin:
+        @hookimpl
+        def harness_register_tasks(self, register):
+            register(HubTask())
+
+    return Plugin()
+
+
+def test_24_a_failing_from_hub_is_the_plugins_error_not_demo_data(register_plugin, tmp_path, monkeypatch):
+    from harness.core import task as task_module
+    from harness.data import hub
+
+    monkeypatch.setattr(task_module, "hub_reachable", lambda: True)  # a user who has the Hub
+    monkeypatch.setattr(hub, "hub_reachable", lambda: True)
+    register_plugin(_hub_task(ValueError("unknown config 'sst2-typo'")), "hub-broken")
+    result = invoke("run", "--tasks", "sentiment-hub-broken", "--models", "vader", "--store", tmp_path / "s.sqlite",
+                    "--no-progress")
+    assert result.exit_code == 1
+    [line] = [line for line in result.output.splitlines() if line.strip()]
+    assert line == ("Error: Task 'sentiment-hub-broken': from_hub('validation') failed: ValueError: unknown config "
+                    "'sst2-typo'; pass --data-dir DIR with sentiment/sst2/validation.tsv in it"), line
+
+
+def test_24_an_unreachable_hub_falls_back_to_the_demo_split_and_says_why(register_plugin, tmp_path, monkeypatch):
+    from harness.core import task as task_module
+    from harness.data import hub
+
+    monkeypatch.setattr(task_module, "hub_reachable", lambda: True)  # the Hub answered the probe, then the load failed
+    monkeypatch.setattr(hub, "hub_reachable", lambda: True)
+    register_plugin(_hub_task(ConnectionError("Couldn't reach 'glue' on the Hub")), "hub-gone")
+    result = invoke("run", "--tasks", "sentiment-hub-broken", "--models", "vader", "--store", tmp_path / "s.sqlite",
+                    "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert ("sentiment-hub-broken: using the built-in demo validation split (16 examples), as the Hugging Face Hub "
+            "could not be reached (ConnectionError); pass --data-dir for real data") in result.output, result.output

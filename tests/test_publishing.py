@@ -54,9 +54,13 @@ def test_families_and_options_as_given():
 
 
 def test_text_is_withheld_only_when_publishing_restricted_data():
+    from harness.tasks.ner import CoNLL2003
+
     restricted = {"text_redistributable": False}
-    assert text_allowed(restricted, "local", publish=False)
-    assert not text_allowed(restricted, "local", publish=True)
-    assert not text_allowed({}, "local", publish=True)  # not declared: withheld
-    assert text_allowed(restricted, "demo", publish=True)  # the project's own demo data
-    assert text_allowed({"text_redistributable": True}, "hub", publish=True)
+    assert text_allowed(restricted, publish=False)
+    assert not text_allowed(restricted, publish=True)
+    assert not text_allowed({}, publish=True)  # not declared: withheld
+    assert text_allowed({"text_redistributable": True}, publish=True)
+    conll = CoNLL2003()  # restricted, but the demo split harness ships is the project's own
+    assert conll.text_policy("local")["text_redistributable"] is False
+    assert conll.text_policy("demo") == {"licence": "harness demo data (Apache-2.0)", "text_redistributable": True}

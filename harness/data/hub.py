@@ -34,6 +34,27 @@ def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
         return False
 
 
+#: exception class names (anywhere in an exception's class hierarchy or its causes) that mean
+#: the Hub could not be reached, from the standard library, requests, httpx and huggingface_hub
+_NETWORK_ERRORS = {"ConnectionError", "TimeoutError", "Timeout", "ConnectTimeout", "ReadTimeout", "gaierror",
+                   "OfflineModeIsEnabled", "LocalEntryNotFoundError", "ConnectError", "NetworkError"}
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (a loader's failure) means the Hub could not be reached: the Hub does
+    not answer now, or the exception (or one it was raised from) is a network error."""
+    if not hub_reachable():
+        return True
+    seen: BaseException | None = exc
+    for _ in range(8):  # the chain of causes, not forever
+        if seen is None:
+            return False
+        if any(cls.__name__ in _NETWORK_ERRORS for cls in type(seen).__mro__):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _digest_local(path: Path) -> str:
     digest = hashlib.sha256()
     for file in sorted(path.iterdir()):

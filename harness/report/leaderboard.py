@@ -155,7 +155,7 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
             columns[key] = Column(row["task"], row["split"], row["data_source"], row["kind"], row["dataset"], row["headline"],
                                   f"task-{stem}.html", f"explore-{stem}.html", perturbation=condition, noise=noise,
                                   licence=str(task_facts.get("licence") or "not declared"),
-                                  text_shown=text_allowed(task_facts, row["data_source"], publish),
+                                  text_shown=text_allowed(task_facts, publish),
                                   published=provenance.task.get("published", []))
             installed = _installed_task(row["task"])
             if installed is not None:  # what its n count (sentences, words, misspellings)

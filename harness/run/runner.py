@@ -166,7 +166,8 @@ def plan_cells(summary: RunSummary, config: RunConfig) -> Iterator[Cell]:
             summary.failed.extend(Failed(task.name, model.name, str(failure), failure.trace) for model in supported)
             continue
         if loaded.source == "demo":
-            how.log(f"{task.name}: using the built-in demo {loaded.split} split ({len(examples)} examples); "
+            why = f", as {loaded.why}" if loaded.why else ""
+            how.log(f"{task.name}: using the built-in demo {loaded.split} split ({len(examples)} examples){why}; "
                     "pass --data-dir for real data")
         if what.sample is not None and what.sample > len(loaded.examples):
             how.log(f"{task.name}: --sample {what.sample} is more than the {len(loaded.examples)} examples of its "

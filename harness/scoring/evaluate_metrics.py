@@ -15,11 +15,35 @@ from harness.core.scores import Metric
 _LOADED: dict[str, Any] = {}
 
 
+def is_hub_id(module: str) -> bool:
+    """Whether ``module`` names an ``evaluate`` module on the Hub (``exact_match``,
+    ``org/metric``) rather than a file or folder of this machine."""
+    return (not module.endswith(".py") and not Path(module).is_absolute() and not module.startswith(".")
+            and module.count("/") <= 1)
+
+
+def local_shadow(module: str) -> Path | None:
+    """The file of the working directory that ``evaluate.load`` would run instead of the Hub
+    module ``module`` (it looks for ``module/<name>.py`` there first), if there is one."""
+    if not is_hub_id(module):
+        return None
+    shadow = Path(module) / (module.split("/")[-1] + ".py")
+    return shadow if shadow.is_file() else None
+
+
 def load_module(module: str, warn: Callable[[str], None]) -> Any | None:
     """``evaluate.load(module)``, once per process; None, after a one-line warning naming it,
-    where it cannot load (no network for a Hub id, a missing or broken file)."""
+    where it cannot load (no network for a Hub id, a missing or broken file) or where a Hub id
+    would run a file of the working directory that the plugin did not name."""
     if module in _LOADED:
         return _LOADED[module]
+    shadow = local_shadow(module)
+    if shadow is not None:
+        warn(f"evaluate module {module!r} is a Hub id, but evaluate would run {shadow.resolve()} of the working "
+             "directory instead, which the task did not name; its metrics are left out (run from another folder, "
+             "or name the file in extra_metrics)")
+        _LOADED[module] = None
+        return None
     import evaluate
 
     try:

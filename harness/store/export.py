@@ -100,7 +100,7 @@ def export_rows(
         columns = ["run_id", "task", "split", "data_source", "model", "name", "breakdown", "value", "ci_low", "ci_high", "n"]
         return [shown({c: plain(row[c]) for c in columns}) for _, row in df.iterrows()]
     withheld = {int(run["id"]) for _, run in runs.iterrows()
-                if not text_allowed((run["provenance"] or {}).get("task") or {}, run["data_source"], publish)}
+                if not text_allowed((run["provenance"] or {}).get("task") or {}, publish)}
     df = store.predictions(ids)
     rows = []
     for _, row in df.iterrows():

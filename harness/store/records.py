@@ -149,7 +149,7 @@ def records_of(store: Store, run_ids: Sequence[int]) -> list[dict[str, Any]]:
     out = []
     for _, run in runs.iterrows():
         run_id = int(run["id"])
-        text_shown = text_allowed((run["provenance"] or {}).get("task") or {}, run["data_source"], True)
+        text_shown = text_allowed((run["provenance"] or {}).get("task") or {}, True)
         try:
             quotes = get_kind(run["kind"]).answers_quote_text
         except HarnessError:  # a kind not installed here: withhold what it answers
