@@ -481,7 +481,8 @@ def finetune(task_name, base, out_dir, train_limit, epochs, lr, batch_size, seed
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/latest"),
               show_default=True, help="Folder to write the static site to.")
 @click.option("--title", default="harness leaderboard", show_default=True)
-@click.option("--force", is_flag=True, help="Replace a site in --out that another store (or not harness) built.")
+@click.option("--force", is_flag=True, help="Replace a site in --out that another store built, or write into a non-empty "
+              "folder harness did not write (its files are kept).")
 @click.option("--publish", is_flag=True,
               help="For publishing: leave out the example text of datasets whose licence forbids republishing it "
                    "(CoNLL-2003); every number stays.")

@@ -224,8 +224,9 @@ def test_02_a_report_keeps_files_it_did_not_write_and_the_folder_mode(data_dir, 
     (site / "CNAME").write_text("board.example.org\n")
     (site / "assets").mkdir()
     (site / "assets" / "logo.svg").write_text("<svg/>")
-    for _ in range(2):
-        assert invoke("report", "--store", store, "--out", site).exit_code == 0
+    assert invoke("report", "--store", store, "--out", site).exit_code == 1  # not harness's folder: --force first
+    assert invoke("report", "--store", store, "--out", site, "--force").exit_code == 0
+    assert invoke("report", "--store", store, "--out", site).exit_code == 0  # now a site harness wrote
     assert (site / "CNAME").read_text() == "board.example.org\n" and (site / "assets" / "logo.svg").read_text() == "<svg/>"
     assert (site / "index.html").is_file() and oct(site.stat().st_mode & 0o777) == "0o755"
 
@@ -850,3 +851,43 @@ def test_24_an_unreachable_hub_falls_back_to_the_demo_split_and_says_why(registe
     assert result.exit_code == 0, result.output
     assert ("sentiment-hub-broken: using the built-in demo validation split (16 examples), as the Hugging Face Hub "
             "could not be reached (ConnectionError); pass --data-dir for real data") in result.output, result.output
+
+
+# -- 20. --out is never the root, the home folder or someone else's folder -------------------------------
+
+def test_20_report_refuses_the_root_the_home_folder_and_a_foreign_folder(data_dir, tmp_path, monkeypatch):
+    store = tmp_path / "s.sqlite"
+    assert vader_run(data_dir, store, "--limit", "2").exit_code == 0
+    before = set(os.listdir("/"))
+    root = invoke("report", "--store", store, "--out", "/", "--force")
+    assert root.exit_code == 1
+    assert root.output.strip() == "Error: /: --out cannot be a filesystem root; choose a folder for the site (e.g. ./site)"
+    assert set(os.listdir("/")) == before  # nothing staged there
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    refused = invoke("report", "--store", store, "--out", home, "--force")
+    assert refused.exit_code == 1 and refused.output.strip() == (
+        f"Error: {home}: --out cannot be your home folder; choose a folder for the site (e.g. ./site)")
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    (papers / "draft.tex").write_text("my paper")
+    foreign = invoke("report", "--store", store, "--out", papers)
+    assert foreign.exit_code == 1 and foreign.output.strip() == (
+        f"Error: {papers}: is a folder harness report did not write, and holds 1 entry (draft.tex, ...); pass --force "
+        "to write the site into it (its files are kept), or choose another --out")
+    assert sorted(os.listdir(papers)) == ["draft.tex"]
+
+
+def test_20_a_forced_report_carries_only_the_files_beside_the_site(data_dir, tmp_path):
+    store = tmp_path / "s.sqlite"
+    assert vader_run(data_dir, store, "--limit", "2").exit_code == 0
+    site = tmp_path / "site"
+    (site / "assets").mkdir(parents=True)
+    (site / "CNAME").write_text("board.example.org\n")
+    os.mkfifo(site / "a-pipe")
+    os.mkfifo(site / "assets" / "inner-pipe")
+    (site / "assets" / "logo.svg").write_text("<svg/>")
+    assert invoke("report", "--store", store, "--out", site, "--force").exit_code == 0
+    assert (site / "CNAME").read_text() == "board.example.org\n" and (site / "assets" / "logo.svg").is_file()
+    assert not (site / "a-pipe").exists() and not (site / "assets" / "inner-pipe").exists()

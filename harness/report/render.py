@@ -68,7 +68,22 @@ def _previous_site(out: Path, store_id: str, force: bool) -> list[str]:
     if (out / "index.html").exists() and not force:
         raise HarnessError(f"{out}: holds an index.html that harness report did not write; pass --force to replace it, "
                            "or choose another --out")
+    foreign = [e for e in out.iterdir() if not _ABANDONED.fullmatch(e.name)]
+    if foreign and not force:
+        raise HarnessError(f"{out}: is a folder harness report did not write, and holds {len(foreign)} "
+                           f"entr{'y' if len(foreign) == 1 else 'ies'} ({foreign[0].name}, ...); pass --force to write "
+                           "the site into it (its files are kept), or choose another --out")
     return []
+
+
+def refuse_unsafe_out(out: Path) -> None:
+    """Refuse an ``--out`` that no site should be written over: a filesystem root or the home
+    folder (their every entry would be carried into the new site)."""
+    where = out.resolve()
+    if where == Path(where.anchor):
+        raise HarnessError(f"{out}: --out cannot be a filesystem root; choose a folder for the site (e.g. ./site)")
+    if where == Path.home().resolve():
+        raise HarnessError(f"{out}: --out cannot be your home folder; choose a folder for the site (e.g. ./site)")
 
 
 def render_report(store: Store, out_dir: str | Path, *, title: str = "harness leaderboard", force: bool = False,
@@ -92,6 +107,7 @@ def render_report(store: Store, out_dir: str | Path, *, title: str = "harness le
     out = Path(out_dir)
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise HarnessError(f"{out}: --out must be a folder (not a file or a symbolic link)")
+    refuse_unsafe_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_abandoned(out)
     store_id = builder or store.store_id
@@ -211,16 +227,28 @@ def _umask() -> int:
 
 
 def _keep_foreign(out: Path, new: Path, harness_names: set[str]) -> None:
-    """Carry the entries of ``out`` harness did not write into ``new`` (hard links where the
-    file system has them, copies elsewhere; symbolic links as links)."""
+    """Carry the files beside the site in ``out`` that harness did not write into ``new`` (hard
+    links where the file system has them, copies elsewhere; symbolic links as links): plain
+    files, links and folders of plain files, never a mount point, a device or a socket, nor a
+    folder that holds ``new`` itself."""
+    new_resolved = new.resolve()
     for entry in out.iterdir():
         if entry.name in harness_names or _ABANDONED.fullmatch(entry.name) or entry.name.startswith(".harness-report-"):
             continue
         target = new / entry.name
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.copytree(entry, target, symlinks=True, copy_function=_link_or_copy)
-        else:
+        if entry.is_symlink() or entry.is_file():
             _link_or_copy(entry, target)
+        elif entry.is_dir() and not os.path.ismount(entry) and not new_resolved.is_relative_to(entry.resolve()):
+            shutil.copytree(entry, target, symlinks=True, copy_function=_link_or_copy,
+                            ignore=lambda folder, names: [n for n in names if _special(Path(folder) / n)])
+
+
+def _special(path: Path) -> bool:
+    """Whether ``path`` is neither a plain file, a folder nor a link (a device, a socket, a
+    pipe), or is a mount point: never carried into a new site."""
+    if path.is_symlink():
+        return False
+    return os.path.ismount(path) or not (path.is_file() or path.is_dir())
 
 
 def _link_or_copy(source, target) -> None:
