@@ -1,6 +1,7 @@
 """The ``harness`` command line."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -647,5 +648,29 @@ def _export_model_results(fmt: str, model: str | None, source_url: str | None, o
 
 
 def main() -> None:
-    """Entry point of the ``harness`` console script."""
-    cli()
+    """Entry point of the ``harness`` console script. Standard output that cannot be written
+    (a full disk: ``harness export > /dev/full``) is one ``Error:`` line on standard error and
+    exit status 1; a closed pipe (``harness tasks | head -1``) ends it quietly."""
+    try:
+        try:
+            cli(prog_name="harness")
+        finally:
+            sys.stdout.flush()  # what click.echo buffered fails here, not at interpreter exit
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EPIPE, errno.EDQUOT, errno.EFBIG, errno.EIO) or exc.filename:
+            raise
+        _silence_stdout()
+        if exc.errno != errno.EPIPE:
+            click.echo(f"Error: could not write to standard output ({exc.strerror or exc}); nothing stored was lost",
+                       err=True)
+        sys.exit(1)
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so the interpreter's last flush of what is still
+    buffered cannot fail again on the way out."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

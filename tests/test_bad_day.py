@@ -891,3 +891,22 @@ def test_20_a_forced_report_carries_only_the_files_beside_the_site(data_dir, tmp
     assert invoke("report", "--store", store, "--out", site, "--force").exit_code == 0
     assert (site / "CNAME").read_text() == "board.example.org\n" and (site / "assets" / "logo.svg").is_file()
     assert not (site / "a-pipe").exists() and not (site / "assets" / "inner-pipe").exists()
+
+
+# -- 22. standard output on a full disk is one line ----------------------------------------------------
+
+def test_22_standard_output_on_a_full_disk_is_one_line(tmp_path):
+    store = tmp_path / "s.sqlite"
+    exe = shutil.which("harness", path=str(Path(sys.executable).parent))
+    commands = [["run", "--tasks", "sentiment", "--models", "vader", "--limit", "2", "--store", store, "--json",
+                 "--no-progress"],
+                ["export", "--store", store], ["export", "--store", store, "--what", "predictions", "--format", "csv"],
+                ["tasks", "--json"], ["models"], ["plugins"]]
+    for args in commands:
+        with open("/dev/full", "w") as full:
+            done = subprocess.run([exe, *map(str, args)], stdout=full, stderr=subprocess.PIPE, text=True, timeout=300)
+        assert done.returncode == 1, (args, done.stderr)
+        lines = [line for line in done.stderr.splitlines() if line.strip() and not line.startswith("sentiment:")]
+        assert lines == ["Error: could not write to standard output (No space left on device); nothing stored was "
+                         "lost"], (args, done.stderr)
+    assert len(Store(store, readonly=True).runs()) == 1  # the run was stored before its JSON could not be printed
