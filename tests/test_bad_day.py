@@ -910,3 +910,35 @@ def test_22_standard_output_on_a_full_disk_is_one_line(tmp_path):
         assert lines == ["Error: could not write to standard output (No space left on device); nothing stored was "
                          "lost"], (args, done.stderr)
     assert len(Store(store, readonly=True).runs()) == 1  # the run was stored before its JSON could not be printed
+
+
+# -- 23. prompt-variant names are checked where they are declared --------------------------------------
+
+@pytest.mark.parametrize(("variant", "message"), [
+    ("has space, comma", "prompt variant 'has space, comma' cannot be a prompt's name (expected 1-40 letters, digits, "
+                         "'.', '_' or '-', starting with a letter)"),
+    ("x" * 3000, "prompt variant '" + "x" * 56 + "... cannot be a prompt's name"),
+    ("two\nlines", "prompt variant 'two\\nlines' cannot be a prompt's name"),
+    ("fmt1", "prompt variant 'fmt1' takes a name --prompts gives a meaning of its own (default, all, fmtN: the format "
+             "variants); rename it"),
+])
+def test_23_a_prompt_variant_name_that_cannot_be_selected_is_refused(register_plugin, tmp_path, variant, message):
+    from harness.core.prompts import PromptVariant
+    from harness.tasks.sentiment import SST2
+
+    class Variants(SST2):
+        name = "sentiment-variants"
+        demo_package = "harness.tasks"
+        prompt_variants = {variant: PromptVariant(SST2.prompt_template, "a variant")}
+
+    class Plugin:
+        @hookimpl
+        def harness_register_tasks(self, register):
+            register(Variants())
+
+    register_plugin(Plugin(), "variants")
+    result = invoke("run", "--tasks", "sentiment-variants", "--models", "vader", "--store", tmp_path / "s.sqlite",
+                    "--no-progress", "--prompts", "all")
+    assert result.exit_code == 1, result.output
+    assert f"Task 'sentiment-variants': {message}" in result.output, result.output
+    assert max(len(line) for line in result.output.splitlines()) < 400  # the result lines stay lines

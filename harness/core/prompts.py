@@ -31,6 +31,22 @@ ALL_PROMPTS = "all"
 #: ``--prompts formats:K``: K format variants of each task's base prompt, named fmt1 ... fmtK
 FORMATS = "formats:"
 FORMAT_NAME = re.compile(r"fmt([1-9][0-9]*)")
+#: what a declared prompt variant may be called: one word that ``--prompts a,b`` can name and a
+#: result line or a row label can hold (letters, digits, ``.``, ``_``, ``-``; at most 40)
+VARIANT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,39}")
+
+
+def check_variant_name(name: object, task: str) -> None:
+    """A one-line error unless ``name`` may name a declared prompt variant of ``task``: it
+    matches :data:`VARIANT_NAME` and is none of the names ``--prompts`` gives a meaning of its
+    own (``default``, ``all``, ``fmtN``)."""
+    shown = repr(name) if len(repr(name)) <= 60 else repr(name)[:57] + "..."
+    if not isinstance(name, str) or not VARIANT_NAME.fullmatch(name):
+        raise HarnessError(f"Task {task!r}: prompt variant {shown} cannot be a prompt's name (expected 1-40 letters, "
+                           "digits, '.', '_' or '-', starting with a letter)")
+    if name in (DEFAULT_PROMPT, ALL_PROMPTS) or FORMAT_NAME.fullmatch(name):
+        raise HarnessError(f"Task {task!r}: prompt variant {shown} takes a name --prompts gives a meaning of its own "
+                           "(default, all, fmtN: the format variants); rename it")
 #: what a format changes: the separator between the prompt's parts (its line breaks), the
 #: casing of its field names, and the mark after them (the first of each is the task's own)
 SEPARATORS = (("line break", "\n"), ("space", " "), ("blank line", "\n\n"), ("bar", " || "))

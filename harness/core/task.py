@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.core.example import Example, Prediction
-from harness.core.prompts import DEFAULT_PROMPT, FORMAT_NAME, PromptVariant, format_variant, formats_available
+from harness.core.prompts import (DEFAULT_PROMPT, FORMAT_NAME, PromptVariant, check_variant_name, format_variant,
+                                  formats_available)
 from harness.core.scores import Scores
 from harness.data.hub import hub_reachable, unreachable
 from harness.errors import HarnessError
@@ -297,6 +298,8 @@ class Task:
         if self.default_split not in self.splits:
             raise HarnessError(f"Task {self.name!r}: default_split {self.default_split!r} is none of its splits "
                                f"({', '.join(self.splits) or 'none: set local_files, demo_files or hub_splits'})")
+        for name in self.prompt_variants:
+            check_variant_name(name, self.name)
 
     def score(self, examples: Sequence[Example], predictions: Sequence[Prediction], seed: int = 0) -> Scores:
         """Override to score this task its own way: every metric with a bootstrap CI. Tasks that
