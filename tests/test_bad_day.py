@@ -942,3 +942,29 @@ def test_23_a_prompt_variant_name_that_cannot_be_selected_is_refused(register_pl
     assert result.exit_code == 1, result.output
     assert f"Task 'sentiment-variants': {message}" in result.output, result.output
     assert max(len(line) for line in result.output.splitlines()) < 400  # the result lines stay lines
+
+
+# -- 26. engine options are finite and bounded ---------------------------------------------------------
+
+@pytest.mark.parametrize(("option", "message"), [
+    ("timeout=inf", "option timeout takes a number of seconds > 0 and <= 86400 (default 120.0), got 'inf'"),
+    ("timeout=nan", "option timeout takes a number of seconds > 0 and <= 86400 (default 120.0), got 'nan'"),
+    ("max_retries=99999999999999999999",
+     "option max_retries takes a whole number >= 0 and <= 100 (default 5), got '99999999999999999999'"),
+    ("max_concurrency=0", "option max_concurrency takes a whole number >= 1 and <= 1024 (default 8), got '0'"),
+])
+def test_26_engine_options_are_finite_and_bounded_where_declared(data_dir, tmp_path, option, message):
+    result = openai_run("http://127.0.0.1:9/v1", data_dir, tmp_path / "s.sqlite", "-o", option)
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: Model 'openai:fake': {message}"
+
+
+def test_26_the_bounded_parser_refuses_what_python_would_take():
+    from harness.core.options import number_in
+
+    fraction = number_in(float, 0, 1, above=True)
+    assert fraction("0.9") == 0.9 and fraction("1") == 1.0
+    for text in ("0", "1.5", "inf", "-inf", "nan", "1e400"):
+        with pytest.raises(ValueError):
+            fraction(text)
+    assert fraction.__name__ == "number > 0 and <= 1"

@@ -9,10 +9,28 @@ setting), or as :class:`Option` objects in either.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from harness.errors import HarnessError
+
+
+def number_in(parse: Callable[[str], Any], low: float, high: float, *, above: bool = False,
+              unit: str = "") -> Callable[[str], Any]:
+    """A parser of finite numbers from ``low`` (exclusive where ``above``) to ``high``: ``inf``,
+    ``nan`` and out-of-range values are refused (``ValueError``), as an option's ``parse``.
+    Its name says the range, for listings and errors (``number of seconds > 0 and <= 86400``)."""
+    kind = "whole number" if parse is int else "number"
+
+    def checked(value: str):
+        number = parse(value)
+        if not math.isfinite(number) or number < low or (above and number == low) or number > high:
+            raise ValueError(value)
+        return number
+
+    checked.__name__ = f"{kind}{' of ' + unit if unit else ''} {'>' if above else '>='} {low:g} and <= {high:g}"
+    return checked
 
 
 @dataclass(frozen=True)

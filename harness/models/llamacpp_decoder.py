@@ -32,7 +32,7 @@ from typing import Any, Sequence
 
 from harness import HarnessError, Model, ModelFamily, hookimpl
 from harness.core.distributions import installed_version
-from harness.core.options import Option
+from harness.core.options import Option, number_in
 from harness.core.requests import Request
 from harness.engines.decoder import DecoderLM, TokenizedDecoderLM, cut_at_stops
 from harness.engines.llama_batches import DEFAULT_CELLS, DEFAULT_SEQUENCES, LlamaBatches
@@ -46,14 +46,9 @@ def require_llama_cpp(name: str) -> None:
     resolve_binding("auto", name)
 
 
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError(value)
-    return number
-
-
-_positive.__name__ = "whole number >= 1"
+_threads = number_in(int, 1, 1024)
+_n_ctx = number_in(int, 1, 1 << 20)  # a context llama.cpp can allocate
+_sequences = number_in(int, 1, 1024)
 
 
 class LlamaCppCausal(TokenizedDecoderLM):
@@ -68,10 +63,10 @@ class LlamaCppCausal(TokenizedDecoderLM):
         "structured": ("auto", "off"),
     }
     engine_options = {
-        "threads": Option("threads", None, parse=_positive, changes_predictions=False, help="every core"),
-        "n_ctx": Option("n_ctx", 4096, parse=_positive, changes_predictions=False),
+        "threads": Option("threads", None, parse=_threads, changes_predictions=False, help="every core"),
+        "n_ctx": Option("n_ctx", 4096, parse=_n_ctx, changes_predictions=False),
         # sequences decoded together (requests and prompts batched across examples)
-        "parallel": Option("parallel", DEFAULT_SEQUENCES, parse=_positive, changes_predictions=False),
+        "parallel": Option("parallel", DEFAULT_SEQUENCES, parse=_sequences, changes_predictions=False),
         # the packaged GGUF as it is, or its weights converted once (gguf's de-quantiser, the one
         # transformers uses: f32/f16 are the weights hf-causal runs; q8_0: requantised)
         "weights": Option("weights", "packaged", choices=("packaged", *WEIGHT_TYPES)),

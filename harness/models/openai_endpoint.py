@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 
 from harness import HarnessError, Model, ModelFamily, hookimpl
 from harness.core.distributions import installed_version
-from harness.core.options import Option
+from harness.core.options import Option, number_in
 from harness.core.requests import Request
 from harness.core.secrets import redact, register_secret, register_url
 from harness.engines.decoder import Capabilities, DecoderLM, PartialFailure, cut_at_stops
@@ -71,21 +71,11 @@ MAX_CHARS_PER_TOKEN = 32
 LOGPROB_SLACK = 1e-4
 
 
-def _at_least(parse: Callable[[str], Any], low: float, name: str, *, strictly: bool = False) -> Callable[[str], Any]:
-    """A parser of numbers ``>= low`` (``> low`` when ``strictly``), named for listings and errors."""
-    def checked(value: str):
-        number = parse(value)
-        if number < low or (strictly and number == low):
-            raise ValueError(value)
-        return number
-
-    checked.__name__ = name
-    return checked
-
-
-_positive_int = _at_least(int, 1, "whole number >= 1")
-_whole = _at_least(int, 0, "whole number >= 0")
-_seconds = _at_least(float, 0, "number of seconds > 0", strictly=True)
+#: bounds of the engine options: a retry count or a timeout without one would retry or wait
+#: practically forever (``max_retries=99999999999999999999``, ``timeout=inf``)
+_concurrency = number_in(int, 1, 1024)
+_retries = number_in(int, 0, 100)
+_seconds = number_in(float, 0, 86400, above=True, unit="seconds")
 
 
 def _url(value: str) -> str:
@@ -214,9 +204,9 @@ class OpenAIEndpoint(DecoderLM):
         "base_url": Option("base_url", None, parse=_url, changes_predictions=False,
                            help=f"$OPENAI_BASE_URL, else {DEFAULT_BASE_URL}"),
         "api_key_env": (_env_name, "OPENAI_API_KEY"),
-        "max_concurrency": (_positive_int, 8),
+        "max_concurrency": (_concurrency, 8),
         "timeout": (_seconds, 120.0),
-        "max_retries": (_whole, 5),
+        "max_retries": (_retries, 5),
     }
     answers_options_by_generation = True
     engine_affecting_options = ("api",)  # the same prompt text is a different request to the chat API

@@ -35,6 +35,7 @@ from typing import Any, Sequence
 
 from harness import HarnessError, Model, ModelFamily, hookimpl
 from harness.core.distributions import installed_version
+from harness.core.options import number_in
 from harness.core.requests import Request
 from harness.data.hub import load_config, revision
 from harness.engines.decoder import Capabilities, DecoderLM, TokenizedDecoderLM, cut_at_stops
@@ -84,10 +85,10 @@ def _unset(value: str) -> bool:
 
 
 def _optional_int(value: str) -> int | None:
-    return None if _unset(value) else int(value)
+    return None if _unset(value) else number_in(int, 1, 1 << 24)(value)
 
 
-_optional_int.__name__ = "whole number"
+_optional_int.__name__ = "whole number >= 1 and <= 16777216"
 
 
 def _optional_backend(value: str) -> str | None:
@@ -222,8 +223,8 @@ class VLLMCausal(TokenizedDecoderLM):
         "structured": ("continuation", "schema", "off"),
     }
     engine_options = {
-        "tensor_parallel_size": (int, 1),
-        "gpu_memory_utilization": (float, 0.9),
+        "tensor_parallel_size": (number_in(int, 1, 1024), 1),
+        "gpu_memory_utilization": (number_in(float, 0, 1, above=True), 0.9),
         "max_model_len": (_optional_int, None),
         # "ray" spreads tensor-parallel workers over a Ray cluster (several machines); default: vLLM's choice
         "distributed_executor_backend": (_optional_backend, None),
