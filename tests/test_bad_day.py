@@ -968,3 +968,38 @@ def test_26_the_bounded_parser_refuses_what_python_would_take():
         with pytest.raises(ValueError):
             fraction(text)
     assert fraction.__name__ == "number > 0 and <= 1"
+
+
+# -- 27. a failed or killed fine-tune leaves no checkpoints -----------------------------------------------
+
+def test_27_a_failed_fine_tune_removes_its_checkpoints(tmp_path, base_encoder, data_dir, monkeypatch):
+    from transformers import PreTrainedTokenizerBase
+
+    from harness.run.finetune import FinetuneConfig, finetune
+
+    def full_disk(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(PreTrainedTokenizerBase, "save_pretrained", full_disk)  # after the checkpoints are saved
+    out = tmp_path / "model"
+    with pytest.raises(OSError, match="No space left"):
+        finetune(FinetuneConfig(task="ner", base=str(base_encoder), out=str(out), data_dir=str(data_dir), epochs=1,
+                                batch_size=2, train_limit=4), progress=False)
+    assert not list(out.glob(".harness-checkpoints-*"))
+
+
+def test_27_the_next_fine_tune_removes_what_a_killed_one_left(tmp_path, base_encoder, data_dir):
+    from harness.run.finetune import FinetuneConfig, finetune
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    out = tmp_path / "model"
+    killed = out / f".harness-checkpoints-{gone.pid}-abc123" / "checkpoint-2"
+    killed.mkdir(parents=True)
+    (killed / "model.safetensors").write_bytes(b"\0" * 4096)
+    running = out / f".harness-checkpoints-{os.getpid()}-def456"  # a fine-tune still running here: left alone
+    running.mkdir()
+    finetune(FinetuneConfig(task="ner", base=str(base_encoder), out=str(out), data_dir=str(data_dir), epochs=1,
+                            batch_size=2, train_limit=4), progress=False)
+    assert not killed.parent.exists() and running.is_dir()
+    assert [p.name for p in out.glob(".harness-checkpoints-*")] == [running.name]

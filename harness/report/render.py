@@ -12,6 +12,7 @@ from typing import Any
 
 import jinja2
 
+from harness.core.processes import alive
 from harness.errors import HarnessError
 from harness.report.leaderboard import build_context
 from harness.report.numbers import fixed, signed
@@ -137,16 +138,6 @@ INNER_STAGING = ".harness-report-{pid}-"
 _ABANDONED = re.compile(r"\.(?P<name>.+)\.harness-(?:new|old)-(?P<pid>\d+)-[^/]*|\.harness-report-(?P<inner>\d+)-[^/]*")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
 def remove_abandoned(out: Path) -> list[Path]:
     """Remove the folders a killed ``harness report`` left beside ``out`` or inside it (their
     process is gone; one still running is left alone); returns what was removed. Older
@@ -160,7 +151,7 @@ def remove_abandoned(out: Path) -> list[Path]:
             match = _ABANDONED.fullmatch(entry.name)
             legacy = folder == out and re.fullmatch(r"\.harness-report-[^-]+", entry.name)
             pid = ours(match) if match else None
-            if (pid and not _alive(int(pid))) or legacy:
+            if (pid and not alive(int(pid))) or legacy:
                 if entry.is_dir() and not entry.is_symlink():
                     shutil.rmtree(entry, ignore_errors=True)
                     removed.append(entry)

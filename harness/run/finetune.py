@@ -11,6 +11,8 @@ import importlib.metadata
 import importlib.util
 import json
 import math
+import os
+import re
 import shutil
 import sys
 import tempfile
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.core.example import Example, Prediction
+from harness.core.processes import alive
 from harness.core.task import Task, get_task
 from harness.errors import HarnessError
 from harness.kinds import get_kinds, kind_of
@@ -172,6 +175,26 @@ def time_limit_callback(minutes: float):
     return TimeLimit()
 
 
+#: the folder a fine-tune keeps its checkpoints in, inside ``--out`` (``PID``: its process)
+CHECKPOINTS = ".harness-checkpoints-{pid}-"
+_CHECKPOINTS = re.compile(r"\.harness-checkpoints-(?:(?P<pid>\d+)-)?.*")
+
+
+def remove_abandoned_checkpoints(out: Path) -> list[Path]:
+    """Remove the checkpoint folders a killed fine-tune left in ``out`` (its process is gone;
+    one of a fine-tune still running is left alone; an older release's, named without a
+    process, goes too); returns what was removed."""
+    removed = []
+    for entry in out.iterdir():
+        match = _CHECKPOINTS.fullmatch(entry.name)
+        if not match or not entry.is_dir() or entry.is_symlink():
+            continue
+        if match["pid"] is None or not alive(int(match["pid"])):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
 def finetune(config: FinetuneConfig, *, progress: bool = True, log=lambda m: print(m, file=sys.stderr)) -> dict[str, Any]:
     """Fine-tune ``config.base`` on ``config.task`` and save model, tokenizer and model card to ``config.out``.
 
@@ -228,93 +251,97 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=lambda m: pri
     collator = (DataCollatorForTokenClassification if by_token else DataCollatorWithPadding)(tokenizer)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    # checkpoints in a folder of this run's own: removing it afterwards never touches what was there
-    work = Path(tempfile.mkdtemp(prefix=".harness-checkpoints-", dir=out))
-    steps_per_epoch = max(1, math.ceil(len(train) / config.batch_size))
-    args = TrainingArguments(
-        output_dir=str(work),
-        learning_rate=config.lr,
-        per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=max(64, config.batch_size),
-        num_train_epochs=config.epochs,
-        weight_decay=0.01,
-        warmup_steps=int(0.1 * steps_per_epoch * config.epochs),
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        save_total_limit=2,
-        load_best_model_at_end=True,
-        metric_for_best_model=task_headline(task),
-        greater_is_better=True,
-        logging_steps=max(1, min(50, steps_per_epoch // 4)),
-        seed=config.seed,
-        data_seed=config.seed,
-        report_to=[],
-        disable_tqdm=not progress,
-        dataloader_num_workers=0,
-        use_cpu=not torch.cuda.is_available(),
-        **_length_grouping(),
-    )
-    callbacks = [time_limit_callback(config.max_minutes)] if config.max_minutes else []
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=train_ds,
-        eval_dataset=dev_ds,
-        data_collator=collator,
-        compute_metrics=_dev_scorer(task, labels, config.seed),
-        callbacks=callbacks,
-    )
-    started = time.perf_counter()
-    result = trainer.train()
-    train_seconds = time.perf_counter() - started
-    dev_metrics = trainer.evaluate()
-    epochs_done = trainer.state.epoch or 0
-    headline = task_headline(task)
-    k_label = "all" if config.train_limit is None or config.train_limit >= len(train_loaded.examples) else str(k)
-    noise = config.augment if config.augment is not None and config.augment.rate > 0 else None
-    card = {
-        "label": f"fine-tuned on {task.dataset} (k={k_label}" + (f", {noise.label} augmented" if noise else "") + ")",
-        "augment": {**noise.to_json(), "mixed_with_clean": config.augment_mix, "seed": config.seed,
-                    "train_examples": len(train)} if noise else None,
-        "base": config.base,
-        "base_source": source,
-        "task": task.name,
-        "task_version": task.version,
-        "dataset": task.dataset,
-        "train_source": train_loaded.location,
-        "dev_source": dev_loaded.location,
-        "k": k,
-        "k_label": k_label,
-        "seed": config.seed,
-        "hyperparameters": {
-            "epochs": config.epochs,
-            "epochs_completed": epochs_done,
-            "learning_rate": config.lr,
-            "batch_size": config.batch_size,
-            "max_length": config.max_length,
-            "weight_decay": 0.01,
-            "warmup_ratio": 0.1,
-            "max_minutes": config.max_minutes,
-        },
-        "dev_split": dev_split,
-        "dev_n": len(dev),
-        f"dev_{headline}": dev_metrics.get(f"eval_{headline}"),
-        "best_checkpoint": trainer.state.best_model_checkpoint and Path(trainer.state.best_model_checkpoint).name,
-        "train_seconds": round(train_seconds, 1),
-        "train_samples_per_second": result.metrics.get("train_samples_per_second"),
-        "stopped_by_time_limit": bool(callbacks and callbacks[0].hit),
-        "harness_version": importlib.metadata.version("harness"),
-        "transformers_version": importlib.metadata.version("transformers"),
-        "torch_version": importlib.metadata.version("torch"),
-    }
-    trainer.model.config.harness_finetune = card
-    trainer.save_model(str(out))
-    tokenizer.save_pretrained(str(out))
-    (out / "harness_finetune.json").write_text(json.dumps(card, indent=2) + "\n")
-    (out / "README.md").write_text(model_card(card))
-    shutil.rmtree(work, ignore_errors=True)
-    log(f"saved to {out}: dev {headline} {card[f'dev_{headline}']:.4f} after {epochs_done:g} epochs, {train_seconds:.0f} s")
-    return card
+    remove_abandoned_checkpoints(out)
+    # checkpoints in a folder of this run's own, named with this process: removed when the
+    # fine-tune ends, however it ends (one a killed fine-tune left goes with the next one)
+    work = Path(tempfile.mkdtemp(prefix=CHECKPOINTS.format(pid=os.getpid()), dir=out))
+    try:
+        steps_per_epoch = max(1, math.ceil(len(train) / config.batch_size))
+        args = TrainingArguments(
+            output_dir=str(work),
+            learning_rate=config.lr,
+            per_device_train_batch_size=config.batch_size,
+            per_device_eval_batch_size=max(64, config.batch_size),
+            num_train_epochs=config.epochs,
+            weight_decay=0.01,
+            warmup_steps=int(0.1 * steps_per_epoch * config.epochs),
+            eval_strategy="epoch",
+            save_strategy="epoch",
+            save_total_limit=2,
+            load_best_model_at_end=True,
+            metric_for_best_model=task_headline(task),
+            greater_is_better=True,
+            logging_steps=max(1, min(50, steps_per_epoch // 4)),
+            seed=config.seed,
+            data_seed=config.seed,
+            report_to=[],
+            disable_tqdm=not progress,
+            dataloader_num_workers=0,
+            use_cpu=not torch.cuda.is_available(),
+            **_length_grouping(),
+        )
+        callbacks = [time_limit_callback(config.max_minutes)] if config.max_minutes else []
+        trainer = Trainer(
+            model=model,
+            args=args,
+            train_dataset=train_ds,
+            eval_dataset=dev_ds,
+            data_collator=collator,
+            compute_metrics=_dev_scorer(task, labels, config.seed),
+            callbacks=callbacks,
+        )
+        started = time.perf_counter()
+        result = trainer.train()
+        train_seconds = time.perf_counter() - started
+        dev_metrics = trainer.evaluate()
+        epochs_done = trainer.state.epoch or 0
+        headline = task_headline(task)
+        k_label = "all" if config.train_limit is None or config.train_limit >= len(train_loaded.examples) else str(k)
+        noise = config.augment if config.augment is not None and config.augment.rate > 0 else None
+        card = {
+            "label": f"fine-tuned on {task.dataset} (k={k_label}" + (f", {noise.label} augmented" if noise else "") + ")",
+            "augment": {**noise.to_json(), "mixed_with_clean": config.augment_mix, "seed": config.seed,
+                        "train_examples": len(train)} if noise else None,
+            "base": config.base,
+            "base_source": source,
+            "task": task.name,
+            "task_version": task.version,
+            "dataset": task.dataset,
+            "train_source": train_loaded.location,
+            "dev_source": dev_loaded.location,
+            "k": k,
+            "k_label": k_label,
+            "seed": config.seed,
+            "hyperparameters": {
+                "epochs": config.epochs,
+                "epochs_completed": epochs_done,
+                "learning_rate": config.lr,
+                "batch_size": config.batch_size,
+                "max_length": config.max_length,
+                "weight_decay": 0.01,
+                "warmup_ratio": 0.1,
+                "max_minutes": config.max_minutes,
+            },
+            "dev_split": dev_split,
+            "dev_n": len(dev),
+            f"dev_{headline}": dev_metrics.get(f"eval_{headline}"),
+            "best_checkpoint": trainer.state.best_model_checkpoint and Path(trainer.state.best_model_checkpoint).name,
+            "train_seconds": round(train_seconds, 1),
+            "train_samples_per_second": result.metrics.get("train_samples_per_second"),
+            "stopped_by_time_limit": bool(callbacks and callbacks[0].hit),
+            "harness_version": importlib.metadata.version("harness"),
+            "transformers_version": importlib.metadata.version("transformers"),
+            "torch_version": importlib.metadata.version("torch"),
+        }
+        trainer.model.config.harness_finetune = card
+        trainer.save_model(str(out))
+        tokenizer.save_pretrained(str(out))
+        (out / "harness_finetune.json").write_text(json.dumps(card, indent=2) + "\n")
+        (out / "README.md").write_text(model_card(card))
+        log(f"saved to {out}: dev {headline} {card[f'dev_{headline}']:.4f} after {epochs_done:g} epochs, {train_seconds:.0f} s")
+        return card
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _length_grouping() -> dict[str, Any]:
