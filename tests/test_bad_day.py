@@ -1003,3 +1003,47 @@ def test_27_the_next_fine_tune_removes_what_a_killed_one_left(tmp_path, base_enc
                             batch_size=2, train_limit=4), progress=False)
     assert not killed.parent.exists() and running.is_dir()
     assert [p.name for p in out.glob(".harness-checkpoints-*")] == [running.name]
+
+
+# -- 28. a broken GGUF file is one line naming it ---------------------------------------------------------
+
+def _tiny_gguf(path: Path) -> bytes:
+    import gguf
+    import numpy as np
+
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_block_count(1)
+    writer.add_tensor("weights", np.ones((64, 64), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    ("missing", "no GGUF file at {path} (expected a packaged model, see `harness models`, or a .gguf file)"),
+    ("folder", "{path} is a folder, not a GGUF file (name the .gguf file in it)"),
+    ("empty", "{path} is not a GGUF file (it is empty)"),
+    ("random", "{path} is not a GGUF file (it does not start with the bytes GGUF)"),
+    ("header", "{path} is not a whole GGUF file (cut short or damaged: "),
+    ("tensors", "{path} is not a whole GGUF file (cut short or damaged: "),
+])
+def test_28_a_broken_gguf_is_one_line_naming_the_file(tmp_path, case, message):
+    whole = _tiny_gguf(tmp_path / "whole.gguf")
+    path = tmp_path / f"{case}.gguf"
+    if case == "folder":
+        path.mkdir()
+    elif case == "empty":
+        path.write_bytes(b"")
+    elif case == "random":
+        path.write_bytes(os.urandom(5000))
+    elif case == "header":
+        path.write_bytes(whole[:40])
+    elif case == "tensors":
+        path.write_bytes(whole[:-5000])
+    result = invoke("run", "--tasks", "sentiment", "--models", f"llamacpp:{path}", "--limit", "2", "--store",
+                    tmp_path / "s.sqlite", "--no-progress")
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and errors[0].startswith(f"Error: llamacpp:{path}: " + message.format(path=path)), result.output

@@ -51,6 +51,30 @@ _n_ctx = number_in(int, 1, 1 << 20)  # a context llama.cpp can allocate
 _sequences = number_in(int, 1, 1024)
 
 
+#: the fixed part of a GGUF header: magic, version, tensor count, metadata count
+GGUF_HEADER_BYTES = 24
+
+
+def check_gguf(path: Path, name: str) -> None:
+    """A one-line error naming ``path`` unless it reads as a GGUF file: its header, metadata
+    and tensor table whole (an empty, truncated or foreign file would otherwise fail deep in
+    the tokenizer or llama.cpp)."""
+    size = path.stat().st_size
+    if size < GGUF_HEADER_BYTES:
+        raise HarnessError(f"{name}: {path} is not a GGUF file ({'it is empty' if size == 0 else f'only {size} bytes'})")
+    with open(path, "rb") as handle:
+        magic = handle.read(4)
+    if magic != b"GGUF":
+        raise HarnessError(f"{name}: {path} is not a GGUF file (it does not start with the bytes GGUF)")
+    try:
+        from gguf import GGUFReader
+
+        GGUFReader(str(path))
+    except Exception as exc:  # the reader raises struct, value and index errors on a cut file
+        reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        raise HarnessError(f"{name}: {path} is not a whole GGUF file (cut short or damaged: {reason})") from None
+
+
 class LlamaCppCausal(TokenizedDecoderLM):
     """A causal LM run by llama.cpp in this process on GGUF weights."""
 
@@ -87,6 +111,7 @@ class LlamaCppCausal(TokenizedDecoderLM):
         self.name = f"llamacpp:{source}"
         self._llm = None
         self._tokenizer = None
+        self._checked = False  # the GGUF file read whole once (check_gguf)
 
     # -- weights and tokenizer ---------------------------------------------------------------
 
@@ -114,9 +139,14 @@ class LlamaCppCausal(TokenizedDecoderLM):
         """The GGUF file as packaged or named (a packaged model's chunks joined once in the cache)."""
         if self.packaged is None:
             path = Path(self._source).expanduser()
+            if path.is_dir():
+                raise HarnessError(f"{self.name}: {path} is a folder, not a GGUF file (name the .gguf file in it)")
             if not path.is_file():
                 raise HarnessError(f"{self.name}: no GGUF file at {path} (expected a packaged model, see `harness models`, "
                                    "or a .gguf file)")
+            if not self._checked:
+                check_gguf(path, self.name)
+                self._checked = True
             return path
         files = self.packaged.gguf_files()
         if len(files) == 1:
