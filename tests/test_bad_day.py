@@ -1,4 +1,5 @@
-"""The bad day, second pass: shared suites, killed reports, hostile servers and secrets.
+"""The bad day, second and third passes: shared suites, killed reports, hostile servers and secrets;
+redaction that never rewrites names, publishing rules, silent fallbacks and bounded options.
 
 One test per fault found by trying harness as a hostile user, a careless user and a flaky
 network would (numbered as in the issue that listed them); each reproduces the probe and
@@ -1047,3 +1048,41 @@ def test_28_a_broken_gguf_is_one_line_naming_the_file(tmp_path, case, message):
     assert result.exit_code == 1
     errors = [line for line in result.output.splitlines() if line.startswith("Error")]
     assert len(errors) == 1 and errors[0].startswith(f"Error: llamacpp:{path}: " + message.format(path=path)), result.output
+
+
+# -- 29. small ones: a next step, the umask's mode, what goes after the colon --------------------------
+
+def test_29_report_before_any_run_says_what_to_run_first(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HARNESS_STORE", raising=False)
+    result = invoke("report")
+    assert result.exit_code == 1
+    assert result.output.strip() == ("Error: harness.sqlite: no such results store; `harness run` writes one first (or "
+                                     "pass --store FILE, or set $HARNESS_STORE, to read another)")
+
+
+def test_29_an_export_file_takes_the_mode_the_umask_gives(data_dir, tmp_path):
+    store = tmp_path / "s.sqlite"
+    assert vader_run(data_dir, store, "--limit", "2").exit_code == 0
+    old = os.umask(0o022)
+    try:
+        target = tmp_path / "metrics.jsonl"
+        assert invoke("export", "--store", store, "-o", target).exit_code == 0
+        assert oct(target.stat().st_mode & 0o777) == "0o644"
+        target.chmod(0o640)  # an export replaced keeps the mode it had
+        assert invoke("export", "--store", store, "-o", target).exit_code == 0
+        assert oct(target.stat().st_mode & 0o777) == "0o640"
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("llamacpp:", "llamacpp:<packaged-model-or-gguf-file>"),
+    ("openai:", "openai:<served-model-id>"),
+    ("hf: ", "hf:<hub-id-or-path>"),
+])
+def test_29_a_family_with_nothing_after_the_colon_says_what_goes_there(tmp_path, name, expected):
+    result = invoke("run", "--tasks", "sentiment", "--models", name, "--store", tmp_path / "s.sqlite", "--no-progress")
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"Error: Model {name.strip()!r} names no model after the colon: expected {expected} "
+                                     "(`harness models` lists what each family takes)")

@@ -343,4 +343,8 @@ def get_model(name: str) -> Model:
     family = find_name(prefix + ":", models)
     if sep and argument and family is not None:
         return models[family].obj.create(argument)  # the argument (a path, a Hub id) keeps its case
+    if sep and not argument.strip() and family is not None:
+        claimed = models[family].obj
+        raise HarnessError(f"Model {name!r} names no model after the colon: expected {claimed.prefix}:<{claimed.argument}> "
+                           "(`harness models` lists what each family takes)")
     raise unknown("model", name, models)

@@ -12,7 +12,7 @@ from typing import Any
 
 import jinja2
 
-from harness.core.processes import alive
+from harness.core.processes import alive, current_umask
 from harness.errors import HarnessError
 from harness.report.leaderboard import build_context
 from harness.report.numbers import fixed, signed
@@ -176,7 +176,7 @@ def switch_site(out: Path, files: dict[str, str], *, harness_names: set[str]) ->
         return
     try:
         try:
-            os.chmod(new, stat.S_IMODE(out.stat().st_mode) if out.exists() else 0o777 & ~_umask())
+            os.chmod(new, stat.S_IMODE(out.stat().st_mode) if out.exists() else 0o777 & ~current_umask())
             for name, text in files.items():
                 (new / name).write_text(text, encoding="utf-8")
             if out.exists():
@@ -209,12 +209,6 @@ def _rename_twice(new: Path, out: Path, parent: Path) -> bool:
         raise
     shutil.rmtree(old, ignore_errors=True)
     return True
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _keep_foreign(out: Path, new: Path, harness_names: set[str]) -> None:

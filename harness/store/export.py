@@ -4,10 +4,12 @@ from __future__ import annotations
 import csv
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Iterable, Sequence
 
+from harness.core.processes import current_umask
 from harness.core.publishing import hide_paths_in, text_allowed
 from harness.errors import HarnessError
 from harness.store.store import Store
@@ -184,6 +186,9 @@ def _written_whole(target: str | Path, write) -> Any:
             result = write(out)
             out.flush()
             os.fsync(out.fileno())
+        # the mode of the export it replaces, else what the umask gives a new file (not
+        # the temporary file's 0600)
+        os.chmod(partial, stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o666 & ~current_umask())
         os.replace(partial, target)
         return result
     except OSError as exc:

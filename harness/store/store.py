@@ -142,7 +142,8 @@ class Store:
         self.path = Path(path) if path else default_store_path()
         self.readonly = readonly
         if readonly and not self.path.is_file():
-            raise HarnessError(f"{self.path}: no such results store")
+            raise HarnessError(f"{self.path}: no such results store; `harness run` writes one first (or pass --store "
+                               "FILE, or set $HARNESS_STORE, to read another)")
         if not readonly and self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.guard():
