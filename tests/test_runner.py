@@ -159,7 +159,9 @@ def test_export_formats(data_dir, store_path, capital_tagger, tmp_path):
 
 def test_export_of_a_missing_store_is_an_error(tmp_path):
     result = CliRunner().invoke(cli, ["export", "--store", str(tmp_path / "none.sqlite")])
-    assert result.exit_code == 1 and result.output.strip() == f"Error: {tmp_path / 'none.sqlite'}: no such results store"
+    assert result.exit_code == 1 and result.output.strip() == (
+        f"Error: {tmp_path / 'none.sqlite'}: no such results store; `harness run` writes one first (or pass --store FILE, "
+        "or set $HARNESS_STORE, to read another)")
 
 
 def test_a_file_that_is_not_a_store_is_an_error(tmp_path, data_dir):

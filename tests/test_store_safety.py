@@ -26,6 +26,10 @@ from harness.store.store import SCHEMA_VERSION, Store
 from .conftest import CONLL_SENTENCES, FIXTURES, harness_subprocess, write_data_dir
 
 
+NO_STORE = ("no such results store; `harness run` writes one first (or pass --store FILE, or set $HARNESS_STORE, "
+            "to read another)")
+
+
 def run_vader(data_dir, store, *extra):
     return CliRunner().invoke(cli, ["run", "--tasks", "sentiment", "--models", "vader", "--data-dir", str(data_dir),
                                     "--store", str(store), "--no-progress", *extra])
@@ -164,7 +168,7 @@ def test_report_and_export_never_create_a_store(tmp_path):
     report = CliRunner().invoke(cli, ["report", "--store", str(missing), "--out", str(site)])
     export = CliRunner().invoke(cli, ["export", "--store", str(missing), "-o", str(tmp_path / "out.jsonl")])
     for result in (report, export):
-        assert result.exit_code == 1 and result.output.strip() == f"Error: {missing}: no such results store"
+        assert result.exit_code == 1 and result.output.strip() == f"Error: {missing}: {NO_STORE}"
     assert not missing.exists() and not (tmp_path / "out.jsonl").exists()
     assert (site / "index.html").read_text() == "<p>published</p>"
 
