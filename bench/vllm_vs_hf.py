@@ -28,7 +28,7 @@ from pathlib import Path
 
 def backend_names(model: str) -> tuple[str, str]:
     """(transformers name, vLLM name): a packaged model is its own transformers name."""
-    from harness.models.vllm_decoder import packaged_model
+    from plugins.vllm_decoder import packaged_model
 
     return (model if packaged_model(model) is not None else f"hf-causal:{model}"), f"vllm:{model}"
 
@@ -80,7 +80,7 @@ def main() -> None:
     import torch
 
     from harness import get_model, get_task
-    from harness.models.vllm_decoder import vllm_build
+    from plugins.vllm_decoder import vllm_build
 
     hf_name, vllm_name = backend_names(args.model)
     hf = get_model(hf_name).with_options({"chat_template": args.chat_template})

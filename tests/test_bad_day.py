@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 from harness import Example, Model, Prediction, Task, hookimpl
 from harness.cli import cli
-from harness.models.openai_endpoint import PROBE_TEXT
+from plugins.openai_endpoint import PROBE_TEXT
 from harness.store.store import Store
 
 from .conftest import CONLL_SENTENCES, harness_subprocess
@@ -409,7 +409,7 @@ def test_06_a_plugin_failing_outside_predict_fails_its_pairs_only(register_plugi
 # -- 7. answers are bounded ------------------------------------------------------------------------
 
 def test_07_a_huge_answer_is_cut_to_its_budget_and_pages_stay_small(fake_server, data_dir, tmp_path):
-    from harness.models.openai_endpoint import MAX_CHARS_PER_TOKEN
+    from plugins.openai_endpoint import MAX_CHARS_PER_TOKEN
 
     server = fake_server(lambda body: completion("positive " + "x" * 3_000_000))
     store = tmp_path / "s.sqlite"
@@ -728,7 +728,7 @@ def test_25_a_completion_without_text_is_refused_and_nothing_is_stored(fake_serv
 def test_18_a_hub_metric_id_never_runs_a_file_of_the_working_directory(register_plugin, data_dir, tmp_path,
                                                                         monkeypatch):
     from harness.scoring import evaluate_metrics
-    from harness.tasks.sentiment import SST2
+    from tasks.sentiment import SST2
 
     here = tmp_path / "cwd"
     marker = tmp_path / "ran.txt"
@@ -740,7 +740,7 @@ def test_18_a_hub_metric_id_never_runs_a_file_of_the_working_directory(register_
 
     class WithExactMatch(SST2):
         name = "sentiment-hub-em"
-        demo_package = "harness.tasks"
+        demo_package = "tasks"
         extra_metrics = ("exact_match",)
         extra_metrics_resamples = 0
 
@@ -765,7 +765,7 @@ def test_18_a_hub_metric_id_never_runs_a_file_of_the_working_directory(register_
 
 PRIVATE_TASK = '''
 from harness import hookimpl
-from harness.tasks.sentiment import SST2
+from tasks.sentiment import SST2
 
 
 class PrivateSentiment(SST2):
@@ -808,11 +808,11 @@ def test_19_a_plugins_own_demo_split_is_not_published_against_its_licence(regist
 # -- 24. only an unreachable Hub falls back to the demo split, and says so -----------------------------
 
 def _hub_task(error):
-    from harness.tasks.sentiment import SST2
+    from tasks.sentiment import SST2
 
     class HubTask(SST2):
         name = "sentiment-hub-broken"
-        demo_package = "harness.tasks"
+        demo_package = "tasks"
 
         def from_hub(self, split):
             raise error
@@ -925,11 +925,11 @@ def test_22_standard_output_on_a_full_disk_is_one_line(tmp_path):
 ])
 def test_23_a_prompt_variant_name_that_cannot_be_selected_is_refused(register_plugin, tmp_path, variant, message):
     from harness.core.prompts import PromptVariant
-    from harness.tasks.sentiment import SST2
+    from tasks.sentiment import SST2
 
     class Variants(SST2):
         name = "sentiment-variants"
-        demo_package = "harness.tasks"
+        demo_package = "tasks"
         prompt_variants = {variant: PromptVariant(SST2.prompt_template, "a variant")}
 
     class Plugin:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from harness import DataError, Example, Prediction, get_model, get_task, score
-from harness.models.coref_heuristics import first_mentioned, nearest_preceding
+from plugins.coref_heuristics import first_mentioned, nearest_preceding
 
 from .conftest import write_file as write
 

@@ -66,7 +66,7 @@ def test_wsc273_equals_the_hub_builder_on_the_real_file():
 
 
 def test_wsc_demo_equals_the_hub_builder():
-    import harness.tasks.coref as coref
+    import tasks.coref as coref
 
     task = get_task("coref:wsc273")
     expected = hub_builder_wsc273(Path(coref.__file__).parent / "demo" / task.demo_files["test"])

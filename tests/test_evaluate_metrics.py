@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from harness import hookimpl
 from harness.cli import cli
 from harness.store import Store
-from harness.tasks.ner import CoNLL2003
-from harness.tasks.sentiment import SST2
+from tasks.ner import CoNLL2003
+from tasks.sentiment import SST2
 
 EXACT_MATCH = '''
 import datasets
@@ -56,13 +56,13 @@ def _tasks(tmp_path):
 
     class SentimentEM(SST2):
         name = "sentiment-em"
-        demo_package = "harness.tasks"  # the built-in task's demo rows
+        demo_package = "tasks"  # the built-in task's demo rows
         extra_metrics = (str(tmp_path / "exact_match_here.py"), str(tmp_path / "not_there.py"))
         extra_metrics_resamples = 50
 
     class NerSeqeval(CoNLL2003):
         name = "ner-seqeval"
-        demo_package = "harness.tasks"
+        demo_package = "tasks"
         extra_metrics = (str(tmp_path / "seqeval_f1_here.py"),)
         extra_metrics_resamples = 20
 

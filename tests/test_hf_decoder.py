@@ -197,7 +197,7 @@ def test_batched_greedy_generation_equals_decoding_by_hand(tiny_decoder):
 
 def test_generation_stops_at_the_first_stop_string():
     from harness.kinds.correction.decoding import first_word_answer
-    from harness.models.hf_decoder import cut_at_stops
+    from plugins.hf_decoder import cut_at_stops
 
     assert cut_at_stops(' [{"text": "EU", "type": "ORG"}] and more', ["]", "\n"]) == ' [{"text": "EU", "type": "ORG"}'
     assert cut_at_stops("receive\nWord: x", ["\n"]) == "receive"
@@ -304,7 +304,7 @@ def test_normalisation_divides_by_tokens_or_characters(tiny_decoder):
 
 def test_packaged_model_without_its_weights_says_what_to_install(monkeypatch):
     from harness import HarnessError
-    from harness.models.hf_decoder import PackagedGGUF
+    from plugins.hf_decoder import PackagedGGUF
 
     model = PackagedGGUF("demo-lm", [("demo-lm-part1", "no_such_package_part1", "data/part01.bin")], "1.0", "a demo")
     assert not model.installed() and model.weight_packages == ("demo-lm-part1==1.0",)
@@ -317,7 +317,7 @@ def test_chunked_weights_are_joined_in_order_before_conversion(tmp_path, monkeyp
     import sys
 
     from harness.engines import packaged
-    from harness.models import hf_decoder
+    from plugins import hf_decoder
 
     for i, payload in enumerate([b"GGUF-head-", b"middle-", b"tail"], start=1):
         package = tmp_path / "site" / f"chunky_part{i}"
@@ -429,7 +429,7 @@ def test_converted_weights_keep_a_tied_embedding_under_the_name_vllm_loads(tmp_p
 def test_changing_how_answers_are_read_recomputes_no_engine_request(tiny_decoder, data_dir, tmp_path, monkeypatch):
     """Engine outputs are cached per request; answer reading runs afresh on every run."""
     from harness.kinds.tagging import grounding
-    from harness.models.hf_decoder import HFCausal
+    from plugins.hf_decoder import HFCausal
 
     asked = []
     real_generate = HFCausal.generate

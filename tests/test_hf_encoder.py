@@ -10,7 +10,7 @@ from transformers import AutoModelForSequenceClassification, AutoModelForTokenCl
 
 from harness import HarnessError, get_model, get_task
 from harness.cli import cli
-from harness.models.hf_encoder import first_subword_labels, map_class_labels, map_tag_labels
+from plugins.hf_encoder import first_subword_labels, map_class_labels, map_tag_labels
 
 from .conftest import build_tiny_encoder
 

@@ -181,7 +181,7 @@ def test_options_prompt_lists_options_before_the_cue():
 
 def test_identity_follows_the_served_model_and_never_holds_the_key(monkeypatch):
     from harness.engines.decoder import RequestCache
-    from harness.models.openai_endpoint import ServerFacts
+    from plugins.openai_endpoint import ServerFacts
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value")
     keys = []
@@ -408,7 +408,7 @@ def test_clear_errors(endpoint_env, data_dir, tmp_path, monkeypatch):
 
 
 def test_structured_output_fields_follow_the_vllm_version():
-    from harness.models.openai_endpoint import ServerFacts
+    from plugins.openai_endpoint import ServerFacts
 
     fields = {}
     for version in ("0.32.0", "0.6.3"):

@@ -50,16 +50,19 @@ def test_builtins_are_registered():
     assert tasks["coref:wsc273"]["kind"] == "choice" and tasks["coref:wsc273"]["aliases"] == ["wsc273"]
     models = {m["name"]: m for m in json.loads(CliRunner().invoke(cli, ["models", "--json"]).output)}
     assert models["vader"]["kinds"] == ["classification"]
-    assert models["spacy-en-sm"]["plugin"] == "harness.models.spacy_ner"
+    assert models["spacy-en-sm"]["plugin"] == "plugins.spacy_ner"
     assert models["hf:<hub-id-or-path>"]["kinds"] == ["classification", "tagging"]
 
 
 def test_plugins_listing_hides_builtins_unless_all():
     assert get_plugins() == []
     names = {p["name"] for p in get_plugins(all=True)}
-    assert "harness.tasks.ner" in names and "harness.models.vader" in names
+    assert "tasks.ner" in names and "plugins.vader" in names
     result = CliRunner().invoke(cli, ["plugins", "--all"])
-    assert {"name": "harness.models.vader", "hooks": ["harness_register_models"]} in json.loads(result.output)
+    from importlib.metadata import version
+
+    assert {"name": "plugins.vader", "hooks": ["harness_register_models"], "built_in": True,
+            "version": version("harness")} in json.loads(result.output)  # discovered through harness's entry points
 
 
 def test_registered_test_plugin_is_listed(register_plugin):
@@ -110,7 +113,7 @@ def test_duplicate_task_name_names_both_plugins(register_plugin):
     with pytest.raises(PluginError) as info:
         get_task("sentiment")
     message = str(info.value)
-    assert "'ner'" in message and "'harness.tasks.ner'" in message and "'clash'" in message
+    assert "'ner'" in message and "'tasks.ner'" in message and "'clash'" in message
     assert "\n" not in message
 
 
@@ -125,7 +128,7 @@ def test_duplicate_alias_is_an_error(register_plugin):
             register(Other(), aliases=("sst2",))
 
     register_plugin(AliasPlugin(), "alias-clash")
-    with pytest.raises(PluginError, match="Task name 'sst2' is registered by both plugin 'alias-clash' and plugin 'harness.tasks.sentiment'"):
+    with pytest.raises(PluginError, match="Task name 'sst2' is registered by both plugin 'alias-clash' and plugin 'tasks.sentiment'"):
         get_task("ner")
 
 

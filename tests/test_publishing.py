@@ -54,7 +54,7 @@ def test_families_and_options_as_given():
 
 
 def test_text_is_withheld_only_when_publishing_restricted_data():
-    from harness.tasks.ner import CoNLL2003
+    from tasks.ner import CoNLL2003
 
     restricted = {"text_redistributable": False}
     assert text_allowed(restricted, publish=False)

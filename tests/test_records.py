@@ -153,7 +153,7 @@ def test_two_records_of_one_cell_with_different_numbers_are_one_line_naming_both
 
 
 def test_an_edit_that_changes_no_answer_keeps_every_record_and_a_bump_makes_its_cells_missing(board, tmp_path, monkeypatch):
-    from harness.models.vader import Vader
+    from plugins.vader import Vader
     from harness.store.store import Store
 
     root, store = board

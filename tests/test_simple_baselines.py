@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness import get_model, get_task
 from harness.core.example import Example
-from harness.models.simple_baselines import capitalised_spans
+from plugins.simple_baselines import capitalised_spans
 
 
 def test_capitalised_runs_by_hand():

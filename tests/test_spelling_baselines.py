@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from harness import get_model
 from harness.cli import cli
-from harness.models.spelling_baselines import EditIndex
+from plugins.spelling_baselines import EditIndex
 from harness.store.store import Store
 
 from .conftest import write_file

@@ -107,7 +107,7 @@ def test_hub_rows_convert_to_examples():
     """The Hub code path's conversion (ClassLabel ids -> tag names), on an in-memory dataset."""
     import datasets
 
-    from harness.tasks.ner import examples_from_hf
+    from tasks.ner import examples_from_hf
 
     features = datasets.Features({
         "tokens": datasets.Sequence(datasets.Value("string")),

@@ -88,7 +88,7 @@ def test_a_pip_installed_kind_runs_through_run_report_and_explorer(tmp_path):
     assert payload["skipped"][0]["reason"] == "vader answers classification tasks, not token-tags"
     accuracy = {m["name"]: m for m in cells["suffix-pos"]["metrics"]}["token_accuracy"]
     assert accuracy["value"] > 0.7 and accuracy["n"] == 51  # every token of the 8 demo sentences
-    site = tmp_path / "site"
+    site = tmp_path / "board"  # not the folder the plugin was pip-installed into: report refuses that
     report = harness_subprocess(["report", "--store", str(store), "--out", str(site)], env=env)
     assert report.returncode == 0, report.stderr
     task_page = (site / "task-pos-toy-test-demo.html").read_text()

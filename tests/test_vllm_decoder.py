@@ -25,8 +25,8 @@ from harness.kinds.correction.decoding import first_word_answer
 from harness.kinds.prompting import render_prompt
 from harness.kinds.tagging.grammar import entity_list_continuation_regex, entity_list_schema
 from harness.kinds.tagging.grounding import ground_entities, parse_entities
-from harness.models import vllm_decoder
-from harness.models.vllm_decoder import VLLMCausal, cache_reached_continuation, replay_output
+from plugins import vllm_decoder
+from plugins.vllm_decoder import VLLMCausal, cache_reached_continuation, replay_output
 
 from .conftest import build_tiny_decoder, lm_requests, write_data_dir
 from .vllm_recording import RECORDING, REFERENCE_RECORDING, recording_cases

@@ -77,7 +77,7 @@ class Recorder:
 
     def generate(self, prompts, sampling, use_tqdm=False):
         outputs = self.answer(prompts, sampling)
-        from harness.models.vllm_decoder import record_output
+        from plugins.vllm_decoder import record_output
 
         for prompt, params, output in zip(prompts, sampling, outputs):
             self.exchanges.append({"prompt_token_ids": list(prompt["prompt_token_ids"]), "params": params,
@@ -102,7 +102,7 @@ class ReferenceEngine:
     """vLLM's outputs computed with transformers (see the module docstring)."""
 
     def __init__(self, folder: Path, schema_answers: dict[tuple[int, ...], str]):
-        from harness.models.hf_decoder import HFCausal
+        from plugins.hf_decoder import HFCausal
 
         self.hf = HFCausal(str(folder))
         self.model = self.hf.load()[0]
@@ -167,7 +167,7 @@ def vllm_output_processor(work: list[WorkerOutput], tokenizer) -> list:
     from vllm.v1.metrics.stats import PrefillStats
     from vllm.v1.outputs import LogprobsLists, LogprobsTensors
 
-    from harness.models.vllm_decoder import to_sampling_params
+    from plugins.vllm_decoder import to_sampling_params
 
     processor = OutputProcessor(tokenizer, log_stats=False)
     outputs = []
@@ -249,8 +249,8 @@ def schema_answers_for(model, task, examples) -> dict[tuple[int, ...], str]:
 def record(engine: str, out: Path) -> None:
     """Run every case through the ``vllm:`` plugin and write the exchanges to ``out``."""
     from harness import get_task
-    from harness.models import vllm_decoder
-    from harness.models.vllm_decoder import VLLMCausal, to_sampling_params
+    from plugins import vllm_decoder
+    from plugins.vllm_decoder import VLLMCausal, to_sampling_params
 
     from .conftest import build_tiny_decoder, write_data_dir
 

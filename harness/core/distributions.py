@@ -31,6 +31,12 @@ def _distribution_of_package(top: str) -> str | None:
     return f"{names[0]}=={installed_version(names[0])}" if names else None
 
 
+def ships_with_harness(package: str) -> bool:
+    """Whether ``package`` (a dotted module name) is installed as part of harness's own
+    distribution (the built-in ``tasks``/``plugins``), not a third party's."""
+    return _distribution_of_package(package.partition(".")[0]) == _distribution_of_package("harness")
+
+
 def distribution_of(obj: Any) -> str | None:
     """``name==version`` of the installed distribution whose code defines ``obj``'s class
     (None for code that is not installed, e.g. a test module)."""

@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
 
+from harness.core.distributions import ships_with_harness
 from harness.core.example import Example, Prediction
 from harness.core.prompts import (DEFAULT_PROMPT, FORMAT_NAME, PromptVariant, check_variant_name, format_variant,
                                   formats_available)
@@ -325,7 +326,7 @@ class Task:
         harness ships are the project's own and always may be; a plugin's own demo files are
         under its task's licence unless it declares theirs (:attr:`demo_licence`)."""
         if source == "demo":
-            if self.demo_package.partition(".")[0] == "harness":
+            if ships_with_harness(self.demo_package):
                 return {"licence": "harness demo data (Apache-2.0)", "text_redistributable": True}
             if self.demo_licence is not None:
                 return {"licence": self.demo_licence, "text_redistributable": self.demo_text_redistributable}

@@ -21,7 +21,7 @@ its server batches requests. This module drives that directly:
 
 Nothing here depends on the harness's tasks (the shared-prefix rule is the decoder engines'
 one, :func:`harness.engines.decoder.reusable_prefix_length`);
-:mod:`harness.models.llamacpp_decoder` is the model plugin on top.
+:mod:`plugins.llamacpp_decoder` is the model plugin on top.
 """
 from __future__ import annotations
 

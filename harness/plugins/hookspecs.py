@@ -1,8 +1,8 @@
 """Hook specifications: the whole plugin API of harness.
 
 A plugin is a module (or object) with functions decorated by ``harness.hookimpl``
-whose names match the specs below. Built-in plugins live in ``harness.tasks`` and
-``harness.models``; third-party ones are found through the ``harness`` entry-point group.
+whose names match the specs below. Built-in plugins live in ``tasks`` and
+``plugins``; third-party ones are found through the ``harness`` entry-point group.
 """
 from __future__ import annotations
 

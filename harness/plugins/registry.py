@@ -1,7 +1,6 @@
 """Plugin manager: loads built-in and third-party plugins and collects what they register."""
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
 import os
 import re
@@ -14,27 +13,8 @@ import pluggy
 from harness.errors import PluginError, UnknownNameError
 from harness.plugins import hookspecs
 
-DEFAULT_PLUGINS = (
-    "harness.kinds.classification",
-    "harness.kinds.tagging",
-    "harness.kinds.correction",
-    "harness.kinds.choice",
-    "harness.tasks.ner",
-    "harness.tasks.sentiment",
-    "harness.tasks.spelling",
-    "harness.tasks.coref",
-    "harness.models.hf_encoder",
-    "harness.models.hf_decoder",
-    "harness.models.vllm_decoder",
-    "harness.models.llamacpp_decoder",
-    "harness.models.openai_endpoint",
-    "harness.models.spacy_ner",
-    "harness.models.vader",
-    "harness.models.simple_baselines",
-    "harness.models.spelling_baselines",
-    "harness.models.coref_heuristics",
-    "harness.run.executors",
-)
+#: the distribution whose entry points are the built-ins (kinds, executors, plugins/, tasks/)
+BUILT_IN_DISTRIBUTION = "harness"
 ENTRY_POINT_GROUP = "harness"
 
 
@@ -42,6 +22,8 @@ pm = pluggy.PluginManager("harness")
 pm.add_hookspecs(hookspecs)
 
 _loaded = False
+#: the entry-point names of the built-in plugins (this distribution's own), as loaded
+built_in: set[str] = set()
 #: third-party plugins that failed to load or misuse a hook: name -> what is wrong (one line).
 #: They are left out; listings warn about them and ``harness run`` refuses to run without them.
 broken: dict[str, str] = {}
@@ -57,14 +39,18 @@ def _allowed_plugins() -> set[str] | None:
     return {part.strip() for part in value.split(",") if part.strip()}
 
 
-def _load_entry_points() -> None:
+def _load_entry_points(*, third_party: bool) -> None:
+    """Register every plugin of the ``harness`` entry-point group: the built-ins (this
+    distribution's) always, third-party ones where ``third_party`` (and HARNESS_LOAD_PLUGINS
+    allows them). A third-party plugin that fails to import is named in :data:`broken`."""
     allowed = _allowed_plugins()
     declared: dict[str, str] = {}
-    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+    for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=_built_in_first):
         dist = ep.dist
         dist_label = f"{dist.metadata['Name']} {dist.version}" if dist else "unknown distribution"
         dist_name = dist.metadata["Name"] if dist else ""
-        if allowed is not None and ep.name not in allowed and dist_name not in allowed:
+        ours = dist_name == BUILT_IN_DISTRIBUTION
+        if not ours and (not third_party or (allowed is not None and ep.name not in allowed and dist_name not in allowed)):
             continue
         if ep.name in declared:
             if declared[ep.name] == dist_label:  # the same distribution seen twice on sys.path
@@ -76,36 +62,44 @@ def _load_entry_points() -> None:
         declared[ep.name] = dist_label
         if pm.is_blocked(ep.name) or pm.get_plugin(ep.name) is not None:
             continue
+        if ours:
+            pm.register(ep.load(), name=ep.name)  # a built-in that cannot import is harness's own bug: raised
+            built_in.add(ep.name)
+            continue
         try:
             pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=ep.name)
         except Exception as exc:  # any import-time failure of someone else's code: named, and skipped
             detail = str(exc).splitlines()[0] if str(exc) else ""
             broken[ep.name] = f"Could not load plugin {ep.name!r} ({dist_label}): {type(exc).__name__}: {detail}"
+    if not built_in:
+        raise PluginError(f"no built-in plugin is registered: reinstall harness (pip install -e .), whose "
+                          f"{ENTRY_POINT_GROUP!r} entry points declare them")
+
+
+def _built_in_first(ep) -> tuple[bool, str]:
+    dist = ep.dist
+    return (not dist or dist.metadata["Name"] != BUILT_IN_DISTRIBUTION, ep.name)
 
 
 def load_plugins() -> None:
-    """Load third-party plugins (entry points) and the built-ins, once.
+    """Load the built-ins and the third-party plugins, once, all through entry points.
 
-    Tests set ``sys._called_from_test`` so installed plugins do not leak into them,
-    unless ``HARNESS_LOAD_PLUGINS`` asks for some explicitly.
+    Tests set ``sys._called_from_test`` so installed third-party plugins do not leak into
+    them, unless ``HARNESS_LOAD_PLUGINS`` asks for some explicitly.
     """
     global _loaded
     if _loaded:
         return
     _loaded = True
     from_test = hasattr(sys, "_called_from_test")
-    if not from_test or os.environ.get("HARNESS_LOAD_PLUGINS"):
-        _load_entry_points()
-    for module_name in DEFAULT_PLUGINS:
-        if pm.get_plugin(module_name) is None:
-            pm.register(importlib.import_module(module_name), name=module_name)
+    _load_entry_points(third_party=not from_test or bool(os.environ.get("HARNESS_LOAD_PLUGINS")))
     while True:  # each third-party plugin with a misspelt hook is named and left out
         try:
             check_plugins()
             break
         except PluginError as exc:
             name = getattr(exc, "plugin_name", None)
-            if name is None or name in DEFAULT_PLUGINS:
+            if name is None or name in built_in:
                 raise
             broken[name] = str(exc)
     for message in broken.values():
@@ -160,7 +154,7 @@ def check_plugins() -> None:
         specs = [spec for spec in dir(hookspecs) if spec.startswith("harness_")]
         close = difflib.get_close_matches(hook, specs, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else f" (harness's hooks: {', '.join(specs)})"
-        if name not in DEFAULT_PLUGINS:
+        if name not in built_in:
             pm.unregister(name=name)
         error = PluginError(f"Plugin {name!r}: unknown hook {hook!r}{hint}")
         error.plugin_name = name
@@ -168,17 +162,22 @@ def check_plugins() -> None:
 
 
 def get_plugins(all: bool = False) -> list[dict[str, Any]]:
-    """Describe loaded plugins as ``{name, hooks, version}`` dicts; built-ins only with ``all``."""
+    """Describe loaded plugins as ``{name, hooks, version}`` dicts; built-ins (``built_in: true``)
+    only with ``all``."""
     load_plugins()
     distinfo = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
     plugins = []
     for name, plugin in pm.list_name_plugin():
-        if plugin is None or (not all and name in DEFAULT_PLUGINS):
+        if plugin is None or (not all and name in built_in):
             continue
         info: dict[str, Any] = {
             "name": name,
             "hooks": sorted(h.name for h in pm.get_hookcallers(plugin) or []),
         }
+        if name in built_in:  # harness's own (listed with --all), discovered as a third party's is
+            info.update(built_in=True, version=importlib.metadata.version(BUILT_IN_DISTRIBUTION))
+            plugins.append(info)
+            continue
         dist = distinfo.get(id(plugin))
         if dist is not None:
             info["name"] = dist.project_name

@@ -1,1 +1,0 @@
-"""Built-in model plugins, one module each (registered from ``DEFAULT_PLUGINS``)."""

@@ -1,0 +1,2 @@
+"""Built-in model plugins, one module each, each declared as a ``harness`` entry point in
+pyproject.toml and discovered as a third-party plugin is."""
