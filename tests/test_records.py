@@ -16,7 +16,7 @@ from harness.cli import cli
 from harness.store.records import read_records, record_name
 from tests.conftest import CONLL_SENTENCES, build_tiny_decoder
 
-DEMO = Path(__file__).resolve().parent.parent / "harness" / "tasks" / "demo"
+DEMO = Path(__file__).resolve().parent.parent / "tasks" / "demo"
 
 #: every kind: tagging on CoNLL-2003 (Reuters: its text may not be republished), classification,
 #: choice and correction (their data may), a noise condition, and a prompted decoder
