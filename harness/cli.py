@@ -119,7 +119,7 @@ def models(ctx, as_json):
             shown,
             {"name": shown, "kinds": sorted(obj.kinds), "plugin": reg.plugin, "aliases": list(reg.aliases),
              "description": obj.description,
-             "options": {name: spec.describe() for name, spec in declared_options(obj.options, obj.engine_options).items()},
+             "options": {name: spec.describe() for name, spec in obj.declared_options().items()},
              "installed": installed},
         )
     rows = sorted(seen.values(), key=lambda r: r["name"])

@@ -39,7 +39,6 @@ from harness.engines.llama_batches import DEFAULT_CELLS, DEFAULT_SEQUENCES, Llam
 from harness.engines.llama_binding import BINDINGS, LlamaBinding, llama_binding, resolve_binding
 from harness.engines.gguf_convert import WEIGHT_TYPES, convert_gguf
 from harness.engines.packaged import PackagedWeights, cache_dir, gguf_parameter_count, packaged_weights
-from harness.kinds.tagging.grammar import entity_list_gbnf
 
 def require_llama_cpp(name: str) -> None:
     """A one-line error when no llama.cpp binding is installed."""
@@ -284,23 +283,15 @@ class LlamaCppCausal(TokenizedDecoderLM):
     # -- generation --------------------------------------------------------------------------
 
     def constraint_form(self, task) -> str | None:
-        """NER answers held to the list after a written ``[`` (a GBNF grammar), unless ``-o structured=off``."""
-        return "regex" if self.option("structured") == "auto" else None
-
-    def constraint(self, task) -> dict[str, Any] | None:
-        """The kind's constraint, with the entity types the grammar is built from."""
-        constraint = super().constraint(task)
-        if constraint is not None and "regex" in constraint:
-            constraint = {**constraint, "types": list(task.labels)}
-        return constraint
+        """Answers held to the kind's GBNF grammar of what follows the written opening (NER's
+        entity list after ``[``), unless ``-o structured=off``."""
+        return "gbnf" if self.option("structured") == "auto" else None
 
     def generate(self, prompts: Sequence[str], *, max_new_tokens: Sequence[int], stops: Sequence[str] = (),
                  batch_size: int = 16, structured: dict[str, Any] | None = None) -> list[str]:
         """Greedy continuations of ``prompts`` (up to ``parallel`` decoded together), each cut at
-        the first of ``stops`` (and held to the entity-list grammar where ``structured`` asks)."""
-        grammar = None
-        if structured is not None and "types" in structured:
-            grammar = entity_list_gbnf(structured["types"], opened=True)
+        the first of ``stops`` (and held to the kind's GBNF grammar where ``structured`` has one)."""
+        grammar = structured.get("gbnf") if structured is not None else None
         encoded = [self.context_ids(p) for p in prompts]
         budgets = self.fit_budgets(encoded, max_new_tokens)
         decode = self.tokenizer.decode

@@ -48,7 +48,6 @@ from harness.core.secrets import redact, register_secret, register_url
 from harness.engines.decoder import Capabilities, DecoderLM, PartialFailure, cut_at_stops
 from harness.engines.http import AnswerTooLarge, deadline_client
 from harness.kinds.prompting import chat_messages
-from harness.kinds.tagging.grammar import entity_list_gbnf
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
 #: the text whose log-probabilities probe whether the server scores prompts correctly (and
@@ -189,9 +188,7 @@ class OpenAIEndpoint(DecoderLM):
     description = ("any OpenAI-compatible server (vLLM, llama.cpp, TGI, Ollama, hosted APIs): prompt-logprob scoring, "
                    "generation with stop strings and structured output where the server has them")
     options = {
-        "coref": DecoderLM.options["coref"],
         "normalisation": ("sum", "char"),  # per-token normalisation needs a tokenizer the client lacks
-        "prompt_style": DecoderLM.options["prompt_style"],
         # which endpoint prompts go to: /v1/completions (plain text) or /v1/chat/completions (messages)
         "api": ("completions", "chat"),
         # auto: classification and choice by prompt log-probabilities where the server gives them;
@@ -565,40 +562,33 @@ class OpenAIEndpoint(DecoderLM):
         return self.option("api") == "chat"
 
     def constraint_form(self, task) -> str | None:
-        """Chat answers write their own list (no ``[`` can be written for the model): the JSON
-        schema; completions: the rest of the list after a written ``[``, where the server
-        can hold answers to a format."""
+        """Chat answers write their own list (no opening can be written for the model): a JSON
+        schema; completions: the rest of the answer after its written opening, as a regular
+        expression (vLLM) or a GBNF grammar (llama.cpp's servers), where the server can hold
+        answers to a format."""
         if self.option("api") == "chat":
             return "json"
         if self.option("structured") == "auto" and self.capabilities.structured_output:
-            return "regex"
+            return "regex" if self.server_facts.flavour == "vllm" else "gbnf"
         return None
 
-    def constraint(self, task) -> dict[str, Any] | None:
-        """The kind's constraint; a regular expression also carries the entity types, from which
-        llama.cpp's servers get the same list as a GBNF grammar."""
-        constraint = super().constraint(task)
-        if constraint is not None and "regex" in constraint:
-            constraint = {**constraint, "types": list(task.labels)}
-        return constraint
-
     def structured_fields(self, structured: dict[str, Any] | None) -> dict[str, Any]:
-        """The request fields that hold generation to ``structured`` on this server (none where
-        it has no known way, or with ``-o structured=off``)."""
+        """The request fields that hold generation to ``structured`` (the kind's constraint, in
+        this server's form) on this server (none where it has no known way, or with
+        ``-o structured=off``)."""
         if structured is None or self.option("structured") == "off":
             return {}
         flavour = self.server_facts.flavour
         if flavour == "vllm":
-            form = {"json": structured["json"]} if "json" in structured else {"regex": structured["regex"]}
+            form = {key: structured[key] for key in ("json", "regex") if key in structured}
             if _version_tuple(self.server_facts.version) < (0, 10):  # before structured_outputs: guided_json / guided_regex
                 return {f"guided_{key}": value for key, value in form.items()}
             return {"structured_outputs": form}
-        if flavour in ("llama-cpp-python", "llama.cpp"):  # both take llama.cpp's GBNF grammar
-            if "json" in structured:
-                if self.option("api") == "chat":
-                    return {"response_format": {"type": "json_object", "schema": structured["json"]}}
-                return {"grammar": entity_list_gbnf(structured["json"]["items"]["properties"]["type"]["enum"], opened=False)}
-            return {"grammar": entity_list_gbnf(structured["types"], opened=True)}
+        if flavour in ("llama-cpp-python", "llama.cpp"):  # both take llama.cpp's GBNF grammar, and a schema in chat
+            if "json" in structured and self.option("api") == "chat":
+                return {"response_format": {"type": "json_object", "schema": structured["json"]}}
+            if "gbnf" in structured:
+                return {"grammar": structured["gbnf"]}
         return {}
 
     def generate(self, prompts, *, max_new_tokens, stops=(), batch_size: int = 16, structured=None) -> list[str]:

@@ -239,14 +239,14 @@ def lm_requests(task, example, shots=(), *, method="substitution", chat=None, st
     """The (context, continuation) requests a decoder makes for one example: its kind's adapter's."""
     from harness.kinds import kind_of
 
-    return kind_of(task).decoding.lm_requests(task, example, shots, method=method, chat=chat, style=style)
+    return kind_of(task).decoding.lm_requests(task, example, shots, chat=chat, options={"coref": method, "prompt_style": style})
 
 
 def shots_prefix(task, shots, method="substitution"):
     """Solved examples as the plain text a decoder is shown before the prompt."""
     from harness.kinds import kind_of
 
-    return kind_of(task).decoding.shots_text(task, shots, method)
+    return kind_of(task).decoding.shots_text(task, shots, {"coref": method})
 
 
 CHROMIUM_FLAGS = [

@@ -10,7 +10,7 @@ from harness.data.perturb import parse_perturbations
 from harness.kinds import check_task, is_correct, paired_statistics
 from harness.kinds.choice.display import NO_ANSWER
 from harness.kinds.correction.decoding import first_word_answer
-from harness.kinds.tagging.grammar import entity_list_schema
+from harness.kinds.tagging.grammar import entity_list_gbnf, entity_list_schema
 
 
 class _Engine:
@@ -35,7 +35,7 @@ def test_classification_parts():
     scores = kind.scorer.score(task, examples, [Prediction("positive"), Prediction("positive")])
     assert scores.headline == "accuracy" and scores.get("accuracy").value == 0.5
     assert kind.decoding.options(task, examples[0]) == [" negative", " positive"]
-    assert kind.decoding.option_prediction(task, [("p", " negative"), ("p", " positive")], 1, [0.25, 0.75], method="x") == \
+    assert kind.decoding.option_prediction(task, [("p", " negative"), ("p", " positive")], 1, [0.25, 0.75]) == \
         ("positive", {"negative": 0.25, "positive": 0.75}, " positive")
     assert kind.presenter.option_probabilities(task, examples[0], Prediction("positive", {"negative": 0.2, "positive": 0.8})) \
         == ([0.2, 0.8], 1)
@@ -49,7 +49,8 @@ def test_tagging_parts():
     assert kind.scorer.check_output(task, example, ["O"]) == "output is 1 tags, expected a list of 4 tags (one per token)"
     assert json.loads(kind.decoding.gold_answer(task, example)) == [{"text": "UN", "type": "ORG"}, {"text": "Dutch", "type": "MISC"}]
     assert kind.decoding.constraint(task, "json") == {"json": entity_list_schema(task.labels)}
-    assert set(kind.decoding.constraint(task, "regex")) == {"regex"} and kind.decoding.constraint(task, "gbnf") is None
+    assert set(kind.decoding.constraint(task, "regex")) == {"regex"} and kind.decoding.constraint(task, "ebnf") is None
+    assert kind.decoding.constraint(task, "gbnf") == {"gbnf": entity_list_gbnf(task.labels, opened=True)}
     budget, request, opening = kind.decoding.generation(_Engine(), task, [example], chat=None)
     assert budget == [16 + 6 * 4] and list(request.stops) == ["]", "\n"] and request.structured is None and opening == " ["
     _, held, opening = kind.decoding.generation(_Engine({"json": {}}), task, [example], chat=None)
@@ -90,7 +91,7 @@ def test_choice_parts():
             "pronoun_offset": 49, "candidates": [{"text": "The trophy", "offset": 0}, {"text": "the suitcase", "offset": 28}],
             "allow_none": False}
     example = Example("w", data, 0)
-    requests = kind.decoding.lm_requests(task, example, [], method="substitution", chat=None)
+    requests = kind.decoding.lm_requests(task, example, [], chat=None, options={"coref": "substitution"})
     assert requests == [("The trophy would not fit in the suitcase because the trophy", " was too big."),
                         ("The trophy would not fit in the suitcase because the suitcase", " was too big.")]
     assert kind.decoding.unanswered_output(task, example) == NO_ANSWER

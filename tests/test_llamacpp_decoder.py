@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ctypes
 import json
+import re
+import sqlite3
 
 import numpy as np
 import pytest
@@ -236,3 +238,24 @@ def test_the_transformers_engine_reports_generation_token_by_token(engines):
         texts = reference.generate(["List three colours:", "Once upon a time"], max_new_tokens=[8, 8], stops=["\n"])
     assert texts == reference.generate(["List three colours:", "Once upon a time"], max_new_tokens=[8, 8], stops=["\n"])
     assert len(shares) >= 3 and shares == sorted(shares) and shares[-1] <= 1
+
+
+def test_a_kinds_own_grammar_reaches_llama_cpp(tmp_path, register_plugin):
+    """A kind the engine has never heard of writes its constraint as GBNF; llama.cpp holds the
+    answers to it (the model would never write three digits after these prompts by itself)."""
+    from .fixtures.digits_kind import GREETINGS, DigitsPlugin
+
+    register_plugin(DigitsPlugin(), "digits-kind")
+    (tmp_path / "greetings.txt").write_text(GREETINGS)
+    answers = {}
+    for structured in ("auto", "off"):
+        result = CliRunner().invoke(cli, ["run", "--tasks", "greeting-codes", "--models", "llamacpp:smollm2-135m",
+                                          "--data-dir", str(tmp_path), "--store", str(tmp_path / "s.sqlite"),
+                                          "-o", f"structured={structured}", "--json", "--no-progress"])
+        assert result.exit_code == 0, result.output
+        db = sqlite3.connect(tmp_path / "s.sqlite")
+        answers[structured] = [json.loads(p)["output"] for (p,) in db.execute(
+            "select p.prediction from predictions p join runs r on r.id = p.run_id where r.model = ?",
+            ("llamacpp:smollm2-135m" + (" (structured=off)" if structured == "off" else ""),))]
+    assert len(answers["auto"]) == 3 and all(re.fullmatch("[0-9]{3}", a) for a in answers["auto"]), answers
+    assert not any(re.fullmatch("[0-9]{3}", a) for a in answers["off"]), answers  # free: no codes

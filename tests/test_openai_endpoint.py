@@ -300,14 +300,12 @@ def test_ner_held_to_the_list_format_by_vllm(vllm_server, data_dir, tmp_path, mo
 
 def test_structured_output_reaches_both_servers(vllm_server, endpoint_env):
     """A constraint the model would never follow by itself: each server holds the answer to it."""
-    from harness.kinds.tagging.grammar import entity_list_schema
-
     digits = endpoint_model(vllm_server.base_url).generate(["Say hello to the world:"], max_new_tokens=[8],
                                                            structured={"regex": "[0-9]{3}"})
     assert re.fullmatch(r"[0-9]{3}", digits[0]), digits
-    listed = endpoint_model(endpoint_env.base_url).generate(["Say hello to the world:"], max_new_tokens=[40],
-                                                            structured={"json": entity_list_schema(["PER"])})
-    assert listed[0].lstrip().startswith("["), listed
+    listed = endpoint_model(endpoint_env.base_url).generate(["Say hello to the world:"], max_new_tokens=[8],
+                                                            structured={"gbnf": 'root ::= [0-9] [0-9] [0-9]'})
+    assert re.fullmatch(r"[0-9]{3}", listed[0]), listed
 
 
 def assert_list_format(store):
@@ -347,6 +345,29 @@ def test_ner_and_spelling_by_generation_with_a_grammar(endpoint_env, data_dir, t
     assert "parse_failure_rate" in {m["name"] for m in rows["ner"]["metrics"]}
     assert_list_format(store)  # the GBNF grammar holds
     assert "accuracy" in {m["name"] for m in rows["spelling:norvig1"]["metrics"]}
+
+
+def test_a_kinds_own_grammar_reaches_both_servers(endpoint_env, vllm_server, tmp_path, register_plugin):
+    """A kind the endpoint has never heard of writes its constraint in each server's form (GBNF
+    for llama.cpp's server, a regular expression for vLLM's); both hold the answers to it (the
+    model would never write three digits after these prompts by itself)."""
+    from harness import get_model, get_task, kind_of
+
+    from .fixtures.digits_kind import GREETINGS, DigitsPlugin
+
+    register_plugin(DigitsPlugin(), "digits-kind")
+    (tmp_path / "greetings.txt").write_text(GREETINGS)
+    task = get_task("greeting-codes")
+    for server, form in ((endpoint_env, "gbnf"), (vllm_server, "regex")):
+        model = get_model(f"openai:{MODEL}").with_options({"base_url": server.base_url})
+        assert model.constraint_form(task) == form and model.constraint(task) == kind_of(task).decoding.constraint(task, form)
+        store = tmp_path / f"{form}.sqlite"
+        result = run(["--tasks", "greeting-codes", "--models", f"openai:{MODEL}", "--data-dir", str(tmp_path),
+                      "--store", str(store)], server.base_url)
+        assert result.exit_code == 0, result.output
+        with sqlite3.connect(store) as db:
+            answers = [json.loads(p)["output"] for (p,) in db.execute("select prediction from predictions")]
+        assert len(answers) == 3 and all(re.fullmatch("[0-9]{3}", a) for a in answers), (form, answers)
 
 
 def test_chat_api(endpoint_env, data_dir, tmp_path):

@@ -147,9 +147,10 @@ class Model:
         """Whether models with progress bars of their own show them (``--no-progress`` says no)."""
         return self.context.progress
 
-    def declared_options(self) -> dict[str, Option]:
+    @classmethod
+    def declared_options(cls) -> dict[str, Option]:
         """Every option this model takes, typed (:mod:`harness.core.options`)."""
-        return declared_options(self.options, self.engine_options)
+        return declared_options(cls.options, cls.engine_options)
 
     def option(self, name: str) -> Any:
         """The value of one of :attr:`options` or :attr:`engine_options` (its default unless
@@ -308,6 +309,12 @@ class ModelFamily:
         """The task kinds its models answer: the model class's (read when asked: a decoder's
         kinds come from the kind registry), unless the family sets ``kinds`` itself."""
         return frozenset(self.model_class.kinds) if self.model_class is not None else frozenset()
+
+    def declared_options(self) -> dict[str, Option]:
+        """Every option its models take: the model class's where it names one, else its own."""
+        if self.model_class is not None and "options" not in type(self).__dict__ and "engine_options" not in type(self).__dict__:
+            return self.model_class.declared_options()
+        return declared_options(self.options, self.engine_options)
 
     def create(self, argument: str) -> Model:
         """Build the model for ``prefix:argument`` (cheaply: load weights in ``predict``)."""

@@ -26,10 +26,11 @@ from typing import Any, Sequence
 
 from harness.core.example import Prediction
 from harness.core.model import Model
+from harness.core.options import Option, declared_options
 from harness.core.requests import Formatter, GenerationRequest, Request
 from harness.data.hub import load_config
 from harness.errors import HarnessError
-from harness.kinds import DecoderAdapter, get_kinds, kind_of
+from harness.kinds import DecoderAdapter, get_kinds, kind_decoder_options, kind_of
 from harness.kinds.prompting import chat_messages, plain, render_prompt
 
 
@@ -141,13 +142,8 @@ class DecoderLM(Model):
     options = {
         # auto: apply the tokenizer's chat template when it has one (instruction-tuned models)
         "chat_template": ("auto", "on", "off"),
-        # how choice (pronoun) tasks are asked: Trinh & Le substitution, or the task's question prompt
-        "coref": ("substitution", "question"),
         # log-likelihood of an option: summed over its tokens, or divided by its tokens / characters
         "normalisation": ("sum", "token", "char"),
-        # lm-eval: reproduce lm-evaluation-harness's stock requests where the harness differs on
-        # purpose (WSC273's rest of the text scored after a doubled space)
-        "prompt_style": ("harness", "lm-eval"),
     }
 
     #: what the engine can do, for the kinds and for listings (see :class:`Capabilities`)
@@ -155,6 +151,17 @@ class DecoderLM(Model):
     #: log-likelihood kinds (classification, choice) may be asked as generation when the engine
     #: cannot score continuations (the options listed in the prompt, the answer matched back)
     answers_options_by_generation: bool = False
+
+    @classmethod
+    def declared_options(cls) -> dict[str, Option]:
+        """The engine's own options, then every option a kind's decoder adapter declares
+        (:attr:`harness.DecoderAdapter.decoder_options`: ``-o coref=question`` is the choice
+        kind's), read when asked, so a kind a plugin adds brings its options to every decoder."""
+        return {**declared_options(cls.options, cls.engine_options), **kind_decoder_options()}
+
+    def kind_options(self, task) -> dict[str, Any]:
+        """The value of each option the task's kind declares for decoders."""
+        return {name: self.option(name) for name in self.adapter(task).decoder_options}
 
     def asks_options_by_generation(self) -> bool:
         """Whether log-likelihood kinds are asked as generation by this engine as configured."""
@@ -208,8 +215,10 @@ class DecoderLM(Model):
 
     def constraint_form(self, task) -> str | None:
         """The form in which this engine, as configured, holds generation to a grammar: "json" (a
-        schema of the whole answer, which the model then opens itself), "regex" (the rest of the
-        answer after its written opening), or None where it generates freely."""
+        schema of the whole answer, which the model then opens itself), "regex" or "gbnf" (a
+        regular expression or a llama.cpp grammar of the rest of the answer after its written
+        opening), or None where it generates freely. The task's kind writes its constraint in
+        that form (:meth:`harness.DecoderAdapter.constraint`); the engine passes it on unread."""
         return None
 
     def constraint(self, task) -> dict[str, Any] | None:
@@ -298,10 +307,8 @@ class DecoderLM(Model):
     def predict_by_loglikelihood(self, task, examples, *, batch_size: int = 16, shots=()) -> list[Prediction]:
         """Score every option of every example; the best (normalised) option is the answer."""
         chat = self.chat_formatter()
-        method = self.option("coref")
-        style = self.option("prompt_style") if self.takes_option("prompt_style") else "harness"
-        adapter = self.adapter(task)
-        per_example = [adapter.lm_requests(task, example, shots, method=method, chat=chat, style=style) for example in examples]
+        adapter, options = self.adapter(task), self.kind_options(task)
+        per_example = [adapter.lm_requests(task, example, shots, chat=chat, options=options) for example in examples]
         keys = [[request_key("loglikelihood", context, continuation) for context, continuation in requests]
                 for requests in per_example]
         sums = self._answered(keys, lambda todo: self.loglikelihoods([per_example[i] for i in todo], batch_size=batch_size))
@@ -315,7 +322,7 @@ class DecoderLM(Model):
         probs = [math.exp(s - scored[best]) for s in scored]
         total = sum(probs)
         output, scores, raw = self.adapter(task).option_prediction(task, requests, best, [p / total for p in probs],
-                                                                   method=self.option("coref"))
+                                                                   options=self.kind_options(task))
         return Prediction(
             output, scores, raw=raw, prompt=requests[best][0],
             details={"loglikelihoods": list(loglikelihoods), "normalisation": self.option("normalisation")},

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from harness.core.model import Prediction
+from harness.core.options import Option, declared_options
 from harness.core.scores import Scores
 from harness.core.task import Example, Task
 from harness.errors import HarnessError, PluginError, UnknownNameError
@@ -19,7 +20,7 @@ from harness.scoring.paired import PairedStatistics
 
 __all__ = [
     "DecoderAdapter", "FinetuneHead", "Kind", "Noise", "Presenter", "Scorer",
-    "check_kind", "check_task", "get_kind", "get_kinds", "is_correct", "kind_names", "kind_of", "paired_statistics", "score",
+    "check_kind", "check_task", "get_kind", "get_kinds", "is_correct", "kind_decoder_options", "kind_names", "kind_of", "paired_statistics", "score",
     "shown_kind",
 ]
 
@@ -33,11 +34,28 @@ def get_kinds() -> dict[str, Registration]:
     key = tuple(sorted(id(plugin) for plugin in pm.get_plugins()))
     if key not in _cache:
         kinds = collect("harness_register_kinds", Kind, "kind")
+        owners: dict[str, str] = {}
         for registration in kinds.values():
             check_kind(registration.obj, registration.plugin)
+            for option in getattr(registration.obj.decoding, "decoder_options", {}):
+                if option in owners:
+                    raise PluginError(f"Kind {registration.obj.name!r} (plugin {registration.plugin!r}): its decoder option "
+                                      f"{option!r} is kind {owners[option]!r}'s already; name it apart")
+                owners[option] = registration.obj.name
         _cache.clear()
         _cache[key] = kinds
     return _cache[key]
+
+
+def kind_decoder_options() -> dict[str, Option]:
+    """Every option a registered kind's decoder adapter declares
+    (:attr:`DecoderAdapter.decoder_options`), typed: options of every decoder model."""
+    found: dict[str, Option] = {}
+    for registration in get_kinds().values():
+        decoding = registration.obj.decoding
+        if decoding is not None:
+            found.update(declared_options(decoding.decoder_options, {}))
+    return found
 
 
 #: each part's base class
@@ -76,6 +94,11 @@ def check_kind(kind: Kind, plugin: str) -> None:
         method = kind.decoding.method
         if method not in _DECODER_METHODS:
             raise PluginError(f"{where}: decoding.method is {method!r}; expected loglikelihood or generation")
+        for option, spec in kind.decoding.decoder_options.items():
+            if not isinstance(spec, Option) and not (isinstance(spec, (tuple, list)) and spec
+                                                     and all(isinstance(v, str) for v in spec)):
+                raise PluginError(f"{where}: decoder option {option!r} is {spec!r}; expected its allowed values, "
+                                  "default first (a tuple of strings), or a harness.Option")
         missing = _unwritten(kind.decoding, DecoderAdapter, _DECODER_METHODS[method])
         if missing:
             raise PluginError(f"{where}: its decoding {type(kind.decoding).__name__} answers by {method} but does not "

@@ -17,7 +17,7 @@ tasks, without noise ``--perturb`` refuses them, without a head ``finetune`` doe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from harness.core.model import Prediction
 from harness.core.requests import Formatter, GenerationRequest, Request
@@ -27,6 +27,12 @@ from harness.errors import HarnessError
 from harness.kinds.prompting import plain, render_prompt
 from harness.scoring.paired import PairedStatistics, accuracy_statistics
 from harness.scoring.tables import Table
+
+
+def _default(spec: Any) -> Any:
+    """The default of an option as declared (an :class:`~harness.core.options.Option` or its
+    allowed values, default first)."""
+    return getattr(spec, "default", None) if not isinstance(spec, (tuple, list)) else spec[0]
 
 
 class Scorer:
@@ -116,6 +122,11 @@ class DecoderAdapter:
     """
 
     method: str = "loglikelihood"
+    #: options of every decoder that only this kind reads, as ``Model.options`` declares them
+    #: (name -> allowed values, default first, or a :class:`harness.Option`): ``-o NAME=VALUE``
+    #: on any decoder; their values reach :meth:`lm_requests`, :meth:`shots_prefix` and
+    #: :meth:`option_prediction` as ``options``
+    decoder_options: dict[str, Any] = {}
 
     def gold_answer(self, task: Task, example: Example) -> str:
         """The answer a solved (few-shot) example shows after its prompt, with its leading space."""
@@ -125,19 +136,21 @@ class DecoderAdapter:
         """Whether a solved example can be shown as a few-shot example."""
         return True
 
-    def shots_prefix(self, task: Task, shots: Sequence[Example], method: str) -> str | None:
+    def shots_prefix(self, task: Task, shots: Sequence[Example], options: Mapping[str, Any]) -> str | None:
         """Solved examples as plain text before the prompt when the kind writes them its own
-        way (None: the usual prompt-and-answer turns)."""
+        way (None: the usual prompt-and-answer turns); ``options``: the values of
+        :attr:`decoder_options`."""
         return None
 
     def shot_turns(self, task: Task, shots: Sequence[Example]) -> list[tuple[str, str]]:
         """Solved examples as (prompt, gold answer) turns (those the kind cannot show are left out)."""
         return [(render_prompt(task, shot), self.gold_answer(task, shot)) for shot in shots if self.shows_as_shot(shot)]
 
-    def shots_text(self, task: Task, shots: Sequence[Example], method: str = "substitution") -> str:
+    def shots_text(self, task: Task, shots: Sequence[Example], options: Mapping[str, Any] | None = None) -> str:
         """Solved examples as plain text put before the prompt, each followed by a blank line
-        (or the kind's own :meth:`shots_prefix`)."""
-        custom = self.shots_prefix(task, shots, method)
+        (or the kind's own :meth:`shots_prefix`; ``options`` left out: every
+        :attr:`decoder_options` at its default)."""
+        custom = self.shots_prefix(task, shots, self.option_values(options))
         return custom if custom is not None else plain(self.shot_turns(task, shots), "")
 
     def generation_prompt(self, task: Task, example: Example, shots: Sequence[Example] = (), *,
@@ -147,6 +160,11 @@ class DecoderAdapter:
         if chat:
             return chat([(question, answer.strip()) for question, answer in turns], render_prompt(task, example))
         return plain(turns, render_prompt(task, example))
+
+    def option_values(self, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The value of each of :attr:`decoder_options`: those in ``options``, else its default."""
+        given = options or {}
+        return {name: given.get(name, _default(spec)) for name, spec in self.decoder_options.items()}
 
     def settings(self, decoder, task: Task) -> dict[str, Any]:
         """What decoders' predictions on the task depend on beyond the prompt (in the cache key)."""
@@ -165,9 +183,10 @@ class DecoderAdapter:
         """The continuations scored after the prompt, in option order."""
         raise HarnessError(f"Task {task.name!r} is of kind {task.kind}; it is answered by generation, not by scoring options")
 
-    def lm_requests(self, task: Task, example: Example, shots: Sequence[Example], *, method: str,
-                    chat: Formatter | None, style: str = "harness") -> list[Request]:
-        """One (context, continuation) request per option, after any solved ``shots``."""
+    def lm_requests(self, task: Task, example: Example, shots: Sequence[Example], *, chat: Formatter | None,
+                    options: Mapping[str, Any] | None = None) -> list[Request]:
+        """One (context, continuation) request per option, after any solved ``shots``
+        (``options``: the values of :attr:`decoder_options`)."""
         context = self.generation_prompt(task, example, shots, chat=chat)
         return [(context, option.lstrip() if chat else option) for option in self.options(task, example)]
 
@@ -185,7 +204,7 @@ class DecoderAdapter:
         return None
 
     def option_prediction(self, task: Task, requests: Sequence[Request], best: int, probabilities: Sequence[float],
-                          *, method: str) -> tuple[Any, dict[str, float], str]:
+                          *, options: Mapping[str, Any] | None = None) -> tuple[Any, dict[str, float], str]:
         """(output, per-option probabilities, raw text) for the best-scoring option."""
         names = [str(i) for i in range(len(requests))]
         return best, dict(zip(names, probabilities)), requests[best][1]
@@ -193,9 +212,10 @@ class DecoderAdapter:
     # -- generation kinds --------------------------------------------------------------------
 
     def constraint(self, task: Task, form: str) -> dict[str, Any] | None:
-        """What an answer is held to in ``form`` ("json": a JSON schema of the whole answer;
-        "regex": the rest of it after the written opening), for engines with structured
-        outputs; None where the kind has no grammar for its answers."""
+        """What an answer is held to, written in the engine's ``form``: ``{form: value}``, with
+        "json" a JSON schema of the whole answer, "regex" a regular expression and "gbnf" a
+        llama.cpp grammar of the rest of it after the written opening; None where the kind has
+        no grammar for its answers or none in that form. Engines pass it through unread."""
         return None
 
     def generation(self, decoder, task: Task, examples: Sequence[Example],

@@ -20,7 +20,7 @@ class ClassificationDecoding(DecoderAdapter):
         """The label of option ``index``."""
         return list(task.labels)[index]
 
-    def option_prediction(self, task, requests, best, probabilities, *, method):
+    def option_prediction(self, task, requests, best, probabilities, *, options=None):
         """The best label, and each label's probability."""
         labels = list(task.labels)
         return labels[best], dict(zip(labels, probabilities)), requests[best][1]

@@ -9,7 +9,7 @@ import harness.kinds.tagging.grounding as grounding
 from harness.core.example import Prediction
 from harness.core.requests import GenerationRequest
 from harness.kinds.base import DecoderAdapter
-from harness.kinds.tagging.grammar import entity_list_continuation_regex, entity_list_schema
+from harness.kinds.tagging.grammar import entity_list_continuation_regex, entity_list_gbnf, entity_list_schema
 from harness.kinds.tagging.scoring import entity_spans
 
 #: An entity list may take 16 + 6 tokens per input token, up to this.
@@ -31,19 +31,28 @@ class TaggingDecoding(DecoderAdapter):
         return " " + json.dumps(entity_list(example.input, example.reference), ensure_ascii=False)
 
     def constraint(self, task, form):
-        """The entity list over the task's types: a JSON schema of the whole list, or a regular
-        expression of its rest after a written ``[``."""
+        """The entity list over the task's types: a JSON schema of the whole list, or the rest of
+        it after a written ``[`` as a regular expression or a llama.cpp GBNF grammar."""
         if form == "json":
             return {"json": entity_list_schema(task.labels)}
         if form == "regex":
             return {"regex": entity_list_continuation_regex(task.labels)}
+        if form == "gbnf":
+            return {"gbnf": entity_list_gbnf(task.labels, opened=True)}
         return None
 
     def settings(self, decoder, task):
         """What an engine holds answers to (how they are read needs no key: decoders cache
-        engine outputs per request and read answers afresh on every run)."""
-        constraint = decoder.constraint(task)
-        return {} if constraint is None else {"entity_constraint": constraint}
+        engine outputs per request and read answers afresh on every run). The key names the
+        language answers are held to, not its syntax for one engine: the schema of a whole
+        list, or the continuation's regular expression with the types (a GBNF grammar is
+        written from the same types and describes the same lists)."""
+        form = decoder.constraint_form(task)
+        if form is None or decoder.constraint(task) is None:
+            return {}
+        if form == "json":
+            return {"entity_constraint": {"json": entity_list_schema(task.labels)}}
+        return {"entity_constraint": {"regex": entity_list_continuation_regex(task.labels), "types": list(task.labels)}}
 
     def generation(self, decoder, task, examples, chat):
         """A JSON entity list: free (the ``[`` written for the model, stopped at ``]``) or held
