@@ -47,7 +47,7 @@ def per_token_groups(groups):
 def worker(args) -> None:
     """One binding's figures, as JSON on stdout."""
     from harness import get_model, get_task
-    from harness.engines import llama_batches
+    from plugins.llamacpp import batches as llama_batches
 
     out = {"binding": args.worker, "models": {}}
     for name in args.models.split(","):

@@ -75,7 +75,7 @@ def ggml_peak(weight_type: str, n: int, threads: int, seconds: float = 2.0) -> f
     """GFLOP/s of ggml's ``mul_mat`` of ``weight_type`` weights (M x K) and float32 activations (K x N)."""
     import numpy as np
 
-    from harness.engines.llama_binding import xllamacpp_library
+    from plugins.llamacpp.binding import xllamacpp_library
 
     lib = ctypes.CDLL(str(xllamacpp_library()), mode=ctypes.RTLD_LOCAL | getattr(os, "RTLD_DEEPBIND", 0))
     p = ctypes.c_void_p

@@ -1,8 +1,11 @@
 """harness: evaluate encoders and LLMs on low-abstraction NLP tasks.
 
 Everything a plugin author needs is importable from here: tasks, models and kinds with
-their parts, the numbers a scorer returns, and the decoder engine base. The layers behind
-these names are described in ARCHITECTURE.md.
+their parts, the numbers a scorer returns, the helpers the built-in tasks read and score
+with, and the decoder engine base; what an engine plugin needs beyond it is in
+:mod:`harness.engine`. Plugins import nothing else of harness (the built-ins in ``plugins/``
+and ``tasks/`` are held to that by an import-linter contract). The layers behind these names
+are described in ARCHITECTURE.md.
 """
 from harness.core.example import Example, Prediction
 from harness.core.model import Model, ModelFamily, Usage, get_model, get_models
@@ -23,14 +26,18 @@ from harness.kinds import (
                            Presenter,
                            Scorer,
                            get_kind,
+                           get_kinds,
                            is_correct,
                            kind_of,
                            score,
 )
+from harness.kinds.choice.scoring import score_choice
+from harness.kinds.correction.data import correction_examples
+from harness.kinds.tagging.scoring import spans_to_bio
 from harness.plugins.hookspecs import hookimpl
 from harness.plugins.registry import get_plugins
 from harness.scoring.paired import PairedStatistics, accuracy_statistics
-from harness.scoring.stats import bootstrap_ci
+from harness.scoring.stats import bootstrap_ci, safe_ratio
 from harness.scoring.tables import Table
 
 __all__ = [
@@ -67,7 +74,9 @@ __all__ = [
     "Usage",
     "accuracy_statistics",
     "bootstrap_ci",
+    "correction_examples",
     "get_kind",
+    "get_kinds",
     "get_model",
     "get_models",
     "get_plugins",
@@ -78,7 +87,10 @@ __all__ = [
     "kind_of",
     "read_text",
     "resolve_tasks",
+    "safe_ratio",
     "score",
+    "score_choice",
+    "spans_to_bio",
     "text_lines",
     "tsv_rows",
 ]

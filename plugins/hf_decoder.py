@@ -14,9 +14,7 @@ from functools import cached_property
 from typing import Any, Sequence
 
 from harness import HarnessError, Model, ModelFamily, hookimpl
-from harness.data.hub import revision
-from harness.engines.decoder import TokenizedDecoderLM, cut_at_stops, reusable_prefix_length
-from harness.engines.packaged import PACKAGED, PackagedWeights, cache_dir
+from harness.engine import PACKAGED, PackagedWeights, TokenizedDecoderLM, cache_dir, cut_at_stops, hub_revision, reusable_prefix_length
 
 
 class HFCausal(TokenizedDecoderLM):
@@ -35,7 +33,7 @@ class HFCausal(TokenizedDecoderLM):
 
     def identity(self) -> dict[str, Any]:
         """Source and revision (weights digest or Hub commit); options enter the cache key through the runner."""
-        return {"name": self.name, "revision": revision(self.source, self.config), **self.code_identity()}
+        return {"name": self.name, "revision": hub_revision(self.source, self.config), **self.code_identity()}
 
     def load(self):
         """Model (eval mode, on GPU when there is one) and tokenizer, loaded once."""

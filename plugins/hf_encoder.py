@@ -7,8 +7,8 @@ from functools import cached_property
 from typing import Any, Sequence
 
 from harness import HarnessError, Model, ModelFamily, Prediction, hookimpl
-from harness.data.hub import load_config, revision
-from harness.kinds import get_kinds
+from harness import get_kinds
+from harness.engine import hub_revision, load_config
 
 #: architecture name ending -> the fine-tune head (:class:`harness.kinds.FinetuneHead`) it is
 HEADS = {"ForTokenClassification": "token", "ForSequenceClassification": "sequence"}
@@ -121,7 +121,7 @@ class HFEncoder(Model):
 
     def identity(self) -> dict[str, Any]:
         """Source plus a revision: a digest of the files for a local folder, the Hub commit otherwise."""
-        return {"name": self.name, "revision": revision(self.source, self.config), **self.code_identity()}
+        return {"name": self.name, "revision": hub_revision(self.source, self.config), **self.code_identity()}
 
     def provenance(self) -> dict[str, Any]:
         """Identity plus architecture and label names."""

@@ -10,12 +10,12 @@ Studio do, instead of de-quantising them to float32 for torch.
   (never from a server's echoed prompt log-probabilities, which llama-cpp-python gets wrong
   for models without a BOS token, SmolLM2 among them). An example's context is evaluated
   once for all its options, and a prefix every prompt shares (few-shot examples) once per
-  run (:mod:`harness.engines.llama_batches`).
+  run (:mod:`plugins.llamacpp.batches`).
 - Several sequences per llama.cpp call (``-o parallel=16``): a high-level ``Llama`` object
   evaluates one sequence per context, so the engine drives llama.cpp's batch API (tokens
   tagged with their sequences, one unified KV cache) as its server does.
 - llama.cpp comes from the prebuilt xllamacpp wheel, or from llama-cpp-python built from
-  source (``-o binding=``; :mod:`harness.engines.llama_binding`); the row's identity names the
+  source (``-o binding=``; :mod:`plugins.llamacpp.binding`); the row's identity names the
   one that ran.
 - Generation is greedy (temperature 0, no repeat penalty) with the kinds' stop strings and
   budgets; NER answers are held to the entity-list format by a GBNF grammar after the
@@ -31,14 +31,22 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness import HarnessError, Model, ModelFamily, hookimpl
-from harness.core.distributions import installed_version
-from harness.core.options import Option, number_in
-from harness.core.requests import Request
-from harness.engines.decoder import DecoderLM, TokenizedDecoderLM, cut_at_stops
-from harness.engines.llama_batches import DEFAULT_CELLS, DEFAULT_SEQUENCES, LlamaBatches
-from harness.engines.llama_binding import BINDINGS, LlamaBinding, llama_binding, resolve_binding
-from harness.engines.gguf_convert import WEIGHT_TYPES, convert_gguf
-from harness.engines.packaged import PackagedWeights, cache_dir, gguf_parameter_count, packaged_weights
+from harness import Option
+from harness.engine import (
+    DecoderLM,
+    PackagedWeights,
+    Request,
+    TokenizedDecoderLM,
+    cache_dir,
+    cut_at_stops,
+    gguf_parameter_count,
+    installed_version,
+    number_in,
+    packaged_weights,
+)
+from plugins.llamacpp.batches import DEFAULT_CELLS, DEFAULT_SEQUENCES, LlamaBatches
+from plugins.llamacpp.binding import BINDINGS, LlamaBinding, llama_binding, resolve_binding
+from plugins.llamacpp.gguf_convert import WEIGHT_TYPES, convert_gguf
 
 def require_llama_cpp(name: str) -> None:
     """A one-line error when no llama.cpp binding is installed."""

@@ -41,13 +41,22 @@ from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit
 
 from harness import HarnessError, Model, ModelFamily, hookimpl
-from harness.core.distributions import installed_version
-from harness.core.options import Option, number_in
-from harness.core.requests import Request
-from harness.core.secrets import redact, register_secret, register_url
-from harness.engines.decoder import Capabilities, DecoderLM, PartialFailure, cut_at_stops
-from harness.engines.http import AnswerTooLarge, deadline_client
-from harness.kinds.prompting import chat_messages
+from harness import Option
+from harness.engine import (
+    AnswerTooLarge,
+    Capabilities,
+    DecoderLM,
+    PartialFailure,
+    Request,
+    chat_messages,
+    cut_at_stops,
+    deadline_client,
+    installed_version,
+    number_in,
+    redact,
+    register_secret,
+    register_url,
+)
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
 #: the text whose log-probabilities probe whether the server scores prompts correctly (and

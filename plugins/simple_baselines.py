@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.metadata import version
 
 from harness import Model, Prediction, hookimpl
-from harness.kinds.tagging.scoring import spans_to_bio
+from harness import spans_to_bio
 
 #: the entity type capitalised spans are given, per task label set (the person type: the most
 #: frequent type of CoNLL-2003 test and WNUT-17 test)

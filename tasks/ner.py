@@ -5,8 +5,7 @@ import re
 from pathlib import Path
 
 from harness import Example, PromptVariant, Task, hookimpl
-from harness.core.textio import text_lines
-from harness.errors import DataError
+from harness import DataError, text_lines
 
 TAG = re.compile(r"^(O|[BI]-(.+))$")
 

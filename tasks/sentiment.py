@@ -4,8 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness import Example, PromptVariant, Task, hookimpl
-from harness.core.textio import tsv_rows
-from harness.errors import DataError
+from harness import DataError, tsv_rows
 
 
 class SST2(Task):

@@ -12,8 +12,7 @@ import ast
 from pathlib import Path
 
 from harness import DataError, Example, PromptVariant, Task, TaskGroup, hookimpl
-from harness.core.textio import read_text, text_lines, tsv_rows
-from harness.kinds.correction.data import correction_examples
+from harness import correction_examples, read_text, text_lines, tsv_rows
 
 
 class SpellingTask(Task):

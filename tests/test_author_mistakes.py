@@ -315,3 +315,41 @@ def test_read_file_may_yield_and_a_wrong_return_is_one_line(tmp_path):
                                                    r"expected harness.Example\(id, input, reference\)$"):
         Strings().load(data_dir=tmp_path)
 
+
+
+# 3b. the public API the built-ins stand on is typed and documented
+
+def _public_signature(name: str, function) -> str:
+    parts, star = [], False
+    for parameter in inspect.signature(function).parameters.values():
+        if parameter.kind == parameter.KEYWORD_ONLY and not star:
+            parts.append("*")
+            star = True
+        parts.append(parameter.name if parameter.default is parameter.empty else f"{parameter.name}={parameter.default!r}")
+    return f"{name}({', '.join(parts)})"
+
+
+#: the helpers of harness the built-in tasks and baselines read and score with
+TASK_HELPERS = ("read_text", "text_lines", "tsv_rows", "correction_examples", "spans_to_bio", "score_choice", "safe_ratio",
+                "get_kinds")
+
+
+@pytest.mark.parametrize("module, names", [("harness.engine", None), ("harness", TASK_HELPERS)])
+def test_every_public_function_a_built_in_uses_is_typed_and_documented_with_its_signature(module, names):
+    import importlib
+
+    public = importlib.import_module(module)
+    names = names or public.__all__
+    undocumented, untyped = [], []
+    for name in names:
+        obj = getattr(public, name)
+        assert name in public.__all__
+        if inspect.isfunction(obj):
+            signature = inspect.signature(obj)
+            if any(p.annotation is p.empty for p in signature.parameters.values()) or signature.return_annotation is signature.empty:
+                untyped.append(name)
+            if f"`{_public_signature(name, obj)}`" not in DOCS:
+                undocumented.append(_public_signature(name, obj))
+        elif f"`{name}`" not in DOCS:
+            undocumented.append(name)
+    assert undocumented == [] and untyped == [], f"docs/plugins.md lacks {undocumented}; not fully annotated: {untyped}"

@@ -35,7 +35,7 @@ def _copy_of_the_package(tmp_path: Path) -> Path:
 def test_the_layers_contract_holds():
     done = _lint(PROJECT)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "4 kept, 0 broken" in done.stdout
+    assert "5 kept, 0 broken" in done.stdout
 
 
 def test_an_upward_import_breaks_the_contract(tmp_path):
@@ -67,6 +67,32 @@ def test_the_core_naming_a_built_in_breaks_the_contract(tmp_path):
     assert done.returncode == 1
     assert "the core never names a built-in" in done.stdout and "BROKEN" in done.stdout
     assert "harness.run.shortcut -> tasks.ner" in done.stdout
+
+
+def test_a_built_in_importing_an_internal_module_breaks_the_contract(tmp_path):
+    """An engine naming a kind's grammar (what llamacpp: and openai: once did) and a task
+    reading files through an internal helper are each caught, deferred imports included."""
+    root = _copy_of_the_package(tmp_path)
+    endpoint = root / "plugins" / "openai_endpoint.py"
+    endpoint.write_text(endpoint.read_text() + "\n\ndef _grammar(types):\n"
+                        "    from harness.kinds.tagging.grammar import entity_list_gbnf\n\n"
+                        "    return entity_list_gbnf(types, opened=True)\n")
+    ner = root / "tasks" / "ner.py"
+    ner.write_text(ner.read_text() + "\nfrom harness.core.textio import text_lines  # noqa: E402\n")
+    done = _lint(root)
+    assert done.returncode == 1
+    assert "built-ins use only the public API" in done.stdout and "BROKEN" in done.stdout
+    assert "plugins.openai_endpoint -> harness.kinds.tagging.grammar" in done.stdout
+    assert "tasks.ner -> harness.core.textio" in done.stdout
+
+
+def test_no_built_in_imports_an_internal_module():
+    """bench/internal_imports.py, the count the architecture notes quote, finds none."""
+    spec = importlib.util.spec_from_file_location("internal_imports", PROJECT / "bench" / "internal_imports.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    found, total = module.internal_imports()
+    assert found == {} and total >= 16
 
 
 def test_harness_has_no_import_cycle():

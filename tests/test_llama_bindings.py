@@ -1,5 +1,5 @@
 """``llamacpp:`` on xllamacpp's prebuilt library, through the C API declared in
-harness/engines/llama_binding.py, held to llama-cpp-python 0.3.36 on the packaged SmolLM2-135M.
+plugins/llamacpp/binding.py, held to llama-cpp-python 0.3.36 on the packaged SmolLM2-135M.
 
 llama-cpp-python is built from source (a compiler, minutes), so its values are a fixture,
 ``fixtures/llama_cpp_python_logprobs.json``, recorded by this file run as a script (below) from
@@ -76,7 +76,7 @@ def recorded():
 
 
 def test_xllamacpp_runs_and_names_itself(xllamacpp):
-    from harness.engines.llama_binding import XLLAMACPP_VERSION
+    from plugins.llamacpp.binding import XLLAMACPP_VERSION
 
     run = xllamacpp["packaged"]
     assert run["label"] == f"xllamacpp {XLLAMACPP_VERSION}" == run["identity"]
@@ -108,7 +108,7 @@ class _Defaults:
     llama.cpp version's layout would misread several)."""
 
     def llama_context_default_params(self):
-        from harness.engines import llama_binding
+        from plugins.llamacpp import binding as llama_binding
 
         values = llama_binding.llama_context_params(**{k: v for k, v in llama_binding._CONTEXT_DEFAULTS.items()
                                                        if v is not None})
@@ -116,14 +116,14 @@ class _Defaults:
         return values
 
     def llama_model_default_params(self):
-        from harness.engines import llama_binding
+        from plugins.llamacpp import binding as llama_binding
 
         return llama_binding.llama_model_params(**{k: v for k, v in llama_binding._MODEL_DEFAULTS.items() if v is not None})
 
 
 def test_a_library_whose_structures_read_wrong_is_refused_in_one_line():
     from harness import HarnessError
-    from harness.engines import llama_binding
+    from plugins.llamacpp import binding as llama_binding
 
     with pytest.raises(HarnessError) as caught:
         llama_binding._check_layout(_Defaults())
@@ -133,7 +133,7 @@ def test_a_library_whose_structures_read_wrong_is_refused_in_one_line():
 
 
 def test_the_declared_structures_read_the_real_librarys_defaults():
-    from harness.engines import llama_binding
+    from plugins.llamacpp import binding as llama_binding
 
     api = llama_binding.llama_binding("xllamacpp").lib
     llama_binding._check_layout(api)  # what loading did; here on purpose

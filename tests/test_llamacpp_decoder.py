@@ -183,7 +183,7 @@ def test_identity_names_the_weights_and_not_the_threads():
     assert model.with_options({"parallel": "4"}).engine_identity() != model.engine_identity()
     assert model.with_options({"weights": "q8_0"}).identity() != identity  # a conversion changes answers: its own key
     # the binding and its version are in the key: another build's kernels differ in their last bits
-    from harness.engines.llama_binding import XLLAMACPP_VERSION
+    from plugins.llamacpp.binding import XLLAMACPP_VERSION
 
     assert identity["llama_cpp"] == f"xllamacpp {XLLAMACPP_VERSION}"
     assert model.with_options({"binding": "xllamacpp"}).identity() == identity

@@ -147,10 +147,9 @@ class Model:
         """Whether models with progress bars of their own show them (``--no-progress`` says no)."""
         return self.context.progress
 
-    @classmethod
-    def declared_options(cls) -> dict[str, Option]:
+    def declared_options(self) -> dict[str, Option]:
         """Every option this model takes, typed (:mod:`harness.core.options`)."""
-        return declared_options(cls.options, cls.engine_options)
+        return declared_options(self.options, self.engine_options)
 
     def option(self, name: str) -> Any:
         """The value of one of :attr:`options` or :attr:`engine_options` (its default unless
@@ -312,8 +311,9 @@ class ModelFamily:
 
     def declared_options(self) -> dict[str, Option]:
         """Every option its models take: the model class's where it names one, else its own."""
-        if self.model_class is not None and "options" not in type(self).__dict__ and "engine_options" not in type(self).__dict__:
-            return self.model_class.declared_options()
+        cls = self.model_class
+        if cls is not None and self.options is cls.options and self.engine_options is cls.engine_options:
+            return self.model_class.declared_options(self.model_class)  # read from the class's attributes
         return declared_options(self.options, self.engine_options)
 
     def create(self, argument: str) -> Model:

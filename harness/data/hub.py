@@ -14,8 +14,12 @@ import re
 import socket
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import HarnessError
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig
 
 
 @cache
@@ -66,7 +70,7 @@ def _digest_local(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def load_config(name: str, source: str):
+def load_config(name: str, source: str) -> PretrainedConfig:
     """A transformers config from a Hub id or local folder (only config.json is fetched); a one-line error otherwise."""
     from transformers import AutoConfig
 
@@ -98,7 +102,7 @@ def in_hub_cache(repo_id: str) -> bool:
         return False
 
 
-def revision(source: str, config) -> str | None:
+def revision(source: str, config: PretrainedConfig | None) -> str | None:
     """What pins the weights for the cache key: a digest of a local folder's files, else the Hub commit."""
     path = Path(source)
     return _digest_local(path) if path.is_dir() else getattr(config, "_commit_hash", None)

@@ -152,12 +152,11 @@ class DecoderLM(Model):
     #: cannot score continuations (the options listed in the prompt, the answer matched back)
     answers_options_by_generation: bool = False
 
-    @classmethod
-    def declared_options(cls) -> dict[str, Option]:
+    def declared_options(self) -> dict[str, Option]:
         """The engine's own options, then every option a kind's decoder adapter declares
         (:attr:`harness.DecoderAdapter.decoder_options`: ``-o coref=question`` is the choice
         kind's), read when asked, so a kind a plugin adds brings its options to every decoder."""
-        return {**declared_options(cls.options, cls.engine_options), **kind_decoder_options()}
+        return {**declared_options(self.options, self.engine_options), **kind_decoder_options()}
 
     def kind_options(self, task) -> dict[str, Any]:
         """The value of each option the task's kind declares for decoders."""

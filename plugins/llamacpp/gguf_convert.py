@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.engine import HarnessError
 
 #: ``-o weights=`` value -> (gguf tensor type name, llama.cpp file type number of ``general.file_type``)
 WEIGHT_TYPES = {"f32": ("F32", 0), "f16": ("F16", 1), "q8_0": ("Q8_0", 7), "q4_0": ("Q4_0", 2)}

@@ -13,7 +13,7 @@ Two packages carry llama.cpp with its C API:
 
 :func:`llama_binding` returns a :class:`LlamaBinding` whose ``lib`` carries the C API under
 llama.cpp's names (``lib.llama_decode``, ``lib.llama_token_data``, ...) whichever package
-serves it, so :mod:`harness.engines.llama_batches` is written once against either.
+serves it, so :mod:`plugins.llamacpp.batches` is written once against either.
 
 Structures passed by value (the model and context parameters) must match the library's
 ``llama.h`` field for field. The declarations below are those of the llama.cpp that
@@ -33,8 +33,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from harness.core.distributions import installed_version
-from harness.errors import HarnessError
+from harness.engine import HarnessError, installed_version
 
 #: ``-o binding=`` values; "auto" takes the first of BINDINGS that is installed
 BINDINGS = ("xllamacpp", "llama-cpp-python")

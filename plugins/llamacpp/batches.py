@@ -1,5 +1,5 @@
 """Several sequences per llama.cpp call: log-likelihood scoring and greedy generation on
-llama.cpp's C API (through either binding of :mod:`harness.engines.llama_binding`).
+llama.cpp's C API (through either binding of :mod:`plugins.llamacpp.binding`).
 
 A high-level ``Llama`` object evaluates one sequence per context. llama.cpp itself
 decodes a batch of tokens that belong to many sequences at once (each token carries its
@@ -20,7 +20,7 @@ its server batches requests. This module drives that directly:
   of 150,000 candidates at every step (llama.cpp's own sampler does the same).
 
 Nothing here depends on the harness's tasks (the shared-prefix rule is the decoder engines'
-one, :func:`harness.engines.decoder.reusable_prefix_length`);
+one, :func:`harness.engine.reusable_prefix_length`);
 :mod:`plugins.llamacpp_decoder` is the model plugin on top.
 """
 from __future__ import annotations
@@ -29,8 +29,8 @@ import ctypes
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from harness.engines.decoder import common_prefix_length, reusable_prefix_length
-from harness.engines.llama_binding import LlamaBinding
+from harness.engine import common_prefix_length, reusable_prefix_length
+from plugins.llamacpp.binding import LlamaBinding
 
 #: Cells of the KV cache shared by all sequences (a sequence alone may use them all).
 DEFAULT_CELLS = 16384
