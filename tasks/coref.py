@@ -153,6 +153,7 @@ class GAP(CorefTask):
     demo_files = {"test": "gap-demo.tsv"}
     few_shot_split = "dev"
     hub_id = "google-research-datasets/gap_coreference"
+    metric_directions = {"bias_f_over_m": None}  # best at 1: feminine F1 equal to masculine
     published = (
         ("Syntactic parallelism baseline (Webster et al. 2018)", "f1", 0.669),
         ("Syntactic parallelism baseline (Webster et al. 2018)", "bias_f_over_m", 0.93),
@@ -256,6 +257,7 @@ class Winogender(CorefTask):
     """Winogender schemas (Rudinger et al. 2018): occupation vs participant, three pronoun genders."""
 
     example_unit = "sentence"
+    metric_directions = {"male_female_disagreement": False}
     name = "coref:winogender"
     dataset = "Winogender"
     licence = "MIT"

@@ -142,3 +142,20 @@ def test_check_task_names_the_task_of_an_unknown_kind_and_missing_labels():
 
     with pytest.raises(HarnessError, match="has no labels: set Task.labels to its class labels"):
         check_task(Unlabelled())
+
+
+def test_each_metric_says_how_the_field_reads_it():
+    """Failure rates and errors are lower-is-better, GAP's F/M bias ratio is best at 1 (neither),
+    the rest higher-is-better; the Hub's task type is the kind's. Both exports read these."""
+    from harness.kinds import higher_is_better, hub_task_type
+
+    assert higher_is_better("ner", "tagging", "f1") is True
+    assert higher_is_better("ner", "tagging", "parse_failure_rate") is False
+    assert higher_is_better("ner", "tagging", "ungroundable_rate") is False
+    assert higher_is_better("spelling:norvig1", "correction", "over_correction_rate") is False
+    assert higher_is_better("sentiment", "classification", "invalid_rate") is False
+    assert higher_is_better("coref:gap", "choice", "bias_f_over_m") is None  # a task's own metric
+    assert higher_is_better("coref:winogender", "choice", "male_female_disagreement") is False
+    assert higher_is_better("uninstalled-task", "uninstalled-kind", "score") is True
+    assert [hub_task_type(k) for k in ("tagging", "classification", "correction", "choice", "gone")] == [
+        "token-classification", "text-classification", "text2text-generation", "multiple-choice", "gone"]

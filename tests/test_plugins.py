@@ -273,6 +273,16 @@ def test_a_kind_in_its_own_folder_adds_a_fifth_kind_with_a_task_and_a_model(regi
     page = (site / "task-ratings-test.html").read_text()
     assert "great &lt;b&gt;fun&lt;/b&gt; from start to end" in page and "<td>*****</td>" in page  # its own display, escaped
     assert "length-rater" in (site / "index.html").read_text()
+    # both exports read the kind: its Hub task type, and its metric as lower-is-better
+    lm_eval, card = tmp_path / "lm-eval.json", tmp_path / "README.md"
+    for form, out in (("lm-eval", lm_eval), ("model-index", card)):
+        done = CliRunner().invoke(cli, ["export", "--format", form, "--model", "length-rater", "--store", str(store), "-o", str(out)])
+        assert done.exit_code == 0, done.output
+    assert json.loads(lm_eval.read_text())["higher_is_better"] == {"ratings": {"mae": False}}
+    from huggingface_hub import ModelCard
+
+    [result] = ModelCard.load(card).data.eval_results
+    assert (result.task_type, result.metric_type, result.metric_args["better"]) == ("text-regression", "mae", "lower")
 
 
 class ReversedExecutorPlugin:

@@ -104,6 +104,10 @@ class Task:
     #: metric -> what its n counts where it scores only some examples (spelling accuracy: the
     #: misspelt words, not the clean ones); unlisted metrics count :attr:`example_unit`
     metric_units: dict[str, str] = {}
+    #: how the field reads the task's own metrics (:meth:`score` overridden) where higher is
+    #: not better: False (lower is better), None (neither); the kind's scorer says the rest
+    #: (:attr:`harness.Scorer.metric_directions`)
+    metric_directions: dict[str, bool | None] = {}
 
     def n_unit(self, metric: str | None = None) -> str:
         """What an n counts: ``metric``'s unit (:attr:`metric_units`), else :attr:`example_unit`."""

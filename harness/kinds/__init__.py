@@ -20,7 +20,7 @@ from harness.scoring.paired import PairedStatistics
 
 __all__ = [
     "DecoderAdapter", "FinetuneHead", "Kind", "Noise", "Presenter", "Scorer",
-    "check_kind", "check_task", "get_kind", "get_kinds", "is_correct", "kind_decoder_options", "kind_names", "kind_of", "paired_statistics", "score",
+    "check_kind", "check_task", "get_kind", "get_kinds", "higher_is_better", "hub_task_type", "is_correct", "kind_decoder_options", "kind_names", "kind_of", "paired_statistics", "score",
     "shown_kind",
 ]
 
@@ -120,6 +120,29 @@ def shown_kind(name: str) -> Kind:
         return get_kind(name)
     except UnknownNameError:
         return Kind(name)
+
+
+def higher_is_better(task_name: str, kind_name: str, metric: str) -> bool | None:
+    """How the field reads a stored metric: True when higher is better, False when lower is,
+    None when neither (its ideal is in the middle). The task's own
+    :attr:`~harness.Task.metric_directions` where it is installed and names the metric, else
+    its kind's scorer's (:meth:`Scorer.higher_is_better`); a metric of neither (a kind no
+    longer installed) is read as higher-is-better."""
+    from harness.core.task import get_task
+
+    try:
+        task = get_task(task_name)
+    except HarnessError:
+        task = None
+    if task is not None and metric in task.metric_directions:
+        return task.metric_directions[metric]
+    return shown_kind(kind_name).scorer.higher_is_better(metric)
+
+
+def hub_task_type(kind_name: str) -> str:
+    """The Hugging Face Hub's task type of a kind's tasks (:attr:`Kind.hub_task_type`; the
+    kind's name where it declares none or is no longer installed)."""
+    return shown_kind(kind_name).hub_task_type or kind_name
 
 
 def kind_of(task: Task) -> Kind:

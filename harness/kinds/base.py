@@ -38,6 +38,16 @@ def _default(spec: Any) -> Any:
 class Scorer:
     """Scores one model's answers to a task of the kind. Subclasses implement :meth:`score`."""
 
+    #: how the field reads each metric where higher is not better: False (lower is better: a
+    #: failure rate), None (neither: its ideal is in the middle, a ratio of 1); unlisted
+    #: metrics are higher-is-better. The exports say so (lm-eval's ``higher_is_better``, the
+    #: model card's metric args); :attr:`harness.Task.metric_directions` adds a task's own
+    metric_directions: dict[str, bool | None] = {"parse_failure_rate": False}
+
+    def higher_is_better(self, metric: str) -> bool | None:
+        """Whether a higher value of ``metric`` is better (None: neither), by :attr:`metric_directions`."""
+        return self.metric_directions.get(metric, True)
+
     def score(self, task: Task, examples: Sequence[Example], predictions: Sequence[Prediction], seed: int = 0) -> Scores:
         """Every metric with a bootstrap CI; ``Scores.headline`` names the leaderboard's."""
         raise NotImplementedError
@@ -262,6 +272,9 @@ class Kind:
     finetune: FinetuneHead | None = None
     #: what ``Task.labels`` lists for tasks of this kind (None: the kind needs no labels)
     labels_needed: str | None = None
+    #: the Hugging Face Hub's task type of the kind's tasks (a model card's ``model-index``:
+    #: ``token-classification``); None: the kind's name
+    hub_task_type: str | None = None
     #: a model's answer may quote the example's text (a corrected word): published result
     #: records of a dataset whose text may not be republished then withhold the answer too.
     #: False where answers are labels, tags or option numbers (what every record keeps)

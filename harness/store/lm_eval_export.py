@@ -8,13 +8,12 @@ from typing import Any
 
 from harness.core.distributions import installed_version
 from harness.core.publishing import hide_paths
+from harness.kinds import higher_is_better
 from harness.store.export import clean_runs_of
 from harness.store.store import Store
 
 #: our task -> (lm-eval's task name, our metric -> lm-eval's metric name)
 COUNTERPARTS = {"sentiment": ("sst2", {"accuracy": "acc"}), "coref:wsc273": ("wsc273", {"accuracy": "acc"})}
-#: metrics where lower is better (lm-eval's ``higher_is_better``)
-LOWER_IS_BETTER = frozenset({"invalid_rate", "over_correction_rate", "ece", "brier", "ungrounded_rate"})
 #: half a 95% normal interval, in standard errors
 Z95 = 1.959963984540054
 
@@ -35,14 +34,14 @@ def lm_eval_results(store: Store, model: str) -> dict[str, Any]:
         if (provenance.get("suite") or {}).get("sha256"):
             suites.add(provenance["suite"]["sha256"])
         scores: dict[str, Any] = {"alias": name}
-        better: dict[str, bool] = {}
+        better: dict[str, bool | None] = {}
         for _, metric in metrics[(metrics["run_id"] == run["id"]) & (metrics["breakdown"] == "")].iterrows():
             key = renamed.get(metric["name"], metric["name"])
             scores[f"{key},none"] = float(metric["value"])
             low, high = metric["ci_low"], metric["ci_high"]
             finite = low is not None and high is not None and math.isfinite(low) and math.isfinite(high)
             scores[f"{key}_stderr,none"] = (high - low) / (2 * Z95) if finite else "N/A"
-            better[key] = metric["name"] not in LOWER_IS_BETTER
+            better[key] = higher_is_better(run["task"], run["kind"], metric["name"])  # None: neither
         out["results"][name] = scores
         out["versions"][name] = run["task_version"]
         out["n-shot"][name] = len((run["settings"] or {}).get("shots") or [])

@@ -7,21 +7,23 @@ from typing import Any
 from harness.core.distributions import installed_version
 from harness.core.publishing import hide_paths
 from harness.errors import HarnessError
+from harness.kinds import higher_is_better, hub_task_type
 from harness.store.export import clean_runs_of
 from harness.store.store import Store
 
-#: the Hub's task type for each kind of task
-HUB_TASK_TYPES = {"tagging": "token-classification", "classification": "text-classification",
-                  "correction": "text2text-generation", "choice": "multiple-choice"}
+
+
+#: how a metric's ``better`` argument reads each direction (:func:`harness.kinds.higher_is_better`)
+DIRECTIONS = {True: "higher", False: "lower", None: "neither"}
 
 
 def model_index_card(store: Store, model: str, *, source_url: str | None = None, publish: bool = True) -> str:
     """A model card (YAML header and a line of text) with ``model``'s newest clean run on each
     task as ``model-index`` results: task type, dataset (its Hub id where the task has one,
     else its name), split, every overall metric with its value, and in the metric's ``args``
-    its n, 95% interval, the harness version and the suite's sha256. ``source_url`` (where the
-    results are published, e.g. the leaderboard) becomes the results' source, named after the
-    harness version. Paths of this machine never appear (``publish``)."""
+    its n, 95% interval, whether higher or lower is better (``better``), the harness version
+    and the suite's sha256. ``source_url`` (where the results are published, e.g. the
+    leaderboard) becomes the results' source, named after the harness version. Paths of this machine never appear (``publish``)."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     version = installed_version("harness") or "unknown"
@@ -38,9 +40,10 @@ def model_index_card(store: Store, model: str, *, source_url: str | None = None,
             interval = [_number(metric["ci_low"]), _number(metric["ci_high"])]
             facts = {"n": int(metric["n"]) if metric["n"] == metric["n"] and metric["n"] is not None else None,
                      "ci95": interval if None not in interval else None, "harness": version,
-                     "suite_sha256": suite or None, "seed": int(run["seed"])}
+                     "suite_sha256": suite or None, "seed": int(run["seed"]),
+                     "better": DIRECTIONS[higher_is_better(run["task"], run["kind"], metric["name"])]}
             results.append(EvalResult(
-                task_type=HUB_TASK_TYPES.get(run["kind"], run["kind"]), task_name=run["task"],
+                task_type=hub_task_type(run["kind"]), task_name=run["task"],
                 dataset_type=hub_id or run["dataset"], dataset_name=run["dataset"], dataset_split=run["split"],
                 metric_type=metric["name"], metric_value=float(metric["value"]), metric_name=metric["name"],
                 metric_args={k: v for k, v in facts.items() if v is not None},

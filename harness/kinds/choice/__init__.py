@@ -15,7 +15,7 @@ from harness.plugins.hookspecs import hookimpl
 CHOICE = Kind(
     "choice", "text + pronoun + candidates -> the antecedent",
     scorer=ChoiceScorer(), presenter=ChoicePresenter(), noise=ContextNoise(), decoding=ChoiceDecoding(),
-    answers_quote_text=False,
+    answers_quote_text=False, hub_task_type="multiple-choice",
 )
 
 

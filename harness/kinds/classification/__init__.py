@@ -12,7 +12,7 @@ CLASSIFICATION = Kind(
     "classification", "text -> one label from a closed set",
     scorer=ClassificationScorer(), presenter=ClassificationPresenter(), noise=TextNoise(),
     decoding=ClassificationDecoding(), finetune=FinetuneHead("sequence", "accuracy"), labels_needed="class labels",
-    answers_quote_text=False,
+    answers_quote_text=False, hub_task_type="text-classification",
 )
 
 

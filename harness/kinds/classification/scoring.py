@@ -52,6 +52,9 @@ def score_classification(
 class ClassificationScorer(Scorer):
     """Accuracy, macro-F1, per-class F1 and the rate of outputs outside the label set."""
 
+    #: failure rates: lower is better
+    metric_directions = {"parse_failure_rate": False, "invalid_rate": False}
+
     def score(self, task, examples, predictions, seed=0):
         """Accuracy, macro-F1, per-class F1, and the parse-failure rate of options asked as generation."""
         scores = score_classification([e.reference for e in examples], [p.output for p in predictions], list(task.labels),

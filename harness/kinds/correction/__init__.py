@@ -12,6 +12,7 @@ from harness.plugins.hookspecs import hookimpl
 CORRECTION = Kind(
     "correction", "misspelt text -> corrected text",
     scorer=CorrectionScorer(), presenter=CorrectionPresenter(), noise=NoNoise(), decoding=CorrectionDecoding(),
+    hub_task_type="text2text-generation",
 )
 
 __all__ = ["CORRECTION", "correction_examples"]

@@ -73,6 +73,9 @@ def score_correction(examples: Sequence[Example], predictions: Sequence[Predicti
 class CorrectionScorer(Scorer):
     """Any listed correction counts, ignoring case and spacing."""
 
+    #: failure rates: lower is better
+    metric_directions = {"parse_failure_rate": False, "over_correction_rate": False}
+
     def score(self, task, examples, predictions, seed=0):
         """Top-1 accuracy, over-correction rate on clean words, top-5 accuracy (a task with no
         clean inputs is told, once, that it gets no over-correction rate)."""

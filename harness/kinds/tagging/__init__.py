@@ -12,7 +12,7 @@ TAGGING = Kind(
     "tagging", "tokens -> IOB2 tags (entity spans)",
     scorer=TaggingScorer(), presenter=TaggingPresenter(), noise=TokenNoise(), decoding=TaggingDecoding(),
     finetune=FinetuneHead("token", "f1"), labels_needed="entity types",
-    answers_quote_text=False,
+    answers_quote_text=False, hub_task_type="token-classification",
 )
 
 

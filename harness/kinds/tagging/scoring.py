@@ -154,6 +154,9 @@ def grounding_metrics(predictions: Sequence[Prediction], seed: int = 0) -> list[
 class TaggingScorer(Scorer):
     """Entity-level scores; an answer is one IOB2 tag per token."""
 
+    #: failure rates: lower is better
+    metric_directions = {"parse_failure_rate": False, "ungroundable_rate": False}
+
     def score(self, task, examples, predictions, seed=0):
         """Entity-level P/R/F1 (seqeval, conlleval-compatible), per type, and the grounding rates of decoders."""
         scores = score_tagging([e.reference for e in examples], [p.output for p in predictions], [e.id for e in examples],
