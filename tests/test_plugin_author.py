@@ -143,6 +143,49 @@ def harness_register_models(register):
     sys.modules.pop("edited_plugin", None)
 
 
+def test_editing_one_model_or_task_of_a_file_leaves_the_others_identities(tmp_path, monkeypatch):
+    """The code digest of a model without an answers version leaves out the file's other
+    models and tasks; a helper they share is in every one of them."""
+    source = tmp_path / "several_plugins.py"
+    code = '''
+from harness import Example, Model, Prediction, Task
+
+def shared(examples):
+    return [Prediction("positive") for _ in examples]
+
+class First(Model):
+    name = "first"
+    kinds = frozenset({"classification"})
+
+    def predict(self, task, examples, *, batch_size=32):
+        return shared(examples)
+
+class Second(First):
+    name = "second"
+
+    def predict(self, task, examples, *, batch_size=32):
+        return shared(examples)[::-1]
+
+class Reviews(Task):
+    name, kind, labels = "reviews-x", "classification", ("negative", "positive")
+
+    def read_file(self, path, split):
+        return [Example("r1", "fine", "positive")]
+'''
+    source.write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("several_plugins")
+    first, second = module.First(), module.Second()
+    before = first.identity()["code"], second.identity()["code"]
+    source.write_text(code.replace('"r1", "fine"', '"r1", "fine, really"'))  # the task edited
+    assert (first.identity()["code"], second.identity()["code"]) == before
+    source.write_text(code.replace("shared(examples)[::-1]", "list(reversed(shared(examples)))"))  # Second edited
+    assert first.identity()["code"] == before[0] and second.identity()["code"] != before[1]  # First is Second's base
+    source.write_text(code.replace("def shared(examples):", "def shared(examples):  # edited"))  # the helper edited
+    assert first.identity()["code"] != before[0] and second.identity()["code"] != before[1]
+    sys.modules.pop("several_plugins", None)
+
+
 class Detailed(Model):
     name = "detailed"
     kinds = frozenset({"correction"})

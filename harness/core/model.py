@@ -211,8 +211,10 @@ class Model:
     def code_identity(self) -> dict[str, Any]:
         """What in the identity stands for the code that computes the answers: the class and its
         :attr:`answers_version` where declared, else the plugin's distribution and a digest of
-        its source file."""
-        return type(self).declared_answers() or {"plugin": distribution_of(self), "code": source_digest(self)}
+        its source file without the file's other models and tasks."""
+        # the file's other models and tasks left out: editing one of them recomputes nothing here
+        return type(self).declared_answers() or {"plugin": distribution_of(self),
+                                                 "code": source_digest(self, apart=(Model, Task))}
 
     @classmethod
     def declared_answers(cls) -> dict[str, str] | None:
