@@ -15,12 +15,12 @@ class PluginError(HarnessError):
 class UnknownNameError(HarnessError):
     """A task or model name that no plugin registered."""
 
-    def __init__(self, what: str, name: str, available: list[str], close: list[str] | None = None):
+    def __init__(self, what: str, name: str, available: list[str], close: list[str] | None = None, note: str = ""):
         self.name = name
         self.available = available
         self.close = close or []
         hint = f" Did you mean {' or '.join(repr(c) for c in self.close)}?" if self.close else ""
-        super().__init__(f"Unknown {what} {name!r}.{hint} Available: {', '.join(available) or '(none)'}")
+        super().__init__(f"Unknown {what} {name!r}.{hint} Available: {', '.join(available) or '(none)'}{note}")
 
 
 class DataError(HarnessError):

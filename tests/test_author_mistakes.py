@@ -64,7 +64,7 @@ def test_a_gold_label_outside_the_labels_stops_the_run_naming_the_file_and_examp
 
 # 2. a kind without score
 
-def test_a_kind_without_score_is_refused_when_registered_before_any_data_loads(tmp_path, register_plugin):
+def test_a_kind_without_score_leaves_its_plugin_out_alone_with_one_warning(tmp_path, register_plugin):
     class HalfScorer(Scorer):
         def is_correct(self, example, prediction):
             return True
@@ -75,14 +75,18 @@ def test_a_kind_without_score_is_refused_when_registered_before_any_data_loads(t
             register(Kind("halfkind", scorer=HalfScorer()))
 
     register_plugin(HalfKind(), "half-kind")
+    line = ("Warning: Kind 'halfkind' (plugin 'half-kind'): its scorer HalfScorer does not implement score(); see "
+            "docs/plugins.md for the parts and their methods; it is left out (set HARNESS_LOAD_PLUGINS='' to run without "
+            "third-party plugins)")
     result = run("--tasks", "sentiment", "--models", "vader", "--source", "demo", "--store", str(tmp_path / "s.sqlite"))
-    assert result.exit_code == 1
-    assert result.output.strip() == ("Error: Kind 'halfkind' (plugin 'half-kind'): its scorer HalfScorer does not implement "
-                                     "score(); see docs/plugins.md for the parts and their methods")
-    assert not (tmp_path / "s.sqlite").exists()  # refused before the store or any data was touched
+    assert result.exit_code == 0, result.output  # the other tasks and models run: only the broken plugin is out
+    assert [w for w in result.stderr.splitlines() if w.startswith("Warning:")] == [line]
+    from harness.kinds import get_kinds
+
+    assert "halfkind" not in get_kinds()
 
 
-def test_a_generation_adapter_must_read_what_it_asks_for(register_plugin):
+def test_a_generation_adapter_must_read_what_it_asks_for(register_plugin, capsys):
     from harness.kinds import get_kinds
 
     class Asks(DecoderAdapter):
@@ -97,9 +101,9 @@ def test_a_generation_adapter_must_read_what_it_asks_for(register_plugin):
             register(Kind("asks", scorer=type("S", (Scorer,), {"score": lambda self, *a, **k: None})(), decoding=Asks()))
 
     register_plugin(Plugin(), "asks")
-    with pytest.raises(Exception, match=r"^Kind 'asks' \(plugin 'asks'\): its decoding Asks answers by generation but "
-                                        r"does not implement read_generation\(\)$"):
-        get_kinds()
+    assert "asks" not in get_kinds()  # its plugin is left out, with one warning naming what is missing
+    assert re.fullmatch(r"Warning: Kind 'asks' \(plugin 'asks'\): its decoding Asks answers by generation but does "
+                        r"not implement read_generation\(\); it is left out \(.*\)", capsys.readouterr().err.strip())
 
 
 # 3. the kind reference documents every part, with signatures
@@ -184,7 +188,7 @@ def _plugin_package(root: Path, source: str) -> dict[str, str]:
     return {"PYTHONPATH": str(root)}
 
 
-def test_a_misspelt_hook_is_named_with_a_suggestion_and_only_run_refuses(tmp_path):
+def test_a_misspelt_hook_is_named_with_a_suggestion_and_its_plugin_left_out_alone(tmp_path):
     env = _plugin_package(tmp_path, """
         from harness import hookimpl
 
@@ -198,10 +202,10 @@ def test_a_misspelt_hook_is_named_with_a_suggestion_and_only_run_refuses(tmp_pat
     assert listed.stderr.strip() == (f"Warning: {line}; it is left out (set HARNESS_LOAD_PLUGINS='' to run without "
                                      "third-party plugins)")
     assert str(tmp_path) not in listed.stderr and "<module" not in listed.stderr
-    refused = harness_subprocess(["run", "--tasks", "sentiment", "--models", "vader", "--source", "demo"], env=env)
-    assert refused.returncode == 1
-    assert refused.stderr.strip().splitlines()[-1] == (f"Error: {line} (set HARNESS_LOAD_PLUGINS='' to run without "
-                                                       "third-party plugins)")
+    ran = harness_subprocess(["run", "--tasks", "sentiment", "--models", "vader", "--source", "demo", "--store",
+                              str(tmp_path / "s.sqlite")], env=env)
+    assert ran.returncode == 0, ran.stderr  # only the plugin at fault is left out, with the same one line
+    assert [w for w in ran.stderr.splitlines() if w.startswith("Warning:")] == [listed.stderr.strip()]
 
 
 # 6. correction tasks without clean inputs

@@ -15,7 +15,7 @@ from harness.core.scores import Scores
 from harness.core.task import Example, Task
 from harness.errors import HarnessError, PluginError, UnknownNameError
 from harness.kinds.base import DecoderAdapter, FinetuneHead, Kind, Noise, Presenter, Scorer
-from harness.plugins.registry import Registration, collect, load_plugins, pm, unknown
+from harness.plugins.registry import Registration, built_in, collect, disable_plugin, load_plugins, pm, unknown
 from harness.scoring.paired import PairedStatistics
 
 __all__ = [
@@ -33,18 +33,37 @@ def get_kinds() -> dict[str, Registration]:
     load_plugins()
     key = tuple(sorted(id(plugin) for plugin in pm.get_plugins()))
     if key not in _cache:
-        kinds = collect("harness_register_kinds", Kind, "kind")
-        owners: dict[str, str] = {}
-        for registration in kinds.values():
-            check_kind(registration.obj, registration.plugin)
-            for option in getattr(registration.obj.decoding, "decoder_options", {}):
-                if option in owners:
-                    raise PluginError(f"Kind {registration.obj.name!r} (plugin {registration.plugin!r}): its decoder option "
-                                      f"{option!r} is kind {owners[option]!r}'s already; name it apart")
-                owners[option] = registration.obj.name
+        while True:  # a third-party plugin with a broken kind is left out alone, with a warning
+            kinds = collect("harness_register_kinds", Kind, "kind")
+            try:
+                _check_kinds(kinds)
+                break
+            except PluginError as exc:
+                plugin = getattr(exc, "plugin_name", None)
+                if plugin is None or plugin in built_in:
+                    raise
+                disable_plugin(plugin, str(exc))
+        key = tuple(sorted(id(plugin) for plugin in pm.get_plugins()))
         _cache.clear()
         _cache[key] = kinds
     return _cache[key]
+
+
+def _check_kinds(kinds: dict[str, Registration]) -> None:
+    """Every kind's parts (:func:`check_kind`), and no decoder option two kinds declare; the
+    :class:`PluginError` names the plugin at fault (``plugin_name``)."""
+    owners: dict[str, str] = {}
+    for registration in kinds.values():
+        try:
+            check_kind(registration.obj, registration.plugin)
+            for option in getattr(registration.obj.decoding, "decoder_options", {}):
+                if option in owners:
+                    raise PluginError(f"Kind {registration.obj.name!r} (plugin {registration.plugin!r}): its decoder "
+                                      f"option {option!r} is kind {owners[option]!r}'s already; name it apart")
+                owners[option] = registration.obj.name
+        except PluginError as exc:
+            exc.plugin_name = registration.plugin  # type: ignore[attr-defined]
+            raise
 
 
 def kind_decoder_options() -> dict[str, Option]:

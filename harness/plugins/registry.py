@@ -25,7 +25,8 @@ _loaded = False
 #: the entry-point names of the built-in plugins (this distribution's own), as loaded
 built_in: set[str] = set()
 #: third-party plugins that failed to load or misuse a hook: name -> what is wrong (one line).
-#: They are left out; listings warn about them and ``harness run`` refuses to run without them.
+#: They are left out alone, each with one ``Warning:`` line in every command; an unknown
+#: task or model name then says which plugins were left out.
 broken: dict[str, str] = {}
 #: how to run without them
 ESCAPE_HATCH = "set HARNESS_LOAD_PLUGINS='' to run without third-party plugins"
@@ -107,12 +108,14 @@ def load_plugins() -> None:
     warn_about_unhooked()
 
 
-def require_working_plugins() -> None:
-    """Raise :class:`PluginError` naming the first plugin that failed to load: a run must not
-    quietly go without a plugin the user installed (listings only warn)."""
-    load_plugins()
-    if broken:
-        raise PluginError(f"{next(iter(broken.values()))} ({ESCAPE_HATCH})")
+def disable_plugin(name: str, message: str) -> None:
+    """Leave out a third-party plugin found broken after it loaded (a kind it registers lacks a
+    part): its hooks are unregistered, so none of its tasks, models or kinds remain, and one
+    ``Warning:`` line says so."""
+    if pm.get_plugin(name) is not None:
+        pm.unregister(name=name)
+    broken[name] = message
+    warn(f"{message}; it is left out ({ESCAPE_HATCH})")
 
 
 _warned: set[str] = set()
@@ -251,4 +254,5 @@ def unknown(what: str, name: str, registry: dict[str, Registration]) -> UnknownN
     folded = {known.casefold(): known for known in registry}
     matches = difflib.get_close_matches(name.casefold(), list(folded), n=3, cutoff=0.6)
     close = list(dict.fromkeys(registered_name(registry[folded[m]].obj) for m in matches))  # aliases as their names
-    return UnknownNameError(what, name, shown, close)
+    left_out = f" (left out, as warned: plugin {', '.join(map(repr, broken))})" if broken else ""
+    return UnknownNameError(what, name, shown, close, note=left_out)
