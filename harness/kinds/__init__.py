@@ -15,7 +15,7 @@ from harness.core.scores import Scores
 from harness.core.task import Example, Task
 from harness.errors import HarnessError, PluginError, UnknownNameError
 from harness.kinds.base import DecoderAdapter, FinetuneHead, Kind, Noise, Presenter, Scorer
-from harness.plugins.registry import Registration, built_in, collect, disable_plugin, load_plugins, pm, unknown
+from harness.plugins.registry import Registration, collect, load_plugins, pm, unknown, without_broken_plugins
 from harness.scoring.paired import PairedStatistics
 
 __all__ = [
@@ -25,6 +25,8 @@ __all__ = [
 ]
 
 _cache: dict[tuple[int, ...], dict[str, Registration]] = {}
+#: the decoder options of one collection of kinds (keyed by its id, which _cache keeps alive)
+_options_cache: dict[int, dict[str, Option]] = {}
 
 
 def get_kinds() -> dict[str, Registration]:
@@ -33,16 +35,12 @@ def get_kinds() -> dict[str, Registration]:
     load_plugins()
     key = tuple(sorted(id(plugin) for plugin in pm.get_plugins()))
     if key not in _cache:
-        while True:  # a third-party plugin with a broken kind is left out alone, with a warning
+        def checked() -> dict[str, Registration]:
             kinds = collect("harness_register_kinds", Kind, "kind")
-            try:
-                _check_kinds(kinds)
-                break
-            except PluginError as exc:
-                plugin = getattr(exc, "plugin_name", None)
-                if plugin is None or plugin in built_in:
-                    raise
-                disable_plugin(plugin, str(exc))
+            _check_kinds(kinds)
+            return kinds
+
+        kinds = without_broken_plugins(checked)  # a third-party plugin with a broken kind is left out alone
         key = tuple(sorted(id(plugin) for plugin in pm.get_plugins()))
         _cache.clear()
         _cache[key] = kinds
@@ -69,12 +67,16 @@ def _check_kinds(kinds: dict[str, Registration]) -> None:
 def kind_decoder_options() -> dict[str, Option]:
     """Every option a registered kind's decoder adapter declares
     (:attr:`DecoderAdapter.decoder_options`), typed: options of every decoder model."""
-    found: dict[str, Option] = {}
-    for registration in get_kinds().values():
-        decoding = registration.obj.decoding
-        if decoding is not None:
-            found.update(declared_options(decoding.decoder_options, {}))
-    return found
+    kinds = get_kinds()
+    if id(kinds) not in _options_cache:  # asked on every option a decoder reads: once per collection
+        found: dict[str, Option] = {}
+        for registration in kinds.values():
+            decoding = registration.obj.decoding
+            if decoding is not None:
+                found.update(declared_options(decoding.decoder_options, {}))
+        _options_cache.clear()
+        _options_cache[id(kinds)] = found
+    return _options_cache[id(kinds)]
 
 
 #: each part's base class

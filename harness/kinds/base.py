@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from harness.core.model import Prediction
+from harness.core.options import declared_options
 from harness.core.requests import Formatter, GenerationRequest, Request
 from harness.core.scores import Scores
 from harness.core.task import Example, Task
@@ -27,12 +28,6 @@ from harness.errors import HarnessError
 from harness.kinds.prompting import plain, render_prompt
 from harness.scoring.paired import PairedStatistics, accuracy_statistics
 from harness.scoring.tables import Table
-
-
-def _default(spec: Any) -> Any:
-    """The default of an option as declared (an :class:`~harness.core.options.Option` or its
-    allowed values, default first)."""
-    return getattr(spec, "default", None) if not isinstance(spec, (tuple, list)) else spec[0]
 
 
 class Scorer:
@@ -174,7 +169,8 @@ class DecoderAdapter:
     def option_values(self, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The value of each of :attr:`decoder_options`: those in ``options``, else its default."""
         given = options or {}
-        return {name: given.get(name, _default(spec)) for name, spec in self.decoder_options.items()}
+        declared = declared_options(self.decoder_options, {})
+        return {name: given.get(name, option.default) for name, option in declared.items()}
 
     def settings(self, decoder, task: Task) -> dict[str, Any]:
         """What decoders' predictions on the task depend on beyond the prompt (in the cache key)."""

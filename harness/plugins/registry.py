@@ -6,7 +6,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import pluggy
 
@@ -17,6 +17,8 @@ from harness.plugins import hookspecs
 BUILT_IN_DISTRIBUTION = "harness"
 ENTRY_POINT_GROUP = "harness"
 
+
+T = TypeVar("T")
 
 pm = pluggy.PluginManager("harness")
 pm.add_hookspecs(hookspecs)
@@ -94,18 +96,23 @@ def load_plugins() -> None:
     _loaded = True
     from_test = hasattr(sys, "_called_from_test")
     _load_entry_points(third_party=not from_test or bool(os.environ.get("HARNESS_LOAD_PLUGINS")))
-    while True:  # each third-party plugin with a misspelt hook is named and left out
+    for message in broken.values():  # those that failed to import
+        warn(f"{message}; it is left out ({ESCAPE_HATCH})")
+    without_broken_plugins(check_plugins)  # each third-party plugin with a misspelt hook is named and left out
+    warn_about_unhooked()
+
+
+def without_broken_plugins(check: Callable[[], T]) -> T:
+    """``check()``, again after leaving out each third-party plugin it fails on (a
+    :class:`PluginError` whose ``plugin_name`` is not a built-in, which is raised)."""
+    while True:
         try:
-            check_plugins()
-            break
+            return check()
         except PluginError as exc:
             name = getattr(exc, "plugin_name", None)
             if name is None or name in built_in:
                 raise
-            broken[name] = str(exc)
-    for message in broken.values():
-        warn(f"{message}; it is left out ({ESCAPE_HATCH})")
-    warn_about_unhooked()
+            disable_plugin(name, str(exc))
 
 
 def disable_plugin(name: str, message: str) -> None:

@@ -47,11 +47,11 @@ class TaggingDecoding(DecoderAdapter):
         language answers are held to, not its syntax for one engine: the schema of a whole
         list, or the continuation's regular expression with the types (a GBNF grammar is
         written from the same types and describes the same lists)."""
-        form = decoder.constraint_form(task)
-        if form is None or decoder.constraint(task) is None:
+        constraint = decoder.constraint(task)
+        if constraint is None:
             return {}
-        if form == "json":
-            return {"entity_constraint": {"json": entity_list_schema(task.labels)}}
+        if "json" in constraint:
+            return {"entity_constraint": constraint}
         return {"entity_constraint": {"regex": entity_list_continuation_regex(task.labels), "types": list(task.labels)}}
 
     def generation(self, decoder, task, examples, chat):
