@@ -5,6 +5,7 @@ warning line and the run's other metrics stand."""
 from __future__ import annotations
 
 import re
+import sys
 
 from click.testing import CliRunner
 
@@ -103,3 +104,38 @@ def test_a_task_declares_local_evaluate_modules_stored_with_a_ci_and_shown(tmp_p
     assert CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(site)]).exit_code == 0
     page = next(site.glob("task-sentiment-em-*.html")).read_text()
     assert re.search(r"<th[^>]*>exact_match", page) and f"{exact['value']:.4f}" in page
+
+
+def test_a_relative_extra_metrics_path_is_read_next_to_the_plugin_not_the_working_directory(tmp_path, register_plugin,
+                                                                                             monkeypatch):
+    """An author writes ``extra_metrics = ("metrics/exact_match_here.py",)`` beside the task's
+    module; the run works from any folder, and a file of that name in the working directory
+    is never the one loaded."""
+    import importlib.util
+
+    package = tmp_path / "author_plugin"
+    (package / "metrics").mkdir(parents=True)
+    (package / "metrics" / "exact_match_here.py").write_text(EXACT_MATCH)
+    (package / "author_task.py").write_text(
+        "from harness import hookimpl\nfrom tasks.sentiment import SST2\n\n\n"
+        "class SentimentLocalEM(SST2):\n    name = 'sentiment-local-em'\n    demo_package = 'tasks'\n"
+        "    extra_metrics = ('metrics/exact_match_here.py',)\n    extra_metrics_resamples = 10\n\n\n"
+        "class Plugin:\n    @hookimpl\n    def harness_register_tasks(self, register):\n"
+        "        register(SentimentLocalEM())\n")
+    spec = importlib.util.spec_from_file_location("author_task_for_test", package / "author_task.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "author_task_for_test", module)  # as an installed plugin's module is
+    spec.loader.exec_module(module)
+    register_plugin(module.Plugin(), "author-task")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "metrics").mkdir(parents=True)
+    # a decoy of the same relative name in the working directory: loading it would fail the run's metric
+    (elsewhere / "metrics" / "exact_match_here.py").write_text("raise ImportError('the decoy was loaded')\n")
+    monkeypatch.chdir(elsewhere)
+    store = tmp_path / "s.sqlite"
+    result = CliRunner().invoke(cli, ["run", "--tasks", "sentiment-local-em", "--models", "vader", "--source", "demo",
+                                      "--store", str(store), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "Warning" not in result.output, result.output
+    metrics = _metrics(store, "sentiment-local-em")
+    assert metrics["exact_match"]["value"] == metrics["accuracy"]["value"]

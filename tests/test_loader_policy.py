@@ -101,3 +101,34 @@ def test_the_decoding_error_is_one_line_in_the_cli(tmp_path):
     assert result.exit_code == 1
     assert re.fullmatch(rf"Error: {re.escape(str(path))}:3: byte 0xff at byte offset \d+ is not valid utf-8 .*",
                         result.output.strip().splitlines()[-1])
+
+
+def test_an_authors_reader_decodes_in_the_tasks_declared_encoding_without_passing_it(tmp_path):
+    """``Task.encoding = "cp1252"`` reaches ``text_lines(path)`` inside the author's own reader;
+    a byte cp1252 cannot decode names the task's encoding, not "re-save as UTF-8"."""
+    from harness import Example, Task, text_lines
+
+    class Cp1252Words(Task):
+        name = "cp1252-words"
+        kind = "classification"
+        labels = ("a", "b")
+        encoding = "cp1252"
+        local_files = {"test": "words.txt"}
+
+        def read_file(self, path, split):
+            return [Example(str(number), line.split("\t")[0], line.split("\t")[1])
+                    for number, line in text_lines(path)]  # no encoding argument: the task's applies
+
+    write_file(tmp_path, "words.txt", "caf\u00e9 \u2013 cr\u00e8me\ta\nna\u00efve\tb\n".encode("cp1252"))
+    task = Cp1252Words()
+    examples = task.load("test", data_dir=tmp_path, source="local").examples
+    assert [e.input for e in examples] == ["caf\u00e9 \u2013 cr\u00e8me", "na\u00efve"]
+    # outside a load the helpers stay UTF-8, so the same file is an error there
+    with pytest.raises(DataError, match="not valid utf-8"):
+        list(text_lines(tmp_path / "words.txt"))
+    write_file(tmp_path, "words.txt", b"ok\ta\nbad \x81 byte\tb\n")  # 0x81 is undefined in cp1252
+    with pytest.raises(DataError) as info:
+        task.load("test", data_dir=tmp_path, source="local")
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / 'words.txt'}:2: byte 0x81") and "not valid cp1252" in message
+    assert "'cp1252-words' declares in Task.encoding" in message and "UTF-8" not in message

@@ -14,6 +14,7 @@ from harness.core.example import Example, Prediction
 from harness.core.prompts import (DEFAULT_PROMPT, FORMAT_NAME, PromptVariant, check_variant_name, format_variant,
                                   formats_available)
 from harness.core.scores import Scores
+from harness.core.textio import task_encoding
 from harness.data.hub import hub_reachable, unreachable
 from harness.errors import HarnessError
 from harness.plugins.registry import Registration, collect, find_name, unknown
@@ -175,8 +176,13 @@ class Task:
         data, else the Hub, else the built-in demo.
 
         ``source`` forces one of ``local``, ``package``, ``hub`` or ``demo``; ``auto`` picks in
-        that order (``data_dir`` defaults to ``$HARNESS_DATA_DIR``).
+        that order (``data_dir`` defaults to ``$HARNESS_DATA_DIR``). While it loads, the text
+        helpers (``harness.read_text``, ``text_lines``, ``tsv_rows``) decode as :attr:`encoding`.
         """
+        with task_encoding(self.encoding, self.name):
+            return self._load(split, data_dir, source)
+
+    def _load(self, split: str | None, data_dir: str | Path | None, source: str) -> LoadedSplit:
         split = split or self.default_split
         if source not in SOURCES:
             raise HarnessError(f"Unknown data source {source!r}; expected one of {', '.join(SOURCES)}")

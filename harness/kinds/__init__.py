@@ -7,6 +7,7 @@ kind through the functions below and never names one.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Sequence
 
 from harness.core.model import Prediction
@@ -206,11 +207,15 @@ def score(task: Task, examples: Sequence[Example], predictions: Sequence[Predict
         scores = kind_of(task).scorer.score(task, examples, predictions, seed=seed)
     if task.extra_metrics:
         from harness.plugins.registry import warn
-        from harness.scoring.evaluate_metrics import evaluate_metrics
+        from harness.scoring.evaluate_metrics import evaluate_metrics, module_location
 
+        try:
+            task_file: str | None = inspect.getfile(type(task))
+        except (TypeError, OSError):  # a task class defined at an interactive prompt has no file
+            task_file = None
         views = [kind_of(task).scorer.evaluate_view(e, p) for e, p in zip(examples, predictions)]
         scores.metrics.extend(evaluate_metrics(
-            task.extra_metrics, [v[0] for v in views], [v[1] for v in views], seed=seed,
+            [module_location(m, task_file) for m in task.extra_metrics], [v[0] for v in views], [v[1] for v in views], seed=seed,
             resamples=task.extra_metrics_resamples, taken={m.name for m in scores.metrics}, warn=warn))
     return scores
 

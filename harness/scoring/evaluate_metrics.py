@@ -22,6 +22,16 @@ def is_hub_id(module: str) -> bool:
             and module.count("/") <= 1)
 
 
+def module_location(module: str, task_file: str | Path | None) -> str:
+    """Where ``module`` of a task's ``extra_metrics`` is loaded from: a Hub id as it is, an
+    absolute path as it is, and a relative file or folder (``metrics/cer.py``) relative to the
+    folder of the task's module file ``task_file``, not to the working directory (only a task
+    class with no file, typed at an interactive prompt, has its paths read as given)."""
+    if is_hub_id(module) or Path(module).is_absolute() or task_file is None:
+        return module
+    return str((Path(task_file).resolve().parent / module).resolve())
+
+
 def local_shadow(module: str) -> Path | None:
     """The file of the working directory that ``evaluate.load`` would run instead of the Hub
     module ``module`` (it looks for ``module/<name>.py`` there first), if there is one."""
