@@ -357,3 +357,55 @@ def test_every_public_function_a_built_in_uses_is_typed_and_documented_with_its_
         elif f"`{name}`" not in DOCS:
             undocumented.append(name)
     assert undocumented == [] and untyped == [], f"docs/plugins.md lacks {undocumented}; not fully annotated: {untyped}"
+
+
+# a wrongly typed example: named as a type error, not counted as characters
+
+class OneExample(Task):
+    """One example, built as the test says, read from a one-line file."""
+
+    name = "one-example"
+    local_files = {"test": "one.txt"}
+
+    def __init__(self, kind, labels, input, reference):
+        self.kind, self.labels, self.input, self.reference = kind, labels, input, reference
+
+    def read_file(self, path, split):
+        return [Example("test-0", self.input, self.reference)]
+
+
+TYPED_WRONG = [
+    # kind, labels, input, reference, the one line expected after "example test-0: "
+    ("tagging", ("PER", "ORG", "LOC", "MISC"), "EU rejects German call", ["B-ORG", "O", "O", "O"],
+     "Example.input is a str ('EU rejects German call'), expected a list of tokens (str): split the sentence into its tokens"),
+    ("tagging", ("PER", "ORG", "LOC", "MISC"), ["EU", "rejects"], "B-ORG O",
+     "Example.reference is a str ('B-ORG O'), expected a list of tags (str), one per token"),
+    ("classification", ("negative", "positive"), "a fine film", 1,
+     "Example.reference is an int (1), expected a str, one of Task.labels (negative, positive): map the dataset's ids "
+     "to its names"),
+    ("correction", (), "recieve", "receive",
+     "Example.reference is a str ('receive'), expected a non-empty list of accepted corrections (str), e.g. ['receive']"),
+    ("choice", (), {"text": "Anna met Beth and she waved.", "pronoun": "she", "pronoun_offset": 18,
+                    "candidates": [{"text": "Anna", "offset": 0}, {"text": "Beth", "offset": 9}]}, "Anna",
+     "Example.reference is a str ('Anna'), expected the index (int) of the right candidate, 0 to 1, or None"),
+    ("choice", (), {"text": "Anna met Beth and she waved.", "candidates": ["Anna", "Beth"]}, 0,
+     "Example.input['candidates'] is a list (['Anna', 'Beth']), expected a list of dicts, each with its 'text' (str)"),
+    # a byte offset where characters are counted: "Zoë" is 3 characters, 4 bytes
+    ("choice", (), {"text": "Zoë met Beth and she waved.", "pronoun": "she", "pronoun_offset": 18,
+                    "candidates": [{"text": "Zoë", "offset": 0}, {"text": "Beth", "offset": 8}]}, 0,
+     "Example.input['pronoun_offset'] is 18, where 'text' reads 'he ', not the pronoun 'she' (offsets count "
+     "characters of 'text' from 0)"),
+]
+
+
+@pytest.mark.parametrize(("kind", "labels", "given", "reference", "expected"), TYPED_WRONG,
+                         ids=[f"{row[0]}-{i}" for i, row in enumerate(TYPED_WRONG)])
+def test_a_wrongly_typed_example_is_named_as_a_type_error(tmp_path, register_plugin, kind, labels, given, reference,
+                                                          expected):
+    register_plugin(Tasks(OneExample(kind, labels, given, reference)), "one-example")
+    (tmp_path / "one.txt").write_text("x\n")
+    model = {"tagging": "spacy-en-sm", "classification": "vader", "correction": "identity", "choice": "coref-first"}
+    result = run("--tasks", "one-example", "--models", model[kind], "--data-dir", str(tmp_path),
+                 "--store", str(tmp_path / "s.sqlite"))
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines()[0] == f"Error: {tmp_path / 'one.txt'}: example test-0: {expected}"

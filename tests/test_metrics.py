@@ -221,3 +221,18 @@ def test_scoring_imports_neither_scikit_learn_nor_seqeval():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_iob1_gold_scores_as_its_iob2_conversion_as_documented():
+    """docs/plugins.md: IOB1 gold (an entity opening with I-) is read as conlleval reads it."""
+    from harness.kinds.tagging.scoring import score_tagging, spans_of
+
+    iob1 = [["I-PER", "I-PER", "O", "I-LOC", "B-LOC", "I-ORG"], ["O", "I-MISC", "I-MISC"]]
+    iob2 = [["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "B-ORG"], ["O", "B-MISC", "I-MISC"]]
+    predicted = [["B-PER", "I-PER", "O", "B-LOC", "O", "B-ORG"], ["O", "B-MISC", "O"]]
+    as_iob1 = score_tagging(iob1, predicted, ["a", "b"])
+    as_iob2 = score_tagging(iob2, predicted, ["a", "b"])
+    assert [(m.name, m.value, m.n) for m in as_iob1.metrics] == [(m.name, m.value, m.n) for m in as_iob2.metrics]
+    precision, recall = 3 / 4, 3 / 5  # 3 of the 4 predicted entities are among the 5 gold ones
+    assert abs(as_iob1.metrics[0].value - 2 * precision * recall / (precision + recall)) < 1e-12
+    assert [spans_of(t) for t in iob1] == [spans_of(t) for t in iob2]

@@ -235,6 +235,19 @@ class DecoderAdapter:
         raise NotImplementedError
 
 
+def wrong_type(field: str, value: Any, expected: str) -> str:
+    """A type error named as one: ``Example.input is a str ('EU rejects …'), expected a list
+    of tokens`` (what kinds' :meth:`Scorer.check_reference` return for a wrongly built example)."""
+    shown, name = repr(value), type(value).__name__
+    article = "an" if name[:1].lower() in "aeiou" else "a"
+    return f"{field} is {article} {name} ({shown[:40] + '…' if len(shown) > 40 else shown}), expected {expected}"
+
+
+def list_of_str(value: Any) -> bool:
+    """Whether ``value`` is a list or tuple of strings (tokens, tags, corrections)."""
+    return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+
+
 @dataclass(frozen=True)
 class FinetuneHead:
     """How an encoder is fine-tuned for a kind: its transformers head and what it predicts."""

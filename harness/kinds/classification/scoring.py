@@ -6,7 +6,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from harness.core.scores import Metric, Scores
-from harness.kinds.base import Scorer
+from harness.kinds.base import Scorer, wrong_type
 from harness.scoring.metrics import f1_from_counts, parse_failure_metrics
 from harness.scoring.stats import bootstrap_ci, safe_ratio
 
@@ -64,6 +64,9 @@ class ClassificationScorer(Scorer):
 
     def check_reference(self, task, example):
         """The gold label must be one of the task's labels (else it would be scored as an error of every model)."""
+        if not isinstance(example.reference, str) and example.reference not in task.labels:
+            return wrong_type("Example.reference", example.reference,
+                              f"a str, one of Task.labels ({', '.join(task.labels)}): map the dataset's ids to its names")
         if example.reference not in task.labels:
             return f"gold label {example.reference!r} is not one of Task.labels ({', '.join(task.labels)})"
         return None

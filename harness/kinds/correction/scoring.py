@@ -8,7 +8,7 @@ import numpy as np
 
 from harness.core.example import Example, Prediction
 from harness.core.scores import Metric, Scores
-from harness.kinds.base import Scorer
+from harness.kinds.base import Scorer, list_of_str, wrong_type
 from harness.plugins.registry import warn
 from harness.scoring.paired import accuracy_statistics
 from harness.scoring.stats import bootstrap_ci, safe_ratio
@@ -83,6 +83,16 @@ class CorrectionScorer(Scorer):
             warn(f"Task {task.name!r} has no clean inputs (correct words given as their own correction), so "
                  "over_correction_rate is not computed; harness.kinds.correction.correction_examples adds them")
         return score_correction(examples, predictions, seed=seed)
+
+    def check_reference(self, task, example):
+        """The input is one word (a str) and the gold answer a non-empty list of its accepted
+        corrections (a bare string would be read as a list of its characters)."""
+        if not isinstance(example.input, str):
+            return wrong_type("Example.input", example.input, "the misspelt word, a str")
+        if not list_of_str(example.reference) or not example.reference:
+            return wrong_type("Example.reference", example.reference,
+                              "a non-empty list of accepted corrections (str), e.g. ['receive']")
+        return None
 
     def evaluate_view(self, example, prediction):
         """The corrected word, and the listed correction it matches (else the first): one

@@ -10,7 +10,7 @@ import numpy as np
 from harness.core.example import Prediction
 from harness.core.scores import Metric, Scores
 from harness.errors import HarnessError
-from harness.kinds.base import Scorer
+from harness.kinds.base import Scorer, list_of_str, wrong_type
 from harness.scoring.metrics import f1_from_counts, prf
 from harness.scoring.paired import PairedStatistics
 from harness.scoring.stats import bootstrap_ci, safe_ratio
@@ -165,8 +165,14 @@ class TaggingScorer(Scorer):
         return scores
 
     def check_reference(self, task, example):
-        """One tag per token, each O or B-/I- of one of the task's entity types."""
-        if not isinstance(example.reference, (list, tuple)) or len(example.reference) != len(example.input):
+        """Tokens and tags are lists of strings (a sentence given as one string is a type error,
+        not a count of its characters), one tag per token, each O or B-/I- of one of the
+        task's entity types."""
+        if not list_of_str(example.input):
+            return wrong_type("Example.input", example.input, "a list of tokens (str): split the sentence into its tokens")
+        if not list_of_str(example.reference):
+            return wrong_type("Example.reference", example.reference, "a list of tags (str), one per token")
+        if len(example.reference) != len(example.input):
             return f"{len(example.reference)} gold tags for {len(example.input)} tokens"
         for tag in example.reference:
             if tag != "O" and (tag[:2] not in ("B-", "I-") or tag[2:] not in task.labels):
