@@ -192,3 +192,45 @@ def test_markup_in_outputs_stays_text_in_the_explorer(report_dir, tmp_path):
     assert "data-pwned" not in dom.split("<body", 1)[1].split(">", 1)[0]
     assert "&lt;script&gt;document.body.setAttribute('data-pwned','1')&lt;/script&gt;" in dom  # shown as text
     assert "<b>model</b>" not in dom and "evil&lt;b&gt;model&lt;/b&gt;" in dom
+
+
+def test_breakdown_rows_and_paired_tests_say_what_their_n_counts(report_dir, tmp_path):
+    """A type's P/R/F1 row counts its gold entities (its support), not sentences; a paired test
+    counts the sentences both models answered; spelling's McNemar counts misspellings."""
+    from harness.core.task import get_task
+
+    page = (report_dir / "task-ner-test.html").read_text()
+    breakdown = page[page.index('<table id="breakdown"'):]
+    breakdown = breakdown[:breakdown.index("</table>")]
+    units = re.findall(r'n=([\d,]+) ([a-z ]+)</span>', breakdown)
+    assert units and {unit for _, unit in units} <= {"gold entity", "gold entities"}, units
+    # the counts are the entities of each type in the gold data
+    examples = get_task("ner").load("test", data_dir=report_dir.parent / "data", source="local").examples
+    per_type = {}
+    for example in examples:
+        for tag in example.reference:
+            if tag.startswith("B-"):
+                per_type[tag[2:]] = per_type.get(tag[2:], 0) + 1
+    shown = {int(n.replace(",", "")) for n, _ in units}
+    assert shown == set(per_type.values()), (shown, per_type)
+    pairwise = page[page.index('<table id="significance"'):]
+    pairwise = pairwise[:pairwise.index("</table>")]
+    assert re.search(r"n=[\d,]+ sentences", pairwise) and "gold entit" not in pairwise
+    spelling = next(report_dir.glob("task-spelling-norvig1-*.html")).read_text()
+    assert re.search(r'<table id="significance".*?n=[\d,]+ misspellings?<', spelling, re.S)
+
+
+def test_a_paired_test_over_whole_examples_counts_examples_even_where_the_headline_counts_tokens():
+    """A tagger's headline accuracy counts tokens (``metric_units``), but its paired bootstrap
+    resamples sentences: the pairwise cell says sentences (it said tokens)."""
+    from harness.report.columns import Column
+    from harness.report.significance import PairResult
+
+    column = Column("pos", "test", "local", "tagging", "UD", "accuracy", "task-pos.html", "explore-pos.html")
+    column.example_unit, column.metric_units = "sentence", {"accuracy": "token"}
+    column.breakdown_units = {"tag": "token"}
+    whole = PairResult("a", "b", 2077, 0.01, -0.01, 0.03, "paired bootstrap", 0.2)
+    part = PairResult("a", "b", 270, 0.01, -0.01, 0.03, "McNemar exact", 0.2, subset=True)
+    assert column.pair_counted(whole) == "2,077 sentences" and column.pair_counted(part) == "270 tokens"
+    assert column.counted(5120, "accuracy", "tag=NOUN") == "5,120 tokens"
+    assert column.counted(1, "accuracy") == "1 token" and column.counted(12, None) == "12 sentences"

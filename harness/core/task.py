@@ -105,6 +105,10 @@ class Task:
     #: metric -> what its n counts where it scores only some examples (spelling accuracy: the
     #: misspelt words, not the clean ones); unlisted metrics count :attr:`example_unit`
     metric_units: dict[str, str] = {}
+    #: breakdown dimension -> what the n of its rows counts (``{"tag": "token"}``: a tagger's
+    #: per-tag accuracy rows count tokens of that tag), over the kind's own
+    #: (:attr:`harness.Scorer.breakdown_units`: NER's ``type`` rows count gold entities)
+    breakdown_units: dict[str, str] = {}
     #: how the field reads the task's own metrics (:meth:`score` overridden) where higher is
     #: not better: False (lower is better), None (neither); the kind's scorer says the rest
     #: (:attr:`harness.Scorer.metric_directions`)

@@ -144,6 +144,12 @@ def shown_kind(name: str) -> Kind:
         return Kind(name)
 
 
+def breakdown_units(task: Task) -> dict[str, str]:
+    """Breakdown dimension -> what its rows' n counts: the kind's scorer's
+    (:attr:`Scorer.breakdown_units`), then the task's own (:attr:`Task.breakdown_units`)."""
+    return {**kind_of(task).scorer.breakdown_units, **task.breakdown_units}
+
+
 def higher_is_better(task_name: str, kind_name: str, metric: str) -> bool | None:
     """How the field reads a stored metric: True when higher is better, False when lower is,
     None when neither (its ideal is in the middle). The task's own

@@ -38,6 +38,10 @@ class Scorer:
     #: metrics are higher-is-better. The exports say so (lm-eval's ``higher_is_better``, the
     #: model card's metric args); :attr:`harness.Task.metric_directions` adds a task's own
     metric_directions: dict[str, bool | None] = {"parse_failure_rate": False}
+    #: what the n of a breakdown's rows counts, by the breakdown's dimension, where not the
+    #: metric's own unit: tagging's ``type=PER`` rows count gold entities (their support);
+    #: :attr:`harness.Task.breakdown_units` adds a task's own
+    breakdown_units: dict[str, str] = {}
 
     def higher_is_better(self, metric: str) -> bool | None:
         """Whether a higher value of ``metric`` is better (None: neither), by :attr:`metric_directions`."""

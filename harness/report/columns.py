@@ -101,12 +101,23 @@ class Column:
     #: what one example is, and what each metric's n counts where not every example (the task's)
     example_unit: str = "example"
     metric_units: dict[str, str] = field(default_factory=dict)
+    #: breakdown dimension -> what its rows' n counts ("type" -> "gold entity")
+    breakdown_units: dict[str, str] = field(default_factory=dict)
 
-    def counted(self, n: int | None, metric: str | None = None) -> str:
-        """``n`` with what it counts: "270 misspellings", "3,453 sentences" (``metric``: whose n)."""
+    def counted(self, n: int | None, metric: str | None = None, breakdown: str = "") -> str:
+        """``n`` with what it counts: "270 misspellings", "3,453 sentences" (``metric``: whose
+        n; ``breakdown``: the row's slice, "type=PER", whose dimension may count another unit)."""
         if n is None:
             return "–"
+        dimension = breakdown.split("=", 1)[0]
+        if dimension in self.breakdown_units:
+            return counted(n, self.breakdown_units[dimension])
         return counted(n, self.metric_units.get(metric or "", self.example_unit))
+
+    def pair_counted(self, pair: Any) -> str:
+        """A paired test's n with what it counts: the examples both models answered, or, where
+        McNemar's test counted only some (spelling: the misspelt words), the headline's unit."""
+        return self.counted(pair.n, self.headline if pair.subset else None)
 
     @property
     def label(self) -> str:

@@ -12,7 +12,7 @@ from harness.core.example import Example, Prediction
 from harness.core.secrets import redact_json
 from harness.core.task import get_task
 from harness.errors import HarnessError
-from harness.kinds import paired_statistics, shown_kind
+from harness.kinds import breakdown_units, paired_statistics, shown_kind
 from harness.report.charts import degradation, dot_whisker, learning_curves, pareto, reliability
 from harness.report.columns import Column, Loaded, RunView
 from harness.report.explorer import clipped, explorer_data
@@ -161,6 +161,10 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
             if installed is not None:  # what its n count (sentences, words, misspellings)
                 columns[key].example_unit = installed.example_unit
                 columns[key].metric_units = dict(installed.metric_units)
+                try:
+                    columns[key].breakdown_units = breakdown_units(installed)
+                except HarnessError:  # its kind is not installed: the metric's unit stands
+                    pass
         finetuned = provenance.finetuned
         family, family_label = model_family(row["model"], row["settings"], finetuned)
         if row["model"] not in models:

@@ -21,7 +21,17 @@ def signed(value: Any, digits: int = 4) -> str:
     return text[1:] if not text.strip("+-0.") else text
 
 
+def plural(unit: str) -> str:
+    """The English plural of a unit: "sentences", "gold entities", "matches"."""
+    if unit.endswith("y") and unit[-2:-1] not in ("a", "e", "i", "o", "u", ""):
+        return unit[:-1] + "ies"
+    if unit.endswith(("s", "x", "ch", "sh")):
+        return unit + "es"
+    return unit + "s"
+
+
 def counted(n: int, unit: str, *, thousands: bool = True) -> str:
-    """``n`` with what it counts, in the plural where it is not one: "3,453 sentences", "1 schema"
-    (``thousands=False``: "3453 sentences", as the CLI's fixed-width lines print it)."""
-    return f"{n:,} {unit}{'' if n == 1 else 's'}" if thousands else f"{n} {unit}{'' if n == 1 else 's'}"
+    """``n`` with what it counts, in the plural where it is not one: "3,453 sentences", "1 schema",
+    "1,617 gold entities" (``thousands=False``: "3453 sentences", as the CLI's fixed-width lines
+    print it)."""
+    return f"{n:,} {unit if n == 1 else plural(unit)}" if thousands else f"{n} {unit if n == 1 else plural(unit)}"

@@ -184,7 +184,8 @@ def family_leaders(rows: Sequence[OverviewRow], columns: Sequence[Column], famil
             if family == leader_family:
                 continue
             pair = pairs.get(frozenset((leader.model, run.model)))
-            versus[family] = ({"verdict": pair.verdict_for(leader.model), "detectable": pair.detectable, "n": pair.n}
+            versus[family] = ({"verdict": pair.verdict_for(leader.model), "detectable": pair.detectable, "n": pair.n,
+                               "subset": pair.subset}
                               if pair else None)
         groups.setdefault(task_group(col.task), []).append({
             "column": col, "best": {f: {"row": r, "run": run} for f, (r, run) in best.items()},

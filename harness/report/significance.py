@@ -107,6 +107,9 @@ class PairResult:
     spread: float | None = None
     #: the smallest difference this sample detects (:func:`detectable_difference`)
     detectable: float | None = None
+    #: whether ``n`` counts only some of the shared examples (McNemar on a headline that
+    #: scores a subset: spelling's misspelt words), so it is in the headline's unit
+    subset: bool = False
 
     def verdict_for(self, model: str) -> str:
         """"better", "worse" or "same" (no significant difference), from ``model``'s side."""
@@ -150,6 +153,7 @@ def compare_models(systems: dict[str, PairedStatistics], *, seed: int = 0, alpha
             a, b = first.correct[counted].astype(bool), second.correct[counted].astype(bool)
             pair.only_first, pair.only_second = int((a & ~b).sum()), int((~a & b).sum())
             pair.n = int(counted.sum())  # what the test counts (spelling: the misspelt words only)
+            pair.subset = bool(pair.n < len(counted))
             pair.test = "McNemar exact"
             if not pair.spread:  # identical answers: no paired variance, so the binomial's
                 pooled = (a.sum() + b.sum()) / max(2 * pair.n, 1)

@@ -156,6 +156,8 @@ class TaggingScorer(Scorer):
 
     #: failure rates: lower is better
     metric_directions = {"parse_failure_rate": False, "ungroundable_rate": False}
+    #: a type's P/R/F1 rows count its gold entities (support), not sentences
+    breakdown_units = {"type": "gold entity"}
 
     def score(self, task, examples, predictions, seed=0):
         """Entity-level P/R/F1 (seqeval, conlleval-compatible), per type, and the grounding rates of decoders."""
