@@ -6,6 +6,7 @@ from importlib.metadata import version
 
 from harness import Model, Prediction, hookimpl
 from harness import spans_to_bio
+from plugins.polarity import PolarityBaseline
 
 #: the entity type capitalised spans are given, per task label set (the person type: the most
 #: frequent type of CoNLL-2003 test and WNUT-17 test)
@@ -54,42 +55,27 @@ class CapitalisedSpans(Model):
                 for e in examples]
 
 
-class TextBlobSentiment(Model):
-    """TextBlob's default analyser (the pattern lexicon): polarity >= 0 is positive. (The
-    plugin example ``examples/harness-textblob`` registers ``textblob-sentiment``, a
+class TextBlobSentiment(PolarityBaseline):
+    """TextBlob's default analyser (the pattern lexicon): polarity >= 0 is positive; on a task
+    with a neutral label, polarity 0 (no sentiment word) is neutral, or ``-o neutral=`` a band.
+    (The plugin example ``examples/harness-textblob`` registers ``textblob-sentiment``, a
     third-party take on the same lexicon; this built-in keeps another name.)"""
 
     answers_version = 1  # bump with any change that changes an answer (Model.answers_version)
 
     name = "textblob-polarity"
     licence = "MIT (TextBlob)"
-    description = "TextBlob pattern-lexicon polarity, >= 0 -> positive"
-    kinds = frozenset({"classification"})
-    baseline = True
-    batch_invariant = True
-
-    def supports(self, task):
-        """Only binary negative/positive label sets."""
-        reason = super().supports(task)
-        if reason is None and set(task.labels) != {"negative", "positive"}:
-            return f"textblob-polarity predicts negative/positive, task {task.name!r} has labels {', '.join(task.labels)}"
-        return reason
+    description = "TextBlob pattern-lexicon polarity, >= 0 -> positive (neutral: polarity 0)"
 
     def identity(self):
         """Name plus the TextBlob version (its lexicon ships with it)."""
         return {**super().identity(), "textblob": version("textblob"), "threshold": 0.0}
 
-    def predict(self, task, examples, *, batch_size=32):
-        """Polarity of each text; P(positive) is the polarity rescaled to [0, 1]."""
+    def polarity(self, text):
+        """TextBlob's polarity."""
         from textblob import TextBlob
 
-        predictions = []
-        for example in examples:
-            polarity = TextBlob(example.input).sentiment.polarity
-            p_pos = (polarity + 1) / 2
-            predictions.append(Prediction("positive" if polarity >= 0 else "negative",
-                                          {"negative": 1 - p_pos, "positive": p_pos}))
-        return predictions
+        return TextBlob(text).sentiment.polarity
 
 
 @hookimpl

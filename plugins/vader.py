@@ -3,52 +3,36 @@ from __future__ import annotations
 
 from importlib.metadata import version
 
-from harness import Model, Prediction, hookimpl
+from harness import hookimpl
+from plugins.polarity import PolarityBaseline
 
 
-class Vader(Model):
-    """Rule-based sentiment: compound score >= 0 is positive (VADER's own neutral band folded in)."""
+class Vader(PolarityBaseline):
+    """Rule-based sentiment: compound score >= 0 is positive on a binary task; on a task with a
+    neutral label, VADER's own band: neutral strictly between -0.05 and 0.05 (``-o neutral=``)."""
 
     answers_version = 1  # bump with any change that changes an answer (Model.answers_version)
 
     name = "vader"
     licence = "MIT (vaderSentiment)"
-    description = "VADER lexicon sentiment (vaderSentiment), compound >= 0 -> positive"
-    kinds = frozenset({"classification"})
-    baseline = True
-    batch_invariant = True
+    description = "VADER lexicon sentiment (vaderSentiment), compound >= 0 -> positive (neutral: |compound| < 0.05)"
+    #: VADER's authors' threshold (the vaderSentiment README): neutral when -0.05 < compound < 0.05
+    default_band = 0.05
 
     def __init__(self) -> None:
         self._analyzer = None
-
-    def supports(self, task):
-        """Only binary negative/positive label sets."""
-        reason = super().supports(task)
-        if reason is None and set(task.labels) != {"negative", "positive"}:
-            return f"vader predicts negative/positive, task {task.name!r} has labels {', '.join(task.labels)}"
-        return reason
 
     def identity(self):
         """Name plus the vaderSentiment version (its lexicon ships with it)."""
         return {"name": self.name, **self.code_identity(), "vaderSentiment": version("vaderSentiment"), "threshold": 0.0}
 
-    def predict(self, task, examples, *, batch_size=32):
-        """Score each text; P(positive) is the compound score rescaled to [0, 1]."""
+    def polarity(self, text):
+        """VADER's compound score."""
         if self._analyzer is None:
             from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
             self._analyzer = SentimentIntensityAnalyzer()
-        predictions = []
-        for example in examples:
-            compound = self._analyzer.polarity_scores(example.input)["compound"]
-            p_pos = (compound + 1) / 2
-            predictions.append(
-                Prediction(
-                    "positive" if compound >= 0 else "negative",
-                    {"negative": 1 - p_pos, "positive": p_pos},
-                )
-            )
-        return predictions
+        return self._analyzer.polarity_scores(text)["compound"]
 
 
 @hookimpl

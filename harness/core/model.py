@@ -185,8 +185,10 @@ class Model:
                 if spec.changes_predictions and self.option(name) != spec.default]
 
     def prediction_options(self) -> dict[str, Any]:
-        """Every option that changes predictions, with its value (part of the cache key)."""
-        return {name: self.option(name) for name, spec in self.declared_options().items() if spec.changes_predictions}
+        """Every option that changes predictions, with its value (part of the cache key); one
+        declared ``keyed_at_default=False`` only where it is set away from its default."""
+        return {name: self.option(name) for name, spec in self.declared_options().items()
+                if spec.changes_predictions and (spec.keyed_at_default or self.option(name) != spec.default)}
 
     def supports(self, task: Task) -> str | None:
         """None if the model can run ``task``, else the reason it cannot (shown as a skip)."""

@@ -46,6 +46,9 @@ class Option:
     #: True: part of the cache key and the row label; False: speed or memory only
     changes_predictions: bool = True
     help: str = ""
+    #: False: left out of the cache key while at its default, so an option added to a model
+    #: that already has cached answers keeps them (its default must answer as before)
+    keyed_at_default: bool = True
 
     @property
     def shown_default(self) -> Any:
