@@ -92,6 +92,8 @@ class HFEncoder(Model):
     Batches are length-sorted with dynamic padding and run under ``torch.inference_mode``.
     """
 
+    family = "encoder"
+
     answers_version = 1  # bump with any change that changes an answer (Model.answers_version)
 
     description = "transformers encoder (token or sequence classification head)"

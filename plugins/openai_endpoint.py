@@ -192,6 +192,8 @@ class ServerFacts:
 class OpenAIEndpoint(DecoderLM):
     """A model behind an OpenAI-compatible server."""
 
+    family = "endpoint"
+
     answers_version = 1  # bump with any change that changes an answer (Model.answers_version)
 
     description = ("any OpenAI-compatible server (vLLM, llama.cpp, TGI, Ollama, hosted APIs): prompt-logprob scoring, "

@@ -234,3 +234,56 @@ def test_a_paired_test_over_whole_examples_counts_examples_even_where_the_headli
     assert column.pair_counted(whole) == "2,077 sentences" and column.pair_counted(part) == "270 tokens"
     assert column.counted(5120, "accuracy", "tag=NOUN") == "5,120 tokens"
     assert column.counted(1, "accuracy") == "1 token" and column.counted(12, None) == "12 sentences"
+
+
+class _Keyword(Model):
+    """Positive where the text has "good" or "fine" (the test's own rule)."""
+
+    kinds = frozenset({"classification"})
+
+    def predict(self, task, examples, *, batch_size=32):
+        return [Prediction("positive" if {"good", "fine"} & set(e.input.lower().split()) else "negative")
+                for e in examples]
+
+
+class AcmeEncoder(_Keyword):
+    """A third-party encoder: its name has no "hf:" for the board to guess from."""
+
+    name, family = "acme-encoder", "encoder"
+
+
+class AcmeAPI(_Keyword):
+    """A third-party endpoint: its name has no "openai:"."""
+
+    name, family = "acme-api", "endpoint"
+
+
+class AcmeModels:
+    @hookimpl
+    def harness_register_models(self, register):
+        register(AcmeEncoder())
+        register(AcmeAPI())
+
+
+def test_a_third_party_endpoint_and_encoder_are_filed_in_their_families_on_the_board(tmp_path, register_plugin):
+    register_plugin(AcmeModels(), "acme-models")
+    store = tmp_path / "s.sqlite"
+    result = CliRunner().invoke(cli, ["run", "--tasks", "sentiment", "--models", "acme-encoder,acme-api,vader",
+                                      "--source", "demo", "--store", str(store), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "site"
+    assert CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(out)]).exit_code == 0
+    index = (out / "index.html").read_text()
+    rows = dict((model, family) for family, model in re.findall(
+        r'<tr class="model-row" data-family="([^"]*)"[^>]*>\s*<td class="model" data-value="([^"]*)"', index))
+    assert rows == {"acme-encoder": "encoder", "acme-api": "endpoint", "vader": "baseline"}
+
+
+def test_a_family_outside_the_five_is_a_one_line_error():
+    from harness import HarnessError
+
+    class Odd(_Keyword):
+        name, family = "odd", "oracle"
+
+    with pytest.raises(HarnessError, match="family 'oracle' is not one of baseline, encoder, decoder, endpoint"):
+        Odd().declared_family()

@@ -52,6 +52,9 @@ class RunContext:
     on_share: Callable[[float], None] | None = None
 
 
+#: the families a model declares (:attr:`Model.family`); "fine-tuned encoder" comes from a fine-tune card
+FAMILIES = ("baseline", "encoder", "decoder", "endpoint")
+
 class Model:
     """Base class for model plugins.
 
@@ -64,6 +67,10 @@ class Model:
     kinds: frozenset[str] = frozenset()
     #: run when ``harness run`` gets no ``--models``: cheap, offline, always installed
     baseline: bool = False
+    #: the board's family: "baseline", "encoder", "decoder" or "endpoint" (a fine-tuned encoder
+    #: is known by its fine-tune card); None: "baseline" where :attr:`baseline` is set, else
+    #: guessed from the model's name and settings, as for runs stored before families were declared
+    family: str | None = None
     #: pure-Python and CPU-bound (spelling correctors, lexicons): ``harness run`` spreads its
     #: examples over ``--workers`` processes. The model must survive pickling (``prepare`` runs
     #: again in each worker when it cannot be inherited) and give the same answer to an example
@@ -189,6 +196,14 @@ class Model:
         declared ``keyed_at_default=False`` only where it is set away from its default."""
         return {name: self.option(name) for name, spec in self.declared_options().items()
                 if spec.changes_predictions and (spec.keyed_at_default or self.option(name) != spec.default)}
+
+    def declared_family(self) -> str | None:
+        """The family the board files this model in (:attr:`family`; "baseline" for a baseline
+        that names none), checked against :data:`FAMILIES`; None where it declares none."""
+        family = self.family or ("baseline" if self.baseline else None)
+        if family is not None and family not in FAMILIES:
+            raise HarnessError(f"Model {self.name!r}: family {family!r} is not one of {', '.join(FAMILIES)}")
+        return family
 
     def supports(self, task: Task) -> str | None:
         """None if the model can run ``task``, else the reason it cannot (shown as a skip)."""

@@ -137,6 +137,7 @@ class DecoderLM(Model):
     do in :attr:`capabilities`; :class:`TokenizedDecoderLM` adds what a local tokenizer gives."""
 
     kinds = _DecoderKinds()  # type: ignore[assignment]
+    family = "decoder"
     few_shot = True
     reads_prompts = True
     options = {

@@ -49,13 +49,18 @@ def shown_settings(settings: dict) -> dict:
     return hide_paths_in(shown)
 
 
-def model_family(model: str, settings: dict, finetuned: dict | None) -> tuple[str, str]:
+def model_family(model: str, settings: dict, finetuned: dict | None, declared: str | None = None) -> tuple[str, str]:
     """(family, label): baseline, encoder, fine-tuned encoder (with its k), decoder or endpoint
-    (with its shots)."""
+    (with its shots). The family the model ``declared`` when it ran files it; a run stored
+    before models declared one is filed by its name and settings."""
     shots = len((settings or {}).get("shots") or [])
     if finetuned:
         k = finetuned.get("k")
         return "fine-tuned encoder", f"fine-tuned encoder (k={k})" if k else "fine-tuned encoder (all)"
+    if declared in ("decoder", "endpoint"):
+        return declared, f"{declared}, {shots}-shot"
+    if declared is not None:
+        return declared, declared
     if model.startswith("openai:"):
         return "endpoint", f"endpoint, {shots}-shot"
     if "prompt_template" in (settings or {}) or "verbalizers" in (settings or {}) or shots:
@@ -166,7 +171,7 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
                 except HarnessError:  # its kind is not installed: the metric's unit stands
                     pass
         finetuned = provenance.finetuned
-        family, family_label = model_family(row["model"], row["settings"], finetuned)
+        family, family_label = model_family(row["model"], row["settings"], finetuned, provenance.family)
         if row["model"] not in models:
             models.append(row["model"])
             labels = suite_labels(provenance.suite.text) if provenance.suite and provenance.suite.text else {}

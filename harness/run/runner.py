@@ -423,6 +423,9 @@ def run_provenance(cell: Cell, config: RunConfig, facts: dict[str, Any], timing:
         model_facts["parameters"] = facts["parameters"]
     if model.licence:
         model_facts["licence"] = model.licence
+    family = model.declared_family()
+    if family is not None:  # the board files the row by it (runs stored before say none)
+        model_facts["family"] = family
     suite = config.evaluation.suite
     return Provenance(
         packages=package_versions(),

@@ -120,6 +120,12 @@ class Provenance:
         return self.model.get("licence")
 
     @property
+    def family(self) -> str | None:
+        """The family the model declared when the run was made (None: a run stored before
+        models declared one)."""
+        return self.model.get("family")
+
+    @property
     def finetuned(self) -> dict[str, Any] | None:
         """The fine-tune card of a model ``harness finetune`` trained."""
         return self.model.get("finetuned")
