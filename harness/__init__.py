@@ -13,7 +13,7 @@ from harness.core.options import Option
 from harness.core.prompts import PromptVariant
 from harness.core.requests import GenerationRequest, Request
 from harness.core.scores import Metric, Scores
-from harness.core.task import LoadedSplit, Task, TaskGroup, get_task, get_tasks, resolve_tasks
+from harness.core.task import LoadedSplit, Task, TaskGroup, get_task, get_tasks, resolve_tasks, training_examples
 from harness.core.textio import read_text, text_lines, tsv_rows
 from harness.engines.decoder import Capabilities, DecoderLM, PartialFailure, TokenizedDecoderLM
 from harness.engines.packaged import PackagedWeights
@@ -31,6 +31,7 @@ from harness.kinds import (
                            kind_of,
                            score,
 )
+from harness.kinds.base import PAIR_LABELS
 from harness.kinds.choice.scoring import score_choice
 from harness.kinds.correction.data import correction_examples
 from harness.kinds.tagging.scoring import spans_to_bio
@@ -42,6 +43,7 @@ from harness.scoring.tables import Table
 
 __all__ = [
     "Capabilities",
+    "PAIR_LABELS",
     "DataError",
     "DecoderAdapter",
     "DecoderLM",
@@ -91,6 +93,7 @@ __all__ = [
     "score",
     "score_choice",
     "spans_to_bio",
+    "training_examples",
     "text_lines",
     "tsv_rows",
 ]

@@ -436,7 +436,7 @@ def _print_skips(summary, verbose: bool) -> None:
 
 
 @cli.command()
-@click.option("--task", "task_name", required=True, help="Task whose train split to fine-tune on (tagging or classification).")
+@click.option("--task", "task_name", required=True, help="Task whose train split to fine-tune on (tagging, classification or choice).")
 @click.option("--base", required=True, help="Encoder: a registered base (minilm-l6), a local folder, or a Hub id.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to save the model to.")
 @click.option("--train-limit", type=click.IntRange(1, MAX_COUNT), default=None, help="Train on k examples (a seeded random sample).")
@@ -449,6 +449,7 @@ def _print_skips(summary, verbose: bool) -> None:
 @click.option("--max-length", type=click.IntRange(8, 65536), default=128, show_default=True, help="Sub-word tokens per example.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="HARNESS_DATA_DIR", default=None)
 @click.option("--source", type=click.Choice(SOURCES), default="auto", show_default=True)
+@click.option("--train-split", default="train", show_default=True, help="Split to train on (GAP: dev, its development set).")
 @click.option("--dev-split", default=None, help="Split to pick the best epoch on. Default: dev (or validation).")
 @click.option("--dev-limit", type=click.IntRange(1, MAX_COUNT), default=None, help="Score only the first N dev examples each epoch.")
 @click.option("--augment", "augment_spec", default=None, metavar="NAME:RATE",
@@ -456,7 +457,7 @@ def _print_skips(summary, verbose: bool) -> None:
 @click.option("--augment-mix", is_flag=True, help="With --augment: train on each clean example and its noisy copy.")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 def finetune(task_name, base, out_dir, train_limit, epochs, lr, batch_size, seed, max_minutes, max_length, data_dir, source,
-             dev_split, dev_limit, augment_spec, augment_mix, no_progress):
+             train_split, dev_split, dev_limit, augment_spec, augment_mix, no_progress):
     """Fine-tune an encoder on a task's train split and save it for `harness run --models hf:DIR`."""
     from harness.data.perturb import parse_perturbations
     from harness.run.finetune import FinetuneConfig
@@ -473,7 +474,8 @@ def finetune(task_name, base, out_dir, train_limit, epochs, lr, batch_size, seed
     config = FinetuneConfig(
         task=task_name, base=base, out=str(out_dir), train_limit=train_limit, epochs=epochs, lr=lr, batch_size=batch_size,
         seed=seed, max_minutes=max_minutes, max_length=max_length, data_dir=str(data_dir) if data_dir else None,
-        source=source, dev_split=dev_split, dev_limit=dev_limit, augment=augment, augment_mix=augment_mix,
+        source=source, train_split=train_split, dev_split=dev_split, dev_limit=dev_limit, augment=augment,
+        augment_mix=augment_mix,
     )
     card = run_finetune(config, progress=not no_progress)
     click.echo(json.dumps(card, indent=2))
@@ -553,11 +555,12 @@ def _render(store: Store, out_dir, title, force, publish, workers, suite_path, l
         from harness.run.suite import missing_cells, planned_cells
 
         planned = planned_cells(loaded)
-        runs = store.latest_runs(suite=loaded.sha256)
+        cells = [c.key for c in planned]
+        runs = store.latest_runs(suite_name=loaded.name, cells=cells)
         missing = missing_cells(planned, runs.to_dict("records") if not runs.empty else [])
         shown = suite_path if not suite_path.is_absolute() and ".." not in suite_path.parts else Path(suite_path.name)
         suite = {**loaded.provenance(), "planned": len(planned), "missing": [hide_paths(c.label) for c in missing],
-                 "rerun": f"harness run --suite {shown.as_posix()}"}
+                 "rerun": f"harness run --suite {shown.as_posix()}", "cells": cells}
     builder = f"suite {loaded.name}" if loaded is not None else None
     index = render_report(store, out_dir, title=title, force=force, publish=publish, workers=workers, suite=suite,
                           builder=builder)

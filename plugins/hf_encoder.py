@@ -6,8 +6,8 @@ import sys
 from functools import cached_property
 from typing import Any, Sequence
 
-from harness import HarnessError, Model, ModelFamily, Prediction, hookimpl
-from harness import get_kinds
+from harness import PAIR_LABELS, HarnessError, Model, ModelFamily, Prediction, hookimpl
+from harness import get_kinds, kind_of
 from harness.engine import hub_revision, load_config
 
 #: architecture name ending -> the fine-tune head (:class:`harness.kinds.FinetuneHead`) it is
@@ -117,9 +117,14 @@ class HFEncoder(Model):
 
     @property
     def heads(self) -> frozenset[str]:
-        """The heads of its architecture: "token" (a label per word) or "sequence"."""
-        return frozenset(head for arch in (self.config.architectures or []) for suffix, head in HEADS.items()
-                         if arch.endswith(suffix))
+        """The heads of its architecture: "token" (a label per word), "sequence", or "pair" (a
+        sequence head whose labels are :data:`harness.PAIR_LABELS`: a choice fine-tune's)."""
+        heads = frozenset(head for arch in (self.config.architectures or []) for suffix, head in HEADS.items()
+                          if arch.endswith(suffix))
+        labels = tuple(label for _, label in sorted((int(k), v) for k, v in (self.config.id2label or {}).items()))
+        if "sequence" in heads and labels == PAIR_LABELS:
+            return (heads - {"sequence"}) | {"pair"}
+        return heads
 
     def identity(self) -> dict[str, Any]:
         """Source plus a revision: a digest of the files for a local folder, the Hub commit otherwise."""
@@ -155,9 +160,12 @@ class HFEncoder(Model):
         return min(limits)
 
     def predict(self, task, examples, *, batch_size=32):
-        """Predict word-level IOB2 tags (tagging) or a label with probabilities (classification)."""
+        """Predict word-level IOB2 tags (tagging), a label with probabilities (classification),
+        or a pair head's answer (choice: a pair per candidate, :meth:`harness.FinetuneHead.pairs`)."""
         import torch
 
+        if "pair" in self.heads:
+            return self._choose(task, examples, batch_size)
         id2label = {int(k): v for k, v in self.config.id2label.items()}
         tagging = "token" in self.heads  # a label per word
         mapping = (map_tag_labels if tagging else map_class_labels)(id2label, task.labels, self.name, task.name)
@@ -195,6 +203,39 @@ class HFEncoder(Model):
         if truncated:
             print(f"{self.name}: {truncated} words had no sub-word within {max_length} tokens and were tagged O", file=sys.stderr)
         return results  # type: ignore[return-value]
+
+
+    def _choose(self, task, examples, batch_size: int) -> list[Prediction]:
+        """Each example's answer as its kind's pair head chooses from the probability of each of
+        its pairs (choice: the candidate most believed to be the antecedent, or none)."""
+        import torch
+
+        head = kind_of(task).finetune
+        if head is None or head.head != "pair":
+            raise HarnessError(f"{self.name}: a pair head answers tasks whose kind fine-tunes one; {task.name} is {task.kind}")
+        model, tokenizer = self._load()
+        max_length = self._max_length(tokenizer)
+        pairs = [(i, pair) for i, e in enumerate(examples) for pair in head.pairs(e.input)]
+        order = sorted(range(len(pairs)), key=lambda j: len(pairs[j][1][0]))
+        antecedent = [0.0] * len(pairs)
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                rows = order[start:start + batch_size]
+                encoded = tokenizer([pairs[j][1][0] for j in rows], [pairs[j][1][1] for j in rows], truncation="only_first",
+                                    max_length=max_length, padding=True, return_tensors="pt")
+                logits = model(**{k: v.to(self.device) for k, v in encoded.items()}).logits.float().cpu()
+                for row, j in enumerate(rows):
+                    antecedent[j] = float(torch.softmax(logits[row], -1)[1])
+        counts = [0] * len(examples)
+        for i, _ in pairs:
+            counts[i] += 1
+        results, at = [], 0
+        for e, n in zip(examples, counts):
+            probabilities = antecedent[at:at + n]
+            at += n
+            results.append(Prediction(head.choose(probabilities, e.input),
+                                      details={"pair_probabilities": [round(p, 6) for p in probabilities]}))
+        return results
 
 
 class HFEncoderFamily(ModelFamily):

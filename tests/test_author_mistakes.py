@@ -335,7 +335,7 @@ def _public_signature(name: str, function) -> str:
 
 #: the helpers of harness the built-in tasks and baselines read and score with
 TASK_HELPERS = ("read_text", "text_lines", "tsv_rows", "correction_examples", "spans_to_bio", "score_choice", "safe_ratio",
-                "get_kinds")
+                "get_kinds", "kind_of", "training_examples")
 
 
 @pytest.mark.parametrize("module, names", [("harness.engine", None), ("harness", TASK_HELPERS)])

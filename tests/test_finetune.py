@@ -90,7 +90,7 @@ def test_decoder_base_is_a_clear_error(tmp_path, data_dir):
 def test_unsupported_task_kind_is_a_clear_error(tmp_path, data_dir, base_encoder):
     result = CliRunner().invoke(cli, ["finetune", "--task", "spelling:norvig1", "--base", str(base_encoder), "--out", str(tmp_path / "x")])
     assert result.exit_code == 1
-    assert result.output.strip() == "Error: Task 'spelling:norvig1' is of kind correction; harness finetune trains classification and tagging tasks"
+    assert result.output.strip() == "Error: Task 'spelling:norvig1' is of kind correction; harness finetune trains choice, classification and tagging tasks"
 
 
 def test_missing_base_is_a_clear_error(tmp_path, data_dir):
@@ -144,3 +144,60 @@ def test_time_limit_stops_training_and_keeps_a_checkpoint(tmp_path, base_encoder
     assert card["stopped_by_time_limit"] is True
     assert card["hyperparameters"]["epochs_completed"] < 500
     assert (tmp_path / "timed" / "model.safetensors").is_file()
+
+
+def test_candidate_pairs_mark_the_pronoun_and_the_mention_by_hand():
+    from harness.kinds.choice.pairs import candidate_pairs, choose_candidate
+
+    text = "Ann Lee met Bea Kim, and later she left."
+    example = {"text": text, "pronoun": "she", "pronoun_offset": text.index("she"),
+               "candidates": [{"text": "Ann Lee", "offset": 0}, {"text": "Bea Kim", "offset": None}]}
+    assert candidate_pairs(example) == [("[Ann Lee] met Bea Kim, and later *she* left.", "Ann Lee"),
+                                        ("Ann Lee met Bea Kim, and later *she* left.", "Bea Kim")]
+    assert choose_candidate([0.2, 0.7], allow_none=True) == 1
+    assert choose_candidate([0.2, 0.4], allow_none=True) is None  # GAP: neither reaches one half
+    assert choose_candidate([0.2, 0.4], allow_none=False) == 1
+    assert choose_candidate([0.6, 0.6], allow_none=False) == 0  # a tie: the first
+
+
+def test_a_coreference_fine_tune_answers_every_choice_task(tmp_path, tiny_sentiment_encoder):
+    """A pair head trained on GAP's development split, picked on validation, then asked GAP
+    test and WSC273: each answer is the candidate the saved model scores highest, recomputed here."""
+    from harness.kinds.choice.pairs import candidate_pairs, choose_candidate
+    from transformers import AutoModelForSequenceClassification
+
+    from .conftest import write_file
+    from .test_coref import GAP_ROWS, gap_tsv, wsc_xml
+
+    data = tmp_path / "data"
+    for split in ("development", "validation", "test"):
+        write_file(data, f"coref/gap/gap-{split}.tsv", gap_tsv(GAP_ROWS))
+    write_file(data, "coref/wsc273/WSCollection.xml", wsc_xml("A", "B", "A"), encoding="iso-8859-1")
+    card = _finetune(tmp_path, tiny_sentiment_encoder, data, "coref", task="coref:gap", train_split="dev", max_length=64)
+    out = tmp_path / "coref"
+    assert card["head"] == "pair" and card["dev_split"] == "validation" and card["dev_n"] == len(GAP_ROWS)
+    assert 0.0 <= card["dev_accuracy"] <= 1.0 and card["k"] == len(GAP_ROWS)
+    assert json.loads((out / "config.json").read_text())["id2label"] == {"0": "other", "1": "antecedent"}
+
+    store = tmp_path / "s.sqlite"
+    result = CliRunner().invoke(cli, ["run", "--tasks", "coref:gap,coref:wsc273", "--models", f"hf:{out}", "--data-dir", str(data),
+                                      "--store", str(store), "--no-progress", "--json"])
+    assert result.exit_code == 0, result.output
+    assert {(c["task"], c["n"]) for c in json.loads(result.stdout)["results"]} == {("coref:gap", 7), ("coref:wsc273", 3)}
+
+    model = AutoModelForSequenceClassification.from_pretrained(out).eval()
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    stored = Store(store)
+    for task_name in ("coref:gap", "coref:wsc273"):
+        examples = get_task(task_name).load(data_dir=data).examples
+        run_id = int(stored.runs().query("task == @task_name").iloc[-1]["id"])
+        predictions = stored.predictions([run_id])
+        for example, (_, row) in zip(examples, predictions.iterrows()):
+            pairs = candidate_pairs(example.input)
+            with torch.inference_mode():
+                logits = model(**tokenizer([a for a, _ in pairs], [b for _, b in pairs], truncation="only_first",
+                                           padding=True, return_tensors="pt")).logits
+            probabilities = torch.softmax(logits, -1)[:, 1].tolist()
+            answer = json.loads(row["prediction"]) if isinstance(row["prediction"], str) else row["prediction"]
+            assert answer["output"] == choose_candidate(probabilities, bool(example.input["allow_none"]))
+            assert answer["details"]["pair_probabilities"] == pytest.approx(probabilities, abs=1e-5)

@@ -30,7 +30,7 @@ TASKS = (
 )
 MODELS = (
     "autocorrect, capitalised-spans, coref-first, coref-nearest, hf-causal:<hub-id-or-path>, hf:<hub-id-or-path>, identity, "
-    "llamacpp:<packaged-model-or-gguf-file>, openai:<served-model-id>, "
+    "llamacpp:<packaged-model-or-gguf-file>, majority-class, openai:<served-model-id>, "
     "pyspellchecker, "
     "qwen2.5-coder-0.5b, qwen2.5-coder-1.5b, smollm2-135m, spacy-en-sm, symspell, textblob, textblob-polarity, vader, vllm:<hub-id-path-or-packaged-model>"
 )

@@ -6,6 +6,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from harness import HarnessError
 from harness.cli import cli
 from harness.run.suite import load_suite, suite_digest
 from harness.store.store import Store
@@ -99,10 +100,21 @@ def test_suite_runs_record_the_suite_and_the_report_keeps_only_them(suite_dir, t
     index = (tmp_path / "site" / "index.html").read_text()
     assert 'id="suite-note"' in index and "tiny" in index
 
-    # an edited suite is another suite: the report asks for its runs first
-    (suite_dir / "suite.toml").write_text(SUITE + "\n# edited\n")
+    # a suite grows by editing its file: the cells it still plans keep their runs, a new one is
+    # missing until it runs, and a cell it no longer plans leaves the board
+    (suite_dir / "suite.toml").write_text(SUITE.replace('["spacy-en-sm", "vader"]', '["vader", "textblob-polarity"]')
+                                          + '\n[labels]\n"vader" = "VADER 3.3.2"\n')
     result = invoke("report", "--suite", suite_dir / "suite.toml", "--store", store, "--out", tmp_path / "site2")
-    assert result.exit_code == 1 and "no run of suite 'tiny'" in result.output and "harness run --suite" in result.output
+    assert result.exit_code == 0, result.output
+    assert "1 of 2 cells are not in the store yet (sentiment × textblob-polarity)" in result.output
+    edited = build_context(Store(store, readonly=True), suite={**load_suite(suite_dir / "suite.toml").provenance(),
+                                                                "cells": [("sentiment", "vader", 0, "", "default"),
+                                                                          ("sentiment", "textblob-polarity", 0, "", "default")]})
+    assert [(r.model, r.display, r.n) for c in edited["columns"] for r in c.runs] == [("vader", "VADER 3.3.2", 8)]
+    # a suite of another name is another board: the report asks for its runs first
+    (suite_dir / "suite.toml").write_text(SUITE.replace('name = "tiny"', 'name = "other"'))
+    result = invoke("report", "--suite", suite_dir / "suite.toml", "--store", store, "--out", tmp_path / "site3")
+    assert result.exit_code == 1 and "no run of a cell suite 'other' plans" in result.output and "harness run --suite" in result.output
 
 
 def test_a_suite_fine_tunes_first_and_the_models_join_it(tmp_path, data_dir, tiny_sentiment_encoder):
@@ -194,3 +206,43 @@ def test_the_report_of_an_unfinished_suite_lists_its_missing_cells(suite_dir, tm
     index = (tmp_path / "site" / "index.html").read_text()
     assert "1 of 4 cells of this suite are not in the store yet" in index and "<li>ner × spacy-en-sm (typo 0.1)</li>" in index
     assert str(suite_dir) not in index  # the page names the file, never its folder on this machine
+
+
+def test_a_fine_tune_is_planned_on_the_tasks_of_its_kind_and_labels(tmp_path):
+    """A coreference fine-tune answers every choice task a block names; an NER fine-tune on
+    CoNLL types is not planned on WNUT-17 (other entity types), nor a tagger on SST-2."""
+    from harness.run.suite import planned_cells
+
+    suite_file = tmp_path / "suite.toml"
+    suite_file.write_text('''[suite]
+name = "kinds"
+
+[[finetune]]
+name = "coref-head"
+task = "coref:gap"
+base = "minilm-l6"
+k = ["all"]
+train_split = "dev"
+
+[[finetune]]
+name = "tagger"
+task = "ner"
+base = "minilm-l6"
+k = [16]
+
+[[run]]
+tasks = ["coref", "ner", "ner:wnut17", "sentiment"]
+models = ["@coref-head", "@tagger"]
+''')
+    cells = {(c.task, c.model.rsplit("/", 1)[-1]) for c in planned_cells(load_suite(suite_file))}
+    assert cells == {("coref:gap", "coref-head-kall"), ("coref:wsc273", "coref-head-kall"),
+                     ("coref:winogender", "coref-head-kall"), ("ner", "tagger-k16")}
+
+
+def test_a_fine_tunes_split_must_be_the_tasks(tmp_path):
+    suite_file = tmp_path / "suite.toml"
+    suite_file.write_text('[suite]\nname = "x"\n\n[[finetune]]\nname = "c"\ntask = "coref:gap"\nbase = "minilm-l6"\n'
+                          'k = ["all"]\ntrain_split = "train"\n')
+    with pytest.raises(HarnessError, match=r"\[\[finetune\]\] #1 key 'train_split': task 'coref:gap' has no split 'train' "
+                                           r"\(its splits: test, dev, validation\)"):
+        load_suite(suite_file)

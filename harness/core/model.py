@@ -50,6 +50,11 @@ class RunContext:
     #: where :meth:`Model.report_progress` goes while a ``predict`` call is in flight (the
     #: runner's bar, given the share of the call done); None: nobody is listening
     on_share: Callable[[float], None] | None = None
+    #: where the run reads its data (``--data-dir``; None: the Hub or the demo files) and from
+    #: which source (``--source``): a model that learns from a task's train split (the
+    #: majority-class baseline) loads it from there
+    data_dir: str | None = None
+    source: str = "auto"
 
 
 #: the families a model declares (:attr:`Model.family`); "fine-tuned encoder" comes from a fine-tune card

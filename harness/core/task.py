@@ -416,3 +416,22 @@ def resolve_tasks(names: Sequence[str]) -> list[Task]:
                 raise HarnessError(f"Task group {name!r} names {member_name!r}, which is not a registered task")
             resolved.setdefault(member.obj.name, member.obj)
     return list(resolved.values())
+
+
+def training_source(task: Task) -> tuple[Task, str] | None:
+    """The task and split a task's solved examples come from (``--shots`` draws from them, a
+    baseline that learns learns from them): ``Task.few_shot_task``'s ``few_shot_split``, else
+    the task's own; None if there is no such split."""
+    source = get_task(task.few_shot_task) if task.few_shot_task else task
+    return (source, task.few_shot_split) if task.few_shot_split in source.splits else None
+
+
+def training_examples(task: Task, *, data_dir: str | Path | None = None, source: str = "auto") -> LoadedSplit | None:
+    """The solved examples of :func:`training_source`, loaded from ``data_dir`` / ``source``
+    as a run loads them (a model reads them through its :attr:`Model.context`); None where the
+    task has none."""
+    pool = training_source(task)
+    if pool is None:
+        return None
+    pool_task, split = pool
+    return pool_task.load(split, data_dir=data_dir, source=source)

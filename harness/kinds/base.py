@@ -256,17 +256,34 @@ def list_of_str(value: Any) -> bool:
 class FinetuneHead:
     """How an encoder is fine-tuned for a kind: its transformers head and what it predicts."""
 
-    #: "token" (a label per word) or "sequence" (one label per example)
+    #: "token" (a label per word), "sequence" (one label per example) or "pair" (a sequence
+    #: head asked once per candidate of an example: is this the answer? :data:`PAIR_LABELS`)
     head: str
     #: the metric the best checkpoint is chosen on
     metric: str
 
     def labels(self, task: Task) -> list[str]:
         """The labels the head predicts: a token head's O, then B-/I- per entity type; a
-        sequence head's the task's labels."""
+        sequence head's the task's labels; a pair head's :data:`PAIR_LABELS`."""
         if self.head == "token":
             return ["O"] + [f"{prefix}-{t}" for t in task.labels for prefix in "BI"]
+        if self.head == "pair":
+            return list(PAIR_LABELS)
         return list(task.labels)
+
+    def pairs(self, example_input: Any) -> list[tuple[str, str]]:
+        """A pair head's text pairs for one example, one per row the head is asked (the choice
+        kind: one per candidate); only pair heads have them."""
+        raise NotImplementedError(f"a {self.head} head asks no pairs")
+
+    def choose(self, probabilities: Sequence[float], example_input: Any) -> Any:
+        """A pair head's answer to an example from each of its pairs' probability of
+        :data:`PAIR_LABELS`' second label; only pair heads answer so."""
+        raise NotImplementedError(f"a {self.head} head answers from no pairs")
+
+
+#: the labels of a pair head (:class:`FinetuneHead`): the candidate is not / is the answer
+PAIR_LABELS = ("other", "antecedent")
 
 
 @dataclass(frozen=True)

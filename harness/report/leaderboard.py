@@ -130,19 +130,33 @@ def _hardware(provenance: Provenance) -> str:
 PARALLEL_FROM = 20_000
 
 
+def suite_runs(store: Store, suite: dict | None):
+    """The newest run of each row the board of ``suite`` shows: every run where there is no
+    suite; with the suite's planned ``cells``, the runs a suite of its name made (any version
+    of its file: a board grows by editing it) that fill a cell it plans now; else the runs of
+    this very file (its sha256)."""
+    if not suite:
+        return store.latest_runs()
+    if suite.get("cells") is not None:
+        return store.latest_runs(suite_name=suite["name"], cells=suite["cells"])
+    return store.latest_runs(suite=suite["sha256"])
+
+
 def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers: int | None = None,
                   suite: dict | None = None) -> dict[str, Any]:
     """Everything the templates need, read from the store. ``workers``: processes that fill the
     task columns (default: every core for a store of :data:`PARALLEL_FROM` predictions or
-    more, else this process alone). ``suite``: only the runs of that suite file (by sha256)."""
-    runs = store.latest_runs(suite=suite["sha256"] if suite else None)
+    more, else this process alone). ``suite``: only the runs of that suite file (by sha256), or
+    where it lists its planned ``cells``, the runs of a suite of its name that fill one of them."""
+    runs = suite_runs(store, suite)
     empty = {"columns": [], "clean_columns": [], "noisy_columns": [], "models": [], "cells": {}, "families": [], "rows": [],
              "common": [], "leaders": [], "model_info": {}, "publish": publish, "suite": suite}
     if runs.empty:
         if suite:
-            raise HarnessError(f"The store holds no run of suite {suite['name']!r} as its file {suite['file']} reads now "
-                               f"(sha256 {suite['sha256'][:12]}); run it first: harness run --suite {suite['file']}")
+            raise HarnessError(f"The store holds no run of a cell suite {suite['name']!r} plans as its file {suite['file']} "
+                               f"reads now (sha256 {suite['sha256'][:12]}); run it first: harness run --suite {suite['file']}")
         return empty
+    board_labels = suite_labels(suite["text"]) if suite and suite.get("text") else None
     metrics = store.metrics([int(i) for i in runs["id"]])
     metrics_of = {int(run_id): rows for run_id, rows in metrics.groupby("run_id", sort=False)}
     columns: dict[tuple[str, str, str, str], Column] = {}
@@ -174,7 +188,9 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
         family, family_label = model_family(row["model"], row["settings"], finetuned, provenance.family)
         if row["model"] not in models:
             models.append(row["model"])
-            labels = suite_labels(provenance.suite.text) if provenance.suite and provenance.suite.text else {}
+            # the board's suite names its rows as its file reads now; a run's own suite otherwise
+            labels = (board_labels if board_labels is not None
+                      else suite_labels(provenance.suite.text) if provenance.suite and provenance.suite.text else {})
             digest = weights_digest(row["model_identity"])
             model_info[row["model"]] = {
                 "display": labelled(row["model"], labels) or display_model(row["model"], row["model_identity"]),

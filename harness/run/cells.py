@@ -110,6 +110,9 @@ class CellWork:
     batch_size: int
     workers: int
     progress: bool
+    #: where the run reads its data (``--data-dir``, ``--source``: :class:`RunContext`)
+    data_dir: str | None = None
+    source: str = "auto"
 
 
 Sink = Callable[[Sequence[Example], Sequence[Prediction], float], None]

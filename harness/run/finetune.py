@@ -1,7 +1,9 @@
 """Fine-tune an encoder on a task's train split (``harness finetune``) with the transformers Trainer.
 
 Tagging tasks train a token-classification head (each word's label on its first sub-word,
-the other sub-words ignored); classification tasks a sequence-classification head. The
+the other sub-words ignored); classification tasks a sequence-classification head; choice
+tasks a pair head, a sequence-classification head asked once per (passage, candidate) pair
+(:mod:`harness.kinds.choice.pairs`). The
 dev split is scored after every epoch with the same metric code as ``harness run``, the
 best checkpoint is kept, and the saved folder is ready for ``harness run --models hf:DIR``.
 """
@@ -91,7 +93,8 @@ def finetune_head(task: Task):
     head = kind_of(task).finetune
     if head is None:
         trainable = sorted(reg.obj.name for reg in get_kinds().values() if reg.obj.finetune is not None)
-        raise HarnessError(f"Task {task.name!r} is of kind {task.kind}; harness finetune trains {' and '.join(trainable)} tasks")
+        listed = ", ".join(trainable[:-1]) + (" and " if len(trainable) > 1 else "") + trainable[-1]
+        raise HarnessError(f"Task {task.name!r} is of kind {task.kind}; harness finetune trains {listed} tasks")
     return head
 
 
@@ -124,13 +127,36 @@ def _encode(task: Task, tokenizer, examples: list[Example], label_ids: dict[str,
         enc["labels"] = [
             align_labels(enc.word_ids(i), [label_ids[t] for t in e.reference]) for i, e in enumerate(examples)
         ]
+    elif finetune_head(task).head == "pair":  # one row per candidate: is it the answer?
+        head = finetune_head(task)
+        pairs = [(pair, int(i == e.reference)) for e in examples for i, pair in enumerate(head.pairs(e.input))]
+        enc = tokenizer([p[0] for p, _ in pairs], [p[1] for p, _ in pairs], truncation="only_first", max_length=max_length)
+        enc["labels"] = [label for _, label in pairs]
     else:
         enc = tokenizer([e.input for e in examples], truncation=True, max_length=max_length)
         enc["labels"] = [label_ids[e.reference] for e in examples]
     return datasets.Dataset.from_dict(dict(enc))
 
 
-def _dev_scorer(task: Task, labels: list[str], seed: int):
+def pair_answers(task: Task, logits, examples: Sequence[Example]) -> list[Any]:
+    """Each example's answer from its pairs' rows of pair-head ``logits`` (in the order
+    :func:`_encode` wrote them), as the kind's head chooses."""
+    import numpy as np
+
+    head = finetune_head(task)
+
+    logits = np.asarray(logits, dtype=float)
+    shifted = np.exp(logits - logits.max(-1, keepdims=True))
+    antecedent = (shifted / shifted.sum(-1, keepdims=True))[:, 1]
+    answers, row = [], 0
+    for e in examples:
+        n = len(head.pairs(e.input))
+        answers.append(head.choose(antecedent[row:row + n].tolist(), e.input))
+        row += n
+    return answers
+
+
+def _dev_scorer(task: Task, labels: list[str], seed: int, dev: Sequence[Example] = ()):
     """compute_metrics for the Trainer: the task's own metric code on the dev split.
 
     Gold and predicted labels are both read at the scored positions (first sub-words), so
@@ -140,6 +166,9 @@ def _dev_scorer(task: Task, labels: list[str], seed: int):
 
     def compute(eval_pred) -> dict[str, float]:
         logits, gold = eval_pred
+        if finetune_head(task).head == "pair":  # scored as the task scores: one answer per example
+            scores = kind_of(task).scorer.score(task, list(dev), [Prediction(a) for a in pair_answers(task, logits, dev)], seed=seed)
+            return {m.name: m.value for m in scores.metrics if not m.breakdown}
         ids = np.asarray(logits).argmax(-1)
         gold = np.asarray(gold)
         if finetune_head(task).head == "token":
@@ -227,7 +256,8 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=lambda m: pri
         raise HarnessError(f"Base {config.base!r} has no fast tokenizer; sub-word label alignment needs one")
 
     train_loaded = task.load(config.train_split, data_dir=config.data_dir, source=config.source)
-    dev_split = config.dev_split or next((s for s in ("dev", "validation") if s in task.splits and s != task.default_split), None)
+    dev_split = config.dev_split or next((s for s in ("dev", "validation") if s in task.splits
+                                          and s not in (task.default_split, config.train_split)), None)
     if dev_split is None:
         raise HarnessError(f"Task {task.name!r} has no dev split to select the best epoch on; pass --dev-split")
     dev_loaded = task.load(dev_split, data_dir=config.data_dir, source=config.source)
@@ -287,7 +317,7 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=lambda m: pri
             train_dataset=train_ds,
             eval_dataset=dev_ds,
             data_collator=collator,
-            compute_metrics=_dev_scorer(task, labels, config.seed),
+            compute_metrics=_dev_scorer(task, labels, config.seed, dev),
             callbacks=callbacks,
         )
         started = time.perf_counter()
@@ -304,6 +334,7 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=lambda m: pri
                         "train_examples": len(train)} if noise else None,
             "base": config.base,
             "base_source": source,
+            "head": head.head,
             "task": task.name,
             "task_version": task.version,
             "dataset": task.dataset,

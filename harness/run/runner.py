@@ -20,7 +20,7 @@ from harness.core.example import Example
 from harness.core.model import Model, RunContext, Usage
 from harness.core.prompts import DEFAULT_PROMPT, prompts_of
 from harness.core.publishing import hide_paths
-from harness.core.task import LoadedSplit, Task, get_task
+from harness.core.task import LoadedSplit, Task, get_task, training_source
 from harness.engines.decoder import RequestCache
 from harness.errors import HarnessError
 from harness.kinds import check_task, is_correct, kind_of, score
@@ -234,8 +234,7 @@ def check_references(task: Task, kind, loaded: LoadedSplit, examples: Sequence[E
 def few_shot_source(task: Task) -> tuple[Task, str] | None:
     """The task and split few-shot examples come from (``Task.few_shot_task``'s, else its own
     ``few_shot_split``), or None if there is no such split."""
-    source = get_task(task.few_shot_task) if task.few_shot_task else task
-    return (source, task.few_shot_split) if task.few_shot_split in source.splits else None
+    return training_source(task)
 
 
 def few_shot_examples(task: Task, k: int, *, seed: int, data_dir, source: str) -> list:
@@ -306,7 +305,9 @@ def cell_work(cell: Cell, config: RunConfig, *, workers: int | None = None) -> C
     how = config.execution
     return CellWork(task=cell.task, model=cell.model, todo=cell.todo, identity=cell.identity, by_request=cell.by_request,
                     shots=cell.shots, batch_size=how.batch_size, workers=how.workers if workers is None else workers,
-                    progress=how.progress)
+                    progress=how.progress,
+                    data_dir=None if config.evaluation.data_dir is None else str(config.evaluation.data_dir),
+                    source=config.evaluation.source)
 
 
 def compute_predictions(work: CellWork, *, requests, collected: Collected, advance: Callable[[int], None]) -> Computed:
@@ -316,7 +317,7 @@ def compute_predictions(work: CellWork, *, requests, collected: Collected, advan
     it. The same code runs in this process and on a Ray worker."""
     model = work.model
     cache = RequestCache(requests, model.engine_identity(work.identity)) if work.by_request else None
-    context = RunContext(request_cache=cache, progress=work.progress)
+    context = RunContext(request_cache=cache, progress=work.progress, data_dir=work.data_dir, source=work.source)
     computed = Computed()
     with model.running(context):
         if work.todo and not work.by_request:  # weights and engines load outside the throughput clock

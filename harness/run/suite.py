@@ -43,7 +43,7 @@ from harness.core.model import get_model
 from harness.core.paths import check_path_name, inside
 from harness.core.prompts import DEFAULT_PROMPT, check_prompt_names, parse_prompt_names
 from harness.core.publishing import hide_paths
-from harness.core.task import SOURCES, resolve_tasks
+from harness.core.task import SOURCES, get_task, resolve_tasks
 from harness.data.perturb import parse_perturbations
 from harness.engines.packaged import cache_root
 from harness.errors import HarnessError
@@ -59,7 +59,7 @@ from harness.store.store import Store
 SUITE_KEYS = {"name", "description", "data_dir", "source", "seed", "batch_size", "records"}
 RUN_KEYS = {"tasks", "models", "shots", "limit", "sample", "split", "options", "perturb", "batch_size", "prompts"}
 FINETUNE_KEYS = {"name", "task", "base", "k", "epochs", "lr", "batch_size", "seed", "max_minutes", "max_length",
-                 "dev_limit", "augment", "augment_mix", "out", "evaluate"}
+                 "dev_limit", "augment", "augment_mix", "out", "evaluate", "train_split", "dev_split"}
 EVALUATE_KEYS = {"limit", "sample", "split", "perturb", "batch_size"}
 #: the largest suite file read (its text is recorded in every run's provenance)
 MAX_SUITE_BYTES = 256 * 1024
@@ -400,6 +400,12 @@ def _finetune(path: Path, index: int, table: Any, suite: Suite) -> FinetuneStep:
                 "max_minutes": check.number("max_minutes"), "max_length": check.integer("max_length", minimum=8, default=128),
                 "dev_limit": check.integer("dev_limit", minimum=1), "augment": check.string("augment"),
                 "augment_mix": check.boolean("augment_mix")}
+    for key in ("train_split", "dev_split"):  # kept out of the settings where not given: saved models stay saved
+        split = check.string(key)
+        if split is not None:
+            if split not in resolved[0].splits:
+                check.fail(key, f"task {resolved[0].name!r} has no split {split!r} (its splits: {', '.join(resolved[0].splits)})")
+            settings[key] = split
     if settings["augment"]:
 
         try:
@@ -504,11 +510,10 @@ def run_finetunes(suite: Suite, *, progress: bool, log: Callable[[str], None],
 
 
 def _train_size(step: FinetuneStep, suite: Suite) -> int | None:
-    from harness.core.task import get_task
-
     try:
         task = get_task(step.task)
-        return len(task.load("train", data_dir=suite.data_dir, source=suite.source).examples)
+        split = step.settings.get("train_split", "train")
+        return len(task.load(split, data_dir=suite.data_dir, source=suite.source).examples)
     except (HarnessError, OSError, ValueError):
         return None
 
@@ -534,7 +539,6 @@ def plan_suite(suite: Suite, store: Store | None = None) -> SuitePlan:
     """Every cell of the suite — filled by a result record, held by ``store``, or to compute,
     with its estimate on this machine (:mod:`harness.run.estimate`; calibrated on the store's
     runs and the records measured on this kind of machine) — and every fine-tune."""
-    from harness.core.task import get_task
 
     records = RecordIndex.of(suite.records)
     stored = [] if store is None else [row for _, row in store.runs().iterrows()]
@@ -666,8 +670,12 @@ def suite_cells(suite: Suite) -> list[tuple[PlannedCell, RunBlock]]:
     from harness.run.runner import few_shot_source
 
     cells: dict[PlannedCell, RunBlock] = {}
-    # a fine-tuned model answers the task it is fine-tuned on (known before it exists)
-    made_for = {name: step.task for step in suite.finetunes for name in step.model_names()}
+    # a fine-tuned model answers the task it is fine-tuned on and the tasks of its kind with the
+    # same labels (a coreference head: every choice task), known before the model exists
+    made_for = {name: get_task(step.task) for step in suite.finetunes for name in step.model_names()}
+
+    def answers(trained, task) -> bool:
+        return task.name == trained.name or (task.kind == trained.kind and list(task.labels) == list(trained.labels))
     for block in [step.evaluate for step in suite.finetunes] + suite.runs:
         tasks = resolve_tasks(block.tasks)
         models = [get_model(name) for name in block.models]
@@ -676,7 +684,7 @@ def suite_cells(suite: Suite) -> list[tuple[PlannedCell, RunBlock]]:
             for condition in conditions:
                 for task in tasks:
                     for model in models:
-                        if (made_for[model.name] != task.name if model.name in made_for
+                        if (not answers(made_for[model.name], task) if model.name in made_for
                                 else model.supports(task) is not None):
                             continue
                         if shots and (not model.few_shot or few_shot_source(task) is None):

@@ -32,7 +32,7 @@ from harness.core.publishing import hide_paths, hide_paths_in, text_allowed
 from harness.core.task import get_task
 from harness.errors import HarnessError
 from harness.store.export import plain
-from harness.store.store import Store
+from harness.store.store import Store, row_key
 
 #: the version of the record format; a reader refuses records of a format it does not know
 RECORD_FORMAT = 1
@@ -275,18 +275,6 @@ def outdated(record: LoadedRecord) -> str | None:
         old = ", ".join(f"{identity.get(k)}" for k in changed)
         return f"{run['model']} answers as {', '.join(map(str, changed.values()))} now, the record as {old}"
     return None
-
-
-def row_key(run: dict[str, Any]) -> tuple[str, str, int, str, str]:
-    """The suite cell a run (a store row or a record's ``run``) fills: task, model (its name
-    without tags, paths hidden), shots, noise condition ("typo 0.1"; "" when clean) and prompt."""
-    from harness.core.prompts import DEFAULT_PROMPT
-
-    settings = run.get("settings") or {}
-    noise = settings.get("perturbation")
-    condition = f"{noise['name']} {noise['rate']:g}" if noise else ""
-    model = hide_paths(str(run["model"]).split(" (", 1)[0])
-    return (run["task"], model, len(settings.get("shots") or []), condition, settings.get("prompt") or DEFAULT_PROMPT)
 
 
 class RecordIndex:

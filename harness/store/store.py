@@ -17,9 +17,11 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Collection, Iterable, Iterator, Sequence
 
 from harness.core.example import Example, Prediction
+from harness.core.prompts import DEFAULT_PROMPT
+from harness.core.publishing import hide_paths
 from harness.core.scores import Scores
 from harness.core.secrets import mask_credentials, redact_json
 from harness.errors import HarnessError
@@ -482,15 +484,34 @@ class Store:
         return run_id
 
     @_guarded
-    def latest_runs(self, *, suite: str | None = None) -> pd.DataFrame:
+    def latest_runs(self, *, suite: str | None = None, suite_name: str | None = None,
+                    cells: Collection[tuple] | None = None) -> pd.DataFrame:
         """The newest run of each (task, split, data source, noise condition, model): what the
-        leaderboard shows. ``suite``: only runs that suite file (this sha256) made."""
+        leaderboard shows. ``suite``: only runs that suite file (this sha256) made;
+        ``suite_name`` and ``cells``: only runs made by a suite of that name (any version of
+        its file) that fill one of ``cells`` (:func:`row_key`), so a
+        suite that grows keeps the runs of the cells it still plans."""
         runs = self.runs()
         if suite is not None and not runs.empty:
             runs = runs[runs["provenance"].map(lambda p: ((p or {}).get("suite") or {}).get("sha256") == suite)]
+        if suite_name is not None and not runs.empty:
+            runs = runs[runs["provenance"].map(lambda p: ((p or {}).get("suite") or {}).get("name") == suite_name)]
+        if cells is not None and not runs.empty:
+            wanted = set(cells)
+            runs = runs[[row_key(run) in wanted for run in runs.to_dict("records")]]
         if runs.empty:
             return runs
         # a noisy run (--perturb) is a condition of its own, not a newer clean run
         noise = runs["settings"].map(lambda settings: json.dumps((settings or {}).get("perturbation"), sort_keys=True))
         keep = ~runs.assign(_noise=noise).duplicated(["task", "split", "data_source", "model", "_noise"], keep="last")
         return runs[keep]
+
+
+def row_key(run: dict[str, Any]) -> tuple[str, str, int, str, str]:
+    """The suite cell a run (a store row or a record's ``run``) fills: task, model (its name
+    without tags, paths hidden), shots, noise condition ("typo 0.1"; "" when clean) and prompt."""
+    settings = run.get("settings") or {}
+    noise = settings.get("perturbation")
+    condition = f"{noise['name']} {noise['rate']:g}" if noise else ""
+    model = hide_paths(str(run["model"]).split(" (", 1)[0])
+    return (run["task"], model, len(settings.get("shots") or []), condition, settings.get("prompt") or DEFAULT_PROMPT)

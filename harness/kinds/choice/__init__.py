@@ -9,13 +9,14 @@ from harness.kinds.base import Kind
 from harness.kinds.choice.decoding import ChoiceDecoding
 from harness.kinds.choice.display import ChoicePresenter
 from harness.kinds.choice.noise import ContextNoise
+from harness.kinds.choice.pairs import PairHead
 from harness.kinds.choice.scoring import ChoiceScorer
 from harness.plugins.hookspecs import hookimpl
 
 CHOICE = Kind(
     "choice", "text + pronoun + candidates -> the antecedent",
     scorer=ChoiceScorer(), presenter=ChoicePresenter(), noise=ContextNoise(), decoding=ChoiceDecoding(),
-    answers_quote_text=False, hub_task_type="multiple-choice",
+    finetune=PairHead(), answers_quote_text=False, hub_task_type="multiple-choice",
 )
 
 

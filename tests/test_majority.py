@@ -1,0 +1,56 @@
+"""The majority-class baseline: the train split's most frequent answer, counted independently here."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+
+from click.testing import CliRunner
+
+from harness.cli import cli
+from plugins.majority import most_frequent
+
+from .conftest import write_file as write
+from .test_coref import gap_tsv, wsc_xml
+
+
+def answers_in(store) -> dict[str, list]:
+    """task -> the stored answers of its majority-class run, in example order."""
+    db = sqlite3.connect(store)
+    rows = db.execute("SELECT r.task, p.prediction FROM predictions p JOIN runs r ON r.id = p.run_id "
+                      "WHERE r.model = 'majority-class' ORDER BY r.task, p.position").fetchall()
+    out: dict[str, list] = {}
+    for task, prediction in rows:
+        out.setdefault(task, []).append(json.loads(prediction))
+    return out
+
+
+def test_ties_go_to_the_first_in_the_tasks_order():
+    assert most_frequent(["b", "a", "b", "a"], ["a", "b"]) == "a"
+    assert most_frequent([1, None, None, 1, 0], [0, 1, None]) == 1
+    assert most_frequent(["b", "b", "a"], ["a", "b"]) == "b"
+
+
+def test_every_answer_is_the_train_splits_most_frequent(tmp_path, store_path):
+    data = tmp_path / "data"
+    sst_train = [("a fine film .", 0), ("a dull film .", 0), ("a bright film .", 1), ("tedious .", 0)]
+    sst_test = [("great .", 1), ("bad .", 0), ("lovely .", 1)]
+    write(data, "sentiment/sst2/train.tsv", "sentence\tlabel\n" + "".join(f"{s}\t{y}\n" for s, y in sst_train))
+    write(data, "sentiment/sst2/validation.tsv", "sentence\tlabel\n" + "".join(f"{s}\t{y}\n" for s, y in sst_test))
+    # GAP: the development split (its few-shot pool) says B twice, A once; the test split another mix
+    write(data, "coref/gap/gap-development.tsv", gap_tsv([("d1", "he", "B"), ("d2", "she", "B"), ("d3", "his", "A")]))
+    write(data, "coref/gap/gap-test.tsv", gap_tsv([("t1", "he", "A"), ("t2", "she", "B"), ("t3", "her", "N")]))
+    # WSC273: the 12 schemas after the first 273 are the pool; here 2 of 3 say B
+    write(data, "coref/wsc273/WSCollection.xml", wsc_xml(*["A"] * 273, "B", "A", "B"), encoding="iso-8859-1")
+    result = CliRunner().invoke(cli, ["run", "--tasks", "sentiment,coref:gap,coref:wsc273", "--models", "majority-class",
+                                      "--data-dir", str(data), "--store", str(store_path), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    stored = answers_in(store_path)
+    train_majority = Counter("positive" if y else "negative" for _, y in sst_train).most_common(1)[0][0]
+    assert train_majority == "negative"
+    assert [p["output"] for p in stored["sentiment"]] == ["negative"] * 3
+    assert stored["sentiment"][0]["details"] == {"majority_of": "train: 3 of 4"}
+    assert [p["output"] for p in stored["coref:gap"]] == [1, 1, 1]  # candidate B, GAP dev's most frequent
+    assert stored["coref:gap"][0]["details"] == {"majority_of": "dev: 2 of 3"}
+    assert [p["output"] for p in stored["coref:wsc273"]] == [1] * 273
+    assert stored["coref:wsc273"][0]["details"] == {"majority_of": "extra: 2 of 3"}
