@@ -409,9 +409,13 @@ def _print_results(summary, as_json: bool) -> None:
         task = f"{r.task} ({r.perturbation})" if r.perturbation else r.task
         n = m.n if m.n is not None else r.n  # what the headline counts (misspellings, not every word)
         shown = counted(n, _unit(r.task, r.scores.headline), thousands=False)
+        # computed / cached count examples, which may differ from what the headline's n counts
+        work = (f"{counted(r.n, _unit(r.task, None), thousands=False)}: " if n != r.n else "") + \
+            f"computed {r.computed}, cached {r.n - r.computed}"
+        one = f"; answered {r.dominant[0]!r} to {r.dominant[1]:,} of {r.n:,}" if r.dominant else ""
         click.echo(
             f"{task:<{tasks_width}} {r.model:<{models_width}} {r.split:<10} n={shown:<17} {r.scores.headline}={m.value:.4f} "
-            f"[{m.ci_low:.4f}, {m.ci_high:.4f}]  {speed}  (computed {r.computed}, cached {r.n - r.computed}){demo}"
+            f"[{m.ci_low:.4f}, {m.ci_high:.4f}]  {speed}  ({work}{one}){demo}"
         )
 
 
@@ -559,7 +563,12 @@ def _render(store: Store, out_dir, title, force, publish, workers, suite_path, l
         runs = store.latest_runs(suite_name=loaded.name, cells=cells)
         missing = missing_cells(planned, runs.to_dict("records") if not runs.empty else [])
         shown = suite_path if not suite_path.is_absolute() and ".." not in suite_path.parts else Path(suite_path.name)
-        suite = {**loaded.provenance(), "planned": len(planned), "missing": [hide_paths(c.label) for c in missing],
+        from harness.report.leaderboard import suite_labels
+        from harness.run.schedule import cell_label
+
+        labels = suite_labels(loaded.text)  # the names the board's rows show, in the missing list too
+        shown_missing = [hide_paths(cell_label((c.key[0], labels.get(c.key[1], c.key[1]), *c.key[2:]))) for c in missing]
+        suite = {**loaded.provenance(), "planned": len(planned), "missing": shown_missing,
                  "rerun": f"harness run --suite {shown.as_posix()}", "cells": cells}
     builder = f"suite {loaded.name}" if loaded is not None else None
     index = render_report(store, out_dir, title=title, force=force, publish=publish, workers=workers, suite=suite,

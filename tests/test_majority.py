@@ -45,6 +45,8 @@ def test_every_answer_is_the_train_splits_most_frequent(tmp_path, store_path):
     result = CliRunner().invoke(cli, ["run", "--tasks", "sentiment,coref:gap,coref:wsc273", "--models", "majority-class",
                                       "--data-dir", str(data), "--store", str(store_path), "--no-progress"])
     assert result.exit_code == 0, result.output
+    # the CLI says so where one answer covers nearly every example (here: all 273)
+    assert "(computed 273, cached 0; answered 'candidate 2' to 273 of 273)" in result.output
     stored = answers_in(store_path)
     train_majority = Counter("positive" if y else "negative" for _, y in sst_train).most_common(1)[0][0]
     assert train_majority == "negative"
@@ -54,3 +56,20 @@ def test_every_answer_is_the_train_splits_most_frequent(tmp_path, store_path):
     assert stored["coref:gap"][0]["details"] == {"majority_of": "dev: 2 of 3"}
     assert [p["output"] for p in stored["coref:wsc273"]] == [1] * 273
     assert stored["coref:wsc273"][0]["details"] == {"majority_of": "extra: 2 of 3"}
+    # the board says it in words too, on the index and on the task page
+    site = tmp_path / "site"
+    result = CliRunner().invoke(cli, ["report", "--store", str(store_path), "--out", str(site)])
+    assert result.exit_code == 0, result.output
+    assert "answered “candidate 2” to 273 of 273" in (site / "index.html").read_text(encoding="utf-8")
+    page = next(site.glob("task-coref-wsc273*.html")).read_text(encoding="utf-8")
+    assert "answered “candidate 2” to 273 of 273" in page
+
+
+def test_one_answer_for_nearly_everything_is_named():
+    from harness.core.example import dominant_answer
+
+    assert dominant_answer(["positive"] * 485 + ["negative"] * 15) == ("positive", 485)
+    assert dominant_answer(["positive"] * 449 + ["negative"] * 51) is None  # under 90%
+    assert dominant_answer([None] * 12) == ("none of them", 12) and dominant_answer([0] * 11) == ("candidate 1", 11)
+    assert dominant_answer([["O", "B-PER"]] * 20) is None  # tag lists are not one answer
+    assert dominant_answer(["positive"] * 5) is None  # too few to say

@@ -104,3 +104,12 @@ def test_numbers_never_print_a_negative_zero():
     assert fixed(0.5, 2) == "0.50" and fixed(None) == "–" and fixed(float("nan")) == "–"
     assert signed(-0.00001) == "0.0000" and signed(0.0) == "0.0000" and signed(0.03125) == "+0.0312"
     assert signed(-0.01) == "-0.0100" and signed(None) == "–"
+
+
+def test_p_values_print_without_false_precision():
+    from harness.report.numbers import p_value
+
+    assert p_value(1.37e-169) == "<\u00a00.001" and p_value(0.00099) == "<\u00a00.001"
+    assert p_value(0.0949) == "0.095" and p_value(0.036) == "0.036" and p_value(0.001) == "0.001"
+    assert p_value(0.5) == "0.50" and p_value(1.0) == "1.00"
+    assert p_value(None) == "–" and p_value(float("nan")) == "–"

@@ -347,11 +347,23 @@ def test_the_family_table_names_each_familys_best_and_the_leaders_tests(built, t
         values = {f: float(v) for f, v in re.findall(r'<td class="num[^"]*" data-family="([^"]+)" data-value="([^"]+)"', body)}
         assert set(values) <= set(families) and max(values, key=values.get) == leader
         assert f'class="num leader" data-family="{leader}"' in body
-        versus = re.findall(r'<span data-family="([^"]+)" data-verdict="(\w+)">', body)
-        assert {f for f, _ in versus} == set(values) - {leader}
-        for family, verdict in versus:
+        versus = re.findall(r'<span data-family="([^"]+)" data-verdict="(\w+)"[^>]*>(.*?)</span>(?:; |</td>|$)', body, re.S)
+        assert {f for f, _, _ in versus} == set(values) - {leader}
+        for family, verdict, text in versus:
+            if verdict == "untested":
+                continue
+            # every verdict with the leader's paired difference, its interval and the Holm p
+            said = re.search(r'(better than|not significantly better than) ' + re.escape(family) + r': <span class="ci">'
+                             r'([+-]?\d\.\d{3}) \[([+-]?\d\.\d{3}), ([+-]?\d\.\d{3})\]</span>, '
+                             r'p<sub>Holm</sub>(?:&nbsp;| )(=(?:&nbsp;| )0\.\d+|=(?:&nbsp;| )1\.00|&lt;(?:&nbsp;| |\u00a0)0\.001), n=[\d,]+ \w+', text)
+            assert said, text
+            difference, low, high = (float(x) for x in said.groups()[1:4])
+            assert low <= difference <= high
+            assert (said.group(1) == "better than") == (verdict == "better")
+            if verdict == "better":
+                assert difference > 0 and not said.group(5).endswith("1.00")
             if verdict == "same":  # a test that found nothing says what it could have found
-                assert re.search(rf"not significantly better than {family} \(could detect ≥ \d\.\d{{3}}, n=[\d,]+ \w+\)", body)
+                assert re.search(r"\(could detect ≥ \d\.\d{3}\)", text), text
 
 
 def _layout(page: Path, profile: Path, window: str = "1400,900") -> dict:

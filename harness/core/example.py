@@ -5,7 +5,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Sequence
 
 
 @dataclass(frozen=True)
@@ -56,3 +56,25 @@ class Prediction:
         """Inverse of :meth:`to_json`."""
         return cls(data["output"], data.get("scores"), data.get("raw"), data.get("candidates"), data.get("prompt"),
                    data.get("details"))
+
+
+#: the share of examples one answer must cover for a run to say so ("answered 'positive' to 485 of 500")
+DOMINANT_SHARE = 0.9
+
+
+def dominant_answer(outputs: Sequence[Any], share: float = DOMINANT_SHARE) -> tuple[str, int] | None:
+    """The answer given to at least ``share`` of the examples and how many got it (labels,
+    candidate positions: answers that are one value each), or None. A model that answers one
+    label to everything scores what the majority-class baseline scores; the board and the CLI
+    say so in words."""
+    from collections import Counter
+
+    plain = [o for o in outputs if o is None or isinstance(o, (str, int))]
+    if len(plain) < 10 or len(plain) < len(outputs):
+        return None
+    answer, count = Counter(plain).most_common(1)[0]
+    if count < share * len(outputs):
+        return None
+    # an int answer is a candidate's index (choice tasks): "candidate 2" is the second one
+    shown = "none of them" if answer is None else f"candidate {answer + 1}" if isinstance(answer, int) else str(answer)
+    return shown, count

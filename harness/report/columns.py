@@ -45,6 +45,8 @@ class RunView:
     parameters: int | None
     engine: dict[str, Any]
     requests: RequestSummary | None
+    #: (answer, count) where one answer covers nearly every example (:func:`harness.core.example.dominant_answer`)
+    dominant: tuple[str, int] | None = None
     #: filled once the column's pairwise tests ran: the best rank they leave possible, and the interval
     rank: int | None = None
     rank_interval: RankInterval | None = None

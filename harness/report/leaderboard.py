@@ -8,7 +8,7 @@ import random
 import re
 from typing import Any, Sequence
 
-from harness.core.example import Example, Prediction
+from harness.core.example import Example, Prediction, dominant_answer
 from harness.core.secrets import redact_json
 from harness.core.task import get_task
 from harness.errors import HarnessError
@@ -366,6 +366,9 @@ def _fill_column(store: Store, col: Column, *, seed: int) -> None:
     col.breakdown_by = ", ".join(sorted({b.split("=", 1)[0] for b, _ in col.breakdown_rows}))
     col.breakdown_cells = {(r.model, m["breakdown"], m["name"]): m for r in col.runs for m in r.breakdown}
     loaded = _load_predictions(store, col.runs)
+    for run in col.runs:  # a model that answers one label for nearly everything is named so
+        if run.id in loaded:
+            run.dominant = dominant_answer([p.output for p in loaded[run.id].predictions])
     task, kind = _installed_task(col.task), shown_kind(col.kind)
     _significance(col, task, loaded, seed=seed)
     _prompt_spreads(store, col, task, loaded, seed=seed)

@@ -12,6 +12,17 @@ def fixed(value: Any, digits: int = 4) -> str:
     return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
+def p_value(value: Any) -> str:
+    """A p-value as the board prints it: "< 0.001" below a thousandth (an exact or bootstrap p
+    that small says only "very small"; 1e-169 would be false precision), else two significant
+    digits ("0.036", "0.95"); "–" for None or NaN."""
+    if value is None or value != value:
+        return "–"
+    if value < 0.001:
+        return "<\u00a00.001"  # one unbroken piece where a cell wraps
+    return f"{value:.2g}" if value < 0.1 else f"{value:.2f}"
+
+
 def signed(value: Any, digits: int = 4) -> str:
     """``value`` with its sign and ``digits`` decimals ("+0.0312", "-0.0100"); a value that
     rounds to zero prints unsigned ("0.0000"); "–" for None or NaN."""

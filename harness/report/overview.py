@@ -184,8 +184,13 @@ def family_leaders(rows: Sequence[OverviewRow], columns: Sequence[Column], famil
             if family == leader_family:
                 continue
             pair = pairs.get(frozenset((leader.model, run.model)))
+            # the leader's lead: leader - other, with its paired interval and Holm-corrected p
+            sign = 1.0 if pair is not None and pair.second == leader.model else -1.0
             versus[family] = ({"verdict": pair.verdict_for(leader.model), "detectable": pair.detectable, "n": pair.n,
-                               "subset": pair.subset}
+                               "subset": pair.subset, "test": pair.test, "p_holm": pair.p_holm,
+                               "difference": sign * pair.difference,
+                               "low": min(sign * pair.ci_low, sign * pair.ci_high),
+                               "high": max(sign * pair.ci_low, sign * pair.ci_high)}
                               if pair else None)
         groups.setdefault(task_group(col.task), []).append({
             "column": col, "best": {f: {"row": r, "run": run} for f, (r, run) in best.items()},

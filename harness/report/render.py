@@ -15,7 +15,7 @@ import jinja2
 from harness.core.processes import alive, current_umask
 from harness.errors import HarnessError
 from harness.report.leaderboard import build_context
-from harness.report.numbers import fixed, signed
+from harness.report.numbers import fixed, p_value, signed
 from harness.report.overview import SPARK_HEIGHT, SPARK_WIDTH
 from harness.report.significance import SMALL_SAMPLE_WIDTH
 from harness.report.prompts import prompt_range
@@ -31,6 +31,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["num"] = fixed
     env.filters["signed"] = signed
+    env.filters["p"] = p_value
     env.filters["params"] = _parameters
     env.globals["small_sample_width"] = SMALL_SAMPLE_WIDTH
     env.globals["spark_width"], env.globals["spark_height"] = SPARK_WIDTH, SPARK_HEIGHT

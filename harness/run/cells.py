@@ -28,6 +28,11 @@ class RunResult:
     examples_per_s: float | None
     #: the noise condition ("typo 0.1"; empty: clean)
     perturbation: str = ""
+    #: (answer, how many examples got it) where one answer covers nearly all of them
+    #: (:func:`harness.core.example.dominant_answer`); None otherwise
+    dominant: tuple[str, int] | None = None
+
+
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, Sequence
 from tqdm.auto import tqdm
 
 from harness.core.distributions import distribution_of, installed_version
-from harness.core.example import Example
+from harness.core.example import Example, dominant_answer
 from harness.core.model import Model, RunContext, Usage
 from harness.core.prompts import DEFAULT_PROMPT, prompts_of
 from harness.core.publishing import hide_paths
@@ -409,7 +409,8 @@ def finish_cell(cell: Cell, computed: Computed, collected: Collected, config: Ru
     if config.execution.records is not None:
         export_records(config.execution.store, [run_id], config.execution.records)
     return RunResult(run_id, task.name, cell.name, loaded.split, loaded.source, len(examples), computed_count, scores,
-                     timed_rate(run.examples_per_s, compute_time), cell.perturbation.label if cell.perturbation is not None else "")
+                     timed_rate(run.examples_per_s, compute_time), cell.perturbation.label if cell.perturbation is not None else "",
+                     dominant_answer([p.output for p in predictions]))
 
 
 def run_provenance(cell: Cell, config: RunConfig, facts: dict[str, Any], timing: Throughput | None) -> Provenance:
