@@ -90,8 +90,12 @@ def test_family_leaders_name_the_best_of_each_family_and_the_leaders_tests():
     assert first["leader"] == "fine-tuned encoder"
     assert {f: b["run"].model for f, b in first["best"].items()} == {"decoder": "llm-a", "baseline": "spacy",
                                                                      "fine-tuned encoder": "ft-all"}
-    assert first["versus"] == {"decoder": {"verdict": "same", "detectable": 0.31, "n": 100, "subset": False},
-                               "baseline": {"verdict": "better", "detectable": 0.05, "n": 100, "subset": False}}
+    # the leader's lead (leader - other, the pair being other - leader here) with its interval and Holm p
+    assert first["versus"] == {
+        "decoder": {"verdict": "same", "detectable": 0.31, "n": 100, "subset": False, "test": "paired bootstrap",
+                    "p_holm": 0.4, "difference": 0.3, "low": 0.2, "high": 0.4},
+        "baseline": {"verdict": "better", "detectable": 0.05, "n": 100, "subset": False, "test": "paired bootstrap",
+                     "p_holm": 0.003, "difference": 0.2, "low": 0.1, "high": 0.3}}
     sentiment = groups[1]["tasks"][0]
     assert sentiment["leader"] == "decoder" and sentiment["best"]["decoder"]["run"].model == "llm-b"
     assert sentiment["versus"] == {"baseline": None}  # no test ran between them

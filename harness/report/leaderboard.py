@@ -81,6 +81,17 @@ def display_model(model: str, identity: dict[str, Any]) -> str:
     return model
 
 
+def finetuned_display(card: dict[str, Any] | None) -> str | None:
+    """A fine-tuned model's name on every page: its base, "fine-tuned", its k, and its training
+    noise where it had some ("minilm-l6 fine-tuned k=all", the index row being "minilm-l6
+    fine-tuned" with each k a point of its sparkline); None for other models."""
+    if not card or not card.get("base") or not card.get("k_label"):
+        return None
+    noise = card.get("augment") or {}
+    augmented = f", {noise['name']} {noise['rate']:g} augmented" if noise.get("name") and noise.get("rate") else ""
+    return f"{hide_paths(str(card['base']))} fine-tuned k={card['k_label']}{augmented}"
+
+
 def weights_digest(identity: dict[str, Any]) -> str:
     """The first 12 hex digits of the weights' revision digest ("" where the identity has none)."""
     revision = str((identity or {}).get("revision") or "")
@@ -193,7 +204,8 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
                       else suite_labels(provenance.suite.text) if provenance.suite and provenance.suite.text else {})
             digest = weights_digest(row["model_identity"])
             model_info[row["model"]] = {
-                "display": labelled(row["model"], labels) or display_model(row["model"], row["model_identity"]),
+                "display": (labelled(row["model"], labels) or finetuned_display(finetuned)
+                            or display_model(row["model"], row["model_identity"])),
                 "full_name": hide_paths(row["model"]) + (f", weights {digest}" if digest else ""),
                 "digest": digest,
                 "family": family, "family_label": family_label,
