@@ -144,6 +144,15 @@ def test_time_limit_stops_training_and_keeps_a_checkpoint(tmp_path, base_encoder
     assert card["stopped_by_time_limit"] is True
     assert card["hyperparameters"]["epochs_completed"] < 500
     assert (tmp_path / "timed" / "model.safetensors").is_file()
+    # the task page says where it stopped
+    store, site = tmp_path / "s.sqlite", tmp_path / "site"
+    result = CliRunner().invoke(cli, ["run", "--tasks", "ner", "--models", f"hf:{tmp_path / 'timed'}", "--data-dir",
+                                      str(data_dir), "--store", str(store), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(site)]).exit_code == 0
+    page = next(site.glob("task-ner-*.html")).read_text(encoding="utf-8")
+    done = f"{card['hyperparameters']['epochs_completed']:.2f}"
+    assert f"stopped by its 0.0005-minute limit after {done} of 500 epochs" in page
 
 
 def test_candidate_pairs_mark_the_pronoun_and_the_mention_by_hand():
