@@ -117,3 +117,14 @@ def test_p_values_print_without_false_precision():
     assert p_value(0.0949) == "0.095" and p_value(0.036) == "0.036" and p_value(0.001) == "0.001"
     assert p_value(0.5) == "0.50" and p_value(1.0) == "1.00"
     assert p_value(None) == "–" and p_value(float("nan")) == "–"
+
+
+def test_chart_axes_tick_at_round_steps():
+    from harness.report.charts import dot_whisker, nice_ticks
+
+    assert nice_ticks([0.0047, 0.795]) == (0.0, 0.8, [0.0, 0.2, 0.4, 0.6, 0.8], 1)
+    assert nice_ticks([0.3, 0.33]) == (0.25, 0.4, [0.25, 0.3, 0.35, 0.4], 2)  # a narrow range widens to 0.05 each way
+    low, high, ticks, _ = nice_ticks([0.17, 0.86])
+    assert (low, high) == (0.0, 1.0) and ticks[1] == 0.2  # never 0.17, 0.34, 0.51
+    chart = dot_whisker([{"model": "a", "value": 0.5, "low": 0.17, "high": 0.86}], "accuracy")
+    assert [t["label"] for t in chart.x_ticks] == ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]

@@ -28,11 +28,25 @@ def _finite(value: Any) -> bool:
     return value is not None and isinstance(value, (int, float)) and value == value and math.isfinite(value)
 
 
-def _nice_range(values: Sequence[float]) -> tuple[float, float]:
+def nice_ticks(values: Sequence[float], count: int = 5) -> tuple[float, float, list[float], int]:
+    """An axis over ``values``: (low end, high end, ticks, decimals of their labels). Ticks fall
+    on round steps (1, 2, 2.5 or 5 times a power of ten, about ``count`` of them: 0.2, 0.4, 0.6,
+    not 0.17, 0.34, 0.51) and the ends on ticks; a scale inside [0, 1] stays inside it."""
     lo, hi = min(values), max(values)
     if hi - lo < 0.05:
         lo, hi = lo - 0.05, hi + 0.05
-    return max(0.0, math.floor(lo * 20) / 20), min(1.0, math.ceil(hi * 20) / 20) if hi <= 1 else math.ceil(hi * 20) / 20
+    if min(values) >= 0:
+        lo = max(0.0, lo)
+    if max(values) <= 1:
+        hi = min(1.0, hi)
+    raw = (hi - lo) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * (1 - 1e-9))
+    lo = math.floor(lo / step + 1e-9) * step
+    hi = math.ceil(hi / step - 1e-9) * step
+    ticks = [round(lo + i * step, 10) for i in range(int(round((hi - lo) / step)) + 1)]
+    decimals = min(4, len(f"{step:.10f}".rstrip("0").split(".")[1]))
+    return round(lo, 10), round(hi, 10), ticks, decimals
 
 
 #: the most room a chart gives its labels on the left (longer names are cut, in full in the tooltip)
@@ -46,7 +60,7 @@ def dot_whisker(rows: Sequence[dict[str, Any]], metric: str) -> Chart | None:
     if not shown:
         return None
     ends = [v for r in shown for v in (r["value"], r["low"], r["high"]) if _finite(v)]
-    lo, hi = _nice_range(ends)
+    lo, hi, ticks, decimals = nice_ticks(ends)
     # room on the left for the longest model name (about 7 px a character at 12 px)
     row_height, pad, plot = 22, 30, 490
     pad_left = min(MAX_LABEL_PAD, max(120, 7 * max(len(str(r["model"])) for r in shown) + 16))
@@ -57,9 +71,8 @@ def dot_whisker(rows: Sequence[dict[str, Any]], metric: str) -> Chart | None:
     def x(v: float) -> float:
         return pad_left + (v - lo) / (hi - lo) * (width - pad_left - pad)
 
-    for i in range(6):
-        v = lo + (hi - lo) * i / 5
-        chart.x_ticks.append({"x": round(x(v), 1), "label": fixed(v, 2)})
+    for v in ticks:
+        chart.x_ticks.append({"x": round(x(v), 1), "label": fixed(v, decimals)})
     for i, r in enumerate(shown):
         y = pad + row_height * (i + 0.5)
         low = r["low"] if _finite(r["low"]) else r["value"]
@@ -81,7 +94,7 @@ def pareto(points: Sequence[dict[str, Any]], metric: str) -> Chart | None:
     x_lo, x_hi = math.floor(min(logs)), math.ceil(max(logs))
     if x_hi == x_lo:
         x_hi += 1
-    y_lo, y_hi = _nice_range([p["value"] for p in shown])
+    y_lo, y_hi, y_ticks, decimals = nice_ticks([p["value"] for p in shown], 4)
     chart = Chart(width, height, pad_left, pad, x_label="examples per second (log scale)", y_label=metric)
 
     def x(speed: float) -> float:
@@ -92,9 +105,8 @@ def pareto(points: Sequence[dict[str, Any]], metric: str) -> Chart | None:
 
     for e in range(int(x_lo), int(x_hi) + 1):
         chart.x_ticks.append({"x": round(x(10.0 ** e), 1), "label": f"{10.0 ** e:g}"})
-    for i in range(5):
-        v = y_lo + (y_hi - y_lo) * i / 4
-        chart.y_ticks.append({"y": round(y(v), 1), "label": fixed(v, 2)})
+    for v in y_ticks:
+        chart.y_ticks.append({"y": round(y(v), 1), "label": fixed(v, decimals)})
     frontier = []
     for p in sorted(shown, key=lambda p: (-p["speed"], -p["value"])):
         if not frontier or p["value"] > frontier[-1]["value"]:
@@ -153,7 +165,7 @@ def degradation(series: dict[str, list[dict[str, Any]]], metric: str, noise: str
         return None
     width, height, pad_left, pad = 860, 320, 60, 40
     top = max(p["rate"] for p in points) or 1.0
-    y_lo, y_hi = _nice_range([v for p in points for v in (p["value"], p["low"], p["high"]) if _finite(v)])
+    y_lo, y_hi, y_ticks, decimals = nice_ticks([v for p in points for v in (p["value"], p["low"], p["high"]) if _finite(v)], 4)
     chart = Chart(width, height, pad_left, pad, x_label=f"{noise} rate (share of words changed)", y_label=metric)
 
     def x(rate: float) -> float:
@@ -164,9 +176,8 @@ def degradation(series: dict[str, list[dict[str, Any]]], metric: str, noise: str
 
     for rate in sorted({p["rate"] for p in points}):
         chart.x_ticks.append({"x": round(x(rate), 1), "label": f"{rate:g}"})
-    for i in range(5):
-        v = y_lo + (y_hi - y_lo) * i / 4
-        chart.y_ticks.append({"y": round(y(v), 1), "label": fixed(v, 2)})
+    for v in y_ticks:
+        chart.y_ticks.append({"y": round(y(v), 1), "label": fixed(v, decimals)})
     drawn = {model: sorted((p for p in pts if _finite(p["value"])), key=lambda p: p["rate"]) for model, pts in series.items()}
     drawn = {model: pts for model, pts in drawn.items() if any(p["rate"] > 0 for p in pts)}  # a curve, not a lone clean dot
     colours = series_colours(len(drawn))
