@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -99,6 +100,8 @@ def test_suite_runs_record_the_suite_and_the_report_keeps_only_them(suite_dir, t
     assert result.exit_code == 0, result.output
     index = (tmp_path / "site" / "index.html").read_text()
     assert 'id="suite-note"' in index and "tiny" in index
+    assert "All 2 cells of this suite are in: none is missing." in index  # spacy and vader on their tasks
+    assert re.search(r'<p class="muted" id="stamp">2 runs made on \d{4}-\d\d-\d\d with harness \d', index)
 
     # a suite grows by editing its file: the cells it still plans keep their runs, a new one is
     # missing until it runs, and a cell it no longer plans leaves the board

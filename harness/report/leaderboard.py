@@ -161,7 +161,7 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
     where it lists its planned ``cells``, the runs of a suite of its name that fill one of them."""
     runs = suite_runs(store, suite)
     empty = {"columns": [], "clean_columns": [], "noisy_columns": [], "models": [], "cells": {}, "families": [], "rows": [],
-             "common": [], "leaders": [], "model_info": {}, "publish": publish, "suite": suite}
+             "common": [], "leaders": [], "model_info": {}, "publish": publish, "suite": suite, "stamp": None}
     if runs.empty:
         if suite:
             raise HarnessError(f"The store holds no run of a cell suite {suite['name']!r} plans as its file {suite['file']} "
@@ -265,6 +265,10 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
                                                                              (c.noise or {}).get("rate", 0))),
                             seed=seed, workers=workers)
     _robustness(ordered)
+    every_run = [r for col in ordered for r in col.runs]
+    stamp = {"first": min(r.created_at for r in every_run)[:10], "last": max(r.created_at for r in every_run)[:10],
+             "harness": sorted({str(r.packages.get("harness")) for r in every_run if r.packages.get("harness")}),
+             "runs": len(every_run)}
     cells = {(col.task, col.split, col.source, col.perturbation, r.model): r for col in ordered for r in col.runs}
     families = [f for f in FAMILIES if any(info["family"] == f for info in model_info.values())]
     clean = [col for col in ordered if not col.noise]
@@ -276,7 +280,7 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
     return {"columns": ordered, "clean_columns": clean, "noisy_columns": [col for col in ordered if col.noise],
             "models": models, "cells": cells, "model_info": model_info, "families": families,
             "rows": rows, "common": common, "leaders": family_leaders(rows, clean, families),
-            "publish": publish, "comparison_matrix": comparison_matrix, "suite": suite}
+            "publish": publish, "comparison_matrix": comparison_matrix, "suite": suite, "stamp": stamp}
 
 
 def _tell_apart(model_info: dict[str, dict[str, Any]], columns) -> None:
