@@ -128,3 +128,23 @@ def test_chart_axes_tick_at_round_steps():
     assert (low, high) == (0.0, 1.0) and ticks[1] == 0.2  # never 0.17, 0.34, 0.51
     chart = dot_whisker([{"model": "a", "value": 0.5, "low": 0.17, "high": 0.86}], "accuracy")
     assert [t["label"] for t in chart.x_ticks] == ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]
+
+
+def test_index_ranks_count_only_the_rows_the_index_shows():
+    """ft-16 and ft-256 are on the task page only; the index ranks its own four NER rows."""
+    from harness.report.significance import RankInterval
+
+    columns, models, info = _board()
+    ner = columns[0]
+    everyone = [r.model for r in ner.runs]
+    # every pair significant, the higher headline better (ft-256 and spacy tie: no difference)
+    values = {r.model: r.headline["value"] for r in ner.runs}
+    ner.significance = {"pairs": [PairResult(a, b, 10, values[b] - values[a], 0, 0, "t", 0.0, 0.0, values[a] != values[b])
+                                  for i, a in enumerate(everyone) for b in everyone[i + 1:]]}
+    for run in ner.runs:  # the task page's intervals, over all six runs
+        run.rank_interval = RankInterval(1, 1, 6)
+    rows = overview_rows(columns, models, info)
+    shown = {r.display: r.cells[column_key(ner)].rank_interval for r in rows if column_key(ner) in r.cells}
+    # ft-all 0.8 > spacy 0.6 > llm-a 0.5 > llm-b 0.3 among the index's rows: 1, 2, 3, 4 (on the page: 1, 2-3, 4, 6)
+    assert {name: ri.label for name, ri in shown.items()} == {"minilm fine-tuned": "1", "spacy": "2", "llm-a": "3",
+                                                             "llm-b": "4"}

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from harness.report.columns import Column, RunView
-from harness.report.significance import mean_win_rate
+from harness.report.significance import RankInterval, mean_win_rate, rank_intervals
 
 #: sparkline size in px (a learning curve in a table cell)
 SPARK_WIDTH, SPARK_HEIGHT, SPARK_PAD = 56, 18, 2
@@ -23,6 +23,9 @@ class OverviewCell:
     run: RunView
     series: list[dict[str, Any]] = field(default_factory=list)
     sparkline: str = ""
+    #: the rank interval among the index's rows alone (the task page ranks every run of the
+    #: task: each k of a fine-tune, each prompt of a decoder); None where the task has no tests
+    rank_interval: RankInterval | None = None
 
     @property
     def series_title(self) -> str:
@@ -120,7 +123,25 @@ def overview_rows(columns: Sequence[Column], models: Sequence[str], model_info: 
             if len(scored) > 1:
                 cell.sparkline = _sparkline(scored)
             rows[key].cells[column_key(col)] = cell
-    return [row for row in rows.values() if row.cells]
+    shown = [row for row in rows.values() if row.cells]
+    index_ranks(shown, columns)
+    return shown
+
+
+def index_ranks(rows: Sequence[OverviewRow], columns: Sequence[Column]) -> None:
+    """Each index cell's rank interval among the rows the index shows (their pairwise tests
+    only), so an index column reads 1, 2, 3-4 over its own rows, not over runs only the task
+    page lists."""
+    for col in columns:
+        key = column_key(col)
+        cells = [row.cells[key] for row in rows if key in row.cells]
+        values = {c.run.model: c.run.headline["value"] for c in cells if c.run.rank_interval is not None}
+        if not values:
+            continue
+        pairs = [p for p in col.significance.get("pairs", []) if p.first in values and p.second in values]
+        intervals = rank_intervals(values, pairs)
+        for c in cells:
+            c.rank_interval = intervals.get(c.run.model)
 
 
 def common_task_set(rows: Sequence[OverviewRow], columns: Sequence[Column]) -> list[Column]:
