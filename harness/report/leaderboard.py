@@ -488,7 +488,8 @@ def _analyses(col: Column, task, kind, loaded: dict[int, Loaded]) -> None:
                   if r is not None]
         if usable:
             result = calibration([p for p, _ in usable], [g for _, g in usable])
-            col.calibration.append({"model": run.display, "result": result, "chart": reliability(result.bins)})
+            col.calibration.append({"model": run.display, "result": result, "chart": reliability(result.bins),
+                                    "left_out": sum(e.reference is None for e in data.examples)})
     col.analyses = [{"title": title, "tables": tables} for title, tables in by_title.items()]
 
 
