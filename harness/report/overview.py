@@ -54,6 +54,11 @@ class OverviewRow:
     #: for a fine-tune's k-series, how many models it folds (0: one model)
     series: int = 0
 
+    @property
+    def shots(self) -> int:
+        """The solved examples the row's model was shown (0: zero-shot or not a decoder)."""
+        return max((len(c.run.settings.get("shots") or []) for c in self.cells.values()), default=0)
+
 
 def column_key(col: Column) -> tuple:
     """A column's identity in :attr:`OverviewRow.cells`."""
