@@ -308,7 +308,9 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=lambda m: pri
             disable_tqdm=not progress,
             dataloader_num_workers=0,
             use_cpu=not torch.cuda.is_available(),
-            **_length_grouping(),
+            # length-grouped batches also reorder the dev set, which a pair head's scorer reads
+            # in order (an example's candidates are consecutive rows)
+            **({} if head.head == "pair" else _length_grouping()),
         )
         callbacks = [time_limit_callback(config.max_minutes)] if config.max_minutes else []
         trainer = Trainer(
