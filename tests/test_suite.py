@@ -101,7 +101,7 @@ def test_suite_runs_record_the_suite_and_the_report_keeps_only_them(suite_dir, t
     index = (tmp_path / "site" / "index.html").read_text()
     assert 'id="suite-note"' in index and "tiny" in index
     assert "All 2 cells of this suite are in: none is missing." in index  # spacy and vader on their tasks
-    assert re.search(r'<p class="muted" id="stamp">2 runs made on \d{4}-\d\d-\d\d with harness \d', index)
+    assert re.search(r'<p class="muted" id="stamp">Runs made on \d{4}-\d\d-\d\d with harness \d', index)
 
     # a suite grows by editing its file: the cells it still plans keep their runs, a new one is
     # missing until it runs, and a cell it no longer plans leaves the board

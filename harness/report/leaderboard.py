@@ -82,14 +82,16 @@ def display_model(model: str, identity: dict[str, Any]) -> str:
 
 
 def finetuned_display(card: dict[str, Any] | None) -> str | None:
-    """A fine-tuned model's name on every page: its base, "fine-tuned", its k, and its training
-    noise where it had some ("minilm-l6 fine-tuned k=all", the index row being "minilm-l6
-    fine-tuned" with each k a point of its sparkline); None for other models."""
+    """A fine-tuned model's name on every page: its base, what it was fine-tuned on, its k, and
+    its training noise where it had some ("minilm-l6 fine-tuned on GAP k=all", also on WSC273's
+    page; the index row being "minilm-l6 fine-tuned" with each k a point of its sparkline);
+    None for other models."""
     if not card or not card.get("base") or not card.get("k_label"):
         return None
     noise = card.get("augment") or {}
     augmented = f", {noise['name']} {noise['rate']:g} augmented" if noise.get("name") and noise.get("rate") else ""
-    return f"{hide_paths(str(card['base']))} fine-tuned k={card['k_label']}{augmented}"
+    on = f" on {card['dataset']}" if card.get("dataset") else ""
+    return f"{hide_paths(str(card['base']))} fine-tuned{on} k={card['k_label']}{augmented}"
 
 
 def weights_digest(identity: dict[str, Any]) -> str:

@@ -57,7 +57,10 @@ class OverviewRow:
     @property
     def shots(self) -> int:
         """The solved examples the row's model was shown (0: zero-shot or not a decoder)."""
-        return max((len(c.run.settings.get("shots") or []) for c in self.cells.values()), default=0)
+        def count(shots: Any) -> int:  # a store keeps the shots' keys, a result record their number
+            return shots if isinstance(shots, int) else len(shots or [])
+
+        return max((count(c.run.settings.get("shots")) for c in self.cells.values()), default=0)
 
 
 def column_key(col: Column) -> tuple:
