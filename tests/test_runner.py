@@ -177,7 +177,8 @@ def test_without_models_only_the_offline_baselines_run(tmp_path):
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert {(r["task"], r["model"]) for r in payload["results"]} == {
-        ("ner", "spacy-en-sm"), ("ner", "capitalised-spans"), ("sentiment", "vader"), ("sentiment", "textblob-polarity")}
+        ("ner", "spacy-en-sm"), ("ner", "capitalised-spans"), ("sentiment", "vader"), ("sentiment", "textblob-polarity"),
+        ("sentiment", "majority-class")}
     skipped_models = {s["model"] for s in payload["skipped"]}
     assert "smollm2-135m" not in skipped_models and "identity" in skipped_models
 

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from harness.cli import cli
 from harness.run import schedule as schedule_module
 from harness.run.estimate import SIZE_EXPONENT, Estimate, Estimator, Measurement, Workload
+from harness.store.store import Store
 
 SUITE = """
 [suite]
@@ -43,8 +44,8 @@ def fake_clock(monkeypatch):
     monkeypatch.setattr(schedule_module.time, "monotonic", lambda: now[0])
     admit = schedule_module.Schedule.admit
 
-    def admit_and_take_a_minute(self, key, label, examples):
-        verdict = admit(self, key, label, examples)
+    def admit_and_take_a_minute(self, key, label, examples, selection=()):
+        verdict = admit(self, key, label, examples, selection)
         if verdict is None:
             now[0] += CELL_SECONDS
         return verdict
@@ -180,3 +181,10 @@ def test_a_cell_two_blocks_ask_for_is_counted_once(tmp_path, data_dir, fake_cloc
     assert "Stopped before the deadline: 3 cells left" in first.output
     second = invoke("run", "--suite", suite, "--store", tmp_path / "b.sqlite", "--no-progress")
     assert "1 cell already filled by result records" in second.output, second.output
+    # in one go, the cell both blocks name runs once: one run of it in the store, one record
+    whole = suite_in(tmp_path / "once", data_dir)
+    whole.write_text(SUITE + '\n[[run]]\ntasks = ["sentiment"]\nmodels = ["vader"]\n')
+    once = invoke("run", "--suite", whole, "--store", tmp_path / "c.sqlite", "--no-progress")
+    assert once.exit_code == 0, once.output
+    runs = Store(tmp_path / "c.sqlite", readonly=True).runs()
+    assert len(runs.query("task == 'sentiment' and model == 'vader'")) == 1

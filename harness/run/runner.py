@@ -196,7 +196,7 @@ def scheduled_out(schedule, task: Task, model: Model, prompt: str, examples: Seq
     condition = config.perturbation.label if config.perturbation is not None else ""
     key = (task.name, hide_paths(model.name), config.evaluation.shots, condition, prompt)
     digests = ([(e.id, example_digest(*example_json(e)[:2])) for e in examples] if key in schedule.records else [])
-    return schedule.admit(key, cell_label(key), digests) is not None
+    return schedule.admit(key, cell_label(key), digests, tuple(e.id for e in examples)) is not None
 
 
 def prompts_asked(task: Task, model: Model, asked: Sequence[str]) -> list[str]:

@@ -76,15 +76,16 @@ class Schedule:
         """Whether work of ``seconds`` (estimated; None: unknown, taken to fit) ends before the deadline."""
         return self.deadline is None or seconds is None or time.monotonic() + seconds <= self.deadline
 
-    def admit(self, key: tuple, label: str, examples: Sequence[tuple[str, str]]) -> str | None:
+    def admit(self, key: tuple, label: str, examples: Sequence[tuple[str, str]], selection: tuple = ()) -> str | None:
         """Whether to start the cell of ``key`` on these examples (id, digest): None to start it
         (and say so, with the cells done and left and the ETA), "record" when a result record
-        fills it, "deadline" when it would not finish in time."""
+        fills it, "deadline" when it would not finish in time, "started" when this run already
+        ran it on the same examples (``selection``: their ids) for another block."""
         cell = self._by_key.get(key) or ScheduledCell(key, label, Estimate(None, "not planned"))
         if key in self._held:  # a cell two blocks ask for: held back once, counted once
             return self._held[key]
-        if key in self._started:  # ... or started once: the second time comes from the store's cache
-            return None
+        if (key, selection) in self._started:  # ... or run once: a second block asking for it adds no run
+            return "started"
         left, unknown = self.remaining_seconds()
         self._seen.add(key)
         if self.records.fills(key, examples):
@@ -97,7 +98,7 @@ class Schedule:
             self._held[key] = "deadline"
             return "deadline"
         self.position += 1
-        self._started.add(key)
+        self._started.add((key, selection))
         unknown_note = f", {unknown} without an estimate" if unknown else ""
         eta = time.strftime("%H:%M", time.localtime(time.time() + left)) if left else "now"
         total = sum(c.status != "record" for c in self.cells)
