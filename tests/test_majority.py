@@ -73,3 +73,16 @@ def test_one_answer_for_nearly_everything_is_named():
     assert dominant_answer([None] * 12) == ("none of them", 12) and dominant_answer([0] * 11) == ("candidate 1", 11)
     assert dominant_answer([["O", "B-PER"]] * 20) is None  # tag lists are not one answer
     assert dominant_answer(["positive"] * 5) is None  # too few to say
+
+
+def test_a_board_of_one_family_says_so_instead_of_a_family_table(tmp_path, data_dir, store_path):
+    """README command 1's board (baselines only): no table of one column reading 'one family only'."""
+    result = CliRunner().invoke(cli, ["run", "--tasks", "ner,sentiment", "--data-dir", str(data_dir), "--store", str(store_path),
+                                      "--no-progress"])
+    assert result.exit_code == 0, result.output
+    site = tmp_path / "site"
+    assert CliRunner().invoke(cli, ["report", "--store", str(store_path), "--out", str(site)]).exit_code == 0
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert 'id="family-best"' not in index and "one family only" not in index
+    assert 'id="family-best-none">Every model here is a baseline' in index
+    assert "Rows sort by Overall (ranked rows first, best first), then by family" in index
