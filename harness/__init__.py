@@ -43,7 +43,6 @@ from harness.scoring.tables import Table
 
 __all__ = [
     "Capabilities",
-    "PAIR_LABELS",
     "DataError",
     "DecoderAdapter",
     "DecoderLM",
@@ -58,6 +57,7 @@ __all__ = [
     "ModelFamily",
     "Noise",
     "Option",
+    "PAIR_LABELS",
     "PackagedWeights",
     "PairedStatistics",
     "PartialFailure",
@@ -93,7 +93,7 @@ __all__ = [
     "score",
     "score_choice",
     "spans_to_bio",
-    "training_examples",
     "text_lines",
+    "training_examples",
     "tsv_rows",
 ]

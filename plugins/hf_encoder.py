@@ -229,13 +229,8 @@ class HFEncoder(Model):
         counts = [0] * len(examples)
         for i, _ in pairs:
             counts[i] += 1
-        results, at = [], 0
-        for e, n in zip(examples, counts):
-            probabilities = antecedent[at:at + n]
-            at += n
-            results.append(Prediction(head.choose(probabilities, e.input),
-                                      details={"pair_probabilities": [round(p, 6) for p in probabilities]}))
-        return results
+        return [Prediction(answer, details={"pair_probabilities": [round(p, 6) for p in share]})
+                for answer, share in head.answers(antecedent, [e.input for e in examples], counts)]
 
 
 class HFEncoderFamily(ModelFamily):

@@ -281,6 +281,17 @@ class FinetuneHead:
         :data:`PAIR_LABELS`' second label; only pair heads answer so."""
         raise NotImplementedError(f"a {self.head} head answers from no pairs")
 
+    def answers(self, probabilities: Sequence[float], example_inputs: Sequence[Any],
+                counts: Sequence[int]) -> list[tuple[Any, list[float]]]:
+        """Each example's answer (:meth:`choose`) and its pairs' probabilities, from the
+        probabilities of every pair of ``example_inputs`` in order, ``counts`` of them each."""
+        answered, at = [], 0
+        for example_input, count in zip(example_inputs, counts):
+            share = [float(p) for p in probabilities[at:at + count]]
+            at += count
+            answered.append((self.choose(share, example_input), share))
+        return answered
+
 
 #: the labels of a pair head (:class:`FinetuneHead`): the candidate is not / is the answer
 PAIR_LABELS = ("other", "antecedent")

@@ -269,8 +269,7 @@ def build_context(store: Store, *, publish: bool = False, seed: int = 0, workers
     _robustness(ordered)
     every_run = [r for col in ordered for r in col.runs]
     stamp = {"first": min(r.created_at for r in every_run)[:10], "last": max(r.created_at for r in every_run)[:10],
-             "harness": sorted({str(r.packages.get("harness")) for r in every_run if r.packages.get("harness")}),
-             "runs": len(every_run)}
+             "harness": sorted({str(r.packages.get("harness")) for r in every_run if r.packages.get("harness")})}
     cells = {(col.task, col.split, col.source, col.perturbation, r.model): r for col in ordered for r in col.runs}
     families = [f for f in FAMILIES if any(info["family"] == f for info in model_info.values())]
     clean = [col for col in ordered if not col.noise]

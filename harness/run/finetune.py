@@ -127,8 +127,7 @@ def _encode(task: Task, tokenizer, examples: list[Example], label_ids: dict[str,
         enc["labels"] = [
             align_labels(enc.word_ids(i), [label_ids[t] for t in e.reference]) for i, e in enumerate(examples)
         ]
-    elif finetune_head(task).head == "pair":  # one row per candidate: is it the answer?
-        head = finetune_head(task)
+    elif (head := finetune_head(task)).head == "pair":  # one row per candidate: is it the answer?
         pairs = [(pair, int(i == e.reference)) for e in examples for i, pair in enumerate(head.pairs(e.input))]
         enc = tokenizer([p[0] for p, _ in pairs], [p[1] for p, _ in pairs], truncation="only_first", max_length=max_length)
         enc["labels"] = [label for _, label in pairs]
@@ -138,25 +137,18 @@ def _encode(task: Task, tokenizer, examples: list[Example], label_ids: dict[str,
     return datasets.Dataset.from_dict(dict(enc))
 
 
-def pair_answers(task: Task, logits, examples: Sequence[Example]) -> list[Any]:
+def pair_answers(task: Task, logits, examples: Sequence[Example], counts: Sequence[int]) -> list[Any]:
     """Each example's answer from its pairs' rows of pair-head ``logits`` (in the order
-    :func:`_encode` wrote them), as the kind's head chooses."""
+    :func:`_encode` wrote them, ``counts`` rows each), as the kind's head chooses."""
     import numpy as np
-
-    head = finetune_head(task)
 
     logits = np.asarray(logits, dtype=float)
     shifted = np.exp(logits - logits.max(-1, keepdims=True))
     antecedent = (shifted / shifted.sum(-1, keepdims=True))[:, 1]
-    answers, row = [], 0
-    for e in examples:
-        n = len(head.pairs(e.input))
-        answers.append(head.choose(antecedent[row:row + n].tolist(), e.input))
-        row += n
-    return answers
+    return [answer for answer, _ in finetune_head(task).answers(antecedent, [e.input for e in examples], counts)]
 
 
-def _dev_scorer(task: Task, labels: list[str], seed: int, dev: Sequence[Example] = ()):
+def _dev_scorer(task: Task, labels: list[str], seed: int, dev: Sequence[Example] = (), dev_pairs: Sequence[int] = ()):
     """compute_metrics for the Trainer: the task's own metric code on the dev split.
 
     Gold and predicted labels are both read at the scored positions (first sub-words), so
@@ -167,7 +159,7 @@ def _dev_scorer(task: Task, labels: list[str], seed: int, dev: Sequence[Example]
     def compute(eval_pred) -> dict[str, float]:
         logits, gold = eval_pred
         if finetune_head(task).head == "pair":  # scored as the task scores: one answer per example
-            scores = kind_of(task).scorer.score(task, list(dev), [Prediction(a) for a in pair_answers(task, logits, dev)], seed=seed)
+            scores = kind_of(task).scorer.score(task, list(dev), [Prediction(a) for a in pair_answers(task, logits, dev, dev_pairs)], seed=seed)
             return {m.name: m.value for m in scores.metrics if not m.breakdown}
         ids = np.asarray(logits).argmax(-1)
         gold = np.asarray(gold)
@@ -278,6 +270,7 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=lambda m: pri
     )
     train_ds = _encode(task, tokenizer, train, label_ids, config.max_length)
     dev_ds = _encode(task, tokenizer, dev, label_ids, config.max_length)
+    dev_pairs = [len(head.pairs(e.input)) for e in dev] if head.head == "pair" else []  # rows per dev example
     collator = (DataCollatorForTokenClassification if by_token else DataCollatorWithPadding)(tokenizer)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -319,7 +312,7 @@ def finetune(config: FinetuneConfig, *, progress: bool = True, log=lambda m: pri
             train_dataset=train_ds,
             eval_dataset=dev_ds,
             data_collator=collator,
-            compute_metrics=_dev_scorer(task, labels, config.seed, dev),
+            compute_metrics=_dev_scorer(task, labels, config.seed, dev, dev_pairs),
             callbacks=callbacks,
         )
         started = time.perf_counter()
